@@ -1,0 +1,381 @@
+//! A small generic XML element tree, parsed with quick-xml and written in
+//! libvirt's style (2-space indent, single-quoted attributes, `<x/>` for empty
+//! elements; double quotes inside `<metadata>`, as libxml2 writes foreign XML).
+//!
+//! Parsing is hardened: no DTD (so no entity expansion), a size cap and a
+//! nesting-depth cap, and strict well-formedness.
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use crate::error::{Error, ErrorCode, ErrorDomain, Result};
+
+/// Largest XML document accepted, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+/// Deepest element nesting accepted.
+pub const MAX_DEPTH: usize = 256;
+
+/// One node of an element's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A child element.
+    Element(Element),
+    /// Character data, already unescaped.
+    Text(String),
+}
+
+/// An XML element: qualified name, attributes in document order, content.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Element {
+    /// Qualified name (`domain`, `app1:foo`).
+    pub name: String,
+    /// Attributes in document order, values unescaped.
+    pub attrs: Vec<(String, String)>,
+    /// Content in document order.
+    pub children: Vec<Node>,
+}
+
+impl Element {
+    /// An element with no attributes and no content.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), attrs: Vec::new(), children: Vec::new() }
+    }
+
+    /// Adds an attribute (builder style).
+    #[must_use]
+    pub fn with_attr(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.attrs.push((k.into(), v.into()));
+        self
+    }
+
+    /// Adds a text child (builder style).
+    #[must_use]
+    pub fn with_text(mut self, t: impl Into<String>) -> Self {
+        self.children.push(Node::Text(t.into()));
+        self
+    }
+
+    /// Adds a child element (builder style).
+    #[must_use]
+    pub fn with_child(mut self, e: Element) -> Self {
+        self.children.push(Node::Element(e));
+        self
+    }
+
+    /// The value of attribute `name`.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Sets (or replaces) attribute `name`.
+    pub fn set_attr(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.attrs.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.attrs.push((name.to_owned(), value)),
+        }
+    }
+
+    /// Removes attribute `name`.
+    pub fn remove_attr(&mut self, name: &str) {
+        self.attrs.retain(|(k, _)| k != name);
+    }
+
+    /// Child elements in order.
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// Child elements in order, mutable.
+    pub fn elements_mut(&mut self) -> impl Iterator<Item = &mut Element> {
+        self.children.iter_mut().filter_map(|n| match n {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// The first child element called `name`.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.elements().find(|e| e.name == name)
+    }
+
+    /// The first child element called `name`, mutable.
+    pub fn child_mut(&mut self, name: &str) -> Option<&mut Element> {
+        self.elements_mut().find(|e| e.name == name)
+    }
+
+    /// Follows a `/`-separated path of child names.
+    pub fn path(&self, path: &str) -> Option<&Element> {
+        path.split('/').try_fold(self, |e, step| e.child(step))
+    }
+
+    /// The concatenated text content of this element (direct text only).
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for n in &self.children {
+            if let Node::Text(t) = n {
+                s.push_str(t);
+            }
+        }
+        s
+    }
+
+    /// The text of child `name`, if that child exists.
+    pub fn child_text(&self, name: &str) -> Option<String> {
+        self.child(name).map(Element::text)
+    }
+
+    /// Sets the text content of child `name`, creating it if missing.
+    pub fn set_child_text(&mut self, name: &str, text: impl Into<String>) {
+        let text = text.into();
+        match self.child_mut(name) {
+            Some(c) => c.children = vec![Node::Text(text)],
+            None => self.children.push(Node::Element(Element::new(name).with_text(text))),
+        }
+    }
+
+    /// True when the element has element children (not only text).
+    pub fn has_element_children(&self) -> bool {
+        self.children.iter().any(|n| matches!(n, Node::Element(_)))
+    }
+
+    /// Writes the element in libvirt's style, each line prefixed with `indent` spaces.
+    pub fn write_libvirt(&self, out: &mut String, indent: usize) {
+        write_element(out, self, indent, false);
+    }
+
+    /// The element in libvirt's style as a string (ending with a newline).
+    pub fn to_libvirt_string(&self) -> String {
+        let mut s = String::new();
+        self.write_libvirt(&mut s, 0);
+        s
+    }
+}
+
+fn push_indent(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+/// libvirt's `virBufferEscapeString`: escapes `< > & ' "` and drops control
+/// characters other than tab, LF and CR.
+pub fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+}
+
+/// libxml2's escaping for foreign (metadata) content.
+fn escape_libxml2(out: &mut String, s: &str, attr: bool) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' if attr => out.push_str("&quot;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn write_element(out: &mut String, e: &Element, indent: usize, foreign: bool) {
+    push_indent(out, indent);
+    out.push('<');
+    out.push_str(&e.name);
+    for (k, v) in &e.attrs {
+        out.push(' ');
+        out.push_str(k);
+        if foreign {
+            out.push_str("=\"");
+            escape_libxml2(out, v, true);
+            out.push('"');
+        } else {
+            out.push_str("='");
+            escape_into(out, v);
+            out.push('\'');
+        }
+    }
+    let has_elements = e.has_element_children();
+    let text = e.text();
+    if !has_elements {
+        if text.is_empty() {
+            out.push_str("/>\n");
+        } else {
+            out.push('>');
+            if foreign {
+                escape_libxml2(out, &text, false);
+            } else {
+                escape_into(out, &text);
+            }
+            out.push_str("</");
+            out.push_str(&e.name);
+            out.push_str(">\n");
+        }
+        return;
+    }
+    out.push_str(">\n");
+    let child_foreign = foreign || e.name == "metadata";
+    for c in e.elements() {
+        write_element(out, c, indent + 2, child_foreign);
+    }
+    push_indent(out, indent);
+    out.push_str("</");
+    out.push_str(&e.name);
+    out.push_str(">\n");
+}
+
+/// Parses a whole document into its root element.
+///
+/// `what` names the document in error messages the way libxml2 does in
+/// libvirt (`domain_snapshot`, `domain_definition`). Malformed input gives
+/// `VIR_ERR_XML_DETAIL` in `domain`; DTDs, oversize and overdeep input too.
+pub fn parse_document(xml: &str, what: &str, domain: ErrorDomain) -> Result<Element> {
+    let fail = |line: usize, msg: &str| {
+        Error::new(ErrorCode::XmlDetail, domain, format!("({what}):{line}: {msg}"))
+    };
+    if xml.len() > MAX_DOCUMENT_BYTES {
+        return Err(fail(1, &format!("document is larger than {MAX_DOCUMENT_BYTES} bytes")));
+    }
+    if xml.contains('\0') {
+        return Err(fail(1, "document contains a NUL character"));
+    }
+    let mut reader = Reader::from_str(xml);
+    let cfg = reader.config_mut();
+    cfg.trim_text(false);
+    cfg.check_end_names = true;
+    cfg.check_comments = true;
+    cfg.expand_empty_elements = false;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let line_of = |pos: u64| xml.as_bytes()[..(pos as usize).min(xml.len())].iter().filter(|b| **b == b'\n').count() + 1;
+    loop {
+        let pos = reader.buffer_position();
+        let ev = reader.read_event().map_err(|e| fail(line_of(pos), &e.to_string()))?;
+        match ev {
+            Event::Start(s) | Event::Empty(s) if root.is_some() => {
+                let _ = s;
+                return Err(fail(line_of(pos), "Extra content at the end of the document"));
+            }
+            Event::Start(s) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(fail(line_of(pos), &format!("Excessive depth in document: {MAX_DEPTH}")));
+                }
+                stack.push(start_element(&s).map_err(|m| fail(line_of(pos), &m))?);
+            }
+            Event::Empty(s) => {
+                let el = start_element(&s).map_err(|m| fail(line_of(pos), &m))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(Node::Element(el)),
+                    None => root = Some(el),
+                }
+            }
+            Event::End(_) => {
+                let Some(el) = stack.pop() else {
+                    return Err(fail(line_of(pos), "unexpected end tag"));
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(Node::Element(el)),
+                    None => root = Some(el),
+                }
+            }
+            Event::Text(t) => {
+                let txt = t.unescape().map_err(|e| fail(line_of(pos), &e.to_string()))?;
+                match stack.last_mut() {
+                    Some(parent) => push_text(parent, &txt),
+                    None if txt.trim().is_empty() => {}
+                    None => return Err(fail(line_of(pos), "Start tag expected, '<' not found")),
+                }
+            }
+            Event::CData(c) => {
+                let txt = String::from_utf8(c.into_inner().into_owned())
+                    .map_err(|_| fail(line_of(pos), "Input is not proper UTF-8"))?;
+                match stack.last_mut() {
+                    Some(parent) => push_text(parent, &txt),
+                    None => return Err(fail(line_of(pos), "CDATA outside the root element")),
+                }
+            }
+            Event::DocType(_) => {
+                return Err(fail(line_of(pos), "DOCTYPE is not allowed (no DTDs, no entities)"));
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(fail(line_of(xml.len() as u64), "Premature end of data"));
+    }
+    root.ok_or_else(|| fail(1, "Document is empty"))
+}
+
+fn push_text(parent: &mut Element, txt: &str) {
+    if let Some(Node::Text(prev)) = parent.children.last_mut() {
+        prev.push_str(txt);
+    } else {
+        parent.children.push(Node::Text(txt.to_owned()));
+    }
+}
+
+fn start_element(s: &quick_xml::events::BytesStart<'_>) -> Result<Element, String> {
+    let name = std::str::from_utf8(s.name().as_ref())
+        .map_err(|_| "Input is not proper UTF-8".to_owned())?
+        .to_owned();
+    let mut el = Element::new(name);
+    for a in s.attributes() {
+        let a = a.map_err(|e| e.to_string())?;
+        let key = std::str::from_utf8(a.key.as_ref())
+            .map_err(|_| "Input is not proper UTF-8".to_owned())?
+            .to_owned();
+        let value = a.unescape_value().map_err(|e| e.to_string())?.into_owned();
+        el.attrs.push((key, value));
+    }
+    Ok(el)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_libvirt_style() {
+        let src = "<a x='1'>\n  <b/>\n  <c y=\"q&apos;\">t&amp;</c>\n  <metadata>\n    <m:x xmlns:m=\"u\" k=\"v\">z</m:x>\n  </metadata>\n</a>\n";
+        let e = parse_document(src, "t", ErrorDomain::Xml).unwrap();
+        assert_eq!(e.to_libvirt_string(), "<a x='1'>\n  <b/>\n  <c y='q&apos;'>t&amp;</c>\n  <metadata>\n    <m:x xmlns:m=\"u\" k=\"v\">z</m:x>\n  </metadata>\n</a>\n");
+    }
+
+    #[test]
+    fn rejects_hostile_documents() {
+        for bad in [
+            "<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>",
+            "<a>&unknown;</a>",
+            "<a><b></a>",
+            "",
+            "<a/><b/>",
+            "text",
+            "<a",
+        ] {
+            let e = parse_document(bad, "t", ErrorDomain::DomainSnapshot).unwrap_err();
+            assert_eq!(e.code, ErrorCode::XmlDetail, "{bad:?}");
+        }
+        let deep = "<a>".repeat(MAX_DEPTH + 1) + &"</a>".repeat(MAX_DEPTH + 1);
+        assert!(parse_document(&deep, "t", ErrorDomain::Xml).is_err());
+    }
+
+    #[test]
+    fn drops_control_characters_on_output() {
+        let e = Element::new("d").with_text("a\u{1}b\tc");
+        assert_eq!(e.to_libvirt_string(), "<d>a\u{0}b\tc</d>\n".replace('\u{0}', ""));
+    }
+}

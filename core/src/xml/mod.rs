@@ -1,0 +1,8 @@
+//! `<domainsnapshot>` parse and format, byte-compatible with libvirt 9.0, over
+//! a generic element tree used for the embedded `<domain>`.
+
+mod element;
+mod snapshot;
+
+pub use element::{escape_into, parse_document, Element, Node, MAX_DEPTH, MAX_DOCUMENT_BYTES};
+pub use snapshot::{format_snapshot, parse_snapshot, FormatFlags, ParseFlags};
