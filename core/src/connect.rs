@@ -1,1 +1,615 @@
-//! placeholder
+//! The public Rust API: [`Connection`], [`Domain`], [`Snapshot`].
+//!
+//! This is libvirt's entry-point layer (`src/libvirt-domain-snapshot.c`):
+//! read-only checks, flag-group checks and the seed's delete modes are
+//! handled here once, then the call is dispatched to the [`Driver`]. The C
+//! ABI, the Python module and the CLI all call through this module, so they
+//! report identical errors.
+
+use std::sync::{Arc, RwLock};
+
+use crate::drivers::{self, Auth, Driver, DomainInfo, DomainRef, OpenRequest, ProgressFn};
+use crate::error::{Error, ErrorCode, ErrorDomain, Result};
+use crate::flags::{create, delete, list, revert, xml as xmlf};
+use crate::model::DomainState;
+use crate::names::validate_snapshot_name;
+use crate::uuid::Uuid;
+
+/// libvirt's version number this library implements (`LIBVIR_VERSION_NUMBER`).
+pub const LIBVIRT_VERSION_NUMBER: u64 = 9_000_000;
+
+/// `VIR_CONNECT_RO` for [`Connection::open_auth`].
+pub const CONNECT_RO: u32 = 1;
+
+struct ConnInner {
+    uri: String,
+    read_only: bool,
+    driver: Arc<dyn Driver>,
+}
+
+/// An open connection to a hypervisor driver. Cheap to clone; thread-safe.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<ConnInner>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("uri", &self.inner.uri).field("read_only", &self.inner.read_only).finish()
+    }
+}
+
+fn ro_check(conn: &Connection, func: &str) -> Result<()> {
+    if conn.inner.read_only {
+        Err(Error::read_only(func))
+    } else {
+        Ok(())
+    }
+}
+
+fn exclusive(flags: u32, a: u32, b: u32, func: &str, name: fn(u32) -> &'static str) -> Result<()> {
+    if flags & a != 0 && flags & b != 0 {
+        Err(Error::flags_exclusive(func, name(a), name(b)))
+    } else {
+        Ok(())
+    }
+}
+
+fn revert_name(bit: u32) -> &'static str {
+    match bit {
+        revert::RUNNING => "VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING",
+        revert::PAUSED => "VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED",
+        _ => "VIR_DOMAIN_SNAPSHOT_REVERT_FORCE",
+    }
+}
+
+fn delete_name(bit: u32) -> &'static str {
+    match bit {
+        delete::CHILDREN => "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN",
+        delete::CHILDREN_ONLY => "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY",
+        delete::METADATA_ONLY => "VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY",
+        delete::MERGE => "VIR_DOMAIN_SNAPSHOT_DELETE_MERGE",
+        delete::MERGE_FORCE => "VIR_DOMAIN_SNAPSHOT_DELETE_MERGE_FORCE",
+        delete::DISCARD => "VIR_DOMAIN_SNAPSHOT_DELETE_DISCARD",
+        _ => "VIR_DOMAIN_SNAPSHOT_DELETE_DISCARD_FORCE",
+    }
+}
+
+impl Connection {
+    /// Opens `uri` read-write (`None` or empty: `LIBVIRT_DEFAULT_URI`, else
+    /// `test:///default`). Since 0.1 (libvirt `virConnectOpen`).
+    pub fn open(uri: Option<&str>) -> Result<Self> {
+        Self::open_auth(uri, None, 0)
+    }
+
+    /// Opens `uri` read-only (`virConnectOpenReadOnly`).
+    pub fn open_read_only(uri: Option<&str>) -> Result<Self> {
+        Self::open_auth(uri, None, CONNECT_RO)
+    }
+
+    /// Opens `uri` with a credential callback (`virConnectOpenAuth`);
+    /// `flags` may hold [`CONNECT_RO`].
+    pub fn open_auth(uri: Option<&str>, auth: Option<Auth>, flags: u32) -> Result<Self> {
+        drivers::check_flags(flags, CONNECT_RO | 2, ErrorDomain::None, "virConnectOpenAuth")?;
+        let uri = match uri {
+            Some(u) if !u.is_empty() => u.to_owned(),
+            _ => drivers::default_uri(),
+        };
+        let read_only = flags & CONNECT_RO != 0;
+        let driver = drivers::open(&OpenRequest { uri: uri.clone(), read_only, auth })?;
+        Ok(Self { inner: Arc::new(ConnInner { uri, read_only, driver }) })
+    }
+
+    /// The URI this connection was opened with (`virConnectGetURI`).
+    pub fn uri(&self) -> &str {
+        &self.inner.uri
+    }
+
+    /// The driver's name (`virConnectGetType`): `Test`, `QEMU`, `ESX`, `VBOX`.
+    pub fn type_name(&self) -> &'static str {
+        self.inner.driver.type_name()
+    }
+
+    /// True for a read-only connection.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
+    }
+
+    /// libvirt version implemented (`virConnectGetLibVersion`).
+    pub fn lib_version(&self) -> u64 {
+        LIBVIRT_VERSION_NUMBER
+    }
+
+    /// Hypervisor version (`virConnectGetVersion`).
+    pub fn hypervisor_version(&self) -> Result<u64> {
+        self.inner.driver.hypervisor_version()
+    }
+
+    /// Installs (or clears) a progress callback for long driver operations.
+    pub fn set_progress(&self, progress: Option<ProgressFn>) {
+        self.inner.driver.set_progress(progress);
+    }
+
+    /// The driver behind this connection (for extensions and tests).
+    pub fn driver(&self) -> &Arc<dyn Driver> {
+        &self.inner.driver
+    }
+
+    fn domain(&self, r: DomainRef) -> Domain {
+        Domain { conn: self.clone(), r }
+    }
+
+    /// Every domain matching `VIR_CONNECT_LIST_DOMAINS_*` `flags` (`virConnectListAllDomains`).
+    pub fn list_all_domains(&self, flags: u32) -> Result<Vec<Domain>> {
+        use crate::flags::list_domains as f;
+        drivers::check_flags(flags, f::ALL, self.inner.driver.error_domain(), "virConnectListAllDomains")?;
+        let mut out = Vec::new();
+        for r in self.inner.driver.list_domains()? {
+            let d = self.domain(r);
+            if flags != 0 && !d.matches_list_flags(flags)? {
+                continue;
+            }
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    /// Number of active domains (`virConnectNumOfDomains`).
+    pub fn num_of_domains(&self) -> Result<usize> {
+        Ok(self.inner.driver.list_domains()?.iter().filter(|d| d.id >= 0).count())
+    }
+
+    /// Domain by name (`virDomainLookupByName`).
+    pub fn lookup_by_name(&self, name: &str) -> Result<Domain> {
+        Ok(self.domain(self.inner.driver.lookup_domain_by_name(name)?))
+    }
+
+    /// Domain by raw UUID (`virDomainLookupByUUID`).
+    pub fn lookup_by_uuid(&self, uuid: &[u8; 16]) -> Result<Domain> {
+        Ok(self.domain(self.inner.driver.lookup_domain_by_uuid(&Uuid(*uuid))?))
+    }
+
+    /// Domain by UUID string (`virDomainLookupByUUIDString`).
+    pub fn lookup_by_uuid_string(&self, uuid: &str) -> Result<Domain> {
+        let u = Uuid::parse(uuid).ok_or_else(|| {
+            Error::invalid_arg_raw(
+                ErrorDomain::None,
+                "virDomainLookupByUUIDString",
+                "uuidstr",
+                format!("uuidstr in virDomainLookupByUUIDString must be a valid UUID, got '{uuid}'"),
+            )
+        })?;
+        Ok(self.domain(self.inner.driver.lookup_domain_by_uuid(&u)?))
+    }
+
+    /// Running domain by id (`virDomainLookupByID`).
+    pub fn lookup_by_id(&self, id: i32) -> Result<Domain> {
+        if id < 0 {
+            return Err(Error::invalid_arg_raw(
+                ErrorDomain::None,
+                "virDomainLookupByID",
+                "id",
+                "id in virDomainLookupByID must be zero or greater".to_owned(),
+            ));
+        }
+        Ok(self.domain(self.inner.driver.lookup_domain_by_id(id)?))
+    }
+
+    /// Defines a persistent domain (`virDomainDefineXMLFlags`).
+    pub fn define_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
+        ro_check(self, "virDomainDefineXMLFlags")?;
+        Ok(self.domain(self.inner.driver.domain_define_xml(xml, flags)?))
+    }
+
+    /// Starts a transient domain (`virDomainCreateXML`).
+    pub fn create_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
+        ro_check(self, "virDomainCreateXML")?;
+        Ok(self.domain(self.inner.driver.domain_create_xml(xml, flags)?))
+    }
+}
+
+/// A domain handle: connection plus name, UUID and the id seen at lookup.
+#[derive(Clone, Debug)]
+pub struct Domain {
+    conn: Connection,
+    r: DomainRef,
+}
+
+impl Domain {
+    /// The connection this domain came from.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Domain name (`virDomainGetName`).
+    pub fn name(&self) -> &str {
+        &self.r.name
+    }
+
+    /// Domain UUID (`virDomainGetUUID`).
+    pub fn uuid(&self) -> Uuid {
+        self.r.uuid
+    }
+
+    /// Domain UUID string (`virDomainGetUUIDString`).
+    pub fn uuid_string(&self) -> String {
+        self.r.uuid.to_string()
+    }
+
+    /// Id cached at lookup, -1 when inactive (`virDomainGetID` returns it as unsigned).
+    pub fn id(&self) -> i32 {
+        self.r.id
+    }
+
+    /// The driver's reference for this domain.
+    pub fn domain_ref(&self) -> &DomainRef {
+        &self.r
+    }
+
+    fn drv(&self) -> &Arc<dyn Driver> {
+        &self.conn.inner.driver
+    }
+
+    fn matches_list_flags(&self, flags: u32) -> Result<bool> {
+        use crate::flags::list_domains as f;
+        let (state, _) = self.state(0)?;
+        let active = state.is_active();
+        if flags & (f::ACTIVE | f::INACTIVE) != 0
+            && !((flags & f::ACTIVE != 0 && active) || (flags & f::INACTIVE != 0 && !active))
+        {
+            return Ok(false);
+        }
+        if flags & (f::PERSISTENT | f::TRANSIENT) != 0 {
+            let p = self.drv().domain_is_persistent(&self.r)?;
+            if !((flags & f::PERSISTENT != 0 && p) || (flags & f::TRANSIENT != 0 && !p)) {
+                return Ok(false);
+            }
+        }
+        if flags & (f::RUNNING | f::PAUSED | f::SHUTOFF | f::OTHER) != 0 {
+            let ok = match state {
+                DomainState::Running => flags & f::RUNNING != 0,
+                DomainState::Paused => flags & f::PAUSED != 0,
+                DomainState::Shutoff => flags & f::SHUTOFF != 0,
+                _ => flags & f::OTHER != 0,
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+        if flags & (f::MANAGEDSAVE | f::NO_MANAGEDSAVE) != 0 && flags & f::NO_MANAGEDSAVE == 0 {
+            return Ok(false);
+        }
+        if flags & (f::AUTOSTART | f::NO_AUTOSTART) != 0 && flags & f::NO_AUTOSTART == 0 {
+            return Ok(false);
+        }
+        if flags & (f::HAS_CHECKPOINT | f::NO_CHECKPOINT) != 0 && flags & f::NO_CHECKPOINT == 0 {
+            return Ok(false);
+        }
+        if flags & (f::HAS_SNAPSHOT | f::NO_SNAPSHOT) != 0 {
+            let has = !self.drv().snapshot_list(&self.r, 0)?.is_empty();
+            if !((flags & f::HAS_SNAPSHOT != 0 && has) || (flags & f::NO_SNAPSHOT != 0 && !has)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// State and reason (`virDomainGetState`; `flags` must be 0).
+    pub fn state(&self, flags: u32) -> Result<(DomainState, i32)> {
+        drivers::check_flags(flags, 0, self.drv().error_domain(), "virDomainGetState")?;
+        self.drv().domain_state(&self.r)
+    }
+
+    /// `virDomainGetInfo`.
+    pub fn info(&self) -> Result<DomainInfo> {
+        self.drv().domain_info(&self.r)
+    }
+
+    /// `virDomainIsActive`.
+    pub fn is_active(&self) -> Result<bool> {
+        Ok(self.state(0)?.0.is_active())
+    }
+
+    /// `virDomainIsPersistent`.
+    pub fn is_persistent(&self) -> Result<bool> {
+        self.drv().domain_is_persistent(&self.r)
+    }
+
+    /// The id the domain has now (-1 when inactive), refreshed from the driver.
+    pub fn current_id(&self) -> Result<i32> {
+        let fresh = self.drv().lookup_domain_by_uuid(&self.r.uuid)?;
+        Ok(fresh.id)
+    }
+
+    /// Start (`virDomainCreateWithFlags`).
+    pub fn create(&self, flags: u32) -> Result<()> {
+        ro_check(&self.conn, "virDomainCreateWithFlags")?;
+        self.drv().domain_create(&self.r, flags)
+    }
+
+    /// Power off (`virDomainDestroyFlags`).
+    pub fn destroy(&self, flags: u32) -> Result<()> {
+        ro_check(&self.conn, "virDomainDestroy")?;
+        self.drv().domain_destroy(&self.r, flags)
+    }
+
+    /// Graceful shutdown (`virDomainShutdownFlags`).
+    pub fn shutdown(&self, flags: u32) -> Result<()> {
+        ro_check(&self.conn, "virDomainShutdown")?;
+        self.drv().domain_shutdown(&self.r, flags)
+    }
+
+    /// Pause (`virDomainSuspend`).
+    pub fn suspend(&self) -> Result<()> {
+        ro_check(&self.conn, "virDomainSuspend")?;
+        self.drv().domain_suspend(&self.r)
+    }
+
+    /// Unpause (`virDomainResume`).
+    pub fn resume(&self) -> Result<()> {
+        ro_check(&self.conn, "virDomainResume")?;
+        self.drv().domain_resume(&self.r)
+    }
+
+    /// Undefine (`virDomainUndefineFlags`).
+    pub fn undefine(&self, flags: u32) -> Result<()> {
+        ro_check(&self.conn, "virDomainUndefineFlags")?;
+        self.drv().domain_undefine(&self.r, flags)
+    }
+
+    /// Domain XML (`virDomainGetXMLDesc`).
+    pub fn xml_desc(&self, flags: u32) -> Result<String> {
+        if self.conn.inner.read_only && flags & crate::flags::domain::XML_SECURE != 0 {
+            return Err(Error::new(
+                ErrorCode::OperationDenied,
+                ErrorDomain::None,
+                "virDomainGetXMLDesc with secure flag",
+            ));
+        }
+        self.drv().domain_xml(&self.r, flags)
+    }
+
+    fn snapshot(&self, name: String) -> Snapshot {
+        Snapshot { domain: self.clone(), name: Arc::new(RwLock::new(Arc::from(name))) }
+    }
+
+    /// Creates a snapshot (`virDomainSnapshotCreateXML`). Returns a new handle.
+    pub fn snapshot_create_xml(&self, xml: &str, flags: u32) -> Result<Snapshot> {
+        const F: &str = "virDomainSnapshotCreateXML";
+        ro_check(&self.conn, F)?;
+        if flags & create::CURRENT != 0 && flags & create::REDEFINE == 0 {
+            return Err(Error::flag_requires(F, crate::flags::create_name(create::REDEFINE), crate::flags::create_name(create::CURRENT)));
+        }
+        for other in [create::NO_METADATA, create::HALT] {
+            if flags & create::REDEFINE != 0 && flags & other != 0 {
+                return Err(Error::flags_exclusive(F, crate::flags::create_name(create::REDEFINE), crate::flags::create_name(other)));
+            }
+        }
+        let name = self.drv().snapshot_create_xml(&self.r, xml, flags)?;
+        Ok(self.snapshot(name))
+    }
+
+    /// Number of snapshots matching `flags` (`virDomainSnapshotNum`).
+    pub fn snapshot_num(&self, flags: u32) -> Result<usize> {
+        Ok(self.drv().snapshot_list(&self.r, flags)?.len())
+    }
+
+    /// Names of snapshots matching `flags` (`virDomainSnapshotListNames`).
+    pub fn snapshot_list_names(&self, flags: u32) -> Result<Vec<String>> {
+        self.drv().snapshot_list(&self.r, flags)
+    }
+
+    /// Handles for snapshots matching `flags` (`virDomainListAllSnapshots`).
+    pub fn list_all_snapshots(&self, flags: u32) -> Result<Vec<Snapshot>> {
+        Ok(self.drv().snapshot_list(&self.r, flags)?.into_iter().map(|n| self.snapshot(n)).collect())
+    }
+
+    /// Snapshot by name (`virDomainSnapshotLookupByName`).
+    pub fn snapshot_lookup_by_name(&self, name: &str, flags: u32) -> Result<Snapshot> {
+        let n = self.drv().snapshot_lookup(&self.r, name, flags)?;
+        Ok(self.snapshot(n))
+    }
+
+    /// Snapshot by virsnap UUID string (`virDomainSnapshotLookupByUUIDString`, virsnap 0.1).
+    pub fn snapshot_lookup_by_uuid_string(&self, uuid: &str, flags: u32) -> Result<Snapshot> {
+        let u = Uuid::parse(uuid).ok_or_else(|| {
+            Error::invalid_arg(ErrorDomain::DomainSnapshot, format!("invalid snapshot UUID '{}'", crate::names::printable(uuid)))
+        })?;
+        let n = self.drv().snapshot_lookup_by_uuid(&self.r, &u, flags)?;
+        Ok(self.snapshot(n))
+    }
+
+    /// 1/0: has a current snapshot (`virDomainHasCurrentSnapshot`).
+    pub fn has_current_snapshot(&self, flags: u32) -> Result<bool> {
+        Ok(self.drv().snapshot_current(&self.r, flags)?.is_some())
+    }
+
+    /// The current snapshot (`virDomainSnapshotCurrent`).
+    pub fn snapshot_current(&self, flags: u32) -> Result<Snapshot> {
+        match self.drv().snapshot_current(&self.r, flags)? {
+            Some(n) => Ok(self.snapshot(n)),
+            None => Err(Error::new(
+                ErrorCode::NoDomainSnapshot,
+                self.drv().error_domain(),
+                "the domain does not have a current snapshot",
+            )),
+        }
+    }
+
+    /// Reverts to `snap` (`virDomainRevertToSnapshot`).
+    pub fn revert_to_snapshot(&self, snap: &Snapshot, flags: u32) -> Result<()> {
+        snap.revert(flags)
+    }
+
+    /// Deletes every snapshot (the seed's `snapshot-delete-all`); returns the count.
+    pub fn snapshot_delete_all(&self, flags: u32) -> Result<usize> {
+        ro_check(&self.conn, "virDomainSnapshotDeleteAll")?;
+        self.drv().snapshot_delete_all(&self.r, flags)
+    }
+}
+
+/// A snapshot handle: domain plus name. It stays valid after the snapshot is
+/// deleted; operations then fail with `VIR_ERR_NO_DOMAIN_SNAPSHOT`.
+/// Clones share the name, so a rename through one is seen by all.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    domain: Domain,
+    name: Arc<RwLock<Arc<str>>>,
+}
+
+impl Snapshot {
+    /// The snapshot's name (`virDomainSnapshotGetName`).
+    pub fn name(&self) -> Arc<str> {
+        match self.name.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The domain (`virDomainSnapshotGetDomain`).
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// The connection (`virDomainSnapshotGetConnect`).
+    pub fn connection(&self) -> &Connection {
+        &self.domain.conn
+    }
+
+    fn drv(&self) -> &Arc<dyn Driver> {
+        self.domain.drv()
+    }
+
+    fn sibling(&self, name: String) -> Snapshot {
+        self.domain.snapshot(name)
+    }
+
+    /// XML description (`virDomainSnapshotGetXMLDesc`).
+    pub fn xml_desc(&self, flags: u32) -> Result<String> {
+        if self.domain.conn.inner.read_only && flags & xmlf::SECURE != 0 {
+            return Err(Error::read_only("virDomainSnapshotGetXMLDesc with secure flag"));
+        }
+        self.drv().snapshot_xml_desc(&self.domain.r, &self.name(), flags)
+    }
+
+    /// Number of children, or descendants with `LIST_DESCENDANTS` (`virDomainSnapshotNumChildren`).
+    pub fn num_children(&self, flags: u32) -> Result<usize> {
+        Ok(self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags)?.len())
+    }
+
+    /// Children names (`virDomainSnapshotListChildrenNames`).
+    pub fn list_children_names(&self, flags: u32) -> Result<Vec<String>> {
+        self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags)
+    }
+
+    /// Children handles (`virDomainSnapshotListAllChildren`).
+    pub fn list_all_children(&self, flags: u32) -> Result<Vec<Snapshot>> {
+        Ok(self.list_children_names(flags)?.into_iter().map(|n| self.sibling(n)).collect())
+    }
+
+    /// The parent (`virDomainSnapshotGetParent`).
+    pub fn parent(&self, flags: u32) -> Result<Snapshot> {
+        let name = self.name();
+        match self.drv().snapshot_parent(&self.domain.r, &name, flags)? {
+            Some(p) => Ok(self.sibling(p)),
+            None => Err(Error::new(
+                ErrorCode::NoDomainSnapshot,
+                self.drv().error_domain(),
+                format!("snapshot '{name}' does not have a parent"),
+            )),
+        }
+    }
+
+    /// Is this the current snapshot (`virDomainSnapshotIsCurrent`).
+    pub fn is_current(&self, flags: u32) -> Result<bool> {
+        self.drv().snapshot_is_current(&self.domain.r, &self.name(), flags)
+    }
+
+    /// Does the driver keep metadata for it (`virDomainSnapshotHasMetadata`).
+    pub fn has_metadata(&self, flags: u32) -> Result<bool> {
+        self.drv().snapshot_has_metadata(&self.domain.r, &self.name(), flags)
+    }
+
+    /// Reverts the domain to this snapshot (`virDomainRevertToSnapshot`).
+    pub fn revert(&self, flags: u32) -> Result<()> {
+        const F: &str = "virDomainRevertToSnapshot";
+        ro_check(&self.domain.conn, F)?;
+        exclusive(flags, revert::RUNNING, revert::PAUSED, F, revert_name)?;
+        self.drv().snapshot_revert(&self.domain.r, &self.name(), flags)
+    }
+
+    /// Deletes this snapshot (`virDomainSnapshotDelete`), including the
+    /// seed's MERGE / MERGE_FORCE / DISCARD / DISCARD_FORCE modes.
+    pub fn delete(&self, flags: u32) -> Result<()> {
+        const F: &str = "virDomainSnapshotDelete";
+        ro_check(&self.domain.conn, F)?;
+        exclusive(flags, delete::CHILDREN, delete::CHILDREN_ONLY, F, delete_name)?;
+        let seed = flags & delete::SEED_MODES;
+        let flags = if seed == 0 {
+            flags
+        } else {
+            if seed.count_ones() > 1 {
+                let low = seed & seed.wrapping_neg();
+                let high = seed & !low;
+                let high = high & high.wrapping_neg();
+                return Err(Error::flags_exclusive(F, delete_name(low), delete_name(high)));
+            }
+            let libvirt_bits = flags & !delete::SEED_MODES;
+            if libvirt_bits != 0 {
+                let low = libvirt_bits & libvirt_bits.wrapping_neg();
+                return Err(Error::flags_exclusive(F, delete_name(seed), delete_name(low)));
+            }
+            match seed {
+                delete::DISCARD => {
+                    let name = self.name();
+                    if !self.drv().snapshot_list_children(&self.domain.r, &name, 0)?.is_empty() {
+                        return Err(Error::op_invalid(
+                            self.drv().error_domain(),
+                            format!("snapshot '{name}' has children; DISCARD would discard them (use DISCARD_FORCE)"),
+                        ));
+                    }
+                    0
+                }
+                delete::DISCARD_FORCE => delete::CHILDREN,
+                _ => 0,
+            }
+        };
+        self.drv().snapshot_delete(&self.domain.r, &self.name(), flags)
+    }
+
+    /// Renames this snapshot (`virDomainSnapshotRename`, virsnap 0.1). This
+    /// handle (and its clones) then carry the new name.
+    pub fn rename(&self, new_name: &str, flags: u32) -> Result<()> {
+        const F: &str = "virDomainSnapshotRename";
+        ro_check(&self.domain.conn, F)?;
+        drivers::check_flags(flags, 0, ErrorDomain::DomainSnapshot, F)?;
+        validate_snapshot_name(new_name)?;
+        let old = self.name();
+        self.drv().snapshot_rename(&self.domain.r, &old, new_name, flags)?;
+        let mut g = match self.name.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = Arc::from(new_name);
+        Ok(())
+    }
+
+    /// Starts the guest from this snapshot (`virDomainCreateFromSnapshot`,
+    /// virsnap 0.1): revert, then make sure the guest runs (paused with
+    /// `REVERT_PAUSED`).
+    pub fn create_from(&self, flags: u32) -> Result<()> {
+        const F: &str = "virDomainCreateFromSnapshot";
+        ro_check(&self.domain.conn, F)?;
+        exclusive(flags, revert::RUNNING, revert::PAUSED, F, revert_name)?;
+        drivers::check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, ErrorDomain::DomainSnapshot, F)?;
+        self.drv().snapshot_create_from(&self.domain.r, &self.name(), flags)
+    }
+
+    /// The snapshot's UUID string (`virDomainSnapshotGetUUIDString`, virsnap 0.1).
+    pub fn uuid_string(&self) -> Result<String> {
+        Ok(self.drv().snapshot_uuid(&self.domain.r, &self.name())?.to_string())
+    }
+}
+
+/// `LIST_*` bits valid on domain-level listing calls.
+pub const LIST_DOMAIN_FLAGS: u32 = list::ALL;

@@ -10,7 +10,7 @@
 //! - [`error`]: libvirt's error codes, domains and message templates.
 #![forbid(unsafe_code)]
 
-// pub mod connect;
+pub mod connect;
 pub mod drivers;
 pub mod error;
 pub mod flags;
@@ -21,5 +21,5 @@ pub mod tree;
 pub mod uuid;
 pub mod xml;
 
-// pub use connect::{Connection, Domain, Snapshot};
+pub use connect::{Connection, Domain, Snapshot};
 pub use error::{Error, ErrorCode, ErrorDomain, Result};

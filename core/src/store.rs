@@ -1,1 +1,1 @@
-//! placeholder
+//! Store (being written).

@@ -1,1 +1,1 @@
-//! placeholder
+//! Snapshot tree (being written).
