@@ -11,6 +11,8 @@ use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::model::DomainState;
 use crate::uuid::Uuid;
 
+pub mod esx;
+pub mod qemu;
 pub mod test;
 
 /// A domain as a driver names it.
@@ -364,7 +366,7 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn openers() -> &'static [Opener] {
-    &[test::open]
+    &[test::open, qemu::open, esx::open]
 }
 
 /// The URI used when the caller passes none: `LIBVIRT_DEFAULT_URI`, else `test:///default`.
