@@ -1,1 +1,588 @@
-//! Snapshot tree (being written).
+//! The snapshot tree of one domain: an arena with a name index, a UUID index,
+//! creation order and the current snapshot.
+//!
+//! Costs: lookup O(1); insert O(log n); list O(n); children O(k);
+//! removing a subtree O(size of subtree · log n). Nothing walks the whole tree
+//! unless the caller asked for the whole tree.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::{Error, ErrorDomain, Result};
+use crate::flags::list;
+use crate::model::{SnapshotDef, SnapshotState};
+use crate::uuid::Uuid;
+
+type Idx = usize;
+
+#[derive(Debug, Clone)]
+struct Node {
+    def: SnapshotDef,
+    parent: Option<Idx>,
+    /// Children in creation order.
+    children: Vec<Idx>,
+    seq: u64,
+    uuid: Uuid,
+    has_metadata: bool,
+}
+
+/// What a removal did, so a persistent driver can update its files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removal {
+    /// Names removed.
+    pub removed: Vec<String>,
+    /// Names whose parent changed (their metadata must be rewritten).
+    pub reparented: Vec<String>,
+}
+
+/// A domain's snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotTree {
+    nodes: Vec<Option<Node>>,
+    free: Vec<Idx>,
+    by_name: HashMap<String, Idx>,
+    by_uuid: HashMap<Uuid, Idx>,
+    order: BTreeMap<u64, Idx>,
+    roots: Vec<Idx>,
+    next_seq: u64,
+    current: Option<Idx>,
+}
+
+fn moment_exists(name: &str) -> Error {
+    Error::op_failed(ErrorDomain::Domain, format!("domain moment {name} already exists"))
+}
+
+impl SnapshotTree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of snapshots.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// True when there are no snapshots.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    fn node(&self, i: Idx) -> &Node {
+        // Indices come only from our own maps and lists, which hold live slots.
+        match self.nodes.get(i) {
+            Some(Some(n)) => n,
+            _ => unreachable!("snapshot tree index {i} is dangling"),
+        }
+    }
+
+    fn node_mut(&mut self, i: Idx) -> &mut Node {
+        match self.nodes.get_mut(i) {
+            Some(Some(n)) => n,
+            _ => unreachable!("snapshot tree index {i} is dangling"),
+        }
+    }
+
+    fn idx(&self, name: &str) -> Option<Idx> {
+        self.by_name.get(name).copied()
+    }
+
+    fn name_of(&self, i: Idx) -> &str {
+        self.node(i).def.name.as_deref().unwrap_or_default()
+    }
+
+    /// True when `name` exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The definition of `name`.
+    pub fn get(&self, name: &str) -> Option<&SnapshotDef> {
+        self.idx(name).map(|i| &self.node(i).def)
+    }
+
+    /// The definition of `name`, mutable. Do not change its name or parent
+    /// here; use [`Self::rename`] and [`Self::set_parent`].
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut SnapshotDef> {
+        let i = self.idx(name)?;
+        Some(&mut self.node_mut(i).def)
+    }
+
+    /// The UUID of `name`.
+    pub fn uuid_of(&self, name: &str) -> Option<Uuid> {
+        self.idx(name).map(|i| self.node(i).uuid)
+    }
+
+    /// The name of the snapshot with `uuid`.
+    pub fn lookup_uuid(&self, uuid: &Uuid) -> Option<&str> {
+        self.by_uuid.get(uuid).map(|&i| self.name_of(i))
+    }
+
+    /// Does `name` carry metadata (false for snapshots found only in images).
+    pub fn has_metadata(&self, name: &str) -> Option<bool> {
+        self.idx(name).map(|i| self.node(i).has_metadata)
+    }
+
+    /// Marks whether `name` carries metadata.
+    pub fn set_has_metadata(&mut self, name: &str, value: bool) {
+        if let Some(i) = self.idx(name) {
+            self.node_mut(i).has_metadata = value;
+        }
+    }
+
+    /// Inserts a new snapshot under `def.parent` (which must exist, or be
+    /// `None` for a root). A missing UUID is generated and recorded in `def`.
+    /// A duplicate name gives libvirt's `domain moment X already exists`.
+    pub fn insert(&mut self, mut def: SnapshotDef, has_metadata: bool) -> Result<()> {
+        let name = def
+            .name
+            .clone()
+            .ok_or_else(|| Error::internal(ErrorDomain::DomainSnapshot, "snapshot without a name"))?;
+        if self.by_name.contains_key(&name) {
+            return Err(moment_exists(&name));
+        }
+        let parent = match &def.parent {
+            Some(p) => Some(self.idx(p).ok_or_else(|| {
+                Error::invalid_arg(ErrorDomain::Domain, format!("parent {p} for moment {name} not found"))
+            })?),
+            None => None,
+        };
+        let uuid = match def.uuid() {
+            Some(u) if !self.by_uuid.contains_key(&u) => u,
+            _ => {
+                let u = Uuid::generate();
+                def.set_uuid(u);
+                u
+            }
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let node = Node { def, parent, children: Vec::new(), seq, uuid, has_metadata };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i] = Some(node);
+                i
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        };
+        match parent {
+            Some(p) => self.node_mut(p).children.push(i),
+            None => self.roots.push(i),
+        }
+        self.by_name.insert(name, i);
+        self.by_uuid.insert(uuid, i);
+        self.order.insert(seq, i);
+        Ok(())
+    }
+
+    /// Replaces the definition of an existing snapshot (redefine), keeping its
+    /// children, UUID and creation order. The parent follows `def.parent`.
+    pub fn replace(&mut self, mut def: SnapshotDef) -> Result<()> {
+        let name = def.name.clone().unwrap_or_default();
+        let i = self.idx(&name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, &name))?;
+        let new_parent = def.parent.clone();
+        self.check_parent(&name, new_parent.as_deref())?;
+        def.set_uuid(self.node(i).uuid);
+        def.parent = self.parent(&name).map(str::to_owned);
+        self.node_mut(i).def = def;
+        self.set_parent(&name, new_parent.as_deref())
+    }
+
+    /// libvirt's redefine checks for making `parent` the parent of `name`.
+    pub fn check_parent(&self, name: &str, parent: Option<&str>) -> Result<()> {
+        let Some(p) = parent else { return Ok(()) };
+        if p == name {
+            return Err(Error::invalid_arg(ErrorDomain::Domain, format!("cannot set moment {name} as its own parent")));
+        }
+        let Some(mut cur) = self.idx(p) else {
+            return Err(Error::invalid_arg(ErrorDomain::Domain, format!("parent {p} for moment {name} not found")));
+        };
+        if let Some(me) = self.idx(name) {
+            loop {
+                if cur == me {
+                    return Err(Error::invalid_arg(
+                        ErrorDomain::Domain,
+                        format!("parent {p} would create cycle to {name}"),
+                    ));
+                }
+                match self.node(cur).parent {
+                    Some(next) => cur = next,
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves `name` under `parent` (or to the roots).
+    pub fn set_parent(&mut self, name: &str, parent: Option<&str>) -> Result<()> {
+        self.check_parent(name, parent)?;
+        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let new_p = parent.and_then(|p| self.idx(p));
+        let old_p = self.node(i).parent;
+        if old_p == new_p {
+            self.node_mut(i).def.parent = parent.map(str::to_owned);
+            return Ok(());
+        }
+        self.detach(i);
+        self.attach(i, new_p);
+        Ok(())
+    }
+
+    fn detach(&mut self, i: Idx) {
+        match self.node(i).parent {
+            Some(p) => self.node_mut(p).children.retain(|&c| c != i),
+            None => self.roots.retain(|&c| c != i),
+        }
+    }
+
+    fn attach(&mut self, i: Idx, parent: Option<Idx>) {
+        let parent_name = parent.map(|p| self.name_of(p).to_owned());
+        {
+            let n = self.node_mut(i);
+            n.parent = parent;
+            n.def.parent = parent_name;
+        }
+        let seq = self.node(i).seq;
+        let siblings = match parent {
+            Some(p) => &self.node(p).children,
+            None => &self.roots,
+        };
+        // Keep creation order among siblings.
+        let pos = siblings.partition_point(|&c| self.node(c).seq < seq);
+        match parent {
+            Some(p) => self.node_mut(p).children.insert(pos, i),
+            None => self.roots.insert(pos, i),
+        }
+    }
+
+    /// The parent of `name`.
+    pub fn parent(&self, name: &str) -> Option<&str> {
+        let i = self.idx(name)?;
+        self.node(i).parent.map(|p| self.name_of(p))
+    }
+
+    /// Direct children of `name`, in creation order.
+    pub fn children(&self, name: &str) -> Vec<String> {
+        self.idx(name)
+            .map(|i| self.node(i).children.iter().map(|&c| self.name_of(c).to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of direct children of `name`.
+    pub fn num_children(&self, name: &str) -> usize {
+        self.idx(name).map_or(0, |i| self.node(i).children.len())
+    }
+
+    /// All descendants of `name`, parents first.
+    pub fn descendants(&self, name: &str) -> Vec<String> {
+        let Some(i) = self.idx(name) else { return Vec::new() };
+        let mut out = Vec::new();
+        self.preorder(&self.node(i).children, false, &mut out);
+        out.into_iter().map(|c| self.name_of(c).to_owned()).collect()
+    }
+
+    /// The current snapshot.
+    pub fn current(&self) -> Option<&str> {
+        self.current.map(|i| self.name_of(i))
+    }
+
+    /// Sets (or clears) the current snapshot; unknown names clear it.
+    pub fn set_current(&mut self, name: Option<&str>) {
+        self.current = name.and_then(|n| self.idx(n));
+    }
+
+    /// Every name in creation order.
+    pub fn names(&self) -> Vec<String> {
+        self.order.values().map(|&i| self.name_of(i).to_owned()).collect()
+    }
+
+    fn free_slot(&mut self, i: Idx) -> Option<String> {
+        let node = self.nodes.get_mut(i)?.take()?;
+        let name = node.def.name.clone().unwrap_or_default();
+        self.by_name.remove(&name);
+        self.by_uuid.remove(&node.uuid);
+        self.order.remove(&node.seq);
+        self.free.push(i);
+        if self.current == Some(i) {
+            self.current = None;
+        }
+        Some(name)
+    }
+
+    /// Removes `name` alone: its children move to its parent (libvirt's
+    /// default delete). If it was current, its parent becomes current.
+    pub fn remove(&mut self, name: &str) -> Result<Removal> {
+        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let parent = self.node(i).parent;
+        let was_current = self.current == Some(i);
+        let children = std::mem::take(&mut self.node_mut(i).children);
+        self.detach(i);
+        let mut reparented = Vec::with_capacity(children.len());
+        for c in children {
+            self.attach(c, parent);
+            reparented.push(self.name_of(c).to_owned());
+        }
+        let removed = self.free_slot(i).into_iter().collect();
+        if was_current {
+            self.current = parent;
+        }
+        Ok(Removal { removed, reparented })
+    }
+
+    /// Removes the descendants of `name`, and `name` itself unless
+    /// `keep_self` (CHILDREN vs CHILDREN_ONLY). Current moves to the parent
+    /// (CHILDREN) or to `name` (CHILDREN_ONLY) if it was among the removed.
+    pub fn remove_subtree(&mut self, name: &str, keep_self: bool) -> Result<Removal> {
+        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let mut doomed = Vec::new();
+        self.preorder(&self.node(i).children, false, &mut doomed);
+        if !keep_self {
+            doomed.insert(0, i);
+        }
+        let current_doomed = self.current.is_some_and(|c| doomed.contains(&c));
+        let parent = self.node(i).parent;
+        if keep_self {
+            self.node_mut(i).children.clear();
+        } else {
+            self.detach(i);
+        }
+        let mut removed = Vec::with_capacity(doomed.len());
+        for d in doomed {
+            if let Some(n) = self.free_slot(d) {
+                removed.push(n);
+            }
+        }
+        if current_doomed {
+            self.current = if keep_self { Some(i) } else { parent };
+        }
+        Ok(Removal { removed, reparented: Vec::new() })
+    }
+
+    /// Renames `old` to `new`; children follow. `VIR_ERR_OPERATION_INVALID`
+    /// when `new` exists.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<()> {
+        let i = self.idx(old).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, old))?;
+        if old == new {
+            return Ok(());
+        }
+        if self.by_name.contains_key(new) {
+            return Err(Error::op_invalid(
+                ErrorDomain::DomainSnapshot,
+                format!("snapshot '{new}' already exists"),
+            ));
+        }
+        self.by_name.remove(old);
+        self.by_name.insert(new.to_owned(), i);
+        self.node_mut(i).def.name = Some(new.to_owned());
+        let children = self.node(i).children.clone();
+        for c in children {
+            self.node_mut(c).def.parent = Some(new.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Pre-order walk with children newest first (libvirt's TOPOLOGICAL order)
+    /// when `newest_first`, else in creation order.
+    fn preorder(&self, start: &[Idx], newest_first: bool, out: &mut Vec<Idx>) {
+        let mut stack: Vec<Idx> = if newest_first { start.to_vec() } else { start.iter().rev().copied().collect() };
+        while let Some(i) = stack.pop() {
+            out.push(i);
+            let ch = &self.node(i).children;
+            if newest_first {
+                stack.extend(ch.iter().copied());
+            } else {
+                stack.extend(ch.iter().rev().copied());
+            }
+        }
+    }
+
+    fn filter(&self, i: Idx, flags: u32) -> bool {
+        let n = self.node(i);
+        if flags & list::LEAVES != 0 && !n.children.is_empty() {
+            return false;
+        }
+        if flags & list::NO_LEAVES != 0 && n.children.is_empty() {
+            return false;
+        }
+        let meta = flags & (list::METADATA | list::NO_METADATA);
+        if meta == list::METADATA && !n.has_metadata {
+            return false;
+        }
+        if meta == list::NO_METADATA && n.has_metadata {
+            return false;
+        }
+        if flags & (list::INACTIVE | list::ACTIVE | list::DISK_ONLY) != 0 {
+            let st = n.def.state;
+            let shutoff = st == Some(SnapshotState::Shutoff);
+            let disk = st == Some(SnapshotState::DiskSnapshot);
+            if flags & list::INACTIVE == 0 && shutoff {
+                return false;
+            }
+            if flags & list::DISK_ONLY == 0 && disk {
+                return false;
+            }
+            if flags & list::ACTIVE == 0 && !shutoff && !disk {
+                return false;
+            }
+        }
+        if flags & (list::INTERNAL | list::EXTERNAL) != 0 {
+            let ext = n.def.is_external();
+            if flags & list::INTERNAL == 0 && !ext {
+                return false;
+            }
+            if flags & list::EXTERNAL == 0 && ext {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn collect(&self, candidates: Vec<Idx>, flags: u32) -> Vec<String> {
+        candidates.into_iter().filter(|&i| self.filter(i, flags)).map(|i| self.name_of(i).to_owned()).collect()
+    }
+
+    /// Domain-level listing (`virDomainSnapshotListNames` semantics): ROOTS
+    /// means roots only; every filter bit applies; creation order unless
+    /// TOPOLOGICAL (parents first, siblings newest first, as libvirt).
+    pub fn list(&self, flags: u32) -> Vec<String> {
+        let topo = flags & list::TOPOLOGICAL != 0;
+        let candidates: Vec<Idx> = if flags & list::ROOTS != 0 {
+            if topo { self.roots.iter().rev().copied().collect() } else { self.roots.clone() }
+        } else if topo {
+            let mut v = Vec::with_capacity(self.len());
+            self.preorder(&self.roots, true, &mut v);
+            v
+        } else {
+            self.order.values().copied().collect()
+        };
+        self.collect(candidates, flags)
+    }
+
+    /// Children listing (`virDomainSnapshotListChildrenNames`): DESCENDANTS
+    /// means all descendants; same filters and order rules as [`Self::list`].
+    pub fn list_children(&self, name: &str, flags: u32) -> Result<Vec<String>> {
+        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let topo = flags & list::TOPOLOGICAL != 0;
+        let ch = &self.node(i).children;
+        let candidates: Vec<Idx> = if flags & list::DESCENDANTS != 0 {
+            let mut v = Vec::new();
+            self.preorder(ch, topo, &mut v);
+            if !topo {
+                v.sort_by_key(|&c| self.node(c).seq);
+            }
+            v
+        } else if topo {
+            ch.iter().rev().copied().collect()
+        } else {
+            ch.clone()
+        };
+        Ok(self.collect(candidates, flags))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(name: &str, parent: Option<&str>) -> SnapshotDef {
+        SnapshotDef {
+            name: Some(name.into()),
+            parent: parent.map(Into::into),
+            state: Some(SnapshotState::Running),
+            ..SnapshotDef::default()
+        }
+    }
+
+    /// a→{b→c, d}, d created last.
+    fn sample() -> SnapshotTree {
+        let mut t = SnapshotTree::new();
+        t.insert(def("a", None), true).unwrap();
+        t.insert(def("b", Some("a")), true).unwrap();
+        t.insert(def("c", Some("b")), true).unwrap();
+        t.insert(def("d", Some("a")), true).unwrap();
+        t
+    }
+
+    #[test]
+    fn topological_order_matches_libvirt() {
+        let t = sample();
+        assert_eq!(t.list(list::TOPOLOGICAL), ["a", "d", "b", "c"]);
+        assert_eq!(t.list(0), ["a", "b", "c", "d"]);
+        assert_eq!(t.list_children("a", list::DESCENDANTS).unwrap(), ["b", "c", "d"]);
+        assert_eq!(t.list_children("a", list::DESCENDANTS | list::TOPOLOGICAL).unwrap(), ["d", "b", "c"]);
+        assert_eq!(t.list_children("a", 0).unwrap(), ["b", "d"]);
+    }
+
+    #[test]
+    fn leaf_filters() {
+        let t = sample();
+        assert_eq!(t.list(list::LEAVES), ["c", "d"]);
+        assert_eq!(t.list(list::NO_LEAVES), ["a", "b"]);
+        assert!(t.list(list::LEAVES | list::NO_LEAVES).is_empty());
+        assert!(t.list(list::ROOTS | list::LEAVES).is_empty());
+        assert_eq!(t.list(list::ROOTS), ["a"]);
+        assert_eq!(t.list(list::METADATA | list::NO_METADATA).len(), 4);
+        assert!(t.list(list::NO_METADATA).is_empty());
+        assert!(t.list(list::INACTIVE).is_empty());
+        assert_eq!(t.list(list::ACTIVE | list::INTERNAL).len(), 4);
+        assert!(t.list(list::EXTERNAL).is_empty());
+    }
+
+    #[test]
+    fn remove_reparents_and_moves_current() {
+        let mut t = sample();
+        t.set_current(Some("b"));
+        let r = t.remove("b").unwrap();
+        assert_eq!(r.removed, ["b"]);
+        assert_eq!(r.reparented, ["c"]);
+        assert_eq!(t.parent("c"), Some("a"));
+        assert_eq!(t.get("c").unwrap().parent.as_deref(), Some("a"));
+        assert_eq!(t.current(), Some("a"));
+        assert_eq!(t.children("a"), ["c", "d"]);
+    }
+
+    #[test]
+    fn subtree_removal() {
+        let mut t = sample();
+        t.set_current(Some("c"));
+        let r = t.remove_subtree("a", true).unwrap();
+        assert_eq!(r.removed.len(), 3);
+        assert_eq!(t.current(), Some("a"));
+        assert_eq!(t.len(), 1);
+        let mut t = sample();
+        t.set_current(Some("c"));
+        t.remove_subtree("b", false).unwrap();
+        assert_eq!(t.current(), Some("a"));
+        assert_eq!(t.names(), ["a", "d"]);
+        // slot reuse keeps indices consistent
+        t.insert(def("e", Some("d")), true).unwrap();
+        assert_eq!(t.list(list::TOPOLOGICAL), ["a", "d", "e"]);
+    }
+
+    #[test]
+    fn duplicate_and_cycles() {
+        let mut t = sample();
+        let e = t.insert(def("a", None), true).unwrap_err();
+        assert_eq!(e.message, "operation failed: domain moment a already exists");
+        assert_eq!(e.domain, ErrorDomain::Domain);
+        assert!(t.set_parent("a", Some("c")).unwrap_err().message.contains("would create cycle"));
+        assert!(t.set_parent("a", Some("a")).unwrap_err().message.contains("as its own parent"));
+        t.set_parent("d", Some("c")).unwrap();
+        assert_eq!(t.descendants("b"), ["c", "d"]);
+    }
+
+    #[test]
+    fn rename_and_uuid_index() {
+        let mut t = sample();
+        let u = t.uuid_of("b").unwrap();
+        t.rename("b", "bee").unwrap();
+        assert_eq!(t.lookup_uuid(&u), Some("bee"));
+        assert_eq!(t.parent("c"), Some("bee"));
+        assert_eq!(t.get("c").unwrap().parent.as_deref(), Some("bee"));
+        assert!(t.rename("bee", "a").is_err());
+        assert!(!t.contains("b"));
+    }
+}
