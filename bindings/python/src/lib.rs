@@ -1,1 +1,843 @@
-//! Python binding (filled by the Python issue).
+//! `virsnap._native`: libvirt-python's snapshot surface over `virsnap-core`.
+//!
+//! The Python package `virsnap` (python/virsnap/__init__.py) re-exports
+//! everything here plus the `VIR_*` constants and `libvirtError`, so that
+//! `import virsnap as libvirt` works for snapshot code written for
+//! libvirt-python 9.0 (see shared/reference/callers.md §1).
+//!
+//! Rules (style.md §8.7):
+//! - every call into core runs with the interpreter detached
+//!   ([`Python::detach`]), arguments converted to owned Rust values first;
+//! - every core error becomes a `libvirtError` through [`raise`], which also
+//!   records the thread-local "last error" (`virGetLastError()`) and runs the
+//!   error handler (libvirt's default prints to stderr);
+//! - classes are `frozen` wrappers; a snapshot keeps the Python `virDomain`
+//!   it came from, so `snap.domain() is dom` as in libvirt-python.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
+
+use virsnap_core::drivers::{Auth, CredRequest};
+use virsnap_core::error::LEVEL_ERROR;
+use virsnap_core::{Connection, Domain, Error, ErrorCode, ErrorDomain, Snapshot};
+
+// ---------------------------------------------------------------------------
+// Errors
+
+thread_local! {
+    /// libvirt's thread-local last error (`virGetLastError`).
+    static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
+}
+
+/// The handler installed by `registerErrorHandler(f, ctx)`; `None` = libvirt's
+/// default (print to stderr).
+static HANDLER: Mutex<Option<(Py<PyAny>, Py<PyAny>)>> = Mutex::new(None);
+
+static LIBVIRT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn libvirt_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    LIBVIRT_ERROR.import(py, "virsnap", "libvirtError")
+}
+
+/// `err` 9-tuple: (code, domain, message, level, str1, str2, str3, int1, int2).
+fn err_tuple<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
+    (
+        e.code as i32,
+        e.domain as i32,
+        e.message.as_str(),
+        LEVEL_ERROR,
+        e.str1.as_deref(),
+        e.str2.as_deref(),
+        e.str3.as_deref(),
+        e.int1,
+        e.int2,
+    )
+        .into_pyobject(py)
+}
+
+fn set_last_error(e: Option<Error>) {
+    LAST_ERROR.with(|l| *l.borrow_mut() = e);
+}
+
+/// Reports `e` as libvirt does (handler or stderr), records it as the
+/// thread's last error and builds the `libvirtError` to raise.
+fn raise(py: Python<'_>, e: Error) -> PyErr {
+    set_last_error(Some(e.clone()));
+    let handler = match HANDLER.lock() {
+        Ok(g) => g.as_ref().map(|(f, c)| (f.clone_ref(py), c.clone_ref(py))),
+        Err(p) => p.into_inner().as_ref().map(|(f, c)| (f.clone_ref(py), c.clone_ref(py))),
+    };
+    match handler {
+        Some((f, ctx)) => {
+            let r = err_tuple(py, &e).and_then(|t| f.bind(py).call1((ctx, t)));
+            if let Err(err) = r {
+                err.print(py);
+            }
+        }
+        None => eprintln!("{}", e.default_handler_line()),
+    }
+    match libvirt_error_type(py).and_then(|t| t.call1((e.message.as_str(),))) {
+        Ok(inst) => PyErr::from_value(inst),
+        Err(err) => err,
+    }
+}
+
+/// Runs `f` (a core call) with the interpreter detached; errors become `libvirtError`.
+fn call<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> Result<T, Error> + Send,
+{
+    set_last_error(None);
+    match py.detach(f) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(raise(py, e)),
+    }
+}
+
+/// libvirt-python passes flags with the `I` format: any int, truncated to 32 bits.
+fn flags32(flags: i64) -> u32 {
+    flags as u32
+}
+
+fn int(b: bool) -> i32 {
+    i32::from(b)
+}
+
+#[pyfunction]
+#[pyo3(name = "virGetLastError")]
+fn vir_get_last_error(py: Python<'_>) -> PyResult<Option<Bound<'_, PyTuple>>> {
+    let e = LAST_ERROR.with(|l| l.borrow().clone());
+    e.map(|e| err_tuple(py, &e)).transpose()
+}
+
+#[pyfunction]
+#[pyo3(name = "virResetLastError")]
+fn vir_reset_last_error() {
+    set_last_error(None);
+}
+
+#[pyfunction]
+#[pyo3(name = "virGetLastErrorCode")]
+fn vir_get_last_error_code() -> i32 {
+    LAST_ERROR.with(|l| l.borrow().as_ref().map_or(0, |e| e.code as i32))
+}
+
+#[pyfunction]
+#[pyo3(name = "virGetLastErrorDomain")]
+fn vir_get_last_error_domain() -> i32 {
+    LAST_ERROR.with(|l| l.borrow().as_ref().map_or(0, |e| e.domain as i32))
+}
+
+#[pyfunction]
+#[pyo3(name = "virGetLastErrorMessage")]
+fn vir_get_last_error_message() -> String {
+    LAST_ERROR.with(|l| l.borrow().as_ref().map_or_else(|| "no error".to_owned(), |e| e.message.clone()))
+}
+
+/// `registerErrorHandler(f, ctx)`: `f(ctx, err)` is called for every error;
+/// `f=None` restores libvirt's default (print to stderr). Returns 1.
+#[pyfunction]
+#[pyo3(name = "registerErrorHandler")]
+fn register_error_handler(f: Bound<'_, PyAny>, ctx: Bound<'_, PyAny>) -> PyResult<i32> {
+    let new = if f.is_none() {
+        None
+    } else if f.is_callable() {
+        Some((f.unbind(), ctx.unbind()))
+    } else {
+        return Err(PyTypeError::new_err("registerErrorHandler: f must be callable or None"));
+    };
+    let mut g = match HANDLER.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    *g = new;
+    Ok(1)
+}
+
+/// `getVersion(name=None)`: the library version, or `(library, driver)` for a driver name.
+#[pyfunction]
+#[pyo3(name = "getVersion", signature = (name = None))]
+fn get_version(py: Python<'_>, name: Option<&str>) -> PyResult<Py<PyAny>> {
+    let v = virsnap_core::connect::LIBVIRT_VERSION_NUMBER;
+    match name {
+        None => Ok(v.into_pyobject(py)?.into_any().unbind()),
+        Some(n) => {
+            let known = ["Test", "QEMU", "ESX", "VBOX"].iter().any(|k| k.eq_ignore_ascii_case(n));
+            if known {
+                Ok((v, v).into_pyobject(py)?.into_any().unbind())
+            } else {
+                Err(raise(py, Error::new(ErrorCode::NoSupport, ErrorDomain::None, n.to_owned())))
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Connections
+
+fn wrap_conn(py: Python<'_>, conn: Connection) -> PyResult<Py<VirConnect>> {
+    Py::new(py, VirConnect { conn, closed: AtomicBool::new(false) })
+}
+
+/// `open(name=None)`: a read-write connection.
+#[pyfunction]
+#[pyo3(signature = (name = None))]
+fn open(py: Python<'_>, name: Option<String>) -> PyResult<Py<VirConnect>> {
+    let conn = call(py, move || Connection::open(name.as_deref()))?;
+    wrap_conn(py, conn)
+}
+
+/// `openReadOnly(name=None)`: a read-only connection.
+#[pyfunction]
+#[pyo3(name = "openReadOnly", signature = (name = None))]
+fn open_read_only(py: Python<'_>, name: Option<String>) -> PyResult<Py<VirConnect>> {
+    let conn = call(py, move || Connection::open_read_only(name.as_deref()))?;
+    wrap_conn(py, conn)
+}
+
+/// Builds core's credential callback from libvirt-python's `[credtypes, callback, cbdata]`.
+fn py_auth(auth: &Bound<'_, PyAny>) -> PyResult<Option<Auth>> {
+    if auth.is_none() {
+        return Ok(None);
+    }
+    let items: Vec<Bound<'_, PyAny>> = auth.extract()?;
+    if items.len() < 2 || items[1].is_none() {
+        return Ok(None);
+    }
+    let cred_types: Vec<i32> = items[0].extract()?;
+    let cb = items[1].clone().unbind();
+    let cbdata = items.get(2).map(|d| d.clone().unbind());
+    let callback = move |reqs: &mut [CredRequest]| -> Result<(), Error> {
+        Python::attach(|py| {
+            let fail = |what: String| Error::new(ErrorCode::AuthFailed, ErrorDomain::Auth, what);
+            let creds = PyList::empty(py);
+            for r in reqs.iter() {
+                let item = (r.kind, r.prompt.as_str(), r.challenge.as_deref(), r.default.as_deref(), r.result.as_deref());
+                let l = PyList::new(py, item.into_pyobject(py).map_err(|e| fail(e.to_string()))?.iter())
+                    .map_err(|e| fail(e.to_string()))?;
+                creds.append(l).map_err(|e| fail(e.to_string()))?;
+            }
+            let data = cbdata.as_ref().map_or_else(|| py.None(), |d| d.clone_ref(py));
+            let ret = cb.bind(py).call1((creds.clone(), data)).map_err(|e| {
+                e.print(py);
+                fail("callback raised an exception".to_owned())
+            })?;
+            let rc: i64 = ret.extract().unwrap_or(0);
+            if rc < 0 {
+                return Err(fail("callback failed".to_owned()));
+            }
+            for (i, r) in reqs.iter_mut().enumerate() {
+                let item = creds.get_item(i).map_err(|e| fail(e.to_string()))?;
+                let v = item.get_item(4).map_err(|e| fail(e.to_string()))?;
+                r.result = if v.is_none() { None } else { Some(v.str().map_err(|e| fail(e.to_string()))?.to_string()) };
+            }
+            Ok(())
+        })
+    };
+    Ok(Some(Auth { cred_types, callback: Arc::new(callback) }))
+}
+
+/// `openAuth(uri, auth, flags=0)`.
+#[pyfunction]
+#[pyo3(name = "openAuth", signature = (uri, auth, flags = 0))]
+fn open_auth(py: Python<'_>, uri: Option<String>, auth: Bound<'_, PyAny>, flags: i64) -> PyResult<Py<VirConnect>> {
+    let auth = py_auth(&auth)?;
+    let flags = flags32(flags);
+    let conn = call(py, move || Connection::open_auth(uri.as_deref(), auth, flags))?;
+    wrap_conn(py, conn)
+}
+
+/// A connection (`libvirt.virConnect`).
+#[pyclass(frozen, subclass, dict, weakref, module = "virsnap", name = "virConnect")]
+pub struct VirConnect {
+    conn: Connection,
+    closed: AtomicBool,
+}
+
+impl VirConnect {
+    /// The core connection, or `VIR_ERR_INVALID_CONN` once closed.
+    fn live(&self, py: Python<'_>, func: &str) -> PyResult<Connection> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(raise(py, Error::new(ErrorCode::InvalidConn, ErrorDomain::None, func.to_owned())));
+        }
+        Ok(self.conn.clone())
+    }
+}
+
+fn wrap_dom(py: Python<'_>, conn: &Bound<'_, VirConnect>, dom: Domain) -> PyResult<Py<VirDomain>> {
+    Py::new(py, VirDomain { dom, conn: conn.clone().unbind() })
+}
+
+#[pymethods]
+impl VirConnect {
+    #[new]
+    #[pyo3(signature = (_obj = None))]
+    fn py_new(_obj: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
+        Err(PyTypeError::new_err("virConnect objects are created by virsnap.open(), openReadOnly() or openAuth()"))
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (exc_type_, exc_value_, traceback_))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type_: Option<Bound<'_, PyAny>>,
+        exc_value_: Option<Bound<'_, PyAny>>,
+        traceback_: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let _ = (exc_type_, exc_value_, traceback_);
+        self.close(py).map(|_| ())
+    }
+
+    /// `close()` → 0. Later calls on this object raise (code 6); domains
+    /// looked up from it keep working, as their handles hold a reference.
+    fn close(&self, py: Python<'_>) -> PyResult<i32> {
+        self.live(py, "virConnectClose")?;
+        self.closed.store(true, Ordering::Release);
+        Ok(0)
+    }
+
+    #[pyo3(name = "getURI")]
+    fn get_uri(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.live(py, "virConnectGetURI")?.uri().to_owned())
+    }
+
+    #[pyo3(name = "getType")]
+    fn get_type(&self, py: Python<'_>) -> PyResult<String> {
+        let t = self.live(py, "virConnectGetType")?.type_name();
+        // libvirt reports the test driver as "TEST".
+        Ok(if t.eq_ignore_ascii_case("test") { "TEST".to_owned() } else { t.to_owned() })
+    }
+
+    #[pyo3(name = "getVersion")]
+    fn get_version(&self, py: Python<'_>) -> PyResult<u64> {
+        let c = self.live(py, "virConnectGetVersion")?;
+        call(py, move || c.hypervisor_version())
+    }
+
+    #[pyo3(name = "getLibVersion")]
+    fn get_lib_version(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.live(py, "virConnectGetLibVersion")?.lib_version())
+    }
+
+    #[pyo3(name = "isAlive")]
+    fn is_alive(&self, py: Python<'_>) -> PyResult<i32> {
+        self.live(py, "virConnectIsAlive")?;
+        Ok(1)
+    }
+
+    #[pyo3(name = "isSecure")]
+    fn is_secure(&self, py: Python<'_>) -> PyResult<i32> {
+        self.live(py, "virConnectIsSecure")?;
+        Ok(1)
+    }
+
+    #[pyo3(name = "isEncrypted")]
+    fn is_encrypted(&self, py: Python<'_>) -> PyResult<i32> {
+        self.live(py, "virConnectIsEncrypted")?;
+        Ok(0)
+    }
+
+    #[pyo3(name = "lookupByName")]
+    fn lookup_by_name(slf: &Bound<'_, Self>, name: String) -> PyResult<Py<VirDomain>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virDomainLookupByName")?;
+        let d = call(py, move || c.lookup_by_name(&name))?;
+        wrap_dom(py, slf, d)
+    }
+
+    #[pyo3(name = "lookupByUUIDString")]
+    fn lookup_by_uuid_string(slf: &Bound<'_, Self>, uuidstr: String) -> PyResult<Py<VirDomain>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virDomainLookupByUUIDString")?;
+        let d = call(py, move || c.lookup_by_uuid_string(&uuidstr))?;
+        wrap_dom(py, slf, d)
+    }
+
+    #[pyo3(name = "lookupByUUID")]
+    fn lookup_by_uuid(slf: &Bound<'_, Self>, uuid: Bound<'_, PyBytes>) -> PyResult<Py<VirDomain>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virDomainLookupByUUID")?;
+        let raw: [u8; 16] = uuid.as_bytes().try_into().map_err(|_| PyTypeError::new_err("uuid must be 16 bytes"))?;
+        let d = call(py, move || c.lookup_by_uuid(&raw))?;
+        wrap_dom(py, slf, d)
+    }
+
+    #[pyo3(name = "lookupByID")]
+    fn lookup_by_id(slf: &Bound<'_, Self>, id: i32) -> PyResult<Py<VirDomain>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virDomainLookupByID")?;
+        let d = call(py, move || c.lookup_by_id(id))?;
+        wrap_dom(py, slf, d)
+    }
+
+    #[pyo3(name = "listAllDomains", signature = (flags = 0))]
+    fn list_all_domains(slf: &Bound<'_, Self>, flags: i64) -> PyResult<Vec<Py<VirDomain>>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virConnectListAllDomains")?;
+        let flags = flags32(flags);
+        let doms = call(py, move || c.list_all_domains(flags))?;
+        doms.into_iter().map(|d| wrap_dom(py, slf, d)).collect()
+    }
+
+    /// Ids of the running domains.
+    #[pyo3(name = "listDomainsID")]
+    fn list_domains_id(&self, py: Python<'_>) -> PyResult<Vec<i32>> {
+        let c = self.live(py, "virConnectListDomains")?;
+        let doms = call(py, move || c.list_all_domains(virsnap_core::flags::list_domains::ACTIVE))?;
+        Ok(doms.iter().map(Domain::id).filter(|id| *id >= 0).collect())
+    }
+
+    /// Names of the defined, inactive domains.
+    #[pyo3(name = "listDefinedDomains")]
+    fn list_defined_domains(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let c = self.live(py, "virConnectListDefinedDomains")?;
+        let doms = call(py, move || c.list_all_domains(virsnap_core::flags::list_domains::INACTIVE))?;
+        Ok(doms.iter().map(|d| d.name().to_owned()).collect())
+    }
+
+    #[pyo3(name = "numOfDomains")]
+    fn num_of_domains(&self, py: Python<'_>) -> PyResult<usize> {
+        let c = self.live(py, "virConnectNumOfDomains")?;
+        call(py, move || c.num_of_domains())
+    }
+
+    #[pyo3(name = "numOfDefinedDomains")]
+    fn num_of_defined_domains(&self, py: Python<'_>) -> PyResult<usize> {
+        let c = self.live(py, "virConnectNumOfDefinedDomains")?;
+        call(py, move || Ok(c.list_all_domains(virsnap_core::flags::list_domains::INACTIVE)?.len()))
+    }
+
+    #[pyo3(name = "defineXML")]
+    fn define_xml(slf: &Bound<'_, Self>, xml: String) -> PyResult<Py<VirDomain>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virDomainDefineXML")?;
+        let d = call(py, move || c.define_xml(&xml, 0))?;
+        wrap_dom(py, slf, d)
+    }
+
+    #[pyo3(name = "defineXMLFlags", signature = (xml, flags = 0))]
+    fn define_xml_flags(slf: &Bound<'_, Self>, xml: String, flags: i64) -> PyResult<Py<VirDomain>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virDomainDefineXMLFlags")?;
+        let flags = flags32(flags);
+        let d = call(py, move || c.define_xml(&xml, flags))?;
+        wrap_dom(py, slf, d)
+    }
+
+    #[pyo3(name = "createXML", signature = (xmlDesc, flags = 0))]
+    #[allow(non_snake_case)]
+    fn create_xml(slf: &Bound<'_, Self>, xmlDesc: String, flags: i64) -> PyResult<Py<VirDomain>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virDomainCreateXML")?;
+        let flags = flags32(flags);
+        let d = call(py, move || c.create_xml(&xmlDesc, flags))?;
+        wrap_dom(py, slf, d)
+    }
+
+    /// An opaque identity for the underlying handle (libvirt-python: the C pointer).
+    fn c_pointer(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Domains
+
+/// A domain (`libvirt.virDomain`).
+#[pyclass(frozen, subclass, dict, weakref, module = "virsnap", name = "virDomain")]
+pub struct VirDomain {
+    dom: Domain,
+    conn: Py<VirConnect>,
+}
+
+fn wrap_snap(py: Python<'_>, dom: &Bound<'_, VirDomain>, snap: Snapshot) -> PyResult<Py<VirDomainSnapshot>> {
+    Py::new(py, VirDomainSnapshot { snap, dom: dom.clone().unbind() })
+}
+
+macro_rules! dom_int {
+    ($self:ident, $py:ident, $body:expr) => {{
+        let d = $self.dom.clone();
+        call($py, move || {
+            let d = d;
+            #[allow(clippy::redundant_closure_call)]
+            ($body)(&d)
+        })
+    }};
+}
+
+#[pymethods]
+impl VirDomain {
+    #[new]
+    #[pyo3(signature = (conn = None, _obj = None))]
+    fn py_new(conn: Option<Bound<'_, PyAny>>, _obj: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
+        let _ = conn;
+        Err(PyTypeError::new_err("virDomain objects are created by virConnect lookups"))
+    }
+
+    /// The owning `virConnect` (the same object it was looked up from).
+    fn connect(&self, py: Python<'_>) -> Py<VirConnect> {
+        self.conn.clone_ref(py)
+    }
+
+    /// libvirt-python's private attribute, read by some callers (virt-backup).
+    #[getter(_conn)]
+    fn private_conn(&self, py: Python<'_>) -> Py<VirConnect> {
+        self.conn.clone_ref(py)
+    }
+
+    fn name(&self) -> String {
+        self.dom.name().to_owned()
+    }
+
+    #[pyo3(name = "UUIDString")]
+    fn uuid_string(&self) -> String {
+        self.dom.uuid_string()
+    }
+
+    #[pyo3(name = "UUID")]
+    fn uuid<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.dom.uuid().0)
+    }
+
+    /// The id the domain has now (-1 when inactive).
+    #[pyo3(name = "ID")]
+    fn id(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.current_id())
+    }
+
+    #[pyo3(name = "isActive")]
+    fn is_active(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.is_active().map(int))
+    }
+
+    #[pyo3(name = "isPersistent")]
+    fn is_persistent(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.is_persistent().map(int))
+    }
+
+    /// `[state, reason]`.
+    #[pyo3(signature = (flags = 0))]
+    fn state(&self, py: Python<'_>, flags: i64) -> PyResult<Vec<i64>> {
+        let f = flags32(flags);
+        let (s, r) = dom_int!(self, py, |d: &Domain| d.state(f))?;
+        Ok(vec![s as i64, i64::from(r)])
+    }
+
+    /// `[state, maxMem KiB, memory KiB, nrVirtCpu, cpuTime ns]`.
+    fn info(&self, py: Python<'_>) -> PyResult<Vec<u64>> {
+        let i = dom_int!(self, py, |d: &Domain| d.info())?;
+        Ok(vec![u64::from(i.state), i.max_mem, i.memory, u64::from(i.nr_virt_cpu), i.cpu_time])
+    }
+
+    fn create(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.create(0).map(|()| 0))
+    }
+
+    #[pyo3(name = "createWithFlags", signature = (flags = 0))]
+    fn create_with_flags(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        dom_int!(self, py, |d: &Domain| d.create(f).map(|()| 0))
+    }
+
+    fn destroy(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.destroy(0).map(|()| 0))
+    }
+
+    #[pyo3(name = "destroyFlags", signature = (flags = 0))]
+    fn destroy_flags(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        dom_int!(self, py, |d: &Domain| d.destroy(f).map(|()| 0))
+    }
+
+    fn suspend(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.suspend().map(|()| 0))
+    }
+
+    fn resume(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.resume().map(|()| 0))
+    }
+
+    fn shutdown(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.shutdown(0).map(|()| 0))
+    }
+
+    #[pyo3(name = "shutdownFlags", signature = (flags = 0))]
+    fn shutdown_flags(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        dom_int!(self, py, |d: &Domain| d.shutdown(f).map(|()| 0))
+    }
+
+    fn undefine(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.undefine(0).map(|()| 0))
+    }
+
+    #[pyo3(name = "undefineFlags", signature = (flags = 0))]
+    fn undefine_flags(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        dom_int!(self, py, |d: &Domain| d.undefine(f).map(|()| 0))
+    }
+
+    #[pyo3(name = "XMLDesc", signature = (flags = 0))]
+    fn xml_desc(&self, py: Python<'_>, flags: i64) -> PyResult<String> {
+        let f = flags32(flags);
+        dom_int!(self, py, |d: &Domain| d.xml_desc(f))
+    }
+
+    // --- snapshots -------------------------------------------------------
+
+    #[pyo3(name = "snapshotCreateXML", signature = (xmlDesc, flags = 0))]
+    #[allow(non_snake_case)]
+    fn snapshot_create_xml(slf: &Bound<'_, Self>, xmlDesc: String, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
+        let py = slf.py();
+        let d = slf.get().dom.clone();
+        let f = flags32(flags);
+        let s = call(py, move || d.snapshot_create_xml(&xmlDesc, f))?;
+        wrap_snap(py, slf, s)
+    }
+
+    #[pyo3(name = "snapshotListNames", signature = (flags = 0))]
+    fn snapshot_list_names(&self, py: Python<'_>, flags: i64) -> PyResult<Vec<String>> {
+        let f = flags32(flags);
+        dom_int!(self, py, |d: &Domain| d.snapshot_list_names(f))
+    }
+
+    #[pyo3(name = "snapshotNum", signature = (flags = 0))]
+    fn snapshot_num(&self, py: Python<'_>, flags: i64) -> PyResult<usize> {
+        let f = flags32(flags);
+        dom_int!(self, py, |d: &Domain| d.snapshot_num(f))
+    }
+
+    #[pyo3(name = "listAllSnapshots", signature = (flags = 0))]
+    fn list_all_snapshots(slf: &Bound<'_, Self>, flags: i64) -> PyResult<Vec<Py<VirDomainSnapshot>>> {
+        let py = slf.py();
+        let d = slf.get().dom.clone();
+        let f = flags32(flags);
+        let snaps = call(py, move || d.list_all_snapshots(f))?;
+        snaps.into_iter().map(|s| wrap_snap(py, slf, s)).collect()
+    }
+
+    #[pyo3(name = "snapshotLookupByName", signature = (name, flags = 0))]
+    fn snapshot_lookup_by_name(slf: &Bound<'_, Self>, name: String, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
+        let py = slf.py();
+        let d = slf.get().dom.clone();
+        let f = flags32(flags);
+        let s = call(py, move || d.snapshot_lookup_by_name(&name, f))?;
+        wrap_snap(py, slf, s)
+    }
+
+    /// virsnap extension: snapshot by its UUID string.
+    #[pyo3(name = "snapshotLookupByUUIDString", signature = (uuid, flags = 0))]
+    fn snapshot_lookup_by_uuid_string(slf: &Bound<'_, Self>, uuid: String, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
+        let py = slf.py();
+        let d = slf.get().dom.clone();
+        let f = flags32(flags);
+        let s = call(py, move || d.snapshot_lookup_by_uuid_string(&uuid, f))?;
+        wrap_snap(py, slf, s)
+    }
+
+    #[pyo3(name = "hasCurrentSnapshot", signature = (flags = 0))]
+    fn has_current_snapshot(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        dom_int!(self, py, |d: &Domain| d.has_current_snapshot(f).map(int))
+    }
+
+    #[pyo3(name = "snapshotCurrent", signature = (flags = 0))]
+    fn snapshot_current(slf: &Bound<'_, Self>, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
+        let py = slf.py();
+        let d = slf.get().dom.clone();
+        let f = flags32(flags);
+        let s = call(py, move || d.snapshot_current(f))?;
+        wrap_snap(py, slf, s)
+    }
+
+    /// Reverts to `snap` (libvirt uses only the snapshot's own domain).
+    #[pyo3(name = "revertToSnapshot", signature = (snap, flags = 0))]
+    fn revert_to_snapshot(&self, py: Python<'_>, snap: Option<Bound<'_, VirDomainSnapshot>>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        let Some(snap) = snap else {
+            return Err(raise(
+                py,
+                Error::new(ErrorCode::InvalidDomainSnapshot, ErrorDomain::DomainSnapshot, "virDomainRevertToSnapshot"),
+            ));
+        };
+        let s = snap.get().snap.clone();
+        call(py, move || s.revert(f).map(|()| 0))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots
+
+/// A domain snapshot (`libvirt.virDomainSnapshot`).
+#[pyclass(frozen, subclass, dict, weakref, module = "virsnap", name = "virDomainSnapshot")]
+pub struct VirDomainSnapshot {
+    snap: Snapshot,
+    dom: Py<VirDomain>,
+}
+
+macro_rules! snap_call {
+    ($self:ident, $py:ident, $body:expr) => {{
+        let s = $self.snap.clone();
+        call($py, move || {
+            let s = s;
+            #[allow(clippy::redundant_closure_call)]
+            ($body)(&s)
+        })
+    }};
+}
+
+#[pymethods]
+impl VirDomainSnapshot {
+    #[new]
+    #[pyo3(signature = (dom = None, _obj = None))]
+    fn py_new(dom: Option<Bound<'_, PyAny>>, _obj: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
+        let _ = dom;
+        Err(PyTypeError::new_err("virDomainSnapshot objects are created by virDomain snapshot methods"))
+    }
+
+    /// The name, served from the handle (works after the snapshot was deleted).
+    #[pyo3(name = "getName")]
+    fn get_name(&self) -> String {
+        self.snap.name().to_string()
+    }
+
+    #[pyo3(name = "getXMLDesc", signature = (flags = 0))]
+    fn get_xml_desc(&self, py: Python<'_>, flags: i64) -> PyResult<String> {
+        let f = flags32(flags);
+        snap_call!(self, py, |s: &Snapshot| s.xml_desc(f))
+    }
+
+    #[pyo3(name = "getParent", signature = (flags = 0))]
+    fn get_parent(&self, py: Python<'_>, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
+        let f = flags32(flags);
+        let p = snap_call!(self, py, |s: &Snapshot| s.parent(f))?;
+        wrap_snap(py, self.dom.bind(py), p)
+    }
+
+    #[pyo3(name = "listChildrenNames", signature = (flags = 0))]
+    fn list_children_names(&self, py: Python<'_>, flags: i64) -> PyResult<Vec<String>> {
+        let f = flags32(flags);
+        snap_call!(self, py, |s: &Snapshot| s.list_children_names(f))
+    }
+
+    #[pyo3(name = "numChildren", signature = (flags = 0))]
+    fn num_children(&self, py: Python<'_>, flags: i64) -> PyResult<usize> {
+        let f = flags32(flags);
+        snap_call!(self, py, |s: &Snapshot| s.num_children(f))
+    }
+
+    #[pyo3(name = "listAllChildren", signature = (flags = 0))]
+    fn list_all_children(&self, py: Python<'_>, flags: i64) -> PyResult<Vec<Py<VirDomainSnapshot>>> {
+        let f = flags32(flags);
+        let kids = snap_call!(self, py, |s: &Snapshot| s.list_all_children(f))?;
+        let dom = self.dom.bind(py);
+        kids.into_iter().map(|k| wrap_snap(py, dom, k)).collect()
+    }
+
+    #[pyo3(name = "isCurrent", signature = (flags = 0))]
+    fn is_current(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        snap_call!(self, py, |s: &Snapshot| s.is_current(f).map(int))
+    }
+
+    #[pyo3(name = "hasMetadata", signature = (flags = 0))]
+    fn has_metadata(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        snap_call!(self, py, |s: &Snapshot| s.has_metadata(f).map(int))
+    }
+
+    #[pyo3(signature = (flags = 0))]
+    fn delete(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        snap_call!(self, py, |s: &Snapshot| s.delete(f).map(|()| 0))
+    }
+
+    /// The `virDomain` this snapshot came from (the same Python object).
+    fn domain(&self, py: Python<'_>) -> Py<VirDomain> {
+        self.dom.clone_ref(py)
+    }
+
+    #[pyo3(name = "getDomain")]
+    fn get_domain(&self, py: Python<'_>) -> Py<VirDomain> {
+        self.dom.clone_ref(py)
+    }
+
+    /// The `virConnect` of the domain (the same object as `domain().connect()`).
+    fn connect(&self, py: Python<'_>) -> Py<VirConnect> {
+        self.dom.get().conn.clone_ref(py)
+    }
+
+    #[pyo3(name = "getConnect")]
+    fn get_connect(&self, py: Python<'_>) -> Py<VirConnect> {
+        self.dom.get().conn.clone_ref(py)
+    }
+
+    #[getter(_dom)]
+    fn private_dom(&self, py: Python<'_>) -> Py<VirDomain> {
+        self.dom.clone_ref(py)
+    }
+
+    #[getter(_conn)]
+    fn private_conn(&self, py: Python<'_>) -> Py<VirConnect> {
+        self.dom.get().conn.clone_ref(py)
+    }
+
+    /// An opaque identity for the underlying handle (libvirt-python: the C pointer).
+    fn c_pointer(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    // --- virsnap extensions ----------------------------------------------
+
+    /// Renames the snapshot (`virDomainSnapshotRename`); this object takes the new name.
+    #[pyo3(signature = (newname, flags = 0))]
+    fn rename(&self, py: Python<'_>, newname: String, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        snap_call!(self, py, |s: &Snapshot| s.rename(&newname, f).map(|()| 0))
+    }
+
+    /// Reverts to the snapshot and makes sure the guest runs (`virDomainCreateFromSnapshot`).
+    #[pyo3(name = "createFrom", signature = (flags = 0))]
+    fn create_from(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
+        let f = flags32(flags);
+        snap_call!(self, py, |s: &Snapshot| s.create_from(f).map(|()| 0))
+    }
+
+    /// The snapshot's UUID (`virDomainSnapshotGetUUIDString`).
+    #[pyo3(name = "UUIDString")]
+    fn uuid_string(&self, py: Python<'_>) -> PyResult<String> {
+        snap_call!(self, py, |s: &Snapshot| s.uuid_string())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Module
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<VirConnect>()?;
+    m.add_class::<VirDomain>()?;
+    m.add_class::<VirDomainSnapshot>()?;
+    m.add_function(wrap_pyfunction!(open, m)?)?;
+    m.add_function(wrap_pyfunction!(open_read_only, m)?)?;
+    m.add_function(wrap_pyfunction!(open_auth, m)?)?;
+    m.add_function(wrap_pyfunction!(get_version, m)?)?;
+    m.add_function(wrap_pyfunction!(register_error_handler, m)?)?;
+    m.add_function(wrap_pyfunction!(vir_get_last_error, m)?)?;
+    m.add_function(wrap_pyfunction!(vir_reset_last_error, m)?)?;
+    m.add_function(wrap_pyfunction!(vir_get_last_error_code, m)?)?;
+    m.add_function(wrap_pyfunction!(vir_get_last_error_domain, m)?)?;
+    m.add_function(wrap_pyfunction!(vir_get_last_error_message, m)?)?;
+    Ok(())
+}
