@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::drivers::{self, Auth, Driver, DomainInfo, DomainRef, OpenRequest, ProgressFn};
+use crate::drivers::{self, Auth, Driver, DomainInfo, DomainRef, ListKind, OpenRequest, ProgressFn};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{create, delete, list, revert, xml as xmlf};
 use crate::model::DomainState;
@@ -172,12 +172,7 @@ impl Connection {
     /// Domain by UUID string (`virDomainLookupByUUIDString`).
     pub fn lookup_by_uuid_string(&self, uuid: &str) -> Result<Domain> {
         let u = Uuid::parse(uuid).ok_or_else(|| {
-            Error::invalid_arg_raw(
-                ErrorDomain::None,
-                "virDomainLookupByUUIDString",
-                "uuidstr",
-                format!("uuidstr in virDomainLookupByUUIDString must be a valid UUID, got '{uuid}'"),
-            )
+            Error::invalid_arg_raw(ErrorDomain::Domain, "virDomainLookupByUUIDString", "uuidstr", "Invalid UUID".to_owned())
         })?;
         Ok(self.domain(self.inner.driver.lookup_domain_by_uuid(&u)?))
     }
@@ -286,7 +281,7 @@ impl Domain {
             return Ok(false);
         }
         if flags & (f::HAS_SNAPSHOT | f::NO_SNAPSHOT) != 0 {
-            let has = !self.drv().snapshot_list(&self.r, 0)?.is_empty();
+            let has = !self.drv().snapshot_list(&self.r, 0, ListKind::Num)?.is_empty();
             if !((flags & f::HAS_SNAPSHOT != 0 && has) || (flags & f::NO_SNAPSHOT != 0 && !has)) {
                 return Ok(false);
             }
@@ -296,7 +291,8 @@ impl Domain {
 
     /// State and reason (`virDomainGetState`; `flags` must be 0).
     pub fn state(&self, flags: u32) -> Result<(DomainState, i32)> {
-        drivers::check_flags(flags, 0, self.drv().error_domain(), "virDomainGetState")?;
+        let func = format!("{}DomainGetState", self.drv().func_prefix());
+        drivers::check_flags(flags, 0, self.drv().error_domain(), &func)?;
         self.drv().domain_state(&self.r)
     }
 
@@ -391,17 +387,17 @@ impl Domain {
 
     /// Number of snapshots matching `flags` (`virDomainSnapshotNum`).
     pub fn snapshot_num(&self, flags: u32) -> Result<usize> {
-        Ok(self.drv().snapshot_list(&self.r, flags)?.len())
+        Ok(self.drv().snapshot_list(&self.r, flags, ListKind::Num)?.len())
     }
 
     /// Names of snapshots matching `flags` (`virDomainSnapshotListNames`).
     pub fn snapshot_list_names(&self, flags: u32) -> Result<Vec<String>> {
-        self.drv().snapshot_list(&self.r, flags)
+        self.drv().snapshot_list(&self.r, flags, ListKind::Names)
     }
 
     /// Handles for snapshots matching `flags` (`virDomainListAllSnapshots`).
     pub fn list_all_snapshots(&self, flags: u32) -> Result<Vec<Snapshot>> {
-        Ok(self.drv().snapshot_list(&self.r, flags)?.into_iter().map(|n| self.snapshot(n)).collect())
+        Ok(self.drv().snapshot_list(&self.r, flags, ListKind::All)?.into_iter().map(|n| self.snapshot(n)).collect())
     }
 
     /// Snapshot by name (`virDomainSnapshotLookupByName`).
@@ -494,17 +490,18 @@ impl Snapshot {
 
     /// Number of children, or descendants with `LIST_DESCENDANTS` (`virDomainSnapshotNumChildren`).
     pub fn num_children(&self, flags: u32) -> Result<usize> {
-        Ok(self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags)?.len())
+        Ok(self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags, ListKind::Num)?.len())
     }
 
     /// Children names (`virDomainSnapshotListChildrenNames`).
     pub fn list_children_names(&self, flags: u32) -> Result<Vec<String>> {
-        self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags)
+        self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags, ListKind::Names)
     }
 
     /// Children handles (`virDomainSnapshotListAllChildren`).
     pub fn list_all_children(&self, flags: u32) -> Result<Vec<Snapshot>> {
-        Ok(self.list_children_names(flags)?.into_iter().map(|n| self.sibling(n)).collect())
+        let names = self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags, ListKind::All)?;
+        Ok(names.into_iter().map(|n| self.sibling(n)).collect())
     }
 
     /// The parent (`virDomainSnapshotGetParent`).
@@ -562,7 +559,7 @@ impl Snapshot {
             match seed {
                 delete::DISCARD => {
                     let name = self.name();
-                    if !self.drv().snapshot_list_children(&self.domain.r, &name, 0)?.is_empty() {
+                    if !self.drv().snapshot_list_children(&self.domain.r, &name, 0, ListKind::Num)?.is_empty() {
                         return Err(Error::op_invalid(
                             self.drv().error_domain(),
                             format!("snapshot '{name}' has children; DISCARD would discard them (use DISCARD_FORCE)"),

@@ -55,6 +55,8 @@ numbered! {
         InvalidArg = 8, "VIR_ERR_INVALID_ARG";
         /// A command to the hypervisor failed.
         OperationFailed = 9, "VIR_ERR_OPERATION_FAILED";
+        /// A definition lacks its name.
+        NoName = 21, "VIR_ERR_NO_NAME";
         /// An HTTP request failed.
         HttpError = 12, "VIR_ERR_HTTP_ERROR";
         /// XML description is invalid or not well formed.
@@ -177,6 +179,7 @@ impl ErrorCode {
             InvalidArg => ("invalid argument: %s", "invalid argument"),
             OperationFailed => ("operation failed: %s", "operation failed"),
             HttpError => ("HTTP error: %s", "HTTP error"),
+            NoName => ("missing name information in %s", "missing name information"),
             XmlError => ("XML error: %s", "XML description is invalid or not well formed"),
             OperationDenied => ("operation forbidden: %s", "operation forbidden for read only access"),
             OpenFailed => ("failed to open configuration file %s", "failed to open configuration file"),

@@ -13,6 +13,7 @@ use crate::uuid::Uuid;
 
 pub mod esx;
 pub mod qemu;
+pub mod align;
 pub mod test;
 
 /// A domain as a driver names it.
@@ -39,6 +40,18 @@ pub struct DomainInfo {
     pub nr_virt_cpu: u16,
     /// CPU time used, in nanoseconds.
     pub cpu_time: u64,
+}
+
+/// Which public listing call a [`Driver::snapshot_list`] serves (drivers name
+/// it in "unsupported flags … in function …" errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// `virDomainSnapshotNum` / `virDomainSnapshotNumChildren`.
+    Num,
+    /// `virDomainSnapshotListNames` / `virDomainSnapshotListChildrenNames`.
+    Names,
+    /// `virDomainListAllSnapshots` / `virDomainSnapshotListAllChildren`.
+    All,
 }
 
 /// Callback reporting progress of a long operation: (operation, percent 0..=100).
@@ -110,6 +123,9 @@ pub trait Driver: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// The error domain this driver reports in.
     fn error_domain(&self) -> ErrorDomain;
+    /// Prefix of this driver's internal function names in flag errors
+    /// (`test` gives `testDomainGetState`).
+    fn func_prefix(&self) -> &'static str;
     /// Hypervisor version (`virConnectGetVersion`).
     fn hypervisor_version(&self) -> Result<u64> {
         Err(Error::no_support("virConnectGetVersion"))
@@ -191,11 +207,11 @@ pub trait Driver: Send + Sync {
         Err(Error::no_support("virDomainSnapshotGetXMLDesc"))
     }
     /// Names of the domain's snapshots matching `flags` (`LIST_*`, ROOTS meaning roots).
-    fn snapshot_list(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
+    fn snapshot_list(&self, dom: &DomainRef, flags: u32, kind: ListKind) -> Result<Vec<String>> {
         Err(Error::no_support("virDomainSnapshotListNames"))
     }
     /// Names of a snapshot's children (`LIST_*`, DESCENDANTS meaning all descendants).
-    fn snapshot_list_children(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Vec<String>> {
+    fn snapshot_list_children(&self, dom: &DomainRef, name: &str, flags: u32, kind: ListKind) -> Result<Vec<String>> {
         Err(Error::no_support("virDomainSnapshotListChildrenNames"))
     }
     /// Checks that snapshot `name` exists; returns its name.
@@ -259,8 +275,8 @@ pub trait Driver: Send + Sync {
     }
     /// Delete every snapshot of the domain; returns how many were deleted.
     fn snapshot_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
-        let total = self.snapshot_list(dom, 0)?.len();
-        for root in self.snapshot_list(dom, crate::flags::list::ROOTS)? {
+        let total = self.snapshot_list(dom, 0, ListKind::Num)?.len();
+        for root in self.snapshot_list(dom, crate::flags::list::ROOTS, ListKind::Names)? {
             self.snapshot_delete(dom, &root, crate::flags::delete::CHILDREN)?;
         }
         Ok(total)

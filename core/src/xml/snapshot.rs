@@ -43,6 +43,11 @@ pub fn parse_snapshot(xml: &str, flags: ParseFlags) -> Result<SnapshotDef> {
     from_element(&root, flags)
 }
 
+/// Reads a `<domainsnapshot>` already parsed into an element (node files).
+pub fn snapshot_from_element(root: &Element, flags: ParseFlags) -> Result<SnapshotDef> {
+    from_element(root, flags)
+}
+
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.is_empty())
 }

@@ -1,0 +1,91 @@
+//! Disk alignment of a new snapshot against its domain
+//! (libvirt's `virDomainSnapshotAlignDisks`), shared by drivers.
+
+use crate::error::{Error, ErrorDomain, Result};
+use crate::model::{DiskDef, Location, SnapshotDef};
+use crate::xml::Element;
+
+/// A domain disk as alignment sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainDisk {
+    /// Target device (`vda`).
+    pub target: String,
+    /// Source path, if any.
+    pub source: Option<String>,
+    /// The domain disk's own `snapshot=` attribute.
+    pub snapshot: Location,
+}
+
+/// The file disks of a `<domain>` element, in domain order.
+pub fn domain_disks(domain: &Element) -> Vec<DomainDisk> {
+    let Some(devices) = domain.child("devices") else { return Vec::new() };
+    devices
+        .elements()
+        .filter(|e| e.name == "disk" && e.attr("device").is_none_or(|d| d == "disk" || d == "cdrom" || d == "floppy" || d == "lun"))
+        .filter_map(|d| {
+            let target = d.child("target")?.attr("dev")?.to_owned();
+            let source = d.child("source").and_then(|s| s.attr("file").or_else(|| s.attr("dev"))).map(str::to_owned);
+            let snapshot = d.attr("snapshot").and_then(Location::parse).unwrap_or_default();
+            Some(DomainDisk { target, source, snapshot })
+        })
+        .collect()
+}
+
+/// Rebuilds `def.disks` with one entry per domain disk, in domain order,
+/// every listed disk matched by target or source path. `default` is the
+/// location unlisted disks get. Errors are libvirt's, in `err_domain`.
+pub fn align_disks(def: &mut SnapshotDef, disks: &[DomainDisk], default: Location, err_domain: ErrorDomain) -> Result<()> {
+    if def.disks.len() > disks.len() {
+        return Err(Error::config_unsupported(err_domain, "too many disk snapshot requests for domain"));
+    }
+    let mut slots: Vec<Option<DiskDef>> = vec![None; disks.len()];
+    for d in std::mem::take(&mut def.disks) {
+        let idx = disks
+            .iter()
+            .position(|dd| dd.target == d.name)
+            .or_else(|| disks.iter().position(|dd| dd.source.as_deref() == Some(d.name.as_str())))
+            .ok_or_else(|| Error::config_unsupported(err_domain, format!("no disk named '{}'", d.name)))?;
+        if slots[idx].is_some() {
+            return Err(Error::config_unsupported(err_domain, format!("disk '{}' specified twice", d.name)));
+        }
+        let mut d = d;
+        d.name = disks[idx].target.clone();
+        if default == Location::Internal && d.snapshot != Location::Internal && d.snapshot != Location::Default {
+            let allowed_no = d.snapshot == Location::No && disks[idx].snapshot == Location::No;
+            if !allowed_no {
+                return Err(Error::config_unsupported(
+                    err_domain,
+                    format!("disk '{}' must use snapshot mode 'internal'", d.name),
+                ));
+            }
+        }
+        if d.snapshot == Location::Default {
+            d.snapshot = if disks[idx].snapshot == Location::Default { default } else { disks[idx].snapshot };
+        }
+        if d.source.is_some() && d.snapshot != Location::External {
+            return Err(Error::config_unsupported(
+                err_domain,
+                format!("file '{}' for disk '{}' requires use of external snapshot mode", d.source_path().unwrap_or(""), d.name),
+            ));
+        }
+        slots[idx] = Some(d);
+    }
+    def.disks = slots
+        .into_iter()
+        .zip(disks)
+        .map(|(slot, dd)| {
+            slot.unwrap_or_else(|| DiskDef {
+                name: dd.target.clone(),
+                snapshot: if dd.source.is_none() {
+                    Location::No
+                } else if dd.snapshot == Location::Default {
+                    default
+                } else {
+                    dd.snapshot
+                },
+                ..DiskDef::default()
+            })
+        })
+        .collect();
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Test-driver domains: definitions kept as element trees, lifecycle states.
+
+use crate::drivers::DomainRef;
+use crate::error::{Error, ErrorCode, ErrorDomain, Result};
+use crate::model::DomainState;
+use crate::tree::SnapshotTree;
+use crate::uuid::Uuid;
+use crate::xml::{parse_document, Element, Node};
+
+/// One domain of the test driver.
+#[derive(Debug, Clone)]
+pub struct TestDomain {
+    /// Inactive definition (no `id` attribute).
+    pub def: Element,
+    /// Name (mirrors `def`).
+    pub name: String,
+    /// UUID (mirrors `def`).
+    pub uuid: Uuid,
+    /// Lifecycle state.
+    pub state: DomainState,
+    /// State reason.
+    pub reason: i32,
+    /// Id while active, else -1.
+    pub id: i32,
+    /// Defined (persistent) or transient.
+    pub persistent: bool,
+    /// Snapshots.
+    pub snapshots: SnapshotTree,
+}
+
+impl TestDomain {
+    /// The driver reference for this domain.
+    pub fn as_ref(&self) -> DomainRef {
+        DomainRef { name: self.name.clone(), uuid: self.uuid, id: self.id }
+    }
+
+    /// The domain XML; active domains carry `id` unless `inactive`.
+    pub fn xml(&self, inactive: bool) -> String {
+        let mut el = self.def.clone();
+        if !inactive && self.id >= 0 {
+            let pos = el.attrs.iter().position(|(k, _)| k == "type").map_or(0, |p| p + 1);
+            el.attrs.insert(pos, ("id".to_owned(), self.id.to_string()));
+        }
+        el.to_libvirt_string()
+    }
+
+    /// Memory values in KiB from the definition: (max, current).
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let read = |n: &str| {
+            self.def.child(n).map(|e| {
+                let v: u64 = e.text().trim().parse().unwrap_or(0);
+                match e.attr("unit").unwrap_or("KiB") {
+                    "b" | "bytes" => v / 1024,
+                    "M" | "MiB" => v * 1024,
+                    "G" | "GiB" => v * 1024 * 1024,
+                    _ => v,
+                }
+            })
+        };
+        let max = read("memory").unwrap_or(0);
+        (max, read("currentMemory").unwrap_or(max))
+    }
+
+    /// Number of vCPUs from the definition.
+    pub fn vcpus(&self) -> u16 {
+        self.def.child_text("vcpu").and_then(|v| v.trim().parse().ok()).unwrap_or(1)
+    }
+}
+
+fn strip_whitespace(e: &mut Element) {
+    if e.has_element_children() {
+        e.children.retain(|n| !matches!(n, Node::Text(t) if t.trim().is_empty()));
+        for c in e.elements_mut() {
+            strip_whitespace(c);
+        }
+    }
+}
+
+/// Parses domain XML text into a test domain (shut off, persistent).
+pub fn parse_domain_xml(xml: &str) -> Result<TestDomain> {
+    parse_domain(parse_document(xml, "domain_definition", ErrorDomain::Domain)?)
+}
+
+/// Checks a `<domain>` element and builds a test domain (shut off, persistent).
+pub fn parse_domain(mut el: Element) -> Result<TestDomain> {
+    if el.name != "domain" {
+        return Err(Error::xml(ErrorDomain::Xml, format!("expecting root element of 'domain', not '{}'", el.name)));
+    }
+    strip_whitespace(&mut el);
+    el.remove_attr("id");
+    let name = el
+        .child_text("name")
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Error::new(ErrorCode::NoName, ErrorDomain::Domain, "").with_message("missing name information"))?;
+    if name.contains('/') || name.chars().any(char::is_control) || name.len() > 255 {
+        return Err(Error::xml(ErrorDomain::Domain, format!("name {name} cannot contain '/'")));
+    }
+    if el.path("os/type").is_none_or(|t| t.text().trim().is_empty()) {
+        return Err(Error::xml(ErrorDomain::Domain, "an os <type> must be specified"));
+    }
+    let uuid = match el.child_text("uuid") {
+        Some(u) => Uuid::parse(&u).ok_or_else(|| Error::xml(ErrorDomain::Domain, format!("malformed uuid element '{u}'")))?,
+        None => {
+            let u = Uuid::generate();
+            let pos = el.children.iter().position(|n| matches!(n, Node::Element(e) if e.name == "name")).map_or(0, |p| p + 1);
+            el.children.insert(pos, Node::Element(Element::new("uuid").with_text(u.to_string())));
+            u
+        }
+    };
+    if let Some(u) = el.child_mut("uuid") {
+        u.children = vec![Node::Text(uuid.to_string())];
+    }
+    Ok(TestDomain {
+        def: el,
+        name,
+        uuid,
+        state: DomainState::Shutoff,
+        reason: crate::model::reason::UNKNOWN,
+        id: -1,
+        persistent: true,
+        snapshots: SnapshotTree::new(),
+    })
+}
+
+trait WithMessage {
+    fn with_message(self, m: &str) -> Self;
+}
+
+impl WithMessage for Error {
+    fn with_message(mut self, m: &str) -> Self {
+        self.message = m.to_owned();
+        self.str1 = Some(m.to_owned());
+        self.str2 = None;
+        self
+    }
+}
