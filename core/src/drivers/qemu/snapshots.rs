@@ -1,0 +1,691 @@
+//! Snapshots on real QEMU: internal snapshots through QMP (`savevm` /
+//! `loadvm` / `delvm` via `human-monitor-command`) while the guest runs and
+//! `qemu-img snapshot` while it is off; external disk-only overlays; the
+//! metadata in libvirt's internal format through [`crate::store`].
+//!
+//! Reconciliation on every load: a qcow2 snapshot tag without metadata shows
+//! up as a snapshot with no metadata; metadata whose tag vanished is kept and
+//! reported (revert refuses it with a clear error). A delete records its
+//! intent (`<virsnap><deleting>1</deleting>`) before touching the images,
+//! so a crash in the middle is rolled forward by the next load.
+//!
+//! The loaded tree is cached per process and reused while the metadata
+//! directory and the disk images are unchanged (mtime/size stamps), so a
+//! command on a domain with thousands of snapshots does not re-parse them.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use super::domxml::DomainDef;
+use super::{img, process, QemuDriver, Status, DOM};
+use crate::drivers::{check_flags, DomainRef};
+use crate::error::{Error, ErrorCode, ErrorDomain, Result};
+use crate::flags::{create, delete, revert};
+use crate::model::{reason, DiskDef, DomainState, Location, SnapshotDef, SnapshotState};
+use crate::names::validate_snapshot_name;
+use crate::store::{crash_point, SnapshotStore};
+use crate::tree::SnapshotTree;
+use crate::xml::{format_snapshot, parse_snapshot, Element, FormatFlags, ParseFlags};
+
+type Stamp = Vec<(PathBuf, Option<SystemTime>, u64)>;
+
+/// A loaded, reconciled tree.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Loaded {
+    pub tree: SnapshotTree,
+    /// Metadata snapshots whose internal tag is missing from the images.
+    pub missing: Vec<String>,
+    stamp: Stamp,
+}
+
+/// Per-process cache of loaded trees, keyed by domain name.
+#[derive(Debug, Default)]
+pub(super) struct Cache(Mutex<HashMap<String, Loaded>>);
+
+impl Cache {
+    pub(super) fn forget(&self, name: &str) {
+        if let Ok(mut g) = self.0.lock() {
+            g.remove(name);
+        }
+    }
+    fn get(&self, name: &str, stamp: &Stamp) -> Option<Loaded> {
+        let g = self.0.lock().ok()?;
+        g.get(name).filter(|l| &l.stamp == stamp).cloned()
+    }
+    fn put(&self, name: &str, l: &Loaded) {
+        if let Ok(mut g) = self.0.lock() {
+            g.insert(name.to_owned(), l.clone());
+        }
+    }
+}
+
+fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
+    let mut paths = vec![store.dir().to_path_buf()];
+    paths.extend(def.disks.iter().map(|d| d.source.clone()));
+    paths
+        .into_iter()
+        .map(|p| {
+            let m = fs::metadata(&p).ok();
+            let mt = m.as_ref().and_then(|m| m.modified().ok());
+            let len = m.map_or(0, |m| m.len());
+            (p, mt, len)
+        })
+        .collect()
+}
+
+/// The qcow2 tag of a snapshot (recorded at create; the name before any rename).
+fn tag_of(def: &SnapshotDef) -> String {
+    def.private_value("tag").unwrap_or_else(|| def.name.clone().unwrap_or_default())
+}
+
+/// Disks that carry internal snapshots: writable qcow2.
+fn internal_disks(def: &DomainDef) -> Vec<&super::domxml::Disk> {
+    def.disks.iter().filter(|d| d.format == "qcow2" && !d.readonly && d.snapshot != Location::No).collect()
+}
+
+fn has_internal(def: &SnapshotDef) -> bool {
+    def.memory == Location::Internal || def.disks.iter().any(|d| d.snapshot == Location::Internal)
+}
+
+fn hmp_quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// Scans HMP output for errors, as libvirt does.
+fn hmp_check(cmd: &str, out: &str) -> Result<()> {
+    let t = out.trim();
+    let bad = ["Error", "error", "No block device", "does not support", "Could not", "not found", "Unknown", "Failed"];
+    if bad.iter().any(|b| t.contains(b)) {
+        return Err(Error::op_failed(DOM, format!("Failed to {cmd}: {t}")));
+    }
+    Ok(())
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+const HMP_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl QemuDriver {
+    /// Loads (or reuses) the reconciled tree; the caller holds the lock.
+    pub(super) fn load_tree(&self, name: &str, store: &SnapshotStore) -> Result<Loaded> {
+        let def = self.def(name)?;
+        let stamp = stamp_of(store, &def);
+        if let Some(l) = self.cache.get(name, &stamp) {
+            return Ok(l);
+        }
+        let (mut tree, problems) = store.load_all()?;
+        for p in problems {
+            eprintln!("virsnap: qemu: snapshot metadata of '{name}': {p}");
+        }
+        let mut missing = Vec::new();
+        let idisks = internal_disks(&def);
+        if let Some(first) = idisks.first() {
+            let img_snaps = img::snapshots(&first.source).unwrap_or_default();
+            let tags: std::collections::HashSet<&str> = img_snaps.iter().map(|s| s.tag.as_str()).collect();
+            // Roll forward deletes interrupted by a crash.
+            let doomed: Vec<String> =
+                tree.names().into_iter().filter(|n| tree.get(n).and_then(|d| d.private_value("deleting")).as_deref() == Some("1")).collect();
+            for n in doomed {
+                let Some(d) = tree.get(&n).cloned() else { continue };
+                let tag = tag_of(&d);
+                if tags.contains(tag.as_str()) {
+                    for disk in &idisks {
+                        let _ = self.delete_tag(name, &disk.source, &tag);
+                    }
+                }
+                if let Ok(r) = tree.remove(&n) {
+                    store.remove(&n)?;
+                    let mut touched = r.reparented;
+                    touched.extend(tree.current().map(str::to_owned));
+                    store.save_names(&tree, &touched, &def.uuid.to_string())?;
+                }
+            }
+            let img_snaps = if tree.len() == 0 && img_snaps.is_empty() { img_snaps } else { img::snapshots(&first.source).unwrap_or(img_snaps) };
+            let tags: std::collections::HashSet<&str> = img_snaps.iter().map(|s| s.tag.as_str()).collect();
+            let mut known = std::collections::HashSet::new();
+            for n in tree.names() {
+                let Some(d) = tree.get(&n) else { continue };
+                let tag = tag_of(d);
+                if has_internal(d) && !d.is_external() && !tags.contains(tag.as_str()) {
+                    missing.push(n.clone());
+                }
+                known.insert(tag);
+            }
+            for s in &img_snaps {
+                if known.contains(&s.tag) || tree.contains(&s.tag) || validate_snapshot_name(&s.tag).is_err() {
+                    continue;
+                }
+                let online = s.vm_state_size > 0;
+                let sd = SnapshotDef {
+                    name: Some(s.tag.clone()),
+                    state: Some(if online { SnapshotState::Running } else { SnapshotState::Shutoff }),
+                    creation_time: s.date_sec,
+                    memory: if online { Location::Internal } else { Location::No },
+                    disks: def
+                        .disks
+                        .iter()
+                        .map(|d| DiskDef {
+                            name: d.target.clone(),
+                            snapshot: if d.format == "qcow2" && !d.readonly { Location::Internal } else { Location::No },
+                            ..DiskDef::default()
+                        })
+                        .collect(),
+                    ..SnapshotDef::default()
+                };
+                let _ = tree.insert(sd, false);
+            }
+        }
+        for m in &missing {
+            eprintln!("virsnap: qemu: snapshot '{m}' of domain '{name}' has metadata but its qcow2 snapshot is missing");
+        }
+        // Re-stamp: roll-forward may have changed files.
+        let loaded = Loaded { tree, missing, stamp: stamp_of(store, &def) };
+        self.cache.put(name, &loaded);
+        Ok(loaded)
+    }
+
+    pub(super) fn with_tree<T>(&self, dom: &DomainRef, f: impl FnOnce(&SnapshotTree) -> Result<T>) -> Result<T> {
+        let (store, _l) = self.lock(&dom.name)?;
+        let l = self.load_tree(&dom.name, &store)?;
+        f(&l.tree).map_err(retag)
+    }
+
+    fn delete_tag(&self, name: &str, path: &std::path::Path, tag: &str) -> Result<()> {
+        if self.pid(name).is_some() {
+            let out = self.qmp(name)?.hmp(&format!("delvm {}", hmp_quote(tag)), HMP_TIMEOUT)?;
+            hmp_check("delete snapshot", &out)
+        } else {
+            img::snapshot_delete(path, tag)
+        }
+    }
+
+    /// Saves the given snapshots' metadata and refreshes the cache.
+    fn persist(&self, name: &str, store: &SnapshotStore, tree: &SnapshotTree, names: &[String], uuid: &str) -> Result<()> {
+        let mut uniq: Vec<String> = Vec::new();
+        for n in names {
+            if !uniq.contains(n) {
+                uniq.push(n.clone());
+            }
+        }
+        let r = store.save_names(tree, &uniq, uuid);
+        self.cache.forget(name);
+        r
+    }
+
+    fn align_disks(&self, def: &mut SnapshotDef, dom: &DomainDef, default: Location) -> Result<()> {
+        let mut out: Vec<DiskDef> = Vec::new();
+        let given = std::mem::take(&mut def.disks);
+        if given.len() > dom.disks.len() {
+            return Err(Error::config_unsupported(DOM, "too many disk snapshot requests for domain"));
+        }
+        let mut used = vec![None; dom.disks.len()];
+        for g in given {
+            let idx = dom
+                .disks
+                .iter()
+                .position(|d| d.target == g.name || d.source.to_str() == Some(g.name.as_str()))
+                .ok_or_else(|| Error::config_unsupported(DOM, format!("no disk named '{}'", g.name)))?;
+            if used[idx].is_some() {
+                return Err(Error::config_unsupported(DOM, format!("disk '{}' specified twice", dom.disks[idx].target)));
+            }
+            used[idx] = Some(g);
+        }
+        for (i, d) in dom.disks.iter().enumerate() {
+            let mut g = used[i].take().unwrap_or_default();
+            g.name = d.target.clone();
+            if g.snapshot == Location::Default {
+                g.snapshot = if d.snapshot != Location::Default { d.snapshot } else if d.readonly { Location::No } else { default };
+            }
+            if g.source.is_some() && g.snapshot != Location::External {
+                return Err(Error::config_unsupported(
+                    DOM,
+                    format!("file '{}' for disk '{}' requires use of external snapshot mode", g.source_path().unwrap_or(""), d.target),
+                ));
+            }
+            if g.snapshot == Location::External && g.source.is_none() {
+                let stem = d.source.with_extension("");
+                let p = format!("{}.{}", stem.display(), def.name.as_deref().unwrap_or(""));
+                g.disk_type = Some("file".into());
+                g.source = Some(Element::new("source").with_attr("file", p));
+            }
+            if g.snapshot == Location::External && g.driver.is_none() {
+                g.driver = Some(Element::new("driver").with_attr("type", "qcow2"));
+            }
+            if g.snapshot == Location::Manual {
+                return Err(Error::config_unsupported(DOM, "'manual' snapshot mode is not supported by the virsnap qemu driver"));
+            }
+            out.push(g);
+        }
+        for (i, a) in out.iter().enumerate() {
+            if let Some(p) = a.source_path() {
+                if out[..i].iter().any(|b| b.source_path() == Some(p)) {
+                    return Err(Error::config_unsupported(DOM, format!("collision with disk '{}'", a.name)));
+                }
+            }
+        }
+        def.disks = out;
+        Ok(())
+    }
+
+    pub(super) fn snap_create(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
+        check_flags(
+            flags,
+            create::REDEFINE | create::CURRENT | create::NO_METADATA | create::HALT | create::DISK_ONLY | create::REUSE_EXT | create::ATOMIC | create::LIVE | create::VALIDATE,
+            DOM,
+            "qemuDomainSnapshotCreateXML",
+        )?;
+        let (store, _l) = self.lock(&dom.name)?;
+        let domdef = self.def(&dom.name)?;
+        let uuid = domdef.uuid.to_string();
+        let mut loaded = self.load_tree(&dom.name, &store)?;
+        let tree = &mut loaded.tree;
+        let redefine = flags & create::REDEFINE != 0;
+        let mut def = parse_snapshot(xml, ParseFlags { redefine, internal: false })?;
+        if let Some(u) = &def.domain_uuid {
+            if crate::uuid::Uuid::parse(u) != Some(domdef.uuid) {
+                return Err(Error::invalid_arg(
+                    DOM,
+                    format!("definition for snapshot {} must use uuid {uuid}", def.name.as_deref().unwrap_or("")),
+                ));
+            }
+        }
+        if redefine {
+            let name = def.name.clone().unwrap_or_default();
+            validate_snapshot_name(&name)?;
+            if def.domain.is_none() {
+                if let Some(old) = tree.get(&name) {
+                    def.domain = old.domain.clone();
+                }
+            }
+            if tree.contains(&name) {
+                let old = tree.get(&name).cloned().unwrap_or_default();
+                def.private = old.private.clone();
+                tree.replace(def).map_err(retag)?;
+            } else {
+                tree.check_parent(&name, def.parent.as_deref()).map_err(retag)?;
+                tree.insert(def, true)?;
+            }
+            let old_cur = tree.current().map(str::to_owned);
+            if flags & create::CURRENT != 0 {
+                tree.set_current(Some(&name));
+            }
+            let mut names = vec![name.clone()];
+            names.extend(old_cur);
+            self.persist(&dom.name, &store, tree, &names, &uuid)?;
+            return Ok(name);
+        }
+        let name = match def.name.clone() {
+            Some(n) => n,
+            None => now().to_string(),
+        };
+        validate_snapshot_name(&name)?;
+        def.name = Some(name.clone());
+        if tree.contains(&name) {
+            return Err(Error::op_failed(ErrorDomain::Domain, format!("domain moment {name} already exists")));
+        }
+        let (state, _) = self.state_of(&dom.name)?;
+        let active = state.is_active();
+        let disk_only = flags & create::DISK_ONLY != 0;
+        if state == DomainState::PmSuspended {
+            return Err(Error::op_invalid(DOM, "qemu doesn't support taking snapshots of PMSUSPENDED guests"));
+        }
+        if def.memory == Location::External || def.memory_file.is_some() {
+            return Err(Error::config_unsupported(DOM, "external memory snapshots are not supported by the virsnap qemu driver"));
+        }
+        if disk_only && def.memory == Location::Internal {
+            return Err(Error::config_unsupported(DOM, "memory state cannot be saved with disk-only snapshot"));
+        }
+        def.state = Some(if disk_only && active {
+            SnapshotState::DiskSnapshot
+        } else {
+            SnapshotState::from_domain_state(state)
+        });
+        def.memory = if active && !disk_only { Location::Internal } else { Location::No };
+        let default = if disk_only { Location::External } else { Location::Internal };
+        self.align_disks(&mut def, &domdef, default)?;
+        let any_ext = def.disks.iter().any(|d| d.snapshot == Location::External);
+        let any_int = def.disks.iter().any(|d| d.snapshot == Location::Internal);
+        if any_ext && (any_int || def.memory == Location::Internal) {
+            return Err(Error::config_unsupported(DOM, "mixing internal and external targets for a snapshot is not yet supported"));
+        }
+        if active && !any_ext && disk_only {
+            return Err(Error::config_unsupported(DOM, "active disk-only snapshot must be external"));
+        }
+        if !any_ext {
+            for d in &def.disks {
+                if d.snapshot == Location::Internal {
+                    let dd = domdef.disk(&d.name).ok_or_else(|| Error::internal(DOM, "disk vanished"))?;
+                    if dd.format != "qcow2" {
+                        return Err(Error::config_unsupported(DOM, format!("Disk device '{}' does not support snapshotting", d.name)));
+                    }
+                }
+            }
+            if !any_int && !active {
+                return Err(Error::config_unsupported(DOM, "internal snapshot of an inactive domain requires at least one disk"));
+            }
+        }
+        def.creation_time = now();
+        def.parent = tree.current().map(str::to_owned);
+        def.domain = Some(self.persistent_def(&dom.name)?.unwrap_or_else(|| domdef.clone()).to_element());
+        def.private_mut().set_child_text("tag", name.clone());
+        if active && flags & create::HALT != 0 && self.persistent_def(&dom.name)?.is_none() {
+            return Err(Error::op_invalid(DOM, "cannot halt after transient domain snapshot"));
+        }
+
+        // The hypervisor part.
+        self.progress("snapshot-create", 0);
+        if any_ext {
+            self.create_external(&domdef, &def, active, flags)?;
+        } else if active {
+            let out = self.qmp(&dom.name)?.hmp(&format!("savevm {}", hmp_quote(&name)), HMP_TIMEOUT)?;
+            hmp_check("create snapshot", &out)?;
+        } else {
+            let disks: Vec<PathBuf> = def
+                .disks
+                .iter()
+                .filter(|d| d.snapshot == Location::Internal)
+                .filter_map(|d| domdef.disk(&d.name).map(|x| x.source.clone()))
+                .collect();
+            for (i, p) in disks.iter().enumerate() {
+                if let Err(e) = img::snapshot_create(p, &name) {
+                    for q in &disks[..i] {
+                        let _ = img::snapshot_delete(q, &name);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        crash_point("qemu-create-after-hypervisor");
+        self.progress("snapshot-create", 100);
+        if active && flags & create::HALT != 0 {
+            self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
+        }
+        if flags & create::NO_METADATA != 0 {
+            self.cache.forget(&dom.name);
+            return Ok(name);
+        }
+        let old_cur = tree.current().map(str::to_owned);
+        tree.insert(def, true)?;
+        tree.set_current(Some(&name));
+        let mut names = vec![name.clone()];
+        names.extend(old_cur);
+        self.persist(&dom.name, &store, tree, &names, &uuid)?;
+        Ok(name)
+    }
+
+    fn create_external(&self, domdef: &DomainDef, def: &SnapshotDef, active: bool, flags: u32) -> Result<()> {
+        let reuse = flags & create::REUSE_EXT != 0;
+        let mut newdef = domdef.clone();
+        let mut created: Vec<PathBuf> = Vec::new();
+        let result = (|| {
+            for d in def.disks.iter().filter(|d| d.snapshot == Location::External) {
+                let path = PathBuf::from(d.source_path().unwrap_or(""));
+                let dd = newdef.disks.iter_mut().find(|x| x.target == d.name).ok_or_else(|| Error::internal(DOM, "disk vanished"))?;
+                if !reuse && path.exists() {
+                    return Err(Error::op_invalid(DOM, format!("external snapshot file for disk {} already exists and is not a block device: {}", d.name, path.display())));
+                }
+                if active {
+                    let mut q = self.qmp(&domdef.name)?;
+                    let mut args = vec![
+                        ("device", super::json::Json::str(format!("drive-{}", d.name))),
+                        ("snapshot-file", super::json::Json::str(path.to_string_lossy())),
+                        ("format", super::json::Json::str("qcow2")),
+                    ];
+                    if reuse {
+                        args.push(("mode", super::json::Json::str("existing")));
+                    } else {
+                        created.push(path.clone());
+                    }
+                    q.execute("blockdev-snapshot-sync", Some(super::json::Json::obj(args)))?;
+                } else if !reuse {
+                    img::create_overlay(&path, &dd.source, &dd.format)?;
+                    created.push(path.clone());
+                }
+                dd.source = path;
+                dd.format = "qcow2".into();
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            if !active {
+                for p in created {
+                    let _ = fs::remove_file(p);
+                }
+            }
+            return Err(e);
+        }
+        if active {
+            self.save_live(&newdef)?;
+        }
+        if let Some(mut p) = self.persistent_def(&domdef.name)? {
+            for d in &mut p.disks {
+                if let Some(n) = newdef.disk(&d.target) {
+                    d.source = n.source.clone();
+                    d.format = n.format.clone();
+                }
+            }
+            self.save_config(&p)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn snap_xml(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
+        check_flags(flags, crate::flags::xml::SECURE, DOM, "qemuDomainSnapshotGetXMLDesc")?;
+        self.with_tree(dom, |t| {
+            let def = t.get(name).ok_or_else(|| Error::no_snapshot(DOM, name))?;
+            Ok(format_snapshot(def, Some(&dom.uuid.to_string()), FormatFlags { secure: flags != 0, internal: false, current: false }))
+        })
+    }
+
+    pub(super) fn snap_revert(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
+        check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, DOM, "qemuDomainRevertToSnapshot")?;
+        let (store, _l) = self.lock(&dom.name)?;
+        let domdef = self.def(&dom.name)?;
+        let uuid = domdef.uuid.to_string();
+        let mut loaded = self.load_tree(&dom.name, &store)?;
+        let snap = loaded.tree.get(name).cloned().ok_or_else(|| Error::no_snapshot(DOM, name))?;
+        let has_meta = loaded.tree.has_metadata(name) == Some(true);
+        let persistent = self.persistent_def(&dom.name)?;
+        let st = snap.state.unwrap_or(SnapshotState::Shutoff);
+        if persistent.is_none() && !st.is_online() && flags & (revert::RUNNING | revert::PAUSED) == 0 {
+            return Err(Error::op_invalid(DOM, "transient domain needs to request run or pause to revert to inactive snapshot"));
+        }
+        if snap.is_external() {
+            return Err(Error::config_unsupported(DOM, "revert to external snapshot not supported yet"));
+        }
+        let target: DomainDef = match (&snap.domain, has_meta) {
+            (Some(e), _) => DomainDef::from_element(e)?,
+            (None, false) => persistent.clone().unwrap_or_else(|| domdef.clone()),
+            (None, true) => {
+                return Err(Error::new(
+                    ErrorCode::SnapshotRevertRisky,
+                    DOM,
+                    format!("snapshot '{name}' lacks domain '{}' rollback info", dom.name),
+                ))
+            }
+        };
+        if loaded.missing.iter().any(|m| m == name) {
+            return Err(Error::op_failed(DOM, format!("snapshot '{name}' has metadata but its qcow2 snapshot is missing from the disk images")));
+        }
+        let tag = tag_of(&snap);
+        let running_now = self.pid(&dom.name).is_some();
+        crash_point("qemu-revert-before-hypervisor");
+        if st.is_online() {
+            let paused = flags & revert::PAUSED != 0 || (st == SnapshotState::Paused && flags & revert::RUNNING == 0);
+            let same = running_now && self.live_def(&dom.name).is_some_and(|l| l == target);
+            if same {
+                // Fast path: load the state into the running process.
+                let mut q = self.qmp(&dom.name)?;
+                q.execute("stop", None)?;
+                let out = q.hmp(&format!("loadvm {}", hmp_quote(&tag)), HMP_TIMEOUT)?;
+                hmp_check("revert snapshot", &out)?;
+                if !paused {
+                    q.execute("cont", None)?;
+                }
+                drop(q);
+                // libvirt restarts QEMU here, so the domain gets a new id.
+                let id = self.next_id()?;
+                self.set_status(&dom.name, Status { id, reason: if paused { reason::PAUSED_FROM_SNAPSHOT } else { reason::RUNNING_FROM_SNAPSHOT } })?;
+            } else {
+                if running_now {
+                    self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
+                }
+                if persistent.is_some() {
+                    self.save_config(&target)?;
+                }
+                self.start_guest(&target, Some(tag.clone()), !paused, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_FROM_SNAPSHOT)?;
+            }
+        } else {
+            if running_now {
+                self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
+            }
+            if persistent.is_some() {
+                self.save_config(&target)?;
+            }
+            let mut failed = None;
+            for d in snap.disks.iter().filter(|d| d.snapshot == Location::Internal) {
+                if let Some(dd) = target.disk(&d.name) {
+                    if let Err(e) = img::snapshot_apply(&dd.source, &tag) {
+                        failed = Some(e);
+                    }
+                }
+            }
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if flags & (revert::RUNNING | revert::PAUSED) != 0 {
+                let run = flags & revert::RUNNING != 0;
+                self.start_guest(&target, None, run, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_FROM_SNAPSHOT)?;
+            } else if persistent.is_some() {
+                self.set_status(&dom.name, Status { id: 0, reason: reason::SHUTOFF_FROM_SNAPSHOT })?;
+            }
+        }
+        crash_point("qemu-revert-after-hypervisor");
+        let tree = &mut loaded.tree;
+        let old = tree.current().map(str::to_owned);
+        tree.set_current(Some(name));
+        let mut names = vec![name.to_owned()];
+        names.extend(old);
+        self.persist(&dom.name, &store, tree, &names, &uuid)
+    }
+
+    pub(super) fn snap_delete(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
+        check_flags(flags, delete::CHILDREN | delete::CHILDREN_ONLY | delete::METADATA_ONLY, DOM, "qemuDomainSnapshotDelete")?;
+        let (store, _l) = self.lock(&dom.name)?;
+        let domdef = self.def(&dom.name)?;
+        let uuid = domdef.uuid.to_string();
+        let mut loaded = self.load_tree(&dom.name, &store)?;
+        let tree = &mut loaded.tree;
+        if !tree.contains(name) {
+            return Err(Error::no_snapshot(DOM, name));
+        }
+        let mut targets: Vec<String> = Vec::new();
+        if flags & (delete::CHILDREN | delete::CHILDREN_ONLY) != 0 {
+            targets = tree.descendants(name);
+        }
+        if flags & delete::CHILDREN_ONLY == 0 {
+            targets.insert(0, name.to_owned());
+        }
+        let metadata_only = flags & delete::METADATA_ONLY != 0;
+        if !metadata_only {
+            for t in &targets {
+                if tree.get(t).is_some_and(SnapshotDef::is_external) {
+                    return Err(Error::config_unsupported(
+                        DOM,
+                        format!("deletion of external snapshot '{t}' is not supported; use METADATA_ONLY"),
+                    ));
+                }
+            }
+            // Record the intent, then delete children before parents.
+            for t in &targets {
+                if tree.has_metadata(t) == Some(true) {
+                    if let Some(d) = tree.get_mut(t) {
+                        d.private_mut().set_child_text("deleting", "1");
+                    }
+                }
+            }
+            self.persist(&dom.name, &store, tree, &targets, &uuid)?;
+            crash_point("qemu-delete-after-intent");
+            let disks: Vec<PathBuf> = internal_disks(&domdef).iter().map(|d| d.source.clone()).collect();
+            let running = self.pid(&dom.name).is_some();
+            for t in targets.iter().rev() {
+                let Some(d) = tree.get(t) else { continue };
+                if !has_internal(d) || loaded.missing.contains(t) {
+                    continue;
+                }
+                let tag = tag_of(d);
+                if running {
+                    if let Ok(mut q) = self.qmp(&dom.name) {
+                        let _ = q.hmp(&format!("delvm {}", hmp_quote(&tag)), HMP_TIMEOUT);
+                    }
+                } else {
+                    for p in &disks {
+                        let _ = img::snapshot_delete(p, &tag);
+                    }
+                }
+                crash_point("qemu-delete-after-hypervisor");
+            }
+        }
+        let removal = if flags & delete::CHILDREN_ONLY != 0 {
+            tree.remove_subtree(name, true)
+        } else if flags & delete::CHILDREN != 0 {
+            tree.remove_subtree(name, false)
+        } else {
+            tree.remove(name)
+        }
+        .map_err(retag)?;
+        let mut touched = removal.reparented.clone();
+        for r in &removal.removed {
+            store.remove(r)?;
+        }
+        touched.extend(tree.current().map(str::to_owned));
+        if metadata_only {
+            // Nothing on disk changed: a snapshot whose tag remains would
+            // reappear without metadata on the next load; that is intended.
+        }
+        self.persist(&dom.name, &store, tree, &touched, &uuid)
+    }
+
+    pub(super) fn snap_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
+        check_flags(flags, 0, DOM, "qemuDomainSnapshotRename")?;
+        validate_snapshot_name(new_name)?;
+        let (store, _l) = self.lock(&dom.name)?;
+        let domdef = self.def(&dom.name)?;
+        let uuid = domdef.uuid.to_string();
+        let mut loaded = self.load_tree(&dom.name, &store)?;
+        let tree = &mut loaded.tree;
+        let tag = tree.get(name).map(tag_of).ok_or_else(|| Error::no_snapshot(DOM, name))?;
+        let children = tree.children(name);
+        tree.rename(name, new_name).map_err(retag)?;
+        if let Some(d) = tree.get_mut(new_name) {
+            d.private_mut().set_child_text("tag", tag);
+        }
+        tree.set_has_metadata(new_name, true);
+        let mut names = vec![new_name.to_owned()];
+        names.extend(children);
+        self.persist(&dom.name, &store, tree, &names, &uuid)?;
+        store.remove(name)?;
+        self.cache.forget(&dom.name);
+        Ok(())
+    }
+}
+
+fn retag(e: Error) -> Error {
+    if e.domain == ErrorDomain::DomainSnapshot && e.code == ErrorCode::NoDomainSnapshot { e.in_domain(DOM) } else { e }
+}
+
+#[allow(dead_code)]
+fn _unused(_: &process::RunFiles) {}
