@@ -417,7 +417,7 @@ impl Domain {
 
     /// 1/0: has a current snapshot (`virDomainHasCurrentSnapshot`).
     pub fn has_current_snapshot(&self, flags: u32) -> Result<bool> {
-        Ok(self.drv().snapshot_current(&self.r, flags)?.is_some())
+        self.drv().snapshot_has_current(&self.r, flags)
     }
 
     /// The current snapshot (`virDomainSnapshotCurrent`).

@@ -230,6 +230,10 @@ pub trait Driver: Send + Sync {
     fn snapshot_current(&self, dom: &DomainRef, flags: u32) -> Result<Option<String>> {
         Err(Error::no_support("virDomainSnapshotCurrent"))
     }
+    /// Whether the domain has a current snapshot (`virDomainHasCurrentSnapshot`).
+    fn snapshot_has_current(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        Ok(self.snapshot_current(dom, flags)?.is_some())
+    }
     /// The parent's name, `None` for a root.
     fn snapshot_parent(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Option<String>> {
         Err(Error::no_support("virDomainSnapshotGetParent"))

@@ -81,6 +81,12 @@ for line in open(sys.argv[2]):
     line = line.rstrip("\n")
     if not line or line.startswith("#"):
         continue
+    if line == "reset":
+        dom = None
+        conn.close()
+        conn = lv.open("test:///default")
+        dom = conn.lookupByName("test")
+        continue
     op, *args = line.split(" | ")
     try:
         res = run(op, args)

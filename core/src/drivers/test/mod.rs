@@ -370,6 +370,11 @@ impl Driver for TestDriver {
         self.with_domain(dom, |d, _| Ok(d.snapshots.current().map(str::to_owned)))
     }
 
+    fn snapshot_has_current(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        check_flags(flags, 0, T, "testDomainHasCurrentSnapshot")?;
+        self.with_domain(dom, |d, _| Ok(d.snapshots.current().is_some()))
+    }
+
     fn snapshot_parent(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Option<String>> {
         check_flags(flags, 0, T, "testDomainSnapshotGetParent")?;
         self.with_domain(dom, |d, _| {
