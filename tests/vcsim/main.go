@@ -1,0 +1,42 @@
+// Command vcsim serves govmomi's ESX simulator on a loopback address for
+// virsnap's ESX driver tests.
+//
+// Usage: vcsim [-listen 127.0.0.1:0] [-trace]
+//
+// The first line on stdout is the endpoint URL (http://user:pass@host:port/sdk).
+// SIGTERM or SIGINT closes the server and removes the model (its temporary
+// datastore directory) before exiting.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vmware/govmomi/simulator"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
+	trace := flag.Bool("trace", false, "dump every SOAP request and response to stderr")
+	flag.Parse()
+
+	simulator.Trace = *trace
+	m := simulator.ESX()
+	if err := m.Create(); err != nil {
+		fmt.Fprintln(os.Stderr, "vcsim: create:", err)
+		os.Exit(1)
+	}
+	m.Service.Listen = &url.URL{Host: *listen}
+	s := m.Service.NewServer()
+	fmt.Println(s.URL.String())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	s.Close()
+	m.Remove()
+}
