@@ -106,6 +106,7 @@ fn lifecycle_and_internal_snapshots() {
     assert_eq!(names(0), ["off0", "renamed"]);
 
     // HALT: snapshot then stop.
+    dom.resume().unwrap();
     let h = dom.snapshot_create_xml("<domainsnapshot><name>halt</name></domainsnapshot>", create::HALT).unwrap();
     assert_eq!(dom.state(0).unwrap(), (DomainState::Shutoff, reason::SHUTOFF_FROM_SNAPSHOT));
     assert!(h.xml_desc(0).unwrap().contains("<state>running</state>"));

@@ -236,7 +236,8 @@ impl QemuDriver {
                 // A transient guest that went away.
                 let _ = fs::remove_file(self.live_path(name));
             }
-            return Ok((DomainState::Shutoff, if st.id == -1 || st.id > 0 { st.reason.max(0) } else { 0 }));
+            // id 0 = stopped by us with a recorded reason; anything else = unknown.
+            return Ok((DomainState::Shutoff, if st.id == 0 { st.reason } else { 0 }));
         }
         let (status, running) = self.qmp(name)?.status()?;
         if running {

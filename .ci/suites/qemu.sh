@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# QEMU driver suite: real qemu-system-x86_64 (KVM when usable, else TCG) and
+# qemu-img on temporary qcow2 images. Installs QEMU when missing. Each test
+# kills the guests it started (Drop guard), even on failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source .ci/lib.sh
+need_apt qemu-system-x86 qemu-utils
+cargo test -p virsnap-core --locked --test 'qemu_*' -- --test-threads=2
