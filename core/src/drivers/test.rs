@@ -1,5 +1,0 @@
-//! The test driver (being written).
-use std::sync::Arc;
-use super::{Driver, OpenRequest, ParsedUri};
-use crate::error::Result;
-pub(crate) fn open(_req: &OpenRequest, _uri: &ParsedUri) -> Option<Result<Arc<dyn Driver>>> { None }
