@@ -214,6 +214,29 @@ after = int(time.time())
 rec("auto_name_is_epoch", lambda: auto.getName().isdigit() and before <= int(auto.getName()) <= after)
 rec("auto_delete", auto.delete)
 
+# --- caller XML shapes: nova's path-named disks, virt-manager's memory file, HALT ---
+DISKS = "<domainsnapshot><name>{0}</name><disks>{1}</disks></domainsnapshot>"
+
+
+def make_and_drop(xml, flags=0):
+    s = dom.snapshotCreateXML(xml, flags)
+    disks = re.findall(r"<disk name='[^']*'[^>]*>", s.getXMLDesc())
+    return [s.getName(), disks, s.delete()]
+
+
+rec("disk_path_internal", lambda: make_and_drop(DISKS.format("p1", "<disk name='/guest/diskimage1' snapshot='internal'/>")))
+rec("disk_path_no", lambda: make_and_drop(DISKS.format("p2", "<disk name='/guest/diskimage1' snapshot='no'/>")))
+rec("disk_path_external_nova", lambda: make_and_drop(DISKS.format(
+    "p3", "<disk name='/guest/diskimage1' snapshot='external' type='file'><driver type='qcow2'/>"
+    "<source file='/tmp/virsnap-overlay.qcow2'/></disk>"),
+    L.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY | L.VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA | L.VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT))
+rec("disk_unknown", lambda: make_and_drop(DISKS.format("p4", "<disk name='/no/such' snapshot='internal'/>")))
+rec("memory_external", lambda: make_and_drop(
+    "<domainsnapshot><name>p5</name><memory snapshot='external' file='/tmp/virsnap-mem'/></domainsnapshot>"))
+rec("halt", lambda: make_and_drop(SNAP.format("p6", "halt"), L.VIR_DOMAIN_SNAPSHOT_CREATE_HALT))
+rec("state_after_halt", dom.state)
+rec("start_after_halt", dom.create)
+
 # --- read-only connection -------------------------------------------------------
 ro = libvirt.openReadOnly("test:///default")
 rdom = ro.lookupByName("test")

@@ -25,6 +25,11 @@ KNOWN_CORE_DIFFS = {
     "ro_xml_secure": "core/src/connect.rs Snapshot::xml_desc words the read-only SECURE error with "
     "Error::read_only ('read only access prevents …'); libvirt says "
     "'operation forbidden: virDomainSnapshotGetXMLDesc with secure flag'",
+    "disk_path_no": "core's test driver names the disk 'vda' in 'disk … must use snapshot mode "
+    "internal'; libvirt keeps the name as given ('/guest/diskimage1')",
+    "memory_external": "core's test driver accepts <memory snapshot='external'> and makes the disk "
+    "external; libvirt refuses (67: 'source for disk vda is not a regular file; refusing to "
+    "generate external snapshot name')",
 }
 
 
