@@ -62,7 +62,16 @@ impl Cache {
     }
 }
 
+/// Bumps the metadata generation (`.gen`): file mtimes are too coarse to
+/// tell two quick changes from different processes apart.
+fn bump_gen(store: &SnapshotStore) {
+    let p = store.dir().join(".gen");
+    let n: u64 = fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    let _ = fs::write(&p, format!("{}\n", n + 1));
+}
+
 fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
+    let generation: u64 = fs::read_to_string(store.dir().join(".gen")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
     let mut paths = vec![store.dir().to_path_buf()];
     paths.extend(def.disks.iter().map(|d| d.source.clone()));
     paths
@@ -73,6 +82,7 @@ fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
             let len = m.map_or(0, |m| m.len());
             (p, mt, len)
         })
+        .chain(std::iter::once((PathBuf::from(".gen"), None, generation)))
         .collect()
 }
 
@@ -151,6 +161,7 @@ impl QemuDriver {
                     let mut touched = r.reparented;
                     touched.extend(tree.current().map(str::to_owned));
                     store.save_names(&tree, &touched, &def.uuid.to_string())?;
+                    bump_gen(store);
                 }
             }
             let img_snaps = if tree.len() == 0 && img_snaps.is_empty() { img_snaps } else { img::snapshots(&first.source).unwrap_or(img_snaps) };
@@ -221,6 +232,7 @@ impl QemuDriver {
             }
         }
         let r = store.save_names(tree, &uniq, uuid);
+        bump_gen(store);
         self.cache.forget(name);
         r
     }
@@ -414,6 +426,7 @@ impl QemuDriver {
             self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
         }
         if flags & create::NO_METADATA != 0 {
+            bump_gen(&store);
             self.cache.forget(&dom.name);
             return Ok(name);
         }
@@ -678,6 +691,7 @@ impl QemuDriver {
         names.extend(children);
         self.persist(&dom.name, &store, tree, &names, &uuid)?;
         store.remove(name)?;
+        bump_gen(&store);
         self.cache.forget(&dom.name);
         Ok(())
     }

@@ -1,0 +1,179 @@
+//! Crash safety and two-process locking on real qemu-img / QEMU.
+//!
+//! A child process (this test binary re-run on `child_entry`) performs one
+//! operation with `VIRSNAP_CRASH_AT` naming an injected point, and dies
+//! there as `kill -9` would. The parent then reopens and checks that no
+//! snapshot was lost and that metadata and qcow2 agree (or were reconciled).
+
+mod qemu_common;
+
+use std::path::Path;
+use std::process::Command;
+
+use qemu_common::{skip, Root};
+use virsnap_core::flags::list;
+use virsnap_core::Connection;
+
+/// Child mode: does VSQ_OP on VSQ_URI's domain `vm`; a no-op in normal runs.
+#[test]
+fn child_entry() {
+    let (Ok(op), Ok(uri)) = (std::env::var("VSQ_OP"), std::env::var("VSQ_URI")) else { return };
+    let conn = Connection::open(Some(&uri)).unwrap();
+    let dom = conn.lookup_by_name("vm").unwrap();
+    let arg = std::env::var("VSQ_ARG").unwrap_or_default();
+    match op.as_str() {
+        "create" => {
+            dom.snapshot_create_xml(&format!("<domainsnapshot><name>{arg}</name></domainsnapshot>"), 0).unwrap();
+        }
+        "delete" => dom.snapshot_lookup_by_name(&arg, 0).unwrap().delete(0).unwrap(),
+        "revert" => dom.snapshot_lookup_by_name(&arg, 0).unwrap().revert(0).unwrap(),
+        "worker" => {
+            // Create 6 snapshots, delete every other one of ours.
+            for i in 0..6 {
+                dom.snapshot_create_xml(&format!("<domainsnapshot><name>{arg}{i}</name></domainsnapshot>"), 0).unwrap();
+                if i % 2 == 1 {
+                    dom.snapshot_lookup_by_name(&format!("{arg}{}", i - 1), 0).unwrap().delete(0).unwrap();
+                }
+            }
+        }
+        other => panic!("unknown op {other}"),
+    }
+}
+
+fn child(root: &Root, op: &str, arg: &str, crash_at: Option<&str>) -> std::process::Child {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("VSQ_OP", op)
+        .env("VSQ_URI", root.uri())
+        .env("VSQ_ARG", arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    match crash_at {
+        Some(p) => c.env("VIRSNAP_CRASH_AT", p),
+        None => c.env_remove("VIRSNAP_CRASH_AT"),
+    };
+    c.spawn().unwrap()
+}
+
+fn run_child(root: &Root, op: &str, arg: &str, crash_at: Option<&str>) -> bool {
+    child(root, op, arg, crash_at).wait().unwrap().success()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn names(root: &Root, flags: u32) -> Vec<String> {
+    let conn = Connection::open(Some(&root.uri())).unwrap();
+    sorted(conn.lookup_by_name("vm").unwrap().snapshot_list_names(flags).unwrap())
+}
+
+fn setup(tag: &str) -> (Root, std::path::PathBuf) {
+    let root = Root::new(tag);
+    let img = root.image("vm.qcow2");
+    root.conn().define_xml(&Root::domain_xml("vm", &img), 0).unwrap();
+    (root, img)
+}
+
+fn meta_exists(root: &Root, name: &str) -> bool {
+    root.dir.join(format!("lib/qemu/snapshot/vm/{name}.xml")).exists()
+}
+
+fn agree(root: &Root, img: &Path) {
+    // Every snapshot listed has its qcow2 tag and vice versa.
+    assert_eq!(names(root, 0), Root::tags(img));
+}
+
+#[test]
+fn crash_during_create_keeps_the_snapshot() {
+    if skip() {
+        return;
+    }
+    let (root, img) = setup("ccreate");
+    assert!(run_child(&root, "create", "a", None));
+    for (i, point) in ["qemu-create-after-hypervisor", "store-before-rename"].iter().enumerate() {
+        let name = format!("c{i}");
+        assert!(!run_child(&root, "create", &name, Some(point)), "child should have died at {point}");
+        agree(&root, &img);
+        // The qcow2 snapshot without metadata shows up as such.
+        assert!(names(&root, list::NO_METADATA).contains(&name), "{point}");
+        assert!(!meta_exists(&root, &name));
+    }
+    // Running guest: savevm done, metadata not written.
+    let conn = root.conn();
+    conn.lookup_by_name("vm").unwrap().create(0).unwrap();
+    assert!(!run_child(&root, "create", "live", Some("qemu-create-after-hypervisor")));
+    agree(&root, &img);
+    assert!(names(&root, list::NO_METADATA).contains(&"live".to_owned()));
+    // Reverting to it works (it is a real snapshot).
+    let dom = conn.lookup_by_name("vm").unwrap();
+    dom.snapshot_lookup_by_name("live", 0).unwrap().revert(0).unwrap();
+    assert_eq!(names(&root, list::METADATA), ["a"]);
+}
+
+#[test]
+fn crash_during_delete_rolls_forward() {
+    if skip() {
+        return;
+    }
+    let (root, img) = setup("cdelete");
+    for n in ["a", "b", "c", "d"] {
+        assert!(run_child(&root, "create", n, None));
+    }
+    assert!(!run_child(&root, "delete", "b", Some("qemu-delete-after-intent")));
+    agree(&root, &img);
+    assert_eq!(names(&root, 0), ["a", "c", "d"]);
+    assert!(!meta_exists(&root, "b"));
+    assert!(!run_child(&root, "delete", "c", Some("qemu-delete-after-hypervisor")));
+    assert_eq!(names(&root, 0), ["a", "d"]);
+    agree(&root, &img);
+    // The tree is whole: d's parent is a now.
+    let conn = root.conn();
+    let d = conn.lookup_by_name("vm").unwrap().snapshot_lookup_by_name("d", 0).unwrap();
+    assert_eq!(d.parent(0).unwrap().name().as_ref(), "a");
+    assert!(std::fs::read_to_string(root.dir.join("lib/qemu/snapshot/vm/d.xml")).unwrap().contains("<name>a</name>"));
+}
+
+#[test]
+fn crash_during_revert_keeps_everything() {
+    if skip() {
+        return;
+    }
+    let (root, img) = setup("crevert");
+    for n in ["a", "b"] {
+        assert!(run_child(&root, "create", n, None));
+    }
+    for point in ["qemu-revert-before-hypervisor", "qemu-revert-after-hypervisor", "store-before-rename"] {
+        assert!(!run_child(&root, "revert", "a", Some(point)), "{point}");
+        assert_eq!(names(&root, list::METADATA), ["a", "b"], "{point}");
+        agree(&root, &img);
+    }
+    assert!(run_child(&root, "revert", "a", None));
+    let conn = root.conn();
+    assert_eq!(conn.lookup_by_name("vm").unwrap().snapshot_current(0).unwrap().name().as_ref(), "a");
+}
+
+#[test]
+fn two_processes_lose_nothing() {
+    if skip() {
+        return;
+    }
+    let (root, img) = setup("two");
+    let mut a = child(&root, "worker", "p", None);
+    let mut b = child(&root, "worker", "q", None);
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+    let want = ["p1", "p3", "p5", "q1", "q3", "q5"];
+    assert_eq!(names(&root, 0), want);
+    assert_eq!(names(&root, list::METADATA), want);
+    agree(&root, &img);
+    // Every parent link points at a live snapshot.
+    let conn = root.conn();
+    let dom = conn.lookup_by_name("vm").unwrap();
+    for s in dom.list_all_snapshots(0).unwrap() {
+        if let Ok(p) = s.parent(0) {
+            assert!(want.contains(&p.name().as_ref()));
+        }
+    }
+}
