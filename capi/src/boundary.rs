@@ -1,0 +1,187 @@
+//! The shape of every export (style.md §8.1): reset the last error, catch
+//! panics, map `Err` to libvirt's sentinel and dispatch the error.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int, c_uint};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+use std::sync::{Arc, Weak};
+
+use virsnap_core::{Error, ErrorCode, ErrorDomain};
+
+use crate::errors;
+use crate::handles::ConnHandle;
+
+/// Libvirt's failure value for a return type.
+pub trait Sentinel: Copy {
+    /// −1, NULL, or `(unsigned)-1`.
+    const FAIL: Self;
+    /// True when `self` is the failure value.
+    fn is_fail(&self) -> bool;
+}
+
+impl Sentinel for c_int {
+    const FAIL: Self = -1;
+    fn is_fail(&self) -> bool {
+        *self == -1
+    }
+}
+
+impl Sentinel for c_uint {
+    const FAIL: Self = c_uint::MAX;
+    fn is_fail(&self) -> bool {
+        false
+    }
+}
+
+impl<T> Sentinel for *mut T {
+    const FAIL: Self = ptr::null_mut();
+    fn is_fail(&self) -> bool {
+        false
+    }
+}
+
+impl<T> Sentinel for *const T {
+    const FAIL: Self = ptr::null();
+    fn is_fail(&self) -> bool {
+        false
+    }
+}
+
+impl Sentinel for () {
+    const FAIL: Self = ();
+    fn is_fail(&self) -> bool {
+        false
+    }
+}
+
+thread_local! {
+    /// The connection involved in the current call, for `virConnSetErrorFunc`
+    /// handlers and `virConnGetLastError` (set by handle lookups).
+    static CALL_CONN: RefCell<Option<Weak<ConnHandle>>> = const { RefCell::new(None) };
+}
+
+/// Records the connection the current call works on.
+pub(crate) fn note_conn(c: &Arc<ConnHandle>) {
+    CALL_CONN.with(|cc| *cc.borrow_mut() = Some(Arc::downgrade(c)));
+}
+
+fn take_conn() -> Option<Arc<ConnHandle>> {
+    CALL_CONN.with(|cc| cc.borrow_mut().take()).and_then(|w| w.upgrade())
+}
+
+fn panic_error(func: &str, payload: &(dyn Any + Send)) -> Error {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    Error::internal(ErrorDomain::None, format!("panic in {func}: {text}"))
+}
+
+/// Runs one API call: resets this thread's last error, runs `f` under
+/// `catch_unwind`, and on `Err` or panic stores the `virError`, dispatches
+/// it (handler or stderr) and returns `R::FAIL`.
+pub fn entry<R: Sentinel>(func: &str, f: impl FnOnce() -> Result<R, Error>) -> R {
+    errors::reset_last();
+    CALL_CONN.with(|cc| *cc.borrow_mut() = None);
+    let out = catch_unwind(AssertUnwindSafe(f));
+    let err = match out {
+        Ok(Ok(v)) => {
+            if v.is_fail() {
+                errors::dispatch(take_conn());
+            }
+            return v;
+        }
+        Ok(Err(e)) => e,
+        Err(p) => panic_error(func, &*p),
+    };
+    errors::set_last(&err);
+    // A panic in a drop or handler during dispatch must not cross the boundary.
+    let conn = take_conn();
+    let _ = catch_unwind(AssertUnwindSafe(|| errors::dispatch(conn)));
+    R::FAIL
+}
+
+/// Like [`entry`] but does not reset or dispatch the last error: for the
+/// error-reading functions (`virGetLastError` …) and void helpers.
+pub fn entry_keep<R: Sentinel>(func: &str, f: impl FnOnce() -> Result<R, Error>) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            errors::set_last(&e);
+            R::FAIL
+        }
+        Err(p) => {
+            errors::set_last(&panic_error(func, &*p));
+            R::FAIL
+        }
+    }
+}
+
+/// Reads a required C string argument: NULL → `VIR_ERR_INVALID_ARG`
+/// "`<arg>` in `<func>` must not be NULL" in `domain`; invalid UTF-8 →
+/// `VIR_ERR_INVALID_ARG` too.
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string valid for `'a`.
+pub unsafe fn cstr_arg<'a>(p: *const c_char, arg: &str, func: &str, domain: ErrorDomain) -> Result<&'a str, Error> {
+    if p.is_null() {
+        return Err(Error::null_arg(func, arg).in_domain(domain));
+    }
+    // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+    let c = unsafe { CStr::from_ptr(p) };
+    c.to_str().map_err(|_| {
+        Error::invalid_arg_raw(domain, func, arg, format!("{arg} in {func} must be valid UTF-8"))
+    })
+}
+
+/// Reads an optional C string argument (NULL → `None`).
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string valid for `'a`.
+pub unsafe fn opt_cstr<'a>(p: *const c_char, arg: &str, func: &str, domain: ErrorDomain) -> Result<Option<&'a str>, Error> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { cstr_arg(p, arg, func, domain) }.map(Some)
+    }
+}
+
+/// `VIR_ERR_INVALID_ARG` "`<arg>` in `<func>` must not be NULL".
+pub fn null_arg(func: &str, arg: &str, domain: ErrorDomain) -> Error {
+    Error::null_arg(func, arg).in_domain(domain)
+}
+
+/// `VIR_ERR_INVALID_ARG` "`<arg>` in `<func>` must be zero or greater".
+pub fn negative_arg(func: &str, arg: &str, domain: ErrorDomain) -> Error {
+    Error::invalid_arg_raw(domain, func, arg, format!("{arg} in {func} must be zero or greater"))
+}
+
+/// A malloc'd copy of `s` for the caller to `free()`; out of memory → error.
+pub fn out_string(s: &str) -> Result<*mut c_char, Error> {
+    let p = errors::malloc_str(s);
+    if p.is_null() {
+        Err(Error::bare(ErrorCode::NoMemory, ErrorDomain::None))
+    } else {
+        Ok(p)
+    }
+}
+
+/// A malloc'd array of `items.len() + 1` pointers, NULL-terminated.
+pub fn out_array<T>(items: &[*mut T]) -> Result<*mut *mut T, Error> {
+    let n = items.len() + 1;
+    // SAFETY: calloc returns zeroed memory for n pointers or NULL.
+    let arr = unsafe { libc::calloc(n, std::mem::size_of::<*mut T>()) }.cast::<*mut T>();
+    if arr.is_null() {
+        return Err(Error::bare(ErrorCode::NoMemory, ErrorDomain::None));
+    }
+    for (i, it) in items.iter().enumerate() {
+        // SAFETY: `arr` has room for n > i elements.
+        unsafe { *arr.add(i) = *it };
+    }
+    Ok(arr)
+}
