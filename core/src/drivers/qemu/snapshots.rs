@@ -55,10 +55,16 @@ impl Cache {
         let g = self.0.lock().ok()?;
         g.get(name).filter(|l| &l.stamp == stamp).cloned()
     }
-    fn put(&self, name: &str, l: &Loaded) {
+    fn put(&self, name: &str, l: Loaded) {
         if let Ok(mut g) = self.0.lock() {
-            g.insert(name.to_owned(), l.clone());
+            g.insert(name.to_owned(), l);
         }
+    }
+    /// Runs `f` on the cached tree when it is fresh; `None` on a miss.
+    fn with<T>(&self, name: &str, stamp: &Stamp, f: impl FnOnce(&SnapshotTree) -> T) -> Option<T> {
+        let g = self.0.lock().ok()?;
+        let l = g.get(name).filter(|l| &l.stamp == stamp)?;
+        Some(f(&l.tree))
     }
 }
 
@@ -204,14 +210,32 @@ impl QemuDriver {
         }
         // Re-stamp: roll-forward may have changed files.
         let loaded = Loaded { tree, missing, stamp: stamp_of(store, &def) };
-        self.cache.put(name, &loaded);
+        self.cache.put(name, loaded.clone());
         Ok(loaded)
     }
 
     pub(super) fn with_tree<T>(&self, dom: &DomainRef, f: impl FnOnce(&SnapshotTree) -> Result<T>) -> Result<T> {
         let (store, _l) = self.lock(&dom.name)?;
+        let def = self.def(&dom.name)?;
+        let stamp = stamp_of(&store, &def);
+        let mut f = Some(f);
+        if let Some(r) = self.cache.with(&dom.name, &stamp, |t| f.take().map(|f| f(t))) {
+            return r.unwrap_or_else(|| Err(Error::internal(DOM, "cache"))).map_err(retag);
+        }
         let l = self.load_tree(&dom.name, &store)?;
-        f(&l.tree).map_err(retag)
+        match f.take() {
+            Some(f) => f(&l.tree).map_err(retag),
+            None => Err(Error::internal(DOM, "cache")),
+        }
+    }
+
+    /// Puts the tree a mutation left behind into the cache (stamped after
+    /// every file change), so the next call does not re-read the directory.
+    fn recache(&self, name: &str, store: &SnapshotStore, mut loaded: Loaded) {
+        if let Ok(def) = self.def(name) {
+            loaded.stamp = stamp_of(store, &def);
+            self.cache.put(name, loaded);
+        }
     }
 
     fn delete_tag(&self, name: &str, path: &std::path::Path, tag: &str) -> Result<()> {
@@ -337,6 +361,7 @@ impl QemuDriver {
             let mut names = vec![name.clone()];
             names.extend(old_cur);
             self.persist(&dom.name, &store, tree, &names, &uuid)?;
+            self.recache(&dom.name, &store, loaded);
             return Ok(name);
         }
         let name = match def.name.clone() {
@@ -436,6 +461,7 @@ impl QemuDriver {
         let mut names = vec![name.clone()];
         names.extend(old_cur);
         self.persist(&dom.name, &store, tree, &names, &uuid)?;
+        self.recache(&dom.name, &store, loaded);
         Ok(name)
     }
 
@@ -592,7 +618,9 @@ impl QemuDriver {
         tree.set_current(Some(name));
         let mut names = vec![name.to_owned()];
         names.extend(old);
-        self.persist(&dom.name, &store, tree, &names, &uuid)
+        self.persist(&dom.name, &store, tree, &names, &uuid)?;
+        self.recache(&dom.name, &store, loaded);
+        Ok(())
     }
 
     pub(super) fn snap_delete(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
@@ -669,7 +697,9 @@ impl QemuDriver {
             // Nothing on disk changed: a snapshot whose tag remains would
             // reappear without metadata on the next load; that is intended.
         }
-        self.persist(&dom.name, &store, tree, &touched, &uuid)
+        self.persist(&dom.name, &store, tree, &touched, &uuid)?;
+        self.recache(&dom.name, &store, loaded);
+        Ok(())
     }
 
     pub(super) fn snap_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
@@ -692,7 +722,7 @@ impl QemuDriver {
         self.persist(&dom.name, &store, tree, &names, &uuid)?;
         store.remove(name)?;
         bump_gen(&store);
-        self.cache.forget(&dom.name);
+        self.recache(&dom.name, &store, loaded);
         Ok(())
     }
 }
