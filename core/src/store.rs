@@ -97,9 +97,9 @@ impl SnapshotStore {
 
     fn path_for(&self, name: &str) -> Result<PathBuf> {
         validate_snapshot_name(name)?;
-        if name.starts_with('.') {
+        if let Some(rest) = name.strip_prefix('.') {
             // Hidden names would collide with our temp and lock files.
-            return Ok(self.dir.join(format!("%2e{}.xml", &name[1..])));
+            return Ok(self.dir.join(format!("%2e{rest}.xml")));
         }
         Ok(self.dir.join(format!("{name}.xml")))
     }
@@ -220,6 +220,7 @@ fn read_def(path: &Path) -> Result<SnapshotDef, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::SnapshotState;

@@ -484,6 +484,7 @@ impl SnapshotTree {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

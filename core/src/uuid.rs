@@ -71,6 +71,7 @@ impl fmt::Debug for Uuid {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

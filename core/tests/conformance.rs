@@ -1,6 +1,8 @@
 //! libvirt 9.0's `qemudomainsnapshotxml2xmltest` cases, run against virsnap's
 //! parser and formatter (flags per case from shared/conformance/libvirt/README.md).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use virsnap_core::xml::{format_snapshot, parse_snapshot, FormatFlags, ParseFlags};

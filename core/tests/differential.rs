@@ -3,6 +3,9 @@
 //! `test:///default`) and on virsnap's test driver; every result must agree
 //! line for line. Skipped, with the reason printed, where libvirt is absent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(clippy::unwrap_used)]
 mod common;
 
 #[test]

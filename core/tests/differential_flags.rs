@@ -3,6 +3,9 @@
 //! the same error code, domain and message. virsnap's seed delete modes (bits
 //! 16..19) are a deliberate extension and are left out.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(clippy::unwrap_used)]
 mod common;
 
 fn script() -> String {

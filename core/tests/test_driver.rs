@@ -5,6 +5,8 @@
 //! Each test uses its own node file (a private driver instance), except those
 //! that need `test:///default`, which take `DEFAULT_LOCK`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Mutex;
 
 use virsnap_core::flags::{create, delete, list, list_domains, revert};

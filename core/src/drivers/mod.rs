@@ -88,6 +88,9 @@ pub struct CredRequest {
     pub result: Option<String>,
 }
 
+/// The function inside [`Auth`].
+pub type AuthCallback = dyn Fn(&mut [CredRequest]) -> Result<()> + Send + Sync;
+
 /// Credential callback given to [`crate::Connection::open_auth`]
 /// (`virConnectAuth`): the credential types it can answer and the function.
 #[derive(Clone)]
@@ -95,7 +98,7 @@ pub struct Auth {
     /// Credential types the callback understands.
     pub cred_types: Vec<i32>,
     /// Fills `result` of each request; an error aborts the open.
-    pub callback: Arc<dyn Fn(&mut [CredRequest]) -> Result<()> + Send + Sync>,
+    pub callback: Arc<AuthCallback>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -415,6 +418,7 @@ pub fn check_flags(flags: u32, allowed: u32, domain: ErrorDomain, func: &str) ->
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -345,6 +345,7 @@ fn start_element(s: &quick_xml::events::BytesStart<'_>) -> Result<Element, Strin
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -388,6 +388,7 @@ fn format_disk(out: &mut String, d: &DiskDef) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -354,6 +354,7 @@ fn parse_disk(e: &Element) -> Result<Disk> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::error::ErrorCode;

@@ -115,6 +115,15 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Replaces a small runtime file atomically but without fsync: runtime
+/// state (ids, state reasons) is not worth a disk flush; a crash leaves the
+/// old or the new content, never a torn one.
+fn quick_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, data)?;
+    fs::rename(&tmp, path)
+}
+
 fn mkdir(p: &Path) -> Result<()> {
     fs::create_dir_all(p).map_err(|e| Error::system(DOM, format!("cannot create directory '{}'", p.display()), &e))
 }
@@ -206,7 +215,7 @@ impl QemuDriver {
     }
 
     fn set_status(&self, name: &str, st: Status) -> Result<()> {
-        atomic_write(&self.status_path(name), format!("{} {}\n", st.id, st.reason).as_bytes())
+        quick_write(&self.status_path(name), format!("{} {}\n", st.id, st.reason).as_bytes())
             .map_err(|e| Error::system(DOM, "cannot write status", &e))
     }
 
@@ -215,7 +224,7 @@ impl QemuDriver {
         let _l = store.lock()?;
         let p = store.dir().join("next");
         let n: i32 = fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(1);
-        atomic_write(&p, format!("{}\n", n + 1).as_bytes()).map_err(|e| Error::system(DOM, "cannot write id counter", &e))?;
+        quick_write(&p, format!("{}\n", n + 1).as_bytes()).map_err(|e| Error::system(DOM, "cannot write id counter", &e))?;
         Ok(n)
     }
 
@@ -230,6 +239,12 @@ impl QemuDriver {
 
     /// State of `name` (caller may or may not hold the lock).
     fn state_of(&self, name: &str) -> Result<(DomainState, i32)> {
+        self.state_conn(name).map(|(s, r, _)| (s, r))
+    }
+
+    /// State, reason, and the QMP connection used to ask (while running),
+    /// for the caller to reuse.
+    fn state_conn(&self, name: &str) -> Result<(DomainState, i32, Option<Qmp>)> {
         let st = self.status(name);
         if self.pid(name).is_none() {
             if fs::metadata(self.live_path(name)).is_ok() && self.persistent_def(name)?.is_none() {
@@ -237,17 +252,20 @@ impl QemuDriver {
                 let _ = fs::remove_file(self.live_path(name));
             }
             // id 0 = stopped by us with a recorded reason; anything else = unknown.
-            return Ok((DomainState::Shutoff, if st.id == 0 { st.reason } else { 0 }));
+            return Ok((DomainState::Shutoff, if st.id == 0 { st.reason } else { 0 }, None));
         }
-        let (status, running) = self.qmp(name)?.status()?;
-        if running {
-            return Ok((DomainState::Running, st.reason));
-        }
-        match status.as_str() {
-            "shutdown" => Ok((DomainState::Shutoff, reason::SHUTOFF_SHUTDOWN)),
-            "internal-error" | "guest-panicked" => Ok((DomainState::Crashed, 0)),
-            _ => Ok((DomainState::Paused, st.reason)),
-        }
+        let mut q = self.qmp(name)?;
+        let (status, running) = q.status()?;
+        let (s, r) = if running {
+            (DomainState::Running, st.reason)
+        } else {
+            match status.as_str() {
+                "shutdown" => (DomainState::Shutoff, reason::SHUTOFF_SHUTDOWN),
+                "internal-error" | "guest-panicked" => (DomainState::Crashed, 0),
+                _ => (DomainState::Paused, st.reason),
+            }
+        };
+        Ok((s, r, Some(q)))
     }
 
     /// Starts `def` (already saved where it belongs); paused unless `run`.

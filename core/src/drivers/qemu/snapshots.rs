@@ -373,7 +373,7 @@ impl QemuDriver {
         if tree.contains(&name) {
             return Err(Error::op_failed(ErrorDomain::Domain, format!("domain moment {name} already exists")));
         }
-        let (state, _) = self.state_of(&dom.name)?;
+        let (state, _, mut qmp_conn) = self.state_conn(&dom.name)?;
         let active = state.is_active();
         let disk_only = flags & create::DISK_ONLY != 0;
         if state == DomainState::PmSuspended {
@@ -425,9 +425,15 @@ impl QemuDriver {
         // The hypervisor part.
         self.progress("snapshot-create", 0);
         if any_ext {
+            drop(qmp_conn.take());
             self.create_external(&domdef, &def, active, flags)?;
         } else if active {
-            let out = self.qmp(&dom.name)?.hmp(&format!("savevm {}", hmp_quote(&name)), HMP_TIMEOUT)?;
+            let mut q = match qmp_conn.take() {
+                Some(q) => q,
+                None => self.qmp(&dom.name)?,
+            };
+            let out = q.hmp(&format!("savevm {}", hmp_quote(&name)), HMP_TIMEOUT)?;
+            drop(q);
             hmp_check("create snapshot", &out)?;
         } else {
             let disks: Vec<PathBuf> = def

@@ -85,7 +85,7 @@ impl TestDriver {
         f(d, &mut inner.next_id)
     }
 
-    fn find<R>(&self, pred: impl Fn(&TestDomain) -> bool) -> Result<DomainRef> {
+    fn find(&self, pred: impl Fn(&TestDomain) -> bool) -> Result<DomainRef> {
         self.lock()
             .domains
             .iter()
@@ -133,15 +133,15 @@ impl Driver for TestDriver {
     }
 
     fn lookup_domain_by_name(&self, name: &str) -> Result<DomainRef> {
-        self.find::<()>(|d| d.name == name)
+        self.find(|d| d.name == name)
     }
 
     fn lookup_domain_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
-        self.find::<()>(|d| d.uuid == *uuid)
+        self.find(|d| d.uuid == *uuid)
     }
 
     fn lookup_domain_by_id(&self, id: i32) -> Result<DomainRef> {
-        self.find::<()>(|d| d.id == id && id >= 0)
+        self.find(|d| d.id == id && id >= 0)
     }
 
     fn domain_state(&self, dom: &DomainRef) -> Result<(DomainState, i32)> {

@@ -1,0 +1,107 @@
+//! Benchmarks (not tests; `#[ignore]`): run with
+//! `cargo test --release -p virsnap-core --test qemu_bench -- --ignored --nocapture --test-threads=1`.
+//! Prints library-API timings next to the bare QMP / qemu-img call they make.
+
+mod qemu_common;
+
+use std::time::{Duration, Instant};
+
+use qemu_common::{skip, Root};
+use virsnap_core::drivers::qemu::qmp::Qmp;
+use virsnap_core::Connection;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[test]
+#[ignore]
+fn bench_running_guest_128m() {
+    if skip() {
+        return;
+    }
+    let root = Root::new("bench");
+    let img = root.image("vm.qcow2");
+    let conn = root.conn();
+    let xml = Root::domain_xml("vm", &img).replace("<memory unit='MiB'>32</memory>", "<memory unit='MiB'>128</memory>");
+    let dom = conn.define_xml(&xml, 0).unwrap();
+    dom.create(0).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let sock = root.dir.join("run/qemu/vm.qmp");
+    let (mut c, mut r, mut d, mut qc, mut qr, mut qd) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..7 {
+        let t = Instant::now();
+        let s = dom.snapshot_create_xml(&format!("<domainsnapshot><name>s{i}</name></domainsnapshot>"), 0).unwrap();
+        c.push(t.elapsed());
+        let t = Instant::now();
+        s.revert(0).unwrap();
+        r.push(t.elapsed());
+        let t = Instant::now();
+        s.delete(0).unwrap();
+        d.push(t.elapsed());
+        // The bare QMP calls (own connection each, as the driver does).
+        let t = Instant::now();
+        Qmp::connect(&sock).unwrap().hmp(&format!("savevm b{i}"), Duration::from_secs(60)).unwrap();
+        qc.push(t.elapsed());
+        let t = Instant::now();
+        let mut q = Qmp::connect(&sock).unwrap();
+        q.execute("stop", None).unwrap();
+        q.hmp(&format!("loadvm b{i}"), Duration::from_secs(60)).unwrap();
+        q.execute("cont", None).unwrap();
+        drop(q);
+        qr.push(t.elapsed());
+        let t = Instant::now();
+        Qmp::connect(&sock).unwrap().hmp(&format!("delvm b{i}"), Duration::from_secs(60)).unwrap();
+        qd.push(t.elapsed());
+    }
+    println!("BENCH running 128 MiB guest (median of 7), library API vs bare QMP:");
+    println!("BENCH   create {} vs savevm {}", ms(median(c)), ms(median(qc)));
+    println!("BENCH   revert {} vs stop+loadvm+cont {}", ms(median(r)), ms(median(qr)));
+    println!("BENCH   delete {} vs delvm {}", ms(median(d)), ms(median(qd)));
+}
+
+#[test]
+#[ignore]
+fn bench_2000_snapshots() {
+    if skip() {
+        return;
+    }
+    let n: usize = std::env::var("VSQ_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let root = Root::new("bench2k");
+    let img = root.image("vm.qcow2");
+    let conn = root.conn();
+    let dom = conn.define_xml(&Root::domain_xml("vm", &img), 0).unwrap();
+    let t = Instant::now();
+    for i in 0..n {
+        dom.snapshot_create_xml(&format!("<domainsnapshot><name>s{i:05}</name></domainsnapshot>"), 0).unwrap();
+    }
+    println!("BENCH created {n} shut-off snapshots in {:.1} s", t.elapsed().as_secs_f64());
+    let mut cold = vec![];
+    for _ in 0..5 {
+        let t = Instant::now();
+        let c = Connection::open(Some(&root.uri())).unwrap();
+        let d = c.lookup_by_name("vm").unwrap();
+        assert_eq!(d.snapshot_num(0).unwrap(), n);
+        cold.push(t.elapsed());
+    }
+    let mut warm = vec![];
+    for _ in 0..5 {
+        let t = Instant::now();
+        let cur = dom.snapshot_current(0).unwrap();
+        cur.xml_desc(0).unwrap();
+        warm.push(t.elapsed());
+    }
+    let t = Instant::now();
+    dom.snapshot_create_xml("<domainsnapshot><name>one-more</name></domainsnapshot>", 0).unwrap();
+    let c1 = t.elapsed();
+    let t = Instant::now();
+    dom.snapshot_lookup_by_name("one-more", 0).unwrap().delete(0).unwrap();
+    let d1 = t.elapsed();
+    println!("BENCH {n} snapshots: cold open+list {} (fresh connection = what one CLI command pays), warm current+xml {}", ms(median(cold)), ms(median(warm)));
+    println!("BENCH {n} snapshots: create {} delete {} (qemu-img on a {n}-snapshot qcow2 included)", ms(c1), ms(d1));
+}
