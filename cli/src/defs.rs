@@ -133,7 +133,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("paused", "leave the guest paused after creation"),
         OptDef::boolean("autodestroy", "automatically destroy the guest when virsh disconnects"),
         OptDef::boolean("bypass-cache", "avoid file system cache when loading"),
-        OptDef::boolean("force-boot", "force fresh boot by discarding any managedsave"),
+        OptDef::boolean("force-boot", "force fresh boot by discarding any managed save"),
         OptDef::named("pass-fds", "pass file descriptors N,M,... to the guest"),
         OptDef::boolean("reset-nvram", "re-initialize NVRAM from its pristine template"),
     ]),
@@ -183,7 +183,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("title", "show domain title"),
     ]),
     // Checkpoint (only what a snapshot user meets)
-    cmd!("checkpoint-create-as", G_CHK, "Create a checkpoint from a set of args", "Create a checkpoint from arguments", s::cmd_checkpoint_create_as, [
+    cmd!("checkpoint-create-as", G_CHK, "Create a checkpoint from a set of args", "Create a checkpoint from arguments for use in future incremental backups", s::cmd_checkpoint_create_as, [
         DOMAIN,
         OptDef::string("name", "name of checkpoint"),
         OptDef::string("description", "description of checkpoint"),

@@ -190,10 +190,6 @@ fn diskspec(ctl: &mut Ctl, buf: &mut String, s: &str) -> bool {
 }
 
 pub fn cmd_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    if cmd.has("no-metadata") && cmd.has("print-xml") {
-        ctl.error("--print-xml is incompatible with --no-metadata");
-        return false;
-    }
     let flags = create_flags(cmd);
     let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
     let Ok(name) = opt_str(ctl, cmd, "name") else { return false };
@@ -642,8 +638,7 @@ pub fn cmd_start_with_snapshot(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 pub fn cmd_edit(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let rename_ok = cmd.has("rename");
     let clone_ok = cmd.has("clone");
-    if rename_ok && clone_ok {
-        ctl.error("--rename and --clone are mutually exclusive");
+    if !crate::shell::exclusive(ctl, cmd, "rename", "clone") {
         return false;
     }
     let mut define_flags = cf::REDEFINE;
@@ -653,6 +648,14 @@ pub fn cmd_edit(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
     let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", false, &dom) else { return false };
     let name = snap.name().to_string();
+    let ok = edit_inner(ctl, &dom, &snap, &name, define_flags, rename_ok, clone_ok);
+    if !ok {
+        ctl.error(&format!("Failed to update {name}"));
+    }
+    ok
+}
+
+fn edit_inner(ctl: &mut Ctl, dom: &Domain, snap: &Snapshot, name: &str, define_flags: u32, rename_ok: bool, clone_ok: bool) -> bool {
     let doc = lv!(ctl, snap.xml_desc(xf::SECURE));
     let dir = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".to_owned());
     let path = std::path::Path::new(&dir).join(format!("virsnap{}-{}.xml", std::process::id(), name.len()));
@@ -700,21 +703,28 @@ pub fn cmd_edit(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         ctl.error("The XML configuration was changed by another user.");
         return false;
     }
-    if checkpoint_conflict(ctl, &dom) {
+    if checkpoint_conflict(ctl, dom) {
         return false;
     }
-    let new = lv!(ctl, dom.snapshot_create_xml(&edited, define_flags));
+    let new = match dom.snapshot_create_xml(&edited, define_flags) {
+        Ok(n) => n,
+        Err(e) => {
+            ctl.save(e);
+            ctl.error("Failed.");
+            return false;
+        }
+    };
     let new_name = new.name().to_string();
     if new_name == name {
         ctl.print_extra(&format!("Snapshot {name} edited.\n"));
     } else if clone_ok {
         ctl.print_extra(&format!("Snapshot {name} cloned to {new_name}.\n"));
     } else {
-        let victim = if rename_ok { &snap } else { &new };
+        let victim = if rename_ok { snap } else { &new };
         if let Err(e) = victim.delete(delf::METADATA_ONLY) {
             ctl.save(e);
             ctl.report_error();
-            ctl.error(&format!("Failed to clean up {}", if rename_ok { &name } else { &new_name }));
+            ctl.error(&format!("Failed to clean up {}", if rename_ok { name } else { &new_name }));
             return false;
         }
         if !rename_ok {
