@@ -341,10 +341,7 @@ fn interactive(ctl: &mut Ctl) -> i32 {
         let _ = ctl.out.lock().flush();
         let mut line = String::new();
         match lines.read_line(&mut line) {
-            Ok(0) | Err(_) => {
-                ctl.print("\n");
-                break;
-            }
+            Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
         if line.ends_with('\n') {
@@ -364,6 +361,7 @@ fn interactive(ctl: &mut Ctl) -> i32 {
             break;
         }
     }
+    ctl.print("\n");
     let _ = ctl.out.lock().flush();
     0
 }

@@ -30,7 +30,7 @@ XML
 export EDITOR="$(cd "$(dirname "$0")" && pwd)/editor.sh"
 unset VISUAL
 mask() {
-    sed -E 's/[0-9-]{10} [0-9:.]* .[0-9]{4}/TIMESTAMP/; s/<creationTime>[0-9]+</<creationTime>T</; s/^(CPU time: +)[0-9.]+s$/\1Xs/'
+    sed -E 's/^(CPU time: +)[0-9.]+s$/\1Xs/; s/[0-9-]{10} [0-9:.]* .[0-9]{4}/TIMESTAMP/; s/\b1[0-9]{9}\b/EPOCH/g'
 }
 pass=0
 fail=0

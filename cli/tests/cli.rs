@@ -1,0 +1,425 @@
+//! Integration tests of the `virsnap` binary: libvirt's virsh-snapshot
+//! conformance batches, a side-by-side comparison with real virsh (when
+//! installed), and every seed command, option and error path.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_virsnap");
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+/// libvirt's virsh-snapshot data: `$VIRSNAP_CONFORMANCE/virsh-snapshot`
+/// (as core's tests), else the shared folder next to the repository.
+fn conformance_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("VIRSNAP_CONFORMANCE").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/libvirt")),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/libvirt")),
+    ];
+    candidates.into_iter().flatten().map(|p| p.join("virsh-snapshot")).find(|p| p.join("batch1.virsh").is_file())
+}
+
+struct Out {
+    stdout: String,
+    stderr: String,
+    code: i32,
+}
+
+fn run_with(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Out {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("spawn virsnap");
+    {
+        let mut i = child.stdin.take().expect("stdin");
+        if let Some(s) = stdin {
+            i.write_all(s.as_bytes()).expect("write stdin");
+        }
+    }
+    let o = child.wait_with_output().expect("wait");
+    Out {
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code().unwrap_or(-1),
+    }
+}
+
+/// `virsnap -c test:///default 'LINE'`.
+fn session(line: &str) -> Out {
+    run_with(&["-c", "test:///default", line], None, &[])
+}
+
+fn script(name: &str, args: &[&str]) -> (i32, String) {
+    let o = Command::new("bash").arg(data_dir().join(name)).args(args).output().expect("run bash script");
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn libvirt_virsh_snapshot_batches_are_byte_identical() {
+    let Some(dir) = conformance_dir() else {
+        assert!(std::env::var_os("VIRSNAP_REQUIRE_CONFORMANCE").is_none(), "virsh-snapshot conformance data not found");
+        println!("SKIP: shared/conformance/libvirt/virsh-snapshot not found (set VIRSNAP_CONFORMANCE)");
+        return;
+    };
+    let (code, text) = script("virsh-conformance.sh", &[BIN, dir.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "batch1/batch2 differ from libvirt's expected output:\n{text}");
+}
+
+#[test]
+fn same_sessions_as_real_virsh() {
+    let (code, text) = script("compare.sh", &[BIN]);
+    if code == 77 {
+        eprintln!("{text}");
+        return;
+    }
+    assert_eq!(code, 0, "virsnap differs from virsh:\n{text}");
+    eprintln!("{}", text.lines().last().unwrap_or(""));
+}
+
+#[test]
+fn seed_rename() {
+    let o = session(
+        "snapshot-create-as test a; snapshot-create-as test b; snapshot-rename test b c; snapshot-list test --name; \
+         snapshot-current test --name; snapshot-parent test c",
+    );
+    assert_eq!(o.stdout, "Domain snapshot a created\nDomain snapshot b created\nDomain snapshot b renamed to c\n\na\nc\n\nc\na\n");
+    assert_eq!(o.stderr, "");
+    assert_eq!(o.code, 0);
+    // named options work as well as positional ones
+    let o = session("snapshot-create-as test a; snapshot-rename --domain test --snapshotname=a --newname b; snapshot-list test --name");
+    assert!(o.stdout.contains("Domain snapshot a renamed to b\n"), "{}", o.stdout);
+    assert!(o.stdout.ends_with("\nb\n\n"), "{}", o.stdout);
+}
+
+#[test]
+fn seed_rename_errors() {
+    let o = session("snapshot-create-as test a; snapshot-create-as test b; snapshot-rename test a b");
+    assert_eq!(o.stderr, "error: Failed to rename snapshot a\nerror: Requested operation is not valid: snapshot 'b' already exists\n");
+    assert_eq!(o.code, 1);
+    let o = session("snapshot-rename test nope x");
+    assert_eq!(o.stderr, "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n");
+    assert_eq!(o.code, 1);
+    let o = session("snapshot-rename nope a b");
+    assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
+    let o = session("snapshot-create-as test a; snapshot-rename test a x/y");
+    assert!(o.stderr.starts_with("error: Failed to rename snapshot a\nerror: invalid argument: "), "{}", o.stderr);
+    let o = session("snapshot-rename test a");
+    assert_eq!(o.stderr, "error: command 'snapshot-rename' requires <newname> option\n");
+    assert_eq!(o.stdout, "");
+    let o = session("snapshot-rename test a b c");
+    assert_eq!(o.stderr, "error: unexpected data 'c'\n");
+}
+
+#[test]
+fn seed_delete_modes() {
+    // a -> {b -> c, d}
+    let setup = "snapshot-create-as test a; snapshot-create-as test b; snapshot-create-as test c; \
+                 snapshot-revert test a; snapshot-create-as test d; ";
+    // --merge: libvirt's default delete, children re-parented
+    let o = session(&format!("{setup}snapshot-delete test b --merge; snapshot-list test --parent --name; snapshot-parent test c"));
+    assert!(o.stdout.contains("Domain snapshot b deleted\n"), "{}", o.stdout);
+    assert!(o.stdout.ends_with("a\nc\nd\n\na\n"), "{}", o.stdout);
+    assert_eq!(o.code, 0);
+    // --mergeforce: the same even with children
+    let o = session(&format!("{setup}snapshot-delete test a --mergeforce; snapshot-list test --roots --name"));
+    assert!(o.stdout.ends_with("Domain snapshot a deleted\n\nb\nd\n\n"), "{}", o.stdout);
+    // --delete: only a childless snapshot
+    let o = session(&format!("{setup}snapshot-delete test a --delete"));
+    assert_eq!(
+        o.stderr,
+        "error: Failed to delete snapshot a\nerror: Requested operation is not valid: snapshot 'a' has children; DISCARD would discard them (use DISCARD_FORCE)\n"
+    );
+    assert_eq!(o.code, 1);
+    let o = session(&format!("{setup}snapshot-delete test c --delete; snapshot-list test --name"));
+    assert!(o.stdout.ends_with("Domain snapshot c deleted\n\na\nb\nd\n\n"), "{}", o.stdout);
+    assert_eq!(o.code, 0);
+    // --deleteforce: with all children
+    let o = session(&format!("{setup}snapshot-delete test b --deleteforce; snapshot-list test --name"));
+    assert!(o.stdout.ends_with("Domain snapshot b deleted\n\na\nd\n\n"), "{}", o.stdout);
+    // --current works with the modes too
+    let o = session(&format!("{setup}snapshot-delete test --current --delete; snapshot-list test --name"));
+    assert!(o.stdout.ends_with("Domain snapshot d deleted\n\na\nb\nc\n\n"), "{}", o.stdout);
+}
+
+#[test]
+fn seed_delete_conflicting_options() {
+    for (opts, a, b) in [
+        ("--merge --delete", "merge", "delete"),
+        ("--mergeforce --deleteforce", "mergeforce", "deleteforce"),
+        ("--delete --children", "children", "delete"),
+        ("--children-only --merge", "children-only", "merge"),
+        ("--metadata --deleteforce", "metadata", "deleteforce"),
+        ("--merge --mergeforce", "merge", "mergeforce"),
+    ] {
+        let o = session(&format!("snapshot-create-as test a; snapshot-delete test a {opts}; snapshot-list test --name"));
+        assert_eq!(o.stderr, format!("error: Options --{a} and --{b} are mutually exclusive\n"), "{opts}");
+        assert!(o.stdout.ends_with("\na\n\n"), "nothing deleted with {opts}: {}", o.stdout);
+    }
+    let o = session("snapshot-create-as test a; snapshot-delete test a --children --children-only");
+    assert_eq!(
+        o.stderr,
+        "error: Failed to delete snapshot a\nerror: Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive\n"
+    );
+    let o = session("snapshot-create-as test a; snapshot-delete test a --current --merge");
+    assert_eq!(o.stderr, "error: --snapshotname and --current are mutually exclusive\n");
+    let o = session("snapshot-delete test nope --merge");
+    assert_eq!(o.stderr, "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n");
+    let o = session("snapshot-delete nope a --deleteforce");
+    assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
+    let o = session("snapshot-delete test --merge");
+    assert_eq!(o.stderr, "error: --snapshotname or --current is required\n");
+    let o = session("snapshot-delete test a --merge=1");
+    assert_eq!(o.stderr, "error: invalid '=' after option --merge\n");
+}
+
+#[test]
+fn seed_delete_all() {
+    let o = session(
+        "snapshot-create-as test a; snapshot-create-as test b; snapshot-revert test a; snapshot-create-as test c; \
+         snapshot-delete-all test; snapshot-list test --name; snapshot-current test --name",
+    );
+    assert!(o.stdout.contains("Domain 'test': 3 snapshots deleted\n\n\n"), "{}", o.stdout);
+    assert_eq!(o.stderr, "error: domain 'test' has no current snapshot\n");
+    let o = session("snapshot-delete-all test");
+    assert_eq!(o.stdout, "Domain 'test': 0 snapshots deleted\n\n");
+    assert_eq!(o.code, 0);
+    let o = session("snapshot-delete-all nope");
+    assert_eq!((o.stderr.as_str(), o.code), ("error: failed to get domain 'nope'\n", 1));
+    let o = session("snapshot-delete-all");
+    assert_eq!(o.stderr, "error: command 'snapshot-delete-all' requires <domain> option\n");
+    let o = run_with(&["-r", "-c", "test:///default", "snapshot-delete-all test"], None, &[]);
+    assert!(o.stderr.starts_with("error: Failed to delete snapshots of domain 'test'\nerror: operation forbidden: read only access"), "{}", o.stderr);
+}
+
+#[test]
+fn seed_start_with_snapshot() {
+    let o = session(
+        "snapshot-create-as test s1; destroy test; start-with-snapshot test s1; domstate test --reason; \
+         destroy test; start-with-snapshot test s1 --paused; domstate test --reason",
+    );
+    assert_eq!(
+        o.stdout,
+        "Domain snapshot s1 created\nDomain 'test' destroyed\n\nDomain 'test' started from snapshot s1\n\nrunning (from snapshot)\n\n\
+         Domain 'test' destroyed\n\nDomain 'test' started from snapshot s1\n\npaused (from snapshot)\n\n"
+    );
+    assert_eq!(o.code, 0);
+    // a shut-off snapshot still starts the guest (DESIGN §4.2)
+    let o = session("destroy test; snapshot-create-as test off; start test; start-with-snapshot test off; domstate test");
+    assert!(o.stdout.ends_with("Domain 'test' started from snapshot off\n\nrunning\n\n"), "{}", o.stdout);
+    let o = session("start-with-snapshot test nope");
+    assert_eq!(o.stderr, "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n");
+    assert_eq!(o.code, 1);
+    let o = session("start-with-snapshot nope s1");
+    assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
+    let o = session("start-with-snapshot test");
+    assert_eq!(o.stderr, "error: command 'start-with-snapshot' requires <snapshotname> option\n");
+    let o = session("start-with-snapshot test s1 --bogus");
+    assert_eq!(o.stderr, "error: command 'start-with-snapshot' doesn't support option --bogus\n");
+}
+
+#[test]
+fn seed_create_from_xml_file() {
+    let dir = std::env::temp_dir().join(format!("virsnap-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmpdir");
+    let f = dir.join("s.xml");
+    std::fs::write(&f, "<domainsnapshot><name>fromfile</name><description>d</description></domainsnapshot>").expect("write");
+    let p = f.to_str().expect("utf8");
+    let o = session(&format!("snapshot-create test {p}; snapshot-info test fromfile; snapshot-create test --xmlfile={p}"));
+    assert!(o.stdout.starts_with(&format!("Domain snapshot fromfile created from '{p}'\nName:           fromfile\n")), "{}", o.stdout);
+    assert_eq!(o.stderr, "error: operation failed: domain moment fromfile already exists\n");
+    let bad = dir.join("bad.xml");
+    std::fs::write(&bad, "<domainsnapshot><name>x</name>").expect("write");
+    let o = session(&format!("snapshot-create test {}", bad.display()));
+    assert!(o.stderr.starts_with("error: "), "{}", o.stderr);
+    assert_eq!(o.code, 1);
+    let o = session("snapshot-create test /nonexistent/s.xml");
+    assert_eq!(o.stderr, "error: Failed to open file '/nonexistent/s.xml': No such file or directory\n");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_domain_everywhere() {
+    for c in [
+        "dominfo", "domstate", "domid", "domuuid", "start", "destroy", "shutdown", "suspend", "resume", "undefine", "dumpxml",
+        "snapshot-create", "snapshot-create-as", "snapshot-current", "snapshot-list", "snapshot-delete-all",
+    ] {
+        let o = session(&format!("{c} nope"));
+        assert_eq!((o.stderr.as_str(), o.code), ("error: failed to get domain 'nope'\n", 1), "{c}");
+    }
+    for c in ["snapshot-info", "snapshot-parent", "snapshot-revert", "snapshot-delete", "snapshot-edit", "snapshot-dumpxml"] {
+        let o = session(&format!("{c} nope s1"));
+        assert_eq!((o.stderr.as_str(), o.code), ("error: failed to get domain 'nope'\n", 1), "{c}");
+    }
+}
+
+#[test]
+fn unknown_snapshot_everywhere() {
+    let nf = "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n";
+    for c in ["snapshot-info", "snapshot-parent", "snapshot-dumpxml", "snapshot-edit", "snapshot-current"] {
+        let o = session(&format!("{c} test nope"));
+        assert_eq!((o.stderr.as_str(), o.code), (nf, 1), "{c}");
+    }
+    let o = session("snapshot-revert test nope");
+    assert_eq!(o.stderr, nf);
+    let o = session("snapshot-list test --from nope");
+    assert_eq!(o.stderr, nf);
+    let o = session("snapshot-info test --current");
+    assert_eq!(o.stderr, "error: Domain snapshot not found: the domain does not have a current snapshot\n");
+}
+
+#[test]
+fn conflicting_options() {
+    for (line, err) in [
+        ("snapshot-list test --tree --name", "Options --tree and --name are mutually exclusive"),
+        ("snapshot-list test --roots --from a", "Options --roots and --from are mutually exclusive"),
+        ("snapshot-list test --tree --leaves", "--leaves and --tree are mutually exclusive"),
+        ("snapshot-list test --descendants", "--descendants requires either --from or --current"),
+        ("snapshot-current test --name s1", "Options --name and --snapshotname are mutually exclusive"),
+        ("snapshot-info test s1 --current", "--snapshotname and --current are mutually exclusive"),
+        ("snapshot-edit test s1 --rename --clone", "Options --rename and --clone are mutually exclusive"),
+        ("echo --shell --xml a", "Options --shell and --xml are mutually exclusive"),
+    ] {
+        let o = session(line);
+        assert_eq!(o.stderr, format!("error: {err}\n"), "{line}");
+        assert_eq!(o.code, 1, "{line}");
+    }
+    let o = session("snapshot-create-as test s1; snapshot-revert test s1 --running --paused");
+    assert_eq!(
+        o.stderr,
+        "error: Failed to revert snapshot s1\nerror: Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and 'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive\n"
+    );
+}
+
+#[test]
+fn option_grammar() {
+    // --name=value, positional, and `--` ending options
+    let o = session("snapshot-create-as --domain=test --name=x --description 'a b'; snapshot-create-as test -- --weird; snapshot-list test --name");
+    assert_eq!(o.stdout, "Domain snapshot x created\nDomain snapshot --weird created\n--weird\nx\n\n");
+    let o = session("snapshot-list test --name --name");
+    assert_eq!(o.stderr, "error: option --name already seen\n");
+    let o = session("snapshot-create-as test --name");
+    assert_eq!(o.stderr, "error: expected syntax: --name <string>\n");
+    let o = session("frobnicate");
+    assert_eq!(o.stderr, "error: unknown command: 'frobnicate'\n");
+    let o = session("echo \"open");
+    assert_eq!(o.stderr, "error: missing \"\n");
+    let o = session("echo a\\");
+    assert_eq!(o.stderr, "error: dangling \\\n");
+    // a parse error anywhere stops the whole batch before anything runs
+    let o = session("snapshot-create-as test a; snapshot-info test a extra");
+    assert_eq!((o.stdout.as_str(), o.stderr.as_str(), o.code), ("", "error: unexpected data 'extra'\n", 1));
+    // comments, empty commands, quoting, escapes
+    let o = session("echo a;; # comment ; echo not-run\necho 'x y' \"z\\\"w\" v\\ u");
+    assert_eq!(o.stdout, "a\nx y z\"w v u\n");
+    // several arguments are one command's tokens (virsh's argv mode)
+    let o = run_with(&["-c", "test:///default", "echo", "a;b", "c d"], None, &[]);
+    assert_eq!(o.stdout, "a;b c d\n");
+    // exit status is the last command's
+    assert_eq!(session("dominfo nope; echo ok").code, 0);
+    assert_eq!(session("echo ok; dominfo nope").code, 1);
+    // --help on a command is `help COMMAND`
+    assert_eq!(session("snapshot-rename --help").stdout, session("help snapshot-rename").stdout);
+}
+
+#[test]
+fn help_layout() {
+    let o = session("help snapshot-rename");
+    assert_eq!(
+        o.stdout,
+        "  NAME\n    snapshot-rename - Rename a domain snapshot\n\n  SYNOPSIS\n    snapshot-rename <domain> <snapshotname> <newname>\n\n  \
+         DESCRIPTION\n    Give a snapshot a new name\n\n  OPTIONS\n    [--domain] <string>  domain name, id or uuid\n    \
+         [--snapshotname] <string>  current name of the snapshot\n    [--newname] <string>  new name of the snapshot\n\n\n"
+    );
+    let o = session("help snapshot");
+    assert!(o.stdout.starts_with(" Snapshot (help keyword 'snapshot'):\n    snapshot-create                Create a snapshot from XML\n"));
+    for c in ["snapshot-delete-all", "snapshot-rename", "start-with-snapshot"] {
+        assert!(o.stdout.contains(&format!("\n    {c:<30} ")), "{c}");
+    }
+    let o = session("help");
+    assert!(o.stdout.starts_with("Grouped commands:\n\n Domain Management (help keyword 'domain'):\n"));
+    let o = session("help nosuch");
+    assert_eq!((o.stderr.as_str(), o.code), ("error: command or command group 'nosuch' doesn't exist\n", 1));
+    let o = run_with(&["--help"], None, &[]);
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("-c | --connect=URI"));
+}
+
+#[test]
+fn quiet_mode() {
+    let o = run_with(&["-q", "-c", "test:///default", "snapshot-create-as test a; snapshot-list test; snapshot-current test --name; list"], None, &[]);
+    assert!(o.stdout.starts_with(" a   "), "{}", o.stdout);
+    assert!(o.stdout.ends_with("running\na 1   test   running\n"), "{:?}", o.stdout);
+}
+
+#[test]
+fn global_options() {
+    let o = run_with(&["-x"], None, &[]);
+    assert_eq!((o.stderr.as_str(), o.code), ("error: unsupported option '-x'. See --help.\n", 1));
+    let o = run_with(&["--bogus"], None, &[]);
+    assert_eq!(o.stderr, "error: unsupported option '--bogus'. See --help.\n");
+    let o = run_with(&["-c"], None, &[]);
+    assert_eq!(o.stderr, "error: option '-c'/'--connect' requires an argument\n");
+    let o = run_with(&["--connect=test:///default", "domid test"], None, &[]);
+    assert_eq!(o.stdout, "1\n\n");
+    let o = run_with(&["-c", "nosuch:///x", "list"], None, &[]);
+    assert_eq!((o.stderr.as_str(), o.code), ("error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///x\n", 1));
+    // read-only connections refuse changes
+    let o = run_with(&["-r", "-c", "test:///default", "snapshot-create-as test a"], None, &[]);
+    assert_eq!(o.stderr, "error: operation forbidden: read only access prevents virDomainSnapshotCreateXML\n");
+    let o = run_with(&["-v"], None, &[]);
+    assert_eq!(o.stdout, format!("{}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn default_uri_from_environment() {
+    let o = run_with(&["domid test"], None, &[]);
+    assert_eq!(o.stdout, "1\n\n");
+    let o = run_with(&["list"], None, &[("VIRSH_DEFAULT_CONNECT_URI", "nosuch:///a"), ("LIBVIRT_DEFAULT_URI", "test:///default")]);
+    assert_eq!(o.stderr, "error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///a\n");
+    let o = run_with(&["list"], None, &[("LIBVIRT_DEFAULT_URI", "nosuch:///b")]);
+    assert_eq!(o.stderr, "error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///b\n");
+    // help and echo need no connection
+    let o = run_with(&["echo hi"], None, &[("LIBVIRT_DEFAULT_URI", "nosuch:///b")]);
+    assert_eq!((o.stdout.as_str(), o.code), ("hi\n", 0));
+}
+
+#[test]
+fn commands_on_stdin() {
+    let o = run_with(&["-c", "test:///default"], Some("snapshot-create-as test a\nsnapshot-list test --name\nquit\necho no\n"), &[]);
+    assert_eq!(
+        o.stdout,
+        "Welcome to virsnap, the virtualization interactive terminal.\n\nType:  'help' for help with commands\n       'quit' to quit\n\n\
+         virsnap # snapshot-create-as test a\nDomain snapshot a created\nvirsnap # snapshot-list test --name\na\n\nvirsnap # quit\n\n"
+    );
+    assert_eq!(o.code, 0);
+    let o = run_with(&["-q", "-c", "test:///default"], Some("domid test\n"), &[]);
+    assert_eq!(o.stdout, "virsnap # domid test\n1\nvirsnap # \n");
+}
+
+#[test]
+fn no_progress_when_not_a_terminal() {
+    let o = session("snapshot-create-as test a; snapshot-revert test a; snapshot-delete test a");
+    assert_eq!(o.stderr, "");
+    assert_eq!(o.code, 0);
+}
+
+#[test]
+fn checkpoints_and_snapshots_exclude_each_other() {
+    let o = session("checkpoint-create-as test c1; snapshot-create-as test s1; snapshot-list test --name");
+    assert_eq!(o.stdout, "Domain checkpoint c1 created\n\n\n");
+    assert_eq!(o.stderr, "error: Operation not supported: cannot create snapshot while checkpoint exists\n");
+    let o = session("snapshot-create-as test s1; checkpoint-create-as test c1");
+    assert_eq!(o.stderr, "error: Operation not supported: cannot create checkpoint while snapshot exists\n");
+}
