@@ -24,5 +24,8 @@ pub mod flags;
 pub mod handles;
 pub mod types;
 
+#[cfg(test)]
+mod tests;
+
 pub use errors::{_virError, virError, virErrorFunc, virErrorPtr};
 pub use types::*;

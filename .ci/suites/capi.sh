@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# C ABI suite (issue 3): libvirsnap.so as a source and binary drop-in for
+# libvirt callers.
+#
+#   .ci/suites/capi.sh            # everything, 8-thread stress for 10 s
+#   VIRSNAP_THREADS_SECONDS=30 .ci/suites/capi.sh   # the issue's 30 s run
+#
+# Steps: cargo build --release + capi/build-so.sh (versioned relink),
+# symbol-version check with objdump, header freshness + capi unit tests,
+# C programs (-std=c11 -Wall -Wextra -Werror) run directly, under valgrind
+# and with ASan, ABI conformance against Debian's libvirt-dev, binary drop-in
+# (same binary on libvirt and on libvirt-compat/libvirt.so.0, outputs
+# identical), pkg-config after install. Prints "N passed, M failed" last and
+# exits non-zero if anything failed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+source .ci/lib.sh
+
+need_apt gcc g++ binutils pkg-config valgrind python3 libc6-dev
+have_libvirt=1
+need_apt libvirt-dev || have_libvirt=0
+[ -f /usr/include/libvirt/libvirt.h ] || have_libvirt=0
+
+R=$ROOT/target/release
+B=$ROOT/tests/c/build
+mkdir -p "$B" "$ROOT/tests/abi/build"
+SECONDS_STRESS=${VIRSNAP_THREADS_SECONDS:-10}
+TSV=${VIRSNAP_SYMBOLS_TSV:-/work/shared/conformance/libvirt/abi/libvirt-9.0-public-symbols.tsv}
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -pthread -I"$ROOT/include")
+LINK=(-L"$R" -lvirsnap -Wl,-rpath,"$R")
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+run() { # name command...
+    local name=$1; shift
+    local log=$B/$(echo "$name" | tr ' /:' '___').log
+    if "$@" >"$log" 2>&1; then ok "$name"; else bad "$name (log: $log)"; tail -20 "$log" | sed 's/^/     /'; fi
+}
+
+echo "== capi: build"
+if cargo build --release -p virsnap-capi && capi/build-so.sh; then ok "build (cargo + capi/build-so.sh)"; else
+    bad "build"; echo "0 passed, 1 failed"; exit 1; fi
+
+echo "== capi: library files and symbol versions"
+check_files() {
+    for f in libvirsnap.so.0 libvirsnap.so libvirsnap.a virsnap.pc libvirt-compat/libvirt.so.0; do
+        [ -e "$R/$f" ] || { echo "missing $R/$f"; return 1; }
+    done
+    readelf -d "$R/libvirsnap.so.0" | grep -q 'SONAME.*\[libvirsnap.so.0\]'
+    readelf -d "$R/libvirt-compat/libvirt.so.0" | grep -q 'SONAME.*\[libvirt.so.0\]'
+}
+run "files and sonames" check_files
+check_versions() {
+    local so=$1 dump; dump=$(objdump -T "$so" | awk '$4 == ".text" && $NF ~ /^vir/ {print $NF, $(NF-1)}' | sort)
+    local n; n=$(echo "$dump" | grep -c .)
+    [ "$n" -ge 76 ] || { echo "only $n exported vir* functions"; return 1; }
+    local bad_count=0
+    while read -r sym node; do
+        want=$(awk -F'\t' -v s="$sym" '$1 == s {print $2}' "$TSV")
+        [ -n "$want" ] || want=VIRSNAP_0.1
+        if [ "$node" != "$want" ]; then echo "$sym has $node, want $want"; bad_count=$((bad_count + 1)); fi
+    done <<<"$dump"
+    # nothing but vir* functions is exported
+    if objdump -T "$so" | awk '$4 == ".text" {print $NF}' | grep -v '^vir'; then echo "unexpected exports"; return 1; fi
+    echo "$n symbols checked"
+    [ "$bad_count" -eq 0 ]
+}
+if [ -f "$TSV" ]; then
+    run "symbol versions libvirsnap.so.0" check_versions "$R/libvirsnap.so.0"
+    run "symbol versions libvirt-compat/libvirt.so.0" check_versions "$R/libvirt-compat/libvirt.so.0"
+else
+    echo "skip symbol versions: $TSV not found"
+fi
+
+echo "== capi: header freshness and Rust unit tests"
+run "include/virsnap.h is fresh (tests/header.rs)" cargo test -q -p virsnap-suite --test header
+run "cargo test -p virsnap-capi" cargo test -q -p virsnap-capi
+
+echo "== capi: C programs"
+TESTS=(lifecycle errors refcount threads)
+for t in "${TESTS[@]}"; do
+    run "compile $t.c" cc "${CFLAGS[@]}" "tests/c/$t.c" -o "$B/$t" "${LINK[@]}"
+    run "compile $t.c (ASan)" cc "${CFLAGS[@]}" -g -fsanitize=address -fno-omit-frame-pointer \
+        "tests/c/$t.c" -o "$B/$t-asan" "${LINK[@]}"
+done
+for t in lifecycle errors refcount; do
+    run "run $t" "$B/$t"
+done
+run "run threads (8 threads, ${SECONDS_STRESS}s)" "$B/threads" "$SECONDS_STRESS"
+
+echo "== capi: valgrind"
+VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    --show-leak-kinds=definite --suppressions=/dev/null)
+for t in lifecycle errors refcount; do
+    run "valgrind $t" "${VG[@]}" "$B/$t"
+done
+run "valgrind threads (2s)" "${VG[@]}" "$B/threads" 2
+run "valgrind helgrind threads (1s)" valgrind -q --tool=helgrind --error-exitcode=99 "$B/threads" 1
+
+echo "== capi: AddressSanitizer"
+asan_linked() { nm "$B/lifecycle-asan" | grep -q __asan_init; }
+run "ASan runtime linked (nm)" asan_linked
+for t in lifecycle errors refcount; do
+    run "asan $t" env ASAN_OPTIONS=detect_leaks=1 "$B/$t-asan"
+done
+run "asan threads (2s)" env ASAN_OPTIONS=detect_leaks=1 "$B/threads-asan" 2
+
+echo "== capi: ABI conformance and C++"
+if [ "$have_libvirt" = 1 ]; then
+    A=$ROOT/tests/abi/build
+    run "generate conformance inputs" python3 tests/abi/gen-conform.py "$ROOT" "$A"
+    run "prototypes match libvirt 9.0 (conform.c)" cc -std=c11 -Wall -Wextra -Werror -pedantic \
+        -I"$ROOT/include" -I"$A" tests/abi/conform.c -o "$A/conform"
+    negative() { # the check must catch a changed parameter type
+        mkdir -p "$A/neg"
+        sed 's/\(virDomainSnapshotCreateXML *(virDomainPtr domain, const char \*xmlDesc, \)unsigned int flags/\1int flags/' \
+            "$A/libvirt-prototypes.h" > "$A/neg/libvirt-prototypes.h"
+        grep -q 'xmlDesc, int flags' "$A/neg/libvirt-prototypes.h" || return 1
+        ! cc -std=c11 -Werror -I"$ROOT/include" -I"$A/neg" tests/abi/conform.c -o "$A/neg/conform" 2>/dev/null
+    }
+    run "conformance check detects a mismatch" negative
+    enums() {
+        cc -std=c11 -Wall -Wextra -Werror -I"$ROOT/include" "$A/enum_dump.c" -o "$A/dump-ours"
+        cc -std=c11 -Wall -Wextra -Werror "$A/enum_dump.c" -o "$A/dump-libvirt"
+        diff <("$A/dump-ours") <("$A/dump-libvirt")
+    }
+    run "enum values and struct layouts match libvirt 9.0" enums
+else
+    echo "skip ABI conformance: libvirt-dev not installed"
+fi
+run "header compiles as C++ and twice" g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I"$ROOT/include" \
+    tests/abi/cxx.cpp -o "$B/cxx" "${LINK[@]}"
+
+echo "== capi: drop-in"
+if [ "$have_libvirt" = 1 ]; then
+    run "compile dropin.c against Debian libvirt-dev (-lvirt)" cc -std=c11 -Wall -Wextra -Werror tests/c/dropin.c \
+        -o "$B/dropin-real" -lvirt
+    run "compile dropin.c unchanged against include/ (-lvirsnap)" cc -std=c11 -Wall -Wextra -Werror \
+        -I"$ROOT/include" tests/c/dropin.c -o "$B/dropin-src" "${LINK[@]}"
+    dropin() {
+        "$B/dropin-real" >"$B/dropin.libvirt.out" 2>&1
+        LD_LIBRARY_PATH=$R/libvirt-compat "$B/dropin-real" >"$B/dropin.compat.out" 2>&1
+        ldd "$B/dropin-real" | grep libvirt.so.0 >"$B/dropin.ldd"
+        LD_LIBRARY_PATH=$R/libvirt-compat ldd "$B/dropin-real" | grep -q "$R/libvirt-compat/libvirt.so.0"
+        "$B/dropin-src" >"$B/dropin.src.out" 2>&1
+        diff -u "$B/dropin.libvirt.out" "$B/dropin.compat.out"
+        diff -u "$B/dropin.libvirt.out" "$B/dropin.src.out"
+        echo "$(wc -l <"$B/dropin.libvirt.out") identical lines"
+    }
+    run "binary drop-in: identical output on libvirt and libvirt-compat, and rebuilt from source" dropin
+    run "lifecycle.c passes on real libvirt too" sh -c "cc ${CFLAGS[*]} -I/usr/include tests/c/lifecycle.c -o '$B/lifecycle-real' -lvirt -pthread && '$B/lifecycle-real'"
+else
+    echo "skip drop-in: libvirt-dev (Debian's libvirt 9.0) not installed"
+fi
+
+echo "== capi: install + pkg-config"
+pkgconf() {
+    local pfx; pfx=$(mktemp -d)
+    capi/build-so.sh --install "$pfx" >/dev/null
+    local flags; flags=$(PKG_CONFIG_PATH=$pfx/lib/pkgconfig pkg-config --cflags --libs virsnap)
+    echo "pkg-config: $flags"
+    # shellcheck disable=SC2086
+    cc -std=c11 -Wall -Wextra -Werror tests/c/lifecycle.c -o "$pfx/lifecycle" $flags -Wl,-rpath,"$pfx/lib"
+    "$pfx/lifecycle"
+    rm -rf "$pfx"
+}
+run "install + pkg-config --cflags --libs virsnap" pkgconf
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

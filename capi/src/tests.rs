@@ -1,0 +1,166 @@
+//! Unit tests calling the exports directly, as a C caller would (rustls-ffi
+//! style): NULL, stale, forged and double-freed handles, panics at the
+//! boundary, malloc'd results, registry bookkeeping.
+
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_int, c_void};
+use std::ptr;
+
+use crate::boundary;
+use crate::connect::*;
+use crate::domain::*;
+use crate::domain_snapshot::*;
+use crate::errors::*;
+use crate::extensions::*;
+use crate::types::*;
+
+fn last_code() -> c_int {
+    // SAFETY: no arguments.
+    unsafe { virGetLastErrorCode() }
+}
+
+fn last_message() -> String {
+    // SAFETY: returns a valid C string ("no error" at worst).
+    unsafe { CStr::from_ptr(virGetLastErrorMessage()) }.to_string_lossy().into_owned()
+}
+
+unsafe extern "C" fn quiet(_: *mut c_void, _: virErrorPtr) {}
+
+fn quiet_errors() {
+    // SAFETY: a valid handler function.
+    unsafe { virSetErrorFunc(ptr::null_mut(), Some(quiet)) };
+}
+
+#[test]
+fn null_handles_give_libvirt_errors() {
+    quiet_errors();
+    // SAFETY: NULL handles are allowed and must be rejected.
+    unsafe {
+        assert!(virDomainSnapshotGetName(ptr::null_mut()).is_null());
+        assert_eq!(last_code(), 71);
+        assert_eq!(virGetLastErrorDomain(), 35);
+        assert_eq!(last_message(), "Invalid domain snapshot: virDomainSnapshotGetName");
+        assert_eq!(virDomainSnapshotFree(ptr::null_mut()), -1);
+        assert_eq!(virDomainFree(ptr::null_mut()), -1);
+        assert_eq!((last_code(), virGetLastErrorDomain()), (7, 6));
+        assert_eq!(last_message(), "invalid domain pointer in virDomainFree");
+        assert_eq!(virConnectClose(ptr::null_mut()), -1);
+        assert_eq!((last_code(), virGetLastErrorDomain()), (6, 0));
+        assert!(virConnectGetURI(ptr::null_mut()).is_null());
+        assert_eq!((last_code(), virGetLastErrorDomain()), (6, 20));
+        assert_eq!(virDomainGetID(ptr::null_mut()), u32::MAX);
+    }
+}
+
+#[test]
+fn forged_and_stale_handles_never_crash() {
+    quiet_errors();
+    let mut on_stack = 0u64;
+    let forged = (&mut on_stack as *mut u64).cast::<virDomainSnapshot>();
+    // SAFETY: forged pointers are only used as registry keys.
+    unsafe {
+        assert_eq!(virDomainSnapshotRef(forged), -1);
+        assert_eq!(last_code(), 71);
+        assert_eq!(virDomainSnapshotDelete(0x10 as virDomainSnapshotPtr, 0), -1);
+        assert_eq!(virDomainRef(usize::MAX as virDomainPtr), -1);
+        assert_eq!(last_code(), 7);
+    }
+    let uri = CString::new("test:///default").expect("cstring");
+    // SAFETY: valid C strings and handles from the library.
+    unsafe {
+        let conn = virConnectOpen(uri.as_ptr());
+        assert!(!conn.is_null(), "{}", last_message());
+        let dom = virDomainLookupByName(conn, c"test".as_ptr());
+        assert!(!dom.is_null());
+        // a connection pointer is not a domain
+        assert!(virDomainGetName(conn.cast()).is_null());
+        assert_eq!(last_code(), 7);
+        let snap = virDomainSnapshotCreateXML(dom, c"<domainsnapshot><name>u1</name></domainsnapshot>".as_ptr(), 0);
+        assert!(!snap.is_null(), "{}", last_message());
+        assert!(virGetLastError().is_null());
+        let name = virDomainSnapshotGetName(snap);
+        assert_eq!(CStr::from_ptr(name).to_str().ok(), Some("u1"));
+        let xml = virDomainSnapshotGetXMLDesc(snap, 0);
+        assert!(!xml.is_null());
+        libc::free(xml.cast());
+        assert_eq!(virDomainSnapshotDelete(snap, 0), 0);
+        assert_eq!(virDomainSnapshotFree(snap), 0);
+        // stale and double free
+        assert_eq!(virDomainSnapshotFree(snap), -1);
+        assert_eq!(last_code(), 71);
+        assert!(virDomainSnapshotGetName(snap).is_null());
+        assert_eq!(virDomainFree(dom), 0);
+        assert_eq!(virDomainFree(dom), -1);
+        assert_eq!(virConnectClose(conn), 0);
+        assert_eq!(virConnectClose(conn), -1);
+    }
+}
+
+#[test]
+fn null_arguments_and_negative_lengths() {
+    quiet_errors();
+    // SAFETY: valid handles; NULL arguments are rejected by the library.
+    unsafe {
+        let conn = virConnectOpen(c"test:///default".as_ptr());
+        let dom = virDomainLookupByName(conn, c"test".as_ptr());
+        assert!(virDomainSnapshotCreateXML(dom, ptr::null(), 0).is_null());
+        assert_eq!(last_code(), 8);
+        assert_eq!(last_message(), "xmlDesc in virDomainSnapshotCreateXML must not be NULL");
+        assert_eq!(virDomainSnapshotListNames(dom, ptr::null_mut(), -1, 0), -1);
+        assert_eq!(last_message(), "nameslen in virDomainSnapshotListNames must be zero or greater");
+        assert_eq!(virDomainSnapshotListNames(dom, ptr::null_mut(), 0, 0), 0);
+        let mut snaps: *mut virDomainSnapshotPtr = 1 as *mut _;
+        assert_eq!(virDomainListAllSnapshots(dom, &mut snaps, 0), 0);
+        assert!(!snaps.is_null());
+        assert!((*snaps).is_null());
+        libc::free(snaps.cast());
+        assert_eq!(virDomainListSnapshotNames(dom, ptr::null_mut(), 3, 0), -1);
+        assert_eq!(last_message(), "names in virDomainListSnapshotNames must not be NULL");
+        assert_eq!(virDomainFree(dom), 0);
+        assert_eq!(virConnectClose(conn), 0);
+    }
+}
+
+#[test]
+fn panics_stop_at_the_boundary() {
+    quiet_errors();
+    let r: c_int = boundary::entry("virsnapTestPanic", || panic!("boom"));
+    assert_eq!(r, -1);
+    assert_eq!(last_code(), 1);
+    assert!(last_message().contains("boom"), "{}", last_message());
+    let p: *mut c_void = boundary::entry("virsnapTestPanic", || panic!("boom"));
+    assert!(p.is_null());
+}
+
+#[test]
+fn error_copies_are_malloced() {
+    quiet_errors();
+    // SAFETY: NULL handle rejected; copies released with the library's functions.
+    unsafe {
+        assert!(virDomainSnapshotGetDomain(ptr::null_mut()).is_null());
+        let saved = virSaveLastError();
+        assert!(!saved.is_null());
+        assert_eq!((*saved).code, 71);
+        let mut copy = virError::empty();
+        assert_eq!(virCopyLastError(&mut copy), 71);
+        assert_eq!(CStr::from_ptr(copy.message), CStr::from_ptr((*saved).message));
+        virResetError(&mut copy);
+        assert!(copy.message.is_null());
+        virFreeError(saved);
+        virResetLastError();
+        assert!(virGetLastError().is_null());
+        assert_eq!(last_message(), "no error");
+    }
+}
+
+#[test]
+fn version_and_layout() {
+    assert_eq!(std::mem::size_of::<virError>(), 80);
+    let mut v: std::os::raw::c_ulong = 0;
+    // SAFETY: valid out-pointer.
+    unsafe {
+        assert_eq!(virGetVersion(&mut v, ptr::null(), ptr::null_mut()), 0);
+        assert_eq!(virInitialize(), 0);
+    }
+    assert_eq!(v, 9_000_000);
+}
