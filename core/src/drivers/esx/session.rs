@@ -11,6 +11,11 @@ use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 
 const ESX: ErrorDomain = ErrorDomain::Esx;
 
+thread_local! {
+    /// SOAP round trips made by this thread (see [`super::thread_round_trips`]).
+    pub static THREAD_ROUND_TRIPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// The parts of `ServiceContent` the driver uses.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceContent {
@@ -145,6 +150,11 @@ impl Session {
         self.do_login()
     }
 
+    /// Logs in again with the stored credentials (the server dropped the session).
+    pub fn relogin(&self) -> Result<()> {
+        self.do_login()
+    }
+
     fn do_login(&self) -> Result<()> {
         let sm = self.content.session_manager.clone().unwrap_or_else(|| MoRef::new("SessionManager", "ha-sessionmgr"));
         if let Ok(mut c) = self.cookie.lock() {
@@ -205,6 +215,7 @@ impl Session {
         let body = envelope(method, inner);
         let cookie = self.cookie.lock().ok().and_then(|c| c.clone());
         self.round_trips.fetch_add(1, Ordering::Relaxed);
+        THREAD_ROUND_TRIPS.with(|c| c.set(c.get() + 1));
         match self.transport.post(&body, &self.soap_action, cookie.as_deref()) {
             Answer::Transport(e) => Err(rpc(format!("SOAP call to '{method}' failed: {e}"))),
             Answer::Http { status, cookie: new_cookie, body } => {
