@@ -149,9 +149,10 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             flags |= f;
         }
     }
-    if cmd.has("table") && (cmd.has("name") || cmd.has("uuid") || cmd.has("id")) {
-        ctl.error("Options --table and --name/--uuid/--id are mutually exclusive");
-        return false;
+    for o in ["name", "uuid", "id"] {
+        if !crate::shell::exclusive(ctl, cmd, "table", o) {
+            return false;
+        }
     }
     let Some(conn) = ctl.conn() else { return false };
     let doms = lv!(ctl, conn.list_all_domains(flags));
@@ -297,6 +298,15 @@ pub fn cmd_start(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         ctl.error("Domain is already active");
         return false;
     }
+    if cmd.has("console") {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+            ctl.error("Cannot run interactive console without a controlling TTY");
+        } else {
+            ctl.error("virsnap has no console support");
+        }
+        return false;
+    }
     let mut flags = 0;
     for (o, f) in [("paused", 1), ("autodestroy", 2), ("bypass-cache", 4), ("force-boot", 8), ("reset-nvram", 16)] {
         if cmd.has(o) {
@@ -428,10 +438,7 @@ pub fn cmd_undefine(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_dumpxml(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    if cmd.has("xpath") || cmd.has("wrap") {
-        ctl.error("--xpath is not supported by virsnap");
-        return false;
-    }
+    let Ok(xp) = opt_str(ctl, cmd, "xpath") else { return false };
     let mut flags = 0;
     for (o, f) in [
         ("security-info", df::XML_SECURE),
@@ -445,6 +452,25 @@ pub fn cmd_dumpxml(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     }
     let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
     let x = lv!(ctl, dom.xml_desc(flags));
-    ctl.print(&x);
-    true
+    dump_xml(ctl, &x, xp, cmd.has("wrap"))
+}
+
+/// `virshDumpXML`: the document, or what `--xpath` selects.
+pub fn dump_xml(ctl: &mut Ctl, xml: &str, xpath: Option<&str>, wrap: bool) -> bool {
+    match xpath {
+        None => {
+            ctl.print(xml);
+            true
+        }
+        Some(x) => match crate::xpath::dump_xml(xml, x, wrap) {
+            Ok(s) => {
+                ctl.print(&s);
+                true
+            }
+            Err(m) => {
+                ctl.error(&m);
+                false
+            }
+        },
+    }
 }

@@ -12,6 +12,7 @@ mod parse;
 mod shell;
 mod snapshot;
 mod util;
+mod xpath;
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};

@@ -48,6 +48,7 @@ pub fn cmd_echo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
                 buf.push_str(&p);
                 buf.push('\n');
             }
+            buf.push(' ');
         } else {
             buf.push_str(&s);
             buf.push(' ');

@@ -289,17 +289,13 @@ pub fn cmd_parent(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_dumpxml(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    if cmd.has("xpath") || cmd.has("wrap") {
-        ctl.error("--xpath is not supported by virsnap");
-        return false;
-    }
     let flags = if cmd.has("security-info") { xf::SECURE } else { 0 };
+    let Ok(xp) = opt_str(ctl, cmd, "xpath") else { return false };
     let Ok(Some(name)) = opt_str(ctl, cmd, "snapshotname") else { return false };
     let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
     let snap = lv!(ctl, dom.snapshot_lookup_by_name(name, 0));
     let xml = lv!(ctl, snap.xml_desc(flags));
-    ctl.print(&xml);
-    true
+    crate::domain::dump_xml(ctl, &xml, xp, cmd.has("wrap"))
 }
 
 fn parse_xml(xml: &str) -> Option<Element> {
