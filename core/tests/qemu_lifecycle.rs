@@ -101,6 +101,12 @@ fn lifecycle_and_internal_snapshots() {
     s2.rename("renamed", 0).unwrap();
     assert_eq!(Root::tags(&img), ["off0", "pause2"]);
     let r = dom.snapshot_lookup_by_name("renamed", 0).unwrap();
+    // A fresh connection reads the one-file index, then the full definition on demand.
+    let fresh = Connection::open(Some(&root.uri())).unwrap().lookup_by_name("vm").unwrap();
+    let fx = fresh.snapshot_lookup_by_name("renamed", 0).unwrap().xml_desc(0).unwrap();
+    assert!(fx.contains("<state>paused</state>") && fx.contains("<domain type='qemu'>") && fx.contains("<name>renamed</name>"), "{fx}");
+    assert!(!fx.contains("light"), "{fx}");
+    assert_eq!(fresh.snapshot_current(0).unwrap().name().as_ref(), "renamed");
     r.revert(0).unwrap();
     assert!(!root.dir.join("lib/qemu/snapshot/vm/pause2.xml").exists());
     assert_eq!(names(0), ["off0", "renamed"]);

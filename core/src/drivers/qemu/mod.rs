@@ -27,6 +27,7 @@ use crate::uuid::Uuid;
 pub mod domxml;
 pub mod img;
 pub mod json;
+mod index;
 pub mod process;
 pub mod qmp;
 mod snapshots;
@@ -478,6 +479,7 @@ impl Driver for QemuDriver {
                 return Err(Error::op_invalid(DOM, format!("cannot delete inactive domain with {n} snapshots")));
             }
             store.remove_all()?;
+            let _ = fs::remove_file(self.index_path(&dom.name));
             self.cache.forget(&dom.name);
         }
         fs::remove_file(self.config_path(&dom.name)).map_err(|e| Error::system(DOM, "cannot remove domain definition", &e))?;

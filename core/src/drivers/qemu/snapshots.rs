@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use super::domxml::DomainDef;
-use super::{img, process, QemuDriver, Status, DOM};
+use super::{img, index, process, QemuDriver, Status, DOM};
 use crate::drivers::{check_flags, DomainRef};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{create, delete, revert};
@@ -30,7 +30,7 @@ use crate::store::{crash_point, SnapshotStore};
 use crate::tree::SnapshotTree;
 use crate::xml::{format_snapshot, parse_snapshot, Element, FormatFlags, ParseFlags};
 
-type Stamp = Vec<(PathBuf, Option<SystemTime>, u64)>;
+type Stamp = String;
 
 /// A loaded, reconciled tree.
 #[derive(Debug, Clone, Default)]
@@ -73,23 +73,30 @@ impl Cache {
 fn bump_gen(store: &SnapshotStore) {
     let p = store.dir().join(".gen");
     let n: u64 = fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    let _ = fs::write(&p, format!("{}\n", n + 1));
+    let tmp = store.dir().join(format!(".gen.tmp{}", std::process::id()));
+    if fs::write(&tmp, format!("{}\n", n + 1)).is_ok() {
+        let _ = fs::rename(&tmp, &p);
+    }
 }
 
+fn mtime_ns(p: &std::path::Path) -> (u128, u64) {
+    let m = fs::metadata(p).ok();
+    let mt = m.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
+    (mt.map_or(0, |d| d.as_nanos()), m.map_or(0, |m| m.len()))
+}
+
+/// What the cached/indexed tree depends on: metadata generation, metadata
+/// directory mtime, each disk image's mtime and size.
 fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
+    use std::fmt::Write as _;
     let generation: u64 = fs::read_to_string(store.dir().join(".gen")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    let mut paths = vec![store.dir().to_path_buf()];
-    paths.extend(def.disks.iter().map(|d| d.source.clone()));
-    paths
-        .into_iter()
-        .map(|p| {
-            let m = fs::metadata(&p).ok();
-            let mt = m.as_ref().and_then(|m| m.modified().ok());
-            let len = m.map_or(0, |m| m.len());
-            (p, mt, len)
-        })
-        .chain(std::iter::once((PathBuf::from(".gen"), None, generation)))
-        .collect()
+    let (dm, _) = mtime_ns(store.dir());
+    let mut s = format!("gen={generation} dir={dm}");
+    for d in &def.disks {
+        let (m, l) = mtime_ns(&d.source);
+        let _ = write!(s, " {}={m}:{l}", d.target);
+    }
+    s
 }
 
 /// The qcow2 tag of a snapshot (recorded at create; the name before any rename).
@@ -140,6 +147,11 @@ impl QemuDriver {
         let def = self.def(name)?;
         let stamp = stamp_of(store, &def);
         if let Some(l) = self.cache.get(name, &stamp) {
+            return Ok(l);
+        }
+        if let Some((tree, missing)) = index::read(&self.index_path(name), &stamp) {
+            let l = Loaded { tree, missing, stamp };
+            self.cache.put(name, l.clone());
             return Ok(l);
         }
         let (mut tree, problems) = store.load_all()?;
@@ -210,6 +222,7 @@ impl QemuDriver {
         }
         // Re-stamp: roll-forward may have changed files.
         let loaded = Loaded { tree, missing, stamp: stamp_of(store, &def) };
+        index::write(&self.index_path(name), &loaded.stamp, &loaded.tree, &loaded.missing);
         self.cache.put(name, loaded.clone());
         Ok(loaded)
     }
@@ -234,8 +247,41 @@ impl QemuDriver {
     fn recache(&self, name: &str, store: &SnapshotStore, mut loaded: Loaded) {
         if let Ok(def) = self.def(name) {
             loaded.stamp = stamp_of(store, &def);
+            index::write(&self.index_path(name), &loaded.stamp, &loaded.tree, &loaded.missing);
             self.cache.put(name, loaded);
         }
+    }
+
+    pub(super) fn index_path(&self, name: &str) -> PathBuf {
+        self.paths.snap.join(format!(".{name}.index"))
+    }
+
+    /// Reads the full definition of `name` from its metadata file.
+    fn full_def(&self, store: &SnapshotStore, name: &str) -> Result<SnapshotDef> {
+        let file = match name.strip_prefix('.') {
+            Some(rest) => format!("%2e{rest}.xml"),
+            None => format!("{name}.xml"),
+        };
+        let p = store.dir().join(file);
+        let text = fs::read_to_string(&p).map_err(|e| Error::system(DOM, format!("cannot read '{}'", p.display()), &e))?;
+        parse_snapshot(&text, ParseFlags { redefine: true, internal: true })
+    }
+
+    /// Replaces light (index) definitions of `names` by their full ones.
+    fn hydrate(&self, store: &SnapshotStore, tree: &mut SnapshotTree, names: &[String]) -> Result<()> {
+        for n in names {
+            let light = tree.get(n).is_some_and(|d| d.private_value(index::LIGHT).is_some());
+            if !light {
+                continue;
+            }
+            let mut full = self.full_def(store, n)?;
+            full.parent = tree.parent(n).map(str::to_owned);
+            full.active = None;
+            if let Some(d) = tree.get_mut(n) {
+                *d = full;
+            }
+        }
+        Ok(())
     }
 
     fn delete_tag(&self, name: &str, path: &std::path::Path, tag: &str) -> Result<()> {
@@ -248,13 +294,14 @@ impl QemuDriver {
     }
 
     /// Saves the given snapshots' metadata and refreshes the cache.
-    fn persist(&self, name: &str, store: &SnapshotStore, tree: &SnapshotTree, names: &[String], uuid: &str) -> Result<()> {
+    fn persist(&self, name: &str, store: &SnapshotStore, tree: &mut SnapshotTree, names: &[String], uuid: &str) -> Result<()> {
         let mut uniq: Vec<String> = Vec::new();
         for n in names {
             if !uniq.contains(n) {
                 uniq.push(n.clone());
             }
         }
+        self.hydrate(store, tree, &uniq)?;
         let r = store.save_names(tree, &uniq, uuid);
         bump_gen(store);
         self.cache.forget(name);
@@ -341,6 +388,9 @@ impl QemuDriver {
         if redefine {
             let name = def.name.clone().unwrap_or_default();
             validate_snapshot_name(&name)?;
+            if tree.contains(&name) {
+                self.hydrate(&store, tree, &[name.clone()])?;
+            }
             if def.domain.is_none() {
                 if let Some(old) = tree.get(&name) {
                     def.domain = old.domain.clone();
@@ -529,10 +579,14 @@ impl QemuDriver {
 
     pub(super) fn snap_xml(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, crate::flags::xml::SECURE, DOM, "qemuDomainSnapshotGetXMLDesc")?;
-        self.with_tree(dom, |t| {
-            let def = t.get(name).ok_or_else(|| Error::no_snapshot(DOM, name))?;
-            Ok(format_snapshot(def, Some(&dom.uuid.to_string()), FormatFlags { secure: flags != 0, internal: false, current: false }))
-        })
+        let (store, _l) = self.lock(&dom.name)?;
+        let mut loaded = self.load_tree(&dom.name, &store)?;
+        if !loaded.tree.contains(name) {
+            return Err(Error::no_snapshot(DOM, name));
+        }
+        self.hydrate(&store, &mut loaded.tree, &[name.to_owned()])?;
+        let def = loaded.tree.get(name).ok_or_else(|| Error::no_snapshot(DOM, name))?;
+        Ok(format_snapshot(def, Some(&dom.uuid.to_string()), FormatFlags { secure: flags != 0, internal: false, current: false }))
     }
 
     pub(super) fn snap_revert(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
@@ -541,6 +595,10 @@ impl QemuDriver {
         let domdef = self.def(&dom.name)?;
         let uuid = domdef.uuid.to_string();
         let mut loaded = self.load_tree(&dom.name, &store)?;
+        if !loaded.tree.contains(name) {
+            return Err(Error::no_snapshot(DOM, name));
+        }
+        self.hydrate(&store, &mut loaded.tree, &[name.to_owned()])?;
         let snap = loaded.tree.get(name).cloned().ok_or_else(|| Error::no_snapshot(DOM, name))?;
         let has_meta = loaded.tree.has_metadata(name) == Some(true);
         let persistent = self.persistent_def(&dom.name)?;
@@ -657,6 +715,7 @@ impl QemuDriver {
                 }
             }
             // Record the intent, then delete children before parents.
+            self.hydrate(&store, tree, &targets)?;
             for t in &targets {
                 if tree.has_metadata(t) == Some(true) {
                     if let Some(d) = tree.get_mut(t) {
@@ -716,8 +775,14 @@ impl QemuDriver {
         let uuid = domdef.uuid.to_string();
         let mut loaded = self.load_tree(&dom.name, &store)?;
         let tree = &mut loaded.tree;
+        if !tree.contains(name) {
+            return Err(Error::no_snapshot(DOM, name));
+        }
+        let mut children = tree.children(name);
+        children.push(name.to_owned());
+        self.hydrate(&store, tree, &children)?;
+        children.pop();
         let tag = tree.get(name).map(tag_of).ok_or_else(|| Error::no_snapshot(DOM, name))?;
-        let children = tree.children(name);
         tree.rename(name, new_name).map_err(retag)?;
         if let Some(d) = tree.get_mut(new_name) {
             d.private_mut().set_child_text("tag", tag);

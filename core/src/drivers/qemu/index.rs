@@ -1,0 +1,136 @@
+//! A one-file summary of a domain's reconciled snapshot tree
+//! (`<snapshot base>/.<domain>.index`), so a command on a domain with
+//! thousands of snapshots reads one small file instead of parsing every
+//! metadata file and running `qemu-img info`.
+//!
+//! The index is only a cache. It is trusted only when its stamp (metadata
+//! generation, metadata directory mtime, each disk image's mtime and size)
+//! matches the current one; otherwise the full load runs and rewrites it.
+//! It holds what listing and filtering need ("light" definitions: name,
+//! parent, state, creation time, memory and disk locations, UUID, tag);
+//! a full definition is read from its own file when an operation needs it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::model::{DiskDef, Location, SnapshotDef, SnapshotState};
+use crate::tree::SnapshotTree;
+
+const MAGIC: &str = "virsnap-qemu-index 1";
+
+/// Private-metadata key marking a light definition.
+pub const LIGHT: &str = "light";
+
+fn loc(l: Location) -> &'static str {
+    l.as_str().unwrap_or("-")
+}
+
+fn parse_loc(s: &str) -> Location {
+    Location::parse(s).unwrap_or_default()
+}
+
+/// Writes the index (no fsync: a torn or stale index is simply not trusted).
+pub fn write(path: &Path, stamp: &str, tree: &SnapshotTree, missing: &[String]) {
+    let mut out = String::with_capacity(64 + tree.len() * 96);
+    out.push_str(MAGIC);
+    out.push('\n');
+    out.push_str(stamp);
+    out.push('\n');
+    out.push_str(tree.current().unwrap_or(""));
+    out.push('\n');
+    for n in tree.names() {
+        let Some(d) = tree.get(&n) else { continue };
+        let disks: Vec<String> = d.disks.iter().map(|x| format!("{}:{}", x.name, loc(x.snapshot))).collect();
+        let line = [
+            n.clone(),
+            tree.parent(&n).unwrap_or("").to_owned(),
+            d.state.map_or("-", SnapshotState::as_str).to_owned(),
+            d.creation_time.to_string(),
+            loc(d.memory).to_owned(),
+            disks.join(","),
+            if tree.has_metadata(&n) == Some(true) { "1" } else { "0" }.to_owned(),
+            tree.uuid_of(&n).map(|u| u.to_string()).unwrap_or_default(),
+            d.private_value("tag").unwrap_or_default(),
+            if missing.contains(&n) { "1" } else { "0" }.to_owned(),
+            if d.domain.is_some() { "1" } else { "0" }.to_owned(),
+        ]
+        .join("\t");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let tmp = PathBuf::from(format!("{}.tmp{}", path.display(), std::process::id()));
+    if fs::write(&tmp, out).is_ok() {
+        let _ = fs::rename(&tmp, path);
+    }
+}
+
+/// Reads the index when its stamp equals `stamp`: (tree of light defs, missing).
+pub fn read(path: &Path, stamp: &str) -> Option<(SnapshotTree, Vec<String>)> {
+    let text = fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    if lines.next()? != MAGIC || lines.next()? != stamp {
+        return None;
+    }
+    let current = lines.next()?.to_owned();
+    let mut pending: Vec<(SnapshotDef, bool)> = Vec::new();
+    let mut missing = Vec::new();
+    for l in lines {
+        let f: Vec<&str> = l.split('\t').collect();
+        if f.len() != 11 {
+            return None;
+        }
+        let mut d = SnapshotDef {
+            name: Some(f[0].to_owned()),
+            parent: (!f[1].is_empty()).then(|| f[1].to_owned()),
+            state: SnapshotState::parse(f[2]),
+            creation_time: f[3].parse().ok()?,
+            memory: parse_loc(f[4]),
+            disks: f[5]
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| s.split_once(':'))
+                .map(|(n, l)| DiskDef { name: n.to_owned(), snapshot: parse_loc(l), ..DiskDef::default() })
+                .collect(),
+            ..SnapshotDef::default()
+        };
+        if let Some(u) = crate::uuid::Uuid::parse(f[7]) {
+            d.set_uuid(u);
+        }
+        if !f[8].is_empty() {
+            d.private_mut().set_child_text("tag", f[8]);
+        }
+        if f[6] == "1" {
+            d.private_mut().set_child_text(LIGHT, "1");
+        }
+        if f[10] == "1" {
+            // Placeholder so "has rollback info" checks see a domain; the
+            // full definition is read before any use.
+            d.domain = Some(crate::xml::Element::new("domain"));
+        }
+        if f[9] == "1" {
+            missing.push(f[0].to_owned());
+        }
+        pending.push((d, f[6] == "1"));
+    }
+    let mut tree = SnapshotTree::new();
+    loop {
+        let before = pending.len();
+        let mut rest = Vec::new();
+        for (d, meta) in pending {
+            if d.parent.as_deref().is_none_or(|p| tree.contains(p)) {
+                tree.insert(d, meta).ok()?;
+            } else {
+                rest.push((d, meta));
+            }
+        }
+        pending = rest;
+        if pending.is_empty() {
+            break;
+        }
+        if pending.len() == before {
+            return None;
+        }
+    }
+    tree.set_current((!current.is_empty()).then_some(current.as_str()));
+    Some((tree, missing))
+}
