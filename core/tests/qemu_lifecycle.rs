@@ -106,7 +106,7 @@ fn lifecycle_and_internal_snapshots() {
     let fx = fresh.snapshot_lookup_by_name("renamed", 0).unwrap().xml_desc(0).unwrap();
     assert!(fx.contains("<state>paused</state>") && fx.contains("<domain type='qemu'>") && fx.contains("<name>renamed</name>"), "{fx}");
     assert!(!fx.contains("light"), "{fx}");
-    assert_eq!(fresh.snapshot_current(0).unwrap().name().as_ref(), "renamed");
+    assert_eq!(fresh.snapshot_current(0).unwrap().name().as_ref(), "off0");
     r.revert(0).unwrap();
     assert!(!root.dir.join("lib/qemu/snapshot/vm/pause2.xml").exists());
     assert_eq!(names(0), ["off0", "renamed"]);
