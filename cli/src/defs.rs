@@ -68,15 +68,17 @@ impl std::fmt::Debug for CmdDef {
 pub const GROUPS: &[(&str, &str)] = &[
     ("Domain Management", "domain"),
     ("Domain Monitoring", "monitor"),
+    ("Host and Hypervisor", "host"),
     ("Checkpoint", "checkpoint"),
     ("Snapshot", "snapshot"),
     ("Virsh itself", "virsh"),
 ];
 const G_DOM: usize = 0;
 const G_MON: usize = 1;
-const G_CHK: usize = 2;
-const G_SNAP: usize = 3;
-const G_VIRSH: usize = 4;
+const G_HOST: usize = 2;
+const G_CHK: usize = 3;
+const G_SNAP: usize = 4;
+const G_VIRSH: usize = 5;
 
 const DOMAIN: OptDef = OptDef::data("domain", "domain name, id or uuid");
 
@@ -182,6 +184,8 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("managed-save", "mark inactive domains with managed save state"),
         OptDef::boolean("title", "show domain title"),
     ]),
+    // Host and Hypervisor
+    cmd!("uri", G_HOST, "print the hypervisor canonical URI", "", sh::cmd_uri, []),
     // Checkpoint (only what a snapshot user meets)
     cmd!("checkpoint-create-as", G_CHK, "Create a checkpoint from a set of args", "Create a checkpoint from arguments for use in future incremental backups", s::cmd_checkpoint_create_as, [
         DOMAIN,
@@ -308,6 +312,9 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("force", "try harder on risky reverts"),
     ]),
     // Virsh itself
+    cmd!(noconn "cd", G_VIRSH, "change the current directory", "Change the current directory.", sh::cmd_cd, [
+        OptDef::string("dir", "directory to switch to (default: home or else root)"),
+    ]),
     cmd!(noconn "echo", G_VIRSH, "echo arguments. Used for internal testing.", "Echo back arguments, possibly with quoting. Used for internal testing.", sh::cmd_echo, [
         OptDef::boolean("shell", "escape for shell use"),
         OptDef::boolean("xml", "escape for XML use"),
@@ -319,12 +326,12 @@ pub static COMMANDS: &[CmdDef] = &[
     cmd!(noconn "help", G_VIRSH, "print help", "Prints global help, command specific help, or help for a\n    group of related commands", sh::cmd_help, [
         OptDef::string("command", "Prints global help, command specific help, or help for a group of related commands"),
     ]),
+    cmd!(noconn "pwd", G_VIRSH, "print the current directory", "Print the current directory.", sh::cmd_pwd, []),
     cmd!(noconn "quit", G_VIRSH, "quit this interactive terminal", "", sh::cmd_quit, []),
     cmd!(noconn "connect", G_VIRSH, "(re)connect to hypervisor", "Connect to local hypervisor. This is built-in command after shell start up but you can use it to connect to hypervisor with another URI.", sh::cmd_connect, [
         OptDef::string("name", "hypervisor connection URI"),
         OptDef::boolean("readonly", "read-only connection"),
     ]),
-    cmd!("uri", G_VIRSH, "print the hypervisor canonical URI", "", sh::cmd_uri, []),
 ];
 
 /// Finds a command by name.

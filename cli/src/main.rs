@@ -34,6 +34,10 @@ pub struct Ctl {
     out: std::io::Stdout,
     /// Set by `quit`/`exit`.
     pub quit: bool,
+    /// `-t`: print each command's run time.
+    pub timing: bool,
+    /// Reading commands interactively (`cd` works only there).
+    pub interactive: bool,
 }
 
 impl Ctl {
@@ -115,6 +119,7 @@ fn default_uri() -> String {
 fn run(ctl: &mut Ctl, cmds: &[parse::Cmd]) -> bool {
     let mut ret = true;
     for c in cmds {
+        let t0 = std::time::Instant::now();
         if !c.def.no_connect && ctl.conn.is_none() && ctl.connect().is_err() {
             ret = false;
         } else {
@@ -127,7 +132,12 @@ fn run(ctl: &mut Ctl, cmds: &[parse::Cmd]) -> bool {
         if ctl.quit {
             return ret;
         }
-        ctl.print_extra("\n");
+        if ctl.timing {
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            ctl.print(&format!("\n(Time: {ms:.3} ms)\n\n"));
+        } else {
+            ctl.print_extra("\n");
+        }
     }
     ret
 }
@@ -175,6 +185,8 @@ fn real_main() -> i32 {
         checkpoints: HashMap::new(),
         out: std::io::stdout(),
         quit: false,
+        timing: false,
+        interactive: false,
     };
     let mut explicit_uri = false;
     // getopt_long("+:c:d:e:hk:K:l:qrtvV")
@@ -307,6 +319,7 @@ fn apply(ctl: &mut Ctl, c: char, val: Option<String>, explicit: &mut bool, prog:
         }
         'q' => ctl.quiet = true,
         'r' => ctl.readonly = true,
+        't' => ctl.timing = true,
         'v' => {
             let long = val.as_deref() == Some("long");
             if long {
@@ -327,6 +340,7 @@ fn apply(ctl: &mut Ctl, c: char, val: Option<String>, explicit: &mut bool, prog:
 
 /// Interactive mode: commands read line by line from stdin.
 fn interactive(ctl: &mut Ctl) -> i32 {
+    ctl.interactive = true;
     let tty = std::io::stdin().is_terminal();
     if !ctl.quiet {
         ctl.print(

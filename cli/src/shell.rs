@@ -106,3 +106,32 @@ pub fn cmd_uri(ctl: &mut Ctl, _cmd: &Cmd) -> bool {
     ctl.print(&format!("{}\n", c.uri()));
     true
 }
+
+pub fn cmd_cd(ctl: &mut Ctl, cmd: &Cmd) -> bool {
+    if !ctl.interactive {
+        ctl.error("cd: command valid only in interactive mode");
+        return false;
+    }
+    let dir = match cmd.raw("dir") {
+        Some(d) => d.to_owned(),
+        None => std::env::var("HOME").unwrap_or_else(|_| "/".to_owned()),
+    };
+    if let Err(e) = std::env::set_current_dir(&dir) {
+        ctl.error(&format!("cd: {}: {}", util::strerror(&e), dir));
+        return false;
+    }
+    true
+}
+
+pub fn cmd_pwd(ctl: &mut Ctl, _cmd: &Cmd) -> bool {
+    match std::env::current_dir() {
+        Ok(d) => {
+            ctl.print(&format!("{}\n", d.display()));
+            true
+        }
+        Err(e) => {
+            ctl.error(&format!("failed to get current directory: {}", util::strerror(&e)));
+            false
+        }
+    }
+}
