@@ -92,12 +92,30 @@ fn tree_inner(items: &[(String, Option<String>)], dev: usize, lastdev: usize, ro
     }
 }
 
-/// Offset of local time from UTC in seconds, from `TZ` (`UTC`, `UTC0`, or
-/// a fixed POSIX offset like `EST5`, `<+03>-3`) or, failing that, UTC.
-fn local_offset() -> i64 {
-    let Ok(tz) = std::env::var("TZ") else { return 0 };
-    let tz = tz.trim_start_matches(':');
-    // POSIX: NAME[+-]hh[:mm] with the sign inverted; no DST handling.
+/// Offset of local time from UTC at Unix time `t`, in seconds: from `TZ`
+/// (a zoneinfo name or path, or a fixed POSIX offset like `UTC0`, `EST5`,
+/// `<+03>-3`), else `/etc/localtime`, else UTC.
+fn local_offset(t: i64) -> i64 {
+    match std::env::var("TZ") {
+        Ok(tz) => {
+            let tz = tz.strip_prefix(':').unwrap_or(&tz);
+            if tz.is_empty() {
+                return 0;
+            }
+            let path = if tz.starts_with('/') { tz.to_owned() } else { format!("/usr/share/zoneinfo/{tz}") };
+            if !tz.contains("..") {
+                if let Some(off) = std::fs::read(&path).ok().and_then(|b| tzif_offset(&b, t)) {
+                    return off;
+                }
+            }
+            posix_offset(tz)
+        }
+        Err(_) => std::fs::read("/etc/localtime").ok().and_then(|b| tzif_offset(&b, t)).unwrap_or(0),
+    }
+}
+
+/// The fixed part of a POSIX TZ string (`NAME[+-]hh[:mm]`, sign inverted).
+fn posix_offset(tz: &str) -> i64 {
     let rest = if let Some(r) = tz.strip_prefix('<') {
         r.split_once('>').map(|(_, r)| r).unwrap_or("")
     } else {
@@ -118,9 +136,53 @@ fn local_offset() -> i64 {
     sign * (h * 3600 + m * 60)
 }
 
+/// UTC offset at `t` from a TZif file (RFC 8536), using the 64-bit data of
+/// version 2+ files; after the last transition, the last type applies.
+fn tzif_offset(b: &[u8], t: i64) -> Option<i64> {
+    fn be32(b: &[u8], at: usize) -> Option<i64> {
+        Some(i64::from(i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?)))
+    }
+    fn be64(b: &[u8], at: usize) -> Option<i64> {
+        Some(i64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    }
+    let counts = |at: usize| -> Option<[usize; 6]> {
+        if b.get(at..at + 4)? != b"TZif" {
+            return None;
+        }
+        let mut c = [0usize; 6];
+        for (i, v) in c.iter_mut().enumerate() {
+            *v = usize::try_from(be32(b, at + 20 + 4 * i)?).ok()?;
+        }
+        Some(c)
+    };
+    let [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(0)?;
+    let (base, tsize, c) = if b.get(4).copied().unwrap_or(0) >= b'2' {
+        let v1 = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
+        (v1, 8, counts(v1)?)
+    } else {
+        (0, 4, [isut, isstd, leap, timecnt, typecnt, charcnt])
+    };
+    let [_, _, _, timecnt, typecnt, _] = c;
+    if typecnt == 0 {
+        return None;
+    }
+    let times = base + 44;
+    let idx = times + timecnt * tsize;
+    let types = idx + timecnt;
+    let mut ty = 0usize;
+    for i in 0..timecnt {
+        let tt = if tsize == 8 { be64(b, times + i * 8)? } else { be32(b, times + i * 4)? };
+        if tt > t {
+            break;
+        }
+        ty = usize::from(*b.get(idx + i)?);
+    }
+    be32(b, types + ty.min(typecnt - 1) * 6)
+}
+
 /// `%Y-%m-%d %H:%M:%S %z` of a Unix time in local time.
 pub fn format_time(t: i64) -> String {
-    let off = local_offset();
+    let off = local_offset(t);
     let t = t + off;
     let days = t.div_euclid(86400);
     let secs = t.rem_euclid(86400);
@@ -226,7 +288,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn zoneinfo_offsets() {
+        if let Ok(b) = std::fs::read("/usr/share/zoneinfo/Europe/Paris") {
+            assert_eq!(tzif_offset(&b, 1_795_630_999), Some(3600));
+            assert_eq!(tzif_offset(&b, 1_751_328_000), Some(7200));
+        }
+        assert_eq!(posix_offset("UTC0"), 0);
+        assert_eq!(posix_offset("EST5"), -5 * 3600);
+        assert_eq!(posix_offset("<+0530>-5:30"), 5 * 3600 + 1800);
+    }
+
+    #[test]
     fn time_format() {
+        if std::env::var_os("TZ").is_some() || std::fs::read("/etc/localtime").ok().and_then(|b| tzif_offset(&b, 0)) != Some(0) {
+            return;
+        }
         assert_eq!(format_time(0), "1970-01-01 00:00:00 +0000");
         assert_eq!(format_time(1_795_630_999), "2026-11-25 18:23:19 +0000");
         assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00 +0000");
