@@ -29,8 +29,8 @@ static double now(void) {
 
 static void *own_error(void *arg) {
     int id = (int)(size_t)arg;
-    if (id == 0) CHECK(virDomainSnapshotLookupByName(dom, "nope-0", 0) == NULL);
-    else CHECK(virDomainGetName(NULL) == NULL);
+    if (id == 0) TCHECK(virDomainSnapshotLookupByName(dom, "nope-0", 0) == NULL);
+    else TCHECK(virDomainGetName(NULL) == NULL);
     pthread_barrier_wait(&barrier);
     virErrorPtr e = virGetLastError();
     if (id == 0) TCHECK(e && e->code == VIR_ERR_NO_DOMAIN_SNAPSHOT && strstr(e->message, "nope-0"));
