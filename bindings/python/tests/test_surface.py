@@ -464,3 +464,19 @@ def test_seed_delete_modes(dom):
     dom.snapshotCreateXML(snap_xml("y"))
     assert x.delete(libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_MERGE_FORCE) == 0
     assert dom.snapshotListNames() == ["y"]
+
+
+def test_reference_cycles_through_attributes_are_collected(dom):
+    import gc
+    import weakref
+
+    conn = dom.connect()
+    d = conn.lookupByName("test")
+    s = d.snapshotCreateXML(snap_xml("gc"))
+    d.keep = s  # domain -> __dict__ -> snapshot -> domain
+    s.back = d
+    wd, ws = weakref.ref(d), weakref.ref(s)
+    del d, s
+    gc.collect()
+    assert wd() is None and ws() is None
+    assert dom.snapshotLookupByName("gc").getName() == "gc"
