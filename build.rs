@@ -15,7 +15,8 @@ fn main() {
     println!("cargo:rerun-if-changed=capi/src");
     println!("cargo:rerun-if-env-changed=VIRSNAP_BLESS");
 
-    let config = cbindgen::Config::from_file(capi.join("cbindgen.toml")).expect("capi/cbindgen.toml");
+    let config =
+        cbindgen::Config::from_file(capi.join("cbindgen.toml")).expect("capi/cbindgen.toml");
     let mut builder = cbindgen::Builder::new().with_config(config);
     let mut files: Vec<PathBuf> = std::fs::read_dir(capi.join("src"))
         .expect("capi/src")

@@ -24,7 +24,7 @@ need_apt libvirt-dev || have_libvirt=0
 
 R=$ROOT/target/release
 B=$ROOT/tests/c/build
-mkdir -p "$B" "$ROOT/tests/abi/build"
+mkdir -p "$B"
 SECONDS_STRESS=${VIRSNAP_THREADS_SECONDS:-10}
 TSV=${VIRSNAP_SYMBOLS_TSV:-/work/shared/conformance/libvirt/abi/libvirt-9.0-public-symbols.tsv}
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -pthread -I"$ROOT/include")
@@ -113,7 +113,7 @@ run "asan threads (2s)" env ASAN_OPTIONS=detect_leaks=1 "$B/threads-asan" 2
 
 echo "== capi: ABI conformance and C++"
 if [ "$have_libvirt" = 1 ]; then
-    A=$ROOT/tests/abi/build
+    A=$B/abi
     run "generate conformance inputs" python3 tests/abi/gen-conform.py "$ROOT" "$A"
     run "prototypes match libvirt 9.0 (conform.c)" cc -std=c11 -Wall -Wextra -Werror -pedantic \
         -I"$ROOT/include" -I"$A" tests/abi/conform.c -o "$A/conform"

@@ -69,7 +69,9 @@ pub(crate) fn note_conn(c: &Arc<ConnHandle>) {
 }
 
 fn take_conn() -> Option<Arc<ConnHandle>> {
-    CALL_CONN.with(|cc| cc.borrow_mut().take()).and_then(|w| w.upgrade())
+    CALL_CONN
+        .with(|cc| cc.borrow_mut().take())
+        .and_then(|w| w.upgrade())
 }
 
 fn panic_error(func: &str, payload: &(dyn Any + Send)) -> Error {
@@ -127,14 +129,24 @@ pub fn entry_keep<R: Sentinel>(func: &str, f: impl FnOnce() -> Result<R, Error>)
 ///
 /// # Safety
 /// `p` must be NULL or a NUL-terminated string valid for `'a`.
-pub unsafe fn cstr_arg<'a>(p: *const c_char, arg: &str, func: &str, domain: ErrorDomain) -> Result<&'a str, Error> {
+pub unsafe fn cstr_arg<'a>(
+    p: *const c_char,
+    arg: &str,
+    func: &str,
+    domain: ErrorDomain,
+) -> Result<&'a str, Error> {
     if p.is_null() {
         return Err(Error::null_arg(func, arg).in_domain(domain));
     }
     // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
     let c = unsafe { CStr::from_ptr(p) };
     c.to_str().map_err(|_| {
-        Error::invalid_arg_raw(domain, func, arg, format!("{arg} in {func} must be valid UTF-8"))
+        Error::invalid_arg_raw(
+            domain,
+            func,
+            arg,
+            format!("{arg} in {func} must be valid UTF-8"),
+        )
     })
 }
 
@@ -142,7 +154,12 @@ pub unsafe fn cstr_arg<'a>(p: *const c_char, arg: &str, func: &str, domain: Erro
 ///
 /// # Safety
 /// `p` must be NULL or a NUL-terminated string valid for `'a`.
-pub unsafe fn opt_cstr<'a>(p: *const c_char, arg: &str, func: &str, domain: ErrorDomain) -> Result<Option<&'a str>, Error> {
+pub unsafe fn opt_cstr<'a>(
+    p: *const c_char,
+    arg: &str,
+    func: &str,
+    domain: ErrorDomain,
+) -> Result<Option<&'a str>, Error> {
     if p.is_null() {
         Ok(None)
     } else {
@@ -158,7 +175,12 @@ pub fn null_arg(func: &str, arg: &str, domain: ErrorDomain) -> Error {
 
 /// `VIR_ERR_INVALID_ARG` "`<arg>` in `<func>` must be zero or greater".
 pub fn negative_arg(func: &str, arg: &str, domain: ErrorDomain) -> Error {
-    Error::invalid_arg_raw(domain, func, arg, format!("{arg} in {func} must be zero or greater"))
+    Error::invalid_arg_raw(
+        domain,
+        func,
+        arg,
+        format!("{arg} in {func} must be zero or greater"),
+    )
 }
 
 /// A malloc'd copy of `s` for the caller to `free()`; out of memory → error.

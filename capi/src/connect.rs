@@ -34,7 +34,11 @@ pub unsafe extern "C" fn virInitialize() -> c_int {
 /// # Safety
 /// `libVer` and `typeVer` must be NULL or writable; `type` NULL or a C string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virGetVersion(libVer: *mut c_ulong, r#type: *const c_char, typeVer: *mut c_ulong) -> c_int {
+pub unsafe extern "C" fn virGetVersion(
+    libVer: *mut c_ulong,
+    r#type: *const c_char,
+    typeVer: *mut c_ulong,
+) -> c_int {
     let _ = r#type;
     entry("virGetVersion", || {
         if libVer.is_null() {
@@ -53,7 +57,12 @@ pub unsafe extern "C" fn virGetVersion(libVer: *mut c_ulong, r#type: *const c_ch
 
 /// # Safety
 /// `name` must be NULL or a NUL-terminated string.
-unsafe fn open_common(name: *const c_char, auth: Option<Auth>, flags: c_uint, func: &str) -> Result<virConnectPtr, Error> {
+unsafe fn open_common(
+    name: *const c_char,
+    auth: Option<Auth>,
+    flags: c_uint,
+    func: &str,
+) -> Result<virConnectPtr, Error> {
     // SAFETY: forwarded contract.
     let uri = unsafe { boundary::opt_cstr(name, "name", func, ErrorDomain::None) }?;
     let conn = Connection::open_auth(uri, auth, flags)?;
@@ -71,7 +80,9 @@ unsafe fn open_common(name: *const c_char, auth: Option<Auth>, flags: c_uint, fu
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virConnectOpen(name: *const c_char) -> virConnectPtr {
     // SAFETY: forwarded contract.
-    entry("virConnectOpen", || unsafe { open_common(name, None, 0, "virConnectOpen") })
+    entry("virConnectOpen", || unsafe {
+        open_common(name, None, 0, "virConnectOpen")
+    })
 }
 
 /// Opens a read-only connection to `name`.
@@ -85,7 +96,12 @@ pub unsafe extern "C" fn virConnectOpen(name: *const c_char) -> virConnectPtr {
 pub unsafe extern "C" fn virConnectOpenReadOnly(name: *const c_char) -> virConnectPtr {
     // SAFETY: forwarded contract.
     entry("virConnectOpenReadOnly", || unsafe {
-        open_common(name, None, virsnap_core::connect::CONNECT_RO, "virConnectOpenReadOnly")
+        open_common(
+            name,
+            None,
+            virsnap_core::connect::CONNECT_RO,
+            "virConnectOpenReadOnly",
+        )
     })
 }
 
@@ -124,12 +140,22 @@ impl CAuth {
         // SAFETY: the callback was supplied by the caller for exactly this
         // use; `creds` is a valid array of `len` credentials whose strings
         // live in `keep` for the duration of the call.
-        let rc = unsafe { (self.cb)(creds.as_mut_ptr(), creds.len() as c_uint, self.cbdata as *mut c_void) };
+        let rc = unsafe {
+            (self.cb)(
+                creds.as_mut_ptr(),
+                creds.len() as c_uint,
+                self.cbdata as *mut c_void,
+            )
+        };
         for (r, c) in reqs.iter_mut().zip(creds.iter_mut()) {
             if !c.result.is_null() {
                 // SAFETY: the callback stores a malloc'd NUL-terminated string
                 // (libvirt's contract); we read it, then free it once.
-                r.result = Some(unsafe { CStr::from_ptr(c.result) }.to_string_lossy().into_owned());
+                r.result = Some(
+                    unsafe { CStr::from_ptr(c.result) }
+                        .to_string_lossy()
+                        .into_owned(),
+                );
                 // SAFETY: as above.
                 unsafe { libc::free(c.result.cast()) };
                 c.result = ptr::null_mut();
@@ -156,7 +182,11 @@ impl CAuth {
 /// `name` must be NULL or a C string; `auth` NULL or a valid `virConnectAuth`
 /// whose callback may be called during this call only.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virConnectOpenAuth(name: *const c_char, auth: virConnectAuthPtr, flags: c_uint) -> virConnectPtr {
+pub unsafe extern "C" fn virConnectOpenAuth(
+    name: *const c_char,
+    auth: virConnectAuthPtr,
+    flags: c_uint,
+) -> virConnectPtr {
     entry("virConnectOpenAuth", || {
         let a = if auth.is_null() {
             None
@@ -170,8 +200,14 @@ pub unsafe extern "C" fn virConnectOpenAuth(name: *const c_char, auth: virConnec
                 unsafe { std::slice::from_raw_parts(a.credtype, a.ncredtype as usize) }.to_vec()
             };
             a.cb.map(|cb| {
-                let c = CAuth { cb, cbdata: a.cbdata as usize };
-                Auth { cred_types: types, callback: Arc::new(move |r: &mut [CredRequest]| c.call(r)) }
+                let c = CAuth {
+                    cb,
+                    cbdata: a.cbdata as usize,
+                };
+                Auth {
+                    cred_types: types,
+                    callback: Arc::new(move |r: &mut [CredRequest]| c.call(r)),
+                }
             })
         };
         // SAFETY: forwarded contract.
@@ -189,7 +225,12 @@ pub unsafe extern "C" fn virConnectOpenAuth(name: *const c_char, auth: virConnec
 /// `conn` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virConnectClose(conn: virConnectPtr) -> c_int {
-    entry("virConnectClose", || Ok(c_int::from(handles::release::<ConnHandle, _>(conn, "virConnectClose")?)))
+    entry("virConnectClose", || {
+        Ok(c_int::from(handles::release::<ConnHandle, _>(
+            conn,
+            "virConnectClose",
+        )?))
+    })
 }
 
 /// Adds a reference to `conn`; each needs a matching `virConnectClose`.
@@ -229,7 +270,9 @@ pub unsafe extern "C" fn virConnectGetURI(conn: virConnectPtr) -> *mut c_char {
 /// `conn` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virConnectGetType(conn: virConnectPtr) -> *const c_char {
-    entry("virConnectGetType", || Ok(handles::conn(conn, "virConnectGetType")?.type_c()))
+    entry("virConnectGetType", || {
+        Ok(handles::conn(conn, "virConnectGetType")?.type_c())
+    })
 }
 
 /// The libvirt API version implemented, in `libVer`.
@@ -239,7 +282,10 @@ pub unsafe extern "C" fn virConnectGetType(conn: virConnectPtr) -> *const c_char
 /// # Safety
 /// `conn` is a registry key; `libVer` must be NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virConnectGetLibVersion(conn: virConnectPtr, libVer: *mut c_ulong) -> c_int {
+pub unsafe extern "C" fn virConnectGetLibVersion(
+    conn: virConnectPtr,
+    libVer: *mut c_ulong,
+) -> c_int {
     const F: &str = "virConnectGetLibVersion";
     entry(F, || {
         let c = handles::conn(conn, F)?;
@@ -276,7 +322,11 @@ pub unsafe extern "C" fn virConnectNumOfDomains(conn: virConnectPtr) -> c_int {
 /// # Safety
 /// `conn` is a registry key; `domains` must be NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virConnectListAllDomains(conn: virConnectPtr, domains: *mut *mut virDomainPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virConnectListAllDomains(
+    conn: virConnectPtr,
+    domains: *mut *mut virDomainPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virConnectListAllDomains";
     if !domains.is_null() {
         // SAFETY: non-NULL and writable per the contract.
@@ -289,7 +339,10 @@ pub unsafe extern "C" fn virConnectListAllDomains(conn: virConnectPtr, domains: 
         if domains.is_null() {
             return Ok(n);
         }
-        let ptrs: Vec<virDomainPtr> = list.into_iter().map(|d| handles::publish_domain(&c, d)).collect();
+        let ptrs: Vec<virDomainPtr> = list
+            .into_iter()
+            .map(|d| handles::publish_domain(&c, d))
+            .collect();
         match boundary::out_array(&ptrs) {
             Ok(arr) => {
                 // SAFETY: non-NULL and writable per the contract.

@@ -32,7 +32,10 @@ fn ro_fix(e: Error, func: &str) -> Error {
 /// # Safety
 /// `conn` is a registry key; `name` must be NULL or a C string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainLookupByName(conn: virConnectPtr, name: *const c_char) -> virDomainPtr {
+pub unsafe extern "C" fn virDomainLookupByName(
+    conn: virConnectPtr,
+    name: *const c_char,
+) -> virDomainPtr {
     const F: &str = "virDomainLookupByName";
     entry(F, || {
         let c = handles::conn(conn, F)?;
@@ -50,7 +53,10 @@ pub unsafe extern "C" fn virDomainLookupByName(conn: virConnectPtr, name: *const
 /// # Safety
 /// `conn` is a registry key; `uuid` must be NULL or point to 16 readable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainLookupByUUID(conn: virConnectPtr, uuid: *const c_uchar) -> virDomainPtr {
+pub unsafe extern "C" fn virDomainLookupByUUID(
+    conn: virConnectPtr,
+    uuid: *const c_uchar,
+) -> virDomainPtr {
     const F: &str = "virDomainLookupByUUID";
     entry(F, || {
         let c = handles::conn(conn, F)?;
@@ -72,14 +78,22 @@ pub unsafe extern "C" fn virDomainLookupByUUID(conn: virConnectPtr, uuid: *const
 /// # Safety
 /// `conn` is a registry key; `uuidstr` must be NULL or a C string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainLookupByUUIDString(conn: virConnectPtr, uuidstr: *const c_char) -> virDomainPtr {
+pub unsafe extern "C" fn virDomainLookupByUUIDString(
+    conn: virConnectPtr,
+    uuidstr: *const c_char,
+) -> virDomainPtr {
     const F: &str = "virDomainLookupByUUIDString";
     entry(F, || {
         let c = handles::conn(conn, F)?;
         // SAFETY: forwarded contract.
         let s = unsafe { boundary::cstr_arg(uuidstr, "uuidstr", F, DOM) }?;
         if Uuid::parse(s).is_none() {
-            return Err(Error::invalid_arg_raw(DOM, F, "uuidstr", "Invalid UUID".to_owned()));
+            return Err(Error::invalid_arg_raw(
+                DOM,
+                F,
+                "uuidstr",
+                "Invalid UUID".to_owned(),
+            ));
         }
         let d = c.conn.lookup_by_uuid_string(s)?;
         Ok(handles::publish_domain(&c, d))
@@ -143,7 +157,9 @@ pub unsafe extern "C" fn virDomainRef(domain: virDomainPtr) -> c_int {
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainGetName(domain: virDomainPtr) -> *const c_char {
-    entry("virDomainGetName", || Ok(handles::domain(domain, "virDomainGetName")?.name_c()))
+    entry("virDomainGetName", || {
+        Ok(handles::domain(domain, "virDomainGetName")?.name_c())
+    })
 }
 
 /// Copies the raw 16-byte UUID into `uuid`.
@@ -210,7 +226,9 @@ pub(crate) unsafe fn write_uuid(buf: *mut c_char, s: &str) {
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainGetID(domain: virDomainPtr) -> c_uint {
-    entry("virDomainGetID", || Ok(handles::domain(domain, "virDomainGetID")?.dom.id() as c_uint))
+    entry("virDomainGetID", || {
+        Ok(handles::domain(domain, "virDomainGetID")?.dom.id() as c_uint)
+    })
 }
 
 /// The domain's state (`virDomainState`) and its reason.
@@ -220,7 +238,12 @@ pub unsafe extern "C" fn virDomainGetID(domain: virDomainPtr) -> c_uint {
 /// # Safety
 /// `domain` is a registry key; `state` must be NULL or writable; `reason` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainGetState(domain: virDomainPtr, state: *mut c_int, reason: *mut c_int, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainGetState(
+    domain: virDomainPtr,
+    state: *mut c_int,
+    reason: *mut c_int,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainGetState";
     entry(F, || {
         let d = handles::domain(domain, F)?;
@@ -272,10 +295,18 @@ pub unsafe extern "C" fn virDomainGetInfo(domain: virDomainPtr, info: virDomainI
 /// `dom` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainIsActive(dom: virDomainPtr) -> c_int {
-    entry("virDomainIsActive", || Ok(c_int::from(handles::domain(dom, "virDomainIsActive")?.dom.is_active()?)))
+    entry("virDomainIsActive", || {
+        Ok(c_int::from(
+            handles::domain(dom, "virDomainIsActive")?.dom.is_active()?,
+        ))
+    })
 }
 
-fn domain_op(domain: virDomainPtr, func: &str, op: impl FnOnce(&virsnap_core::Domain) -> virsnap_core::Result<()>) -> Result<c_int, Error> {
+fn domain_op(
+    domain: virDomainPtr,
+    func: &str,
+    op: impl FnOnce(&virsnap_core::Domain) -> virsnap_core::Result<()>,
+) -> Result<c_int, Error> {
     let d = handles::domain(domain, func)?;
     op(&d.dom).map_err(|e| ro_fix(e, func))?;
     Ok(0)
@@ -289,7 +320,9 @@ fn domain_op(domain: virDomainPtr, func: &str, op: impl FnOnce(&virsnap_core::Do
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainCreate(domain: virDomainPtr) -> c_int {
-    entry("virDomainCreate", || domain_op(domain, "virDomainCreate", |d| d.create(0)))
+    entry("virDomainCreate", || {
+        domain_op(domain, "virDomainCreate", |d| d.create(0))
+    })
 }
 
 /// Starts a defined, inactive domain (`VIR_DOMAIN_START_PAUSED` …).
@@ -300,7 +333,9 @@ pub unsafe extern "C" fn virDomainCreate(domain: virDomainPtr) -> c_int {
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainCreateWithFlags(domain: virDomainPtr, flags: c_uint) -> c_int {
-    entry("virDomainCreateWithFlags", || domain_op(domain, "virDomainCreateWithFlags", |d| d.create(flags)))
+    entry("virDomainCreateWithFlags", || {
+        domain_op(domain, "virDomainCreateWithFlags", |d| d.create(flags))
+    })
 }
 
 /// Powers the domain off immediately.
@@ -311,7 +346,9 @@ pub unsafe extern "C" fn virDomainCreateWithFlags(domain: virDomainPtr, flags: c
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainDestroy(domain: virDomainPtr) -> c_int {
-    entry("virDomainDestroy", || domain_op(domain, "virDomainDestroy", |d| d.destroy(0)))
+    entry("virDomainDestroy", || {
+        domain_op(domain, "virDomainDestroy", |d| d.destroy(0))
+    })
 }
 
 /// Asks the guest to shut down.
@@ -322,7 +359,9 @@ pub unsafe extern "C" fn virDomainDestroy(domain: virDomainPtr) -> c_int {
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainShutdown(domain: virDomainPtr) -> c_int {
-    entry("virDomainShutdown", || domain_op(domain, "virDomainShutdown", |d| d.shutdown(0)))
+    entry("virDomainShutdown", || {
+        domain_op(domain, "virDomainShutdown", |d| d.shutdown(0))
+    })
 }
 
 /// Pauses the domain.
@@ -333,7 +372,9 @@ pub unsafe extern "C" fn virDomainShutdown(domain: virDomainPtr) -> c_int {
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainSuspend(domain: virDomainPtr) -> c_int {
-    entry("virDomainSuspend", || domain_op(domain, "virDomainSuspend", virsnap_core::Domain::suspend))
+    entry("virDomainSuspend", || {
+        domain_op(domain, "virDomainSuspend", virsnap_core::Domain::suspend)
+    })
 }
 
 /// Resumes a paused domain.
@@ -344,7 +385,9 @@ pub unsafe extern "C" fn virDomainSuspend(domain: virDomainPtr) -> c_int {
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainResume(domain: virDomainPtr) -> c_int {
-    entry("virDomainResume", || domain_op(domain, "virDomainResume", virsnap_core::Domain::resume))
+    entry("virDomainResume", || {
+        domain_op(domain, "virDomainResume", virsnap_core::Domain::resume)
+    })
 }
 
 /// Defines (or redefines) a persistent domain from XML.
@@ -354,7 +397,10 @@ pub unsafe extern "C" fn virDomainResume(domain: virDomainPtr) -> c_int {
 /// # Safety
 /// `conn` is a registry key; `xml` must be NULL or a C string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainDefineXML(conn: virConnectPtr, xml: *const c_char) -> virDomainPtr {
+pub unsafe extern "C" fn virDomainDefineXML(
+    conn: virConnectPtr,
+    xml: *const c_char,
+) -> virDomainPtr {
     const F: &str = "virDomainDefineXML";
     entry(F, || {
         let c = handles::conn(conn, F)?;
@@ -376,7 +422,9 @@ pub unsafe extern "C" fn virDomainDefineXML(conn: virConnectPtr, xml: *const c_c
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainUndefine(domain: virDomainPtr) -> c_int {
-    entry("virDomainUndefine", || domain_op(domain, "virDomainUndefine", |d| d.undefine(0)))
+    entry("virDomainUndefine", || {
+        domain_op(domain, "virDomainUndefine", |d| d.undefine(0))
+    })
 }
 
 /// Removes a domain's configuration (`VIR_DOMAIN_UNDEFINE_*` flags, e.g.
@@ -388,7 +436,9 @@ pub unsafe extern "C" fn virDomainUndefine(domain: virDomainPtr) -> c_int {
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainUndefineFlags(domain: virDomainPtr, flags: c_uint) -> c_int {
-    entry("virDomainUndefineFlags", || domain_op(domain, "virDomainUndefineFlags", |d| d.undefine(flags)))
+    entry("virDomainUndefineFlags", || {
+        domain_op(domain, "virDomainUndefineFlags", |d| d.undefine(flags))
+    })
 }
 
 /// The domain's XML description (`VIR_DOMAIN_XML_*` flags).
@@ -416,5 +466,7 @@ pub unsafe extern "C" fn virDomainGetXMLDesc(domain: virDomainPtr, flags: c_uint
 /// `dom` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainGetConnect(dom: virDomainPtr) -> virConnectPtr {
-    entry("virDomainGetConnect", || Ok(handles::domain(dom, "virDomainGetConnect")?.conn_ptr()))
+    entry("virDomainGetConnect", || {
+        Ok(handles::domain(dom, "virDomainGetConnect")?.conn_ptr())
+    })
 }

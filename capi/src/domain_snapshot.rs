@@ -28,7 +28,9 @@ const SNAP: ErrorDomain = ErrorDomain::DomainSnapshot;
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainSnapshotGetName(snapshot: virDomainSnapshotPtr) -> *const c_char {
-    entry("virDomainSnapshotGetName", || Ok(handles::snapshot(snapshot, "virDomainSnapshotGetName")?.name_c()))
+    entry("virDomainSnapshotGetName", || {
+        Ok(handles::snapshot(snapshot, "virDomainSnapshotGetName")?.name_c())
+    })
 }
 
 /// The domain of `snapshot`.
@@ -40,8 +42,12 @@ pub unsafe extern "C" fn virDomainSnapshotGetName(snapshot: virDomainSnapshotPtr
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotGetDomain(snapshot: virDomainSnapshotPtr) -> virDomainPtr {
-    entry("virDomainSnapshotGetDomain", || Ok(handles::snapshot(snapshot, "virDomainSnapshotGetDomain")?.dom_ptr()))
+pub unsafe extern "C" fn virDomainSnapshotGetDomain(
+    snapshot: virDomainSnapshotPtr,
+) -> virDomainPtr {
+    entry("virDomainSnapshotGetDomain", || {
+        Ok(handles::snapshot(snapshot, "virDomainSnapshotGetDomain")?.dom_ptr())
+    })
 }
 
 /// The connection of `snapshot`.
@@ -51,9 +57,13 @@ pub unsafe extern "C" fn virDomainSnapshotGetDomain(snapshot: virDomainSnapshotP
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotGetConnect(snapshot: virDomainSnapshotPtr) -> virConnectPtr {
+pub unsafe extern "C" fn virDomainSnapshotGetConnect(
+    snapshot: virDomainSnapshotPtr,
+) -> virConnectPtr {
     entry("virDomainSnapshotGetConnect", || {
-        Ok(handles::snapshot(snapshot, "virDomainSnapshotGetConnect")?.dom.conn_ptr())
+        Ok(handles::snapshot(snapshot, "virDomainSnapshotGetConnect")?
+            .dom
+            .conn_ptr())
     })
 }
 
@@ -64,7 +74,11 @@ pub unsafe extern "C" fn virDomainSnapshotGetConnect(snapshot: virDomainSnapshot
 /// # Safety
 /// `domain` is a registry key; `xmlDesc` must be NULL or a C string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotCreateXML(domain: virDomainPtr, xmlDesc: *const c_char, flags: c_uint) -> virDomainSnapshotPtr {
+pub unsafe extern "C" fn virDomainSnapshotCreateXML(
+    domain: virDomainPtr,
+    xmlDesc: *const c_char,
+    flags: c_uint,
+) -> virDomainSnapshotPtr {
     const F: &str = "virDomainSnapshotCreateXML";
     entry(F, || {
         let d = handles::domain(domain, F)?;
@@ -82,7 +96,10 @@ pub unsafe extern "C" fn virDomainSnapshotCreateXML(domain: virDomainPtr, xmlDes
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotGetXMLDesc(snapshot: virDomainSnapshotPtr, flags: c_uint) -> *mut c_char {
+pub unsafe extern "C" fn virDomainSnapshotGetXMLDesc(
+    snapshot: virDomainSnapshotPtr,
+    flags: c_uint,
+) -> *mut c_char {
     const F: &str = "virDomainSnapshotGetXMLDesc";
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
@@ -99,7 +116,9 @@ pub unsafe extern "C" fn virDomainSnapshotGetXMLDesc(snapshot: virDomainSnapshot
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainSnapshotNum(domain: virDomainPtr, flags: c_uint) -> c_int {
     const F: &str = "virDomainSnapshotNum";
-    entry(F, || Ok(handles::domain(domain, F)?.dom.snapshot_num(flags)? as c_int))
+    entry(F, || {
+        Ok(handles::domain(domain, F)?.dom.snapshot_num(flags)? as c_int)
+    })
 }
 
 /// Checks `names`/`nameslen`, gets the names and fills at most `nameslen`
@@ -150,7 +169,12 @@ pub(crate) unsafe fn fill_names(
 /// # Safety
 /// `domain` is a registry key; `names` must be NULL or have room for `nameslen` pointers.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotListNames(domain: virDomainPtr, names: *mut *mut c_char, nameslen: c_int, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotListNames(
+    domain: virDomainPtr,
+    names: *mut *mut c_char,
+    nameslen: c_int,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainSnapshotListNames";
     entry(F, || {
         let d = handles::domain(domain, F)?;
@@ -163,12 +187,20 @@ pub unsafe extern "C" fn virDomainSnapshotListNames(domain: virDomainPtr, names:
 ///
 /// # Safety
 /// `snaps` must be NULL or writable.
-unsafe fn publish_list(dom: &Arc<DomainHandle>, list: Vec<Snapshot>, snaps: *mut *mut virDomainSnapshotPtr, func: &str) -> Result<c_int, Error> {
+unsafe fn publish_list(
+    dom: &Arc<DomainHandle>,
+    list: Vec<Snapshot>,
+    snaps: *mut *mut virDomainSnapshotPtr,
+    func: &str,
+) -> Result<c_int, Error> {
     let n = list.len() as c_int;
     if snaps.is_null() {
         return Ok(n);
     }
-    let ptrs: Vec<virDomainSnapshotPtr> = list.into_iter().map(|s| handles::publish_snapshot(dom, s)).collect();
+    let ptrs: Vec<virDomainSnapshotPtr> = list
+        .into_iter()
+        .map(|s| handles::publish_snapshot(dom, s))
+        .collect();
     match boundary::out_array(&ptrs) {
         Ok(arr) => {
             // SAFETY: non-NULL and writable per the contract.
@@ -194,7 +226,11 @@ unsafe fn publish_list(dom: &Arc<DomainHandle>, list: Vec<Snapshot>, snaps: *mut
 /// # Safety
 /// `domain` is a registry key; `snaps` must be NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainListAllSnapshots(domain: virDomainPtr, snaps: *mut *mut virDomainSnapshotPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainListAllSnapshots(
+    domain: virDomainPtr,
+    snaps: *mut *mut virDomainSnapshotPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainListAllSnapshots";
     if !snaps.is_null() {
         // SAFETY: non-NULL and writable per the contract.
@@ -215,9 +251,14 @@ pub unsafe extern "C" fn virDomainListAllSnapshots(domain: virDomainPtr, snaps: 
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotNumChildren(snapshot: virDomainSnapshotPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotNumChildren(
+    snapshot: virDomainSnapshotPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainSnapshotNumChildren";
-    entry(F, || Ok(handles::snapshot(snapshot, F)?.snap.num_children(flags)? as c_int))
+    entry(F, || {
+        Ok(handles::snapshot(snapshot, F)?.snap.num_children(flags)? as c_int)
+    })
 }
 
 /// Fills `names` with up to `nameslen` children names.
@@ -228,7 +269,12 @@ pub unsafe extern "C" fn virDomainSnapshotNumChildren(snapshot: virDomainSnapsho
 /// # Safety
 /// `snapshot` is a registry key; `names` must be NULL or have room for `nameslen` pointers.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotListChildrenNames(snapshot: virDomainSnapshotPtr, names: *mut *mut c_char, nameslen: c_int, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotListChildrenNames(
+    snapshot: virDomainSnapshotPtr,
+    names: *mut *mut c_char,
+    nameslen: c_int,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainSnapshotListChildrenNames";
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
@@ -245,7 +291,11 @@ pub unsafe extern "C" fn virDomainSnapshotListChildrenNames(snapshot: virDomainS
 /// # Safety
 /// `snapshot` is a registry key; `snaps` must be NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotListAllChildren(snapshot: virDomainSnapshotPtr, snaps: *mut *mut virDomainSnapshotPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotListAllChildren(
+    snapshot: virDomainSnapshotPtr,
+    snaps: *mut *mut virDomainSnapshotPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainSnapshotListAllChildren";
     if !snaps.is_null() {
         // SAFETY: non-NULL and writable per the contract.
@@ -266,7 +316,11 @@ pub unsafe extern "C" fn virDomainSnapshotListAllChildren(snapshot: virDomainSna
 /// # Safety
 /// `domain` is a registry key; `name` must be NULL or a C string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotLookupByName(domain: virDomainPtr, name: *const c_char, flags: c_uint) -> virDomainSnapshotPtr {
+pub unsafe extern "C" fn virDomainSnapshotLookupByName(
+    domain: virDomainPtr,
+    name: *const c_char,
+    flags: c_uint,
+) -> virDomainSnapshotPtr {
     const F: &str = "virDomainSnapshotLookupByName";
     entry(F, || {
         let d = handles::domain(domain, F)?;
@@ -286,7 +340,13 @@ pub unsafe extern "C" fn virDomainSnapshotLookupByName(domain: virDomainPtr, nam
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainHasCurrentSnapshot(domain: virDomainPtr, flags: c_uint) -> c_int {
     const F: &str = "virDomainHasCurrentSnapshot";
-    entry(F, || Ok(c_int::from(handles::domain(domain, F)?.dom.has_current_snapshot(flags)?)))
+    entry(F, || {
+        Ok(c_int::from(
+            handles::domain(domain, F)?
+                .dom
+                .has_current_snapshot(flags)?,
+        ))
+    })
 }
 
 /// The current snapshot.
@@ -297,7 +357,10 @@ pub unsafe extern "C" fn virDomainHasCurrentSnapshot(domain: virDomainPtr, flags
 /// # Safety
 /// `domain` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotCurrent(domain: virDomainPtr, flags: c_uint) -> virDomainSnapshotPtr {
+pub unsafe extern "C" fn virDomainSnapshotCurrent(
+    domain: virDomainPtr,
+    flags: c_uint,
+) -> virDomainSnapshotPtr {
     const F: &str = "virDomainSnapshotCurrent";
     entry(F, || {
         let d = handles::domain(domain, F)?;
@@ -314,7 +377,10 @@ pub unsafe extern "C" fn virDomainSnapshotCurrent(domain: virDomainPtr, flags: c
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotGetParent(snapshot: virDomainSnapshotPtr, flags: c_uint) -> virDomainSnapshotPtr {
+pub unsafe extern "C" fn virDomainSnapshotGetParent(
+    snapshot: virDomainSnapshotPtr,
+    flags: c_uint,
+) -> virDomainSnapshotPtr {
     const F: &str = "virDomainSnapshotGetParent";
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
@@ -330,9 +396,16 @@ pub unsafe extern "C" fn virDomainSnapshotGetParent(snapshot: virDomainSnapshotP
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotIsCurrent(snapshot: virDomainSnapshotPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotIsCurrent(
+    snapshot: virDomainSnapshotPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainSnapshotIsCurrent";
-    entry(F, || Ok(c_int::from(handles::snapshot(snapshot, F)?.snap.is_current(flags)?)))
+    entry(F, || {
+        Ok(c_int::from(
+            handles::snapshot(snapshot, F)?.snap.is_current(flags)?,
+        ))
+    })
 }
 
 /// Whether the driver keeps metadata for `snapshot`.
@@ -342,9 +415,16 @@ pub unsafe extern "C" fn virDomainSnapshotIsCurrent(snapshot: virDomainSnapshotP
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotHasMetadata(snapshot: virDomainSnapshotPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotHasMetadata(
+    snapshot: virDomainSnapshotPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainSnapshotHasMetadata";
-    entry(F, || Ok(c_int::from(handles::snapshot(snapshot, F)?.snap.has_metadata(flags)?)))
+    entry(F, || {
+        Ok(c_int::from(
+            handles::snapshot(snapshot, F)?.snap.has_metadata(flags)?,
+        ))
+    })
 }
 
 /// Reverts the domain to `snapshot` (`VIR_DOMAIN_SNAPSHOT_REVERT_*`).
@@ -354,7 +434,10 @@ pub unsafe extern "C" fn virDomainSnapshotHasMetadata(snapshot: virDomainSnapsho
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainRevertToSnapshot(snapshot: virDomainSnapshotPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainRevertToSnapshot(
+    snapshot: virDomainSnapshotPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainRevertToSnapshot";
     entry(F, || {
         handles::snapshot(snapshot, F)?.snap.revert(flags)?;
@@ -371,7 +454,10 @@ pub unsafe extern "C" fn virDomainRevertToSnapshot(snapshot: virDomainSnapshotPt
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotDelete(snapshot: virDomainSnapshotPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotDelete(
+    snapshot: virDomainSnapshotPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainSnapshotDelete";
     entry(F, || {
         handles::snapshot(snapshot, F)?.snap.delete(flags)?;

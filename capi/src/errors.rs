@@ -123,7 +123,9 @@ impl _virError {
         } else {
             // SAFETY: non-NULL messages are NUL-terminated strings we (or a
             // caller-provided virError) own for the lifetime of `self`.
-            unsafe { CStr::from_ptr(self.message) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(self.message) }
+                .to_string_lossy()
+                .into_owned()
         }
     }
 }
@@ -240,7 +242,10 @@ pub(crate) struct Handler {
     pub data: usize,
 }
 
-static GLOBAL_HANDLER: Mutex<Handler> = Mutex::new(Handler { func: None, data: 0 });
+static GLOBAL_HANDLER: Mutex<Handler> = Mutex::new(Handler {
+    func: None,
+    data: 0,
+});
 
 fn global_handler() -> Handler {
     match GLOBAL_HANDLER.lock() {
@@ -307,7 +312,13 @@ fn default_print(err: *const virError) {
 /// None: takes no arguments.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virGetLastError() -> virErrorPtr {
-    boundary::entry_keep("virGetLastError", || Ok(if has_last() { last_ptr() } else { ptr::null_mut() }))
+    boundary::entry_keep("virGetLastError", || {
+        Ok(if has_last() {
+            last_ptr()
+        } else {
+            ptr::null_mut()
+        })
+    })
 }
 
 /// The code of the last error (`VIR_ERR_OK` = 0 when none).
@@ -344,7 +355,11 @@ pub unsafe extern "C" fn virGetLastErrorMessage() -> *const c_char {
     boundary::entry_keep("virGetLastErrorMessage", || {
         Ok(with_last(|e| {
             if e.code == 0 || e.message.is_null() {
-                if e.code == 0 { c"no error".as_ptr() } else { c"unknown error".as_ptr() }
+                if e.code == 0 {
+                    c"no error".as_ptr()
+                } else {
+                    c"unknown error".as_ptr()
+                }
             } else {
                 e.message.cast_const()
             }
@@ -474,7 +489,10 @@ pub unsafe extern "C" fn virSetErrorFunc(userData: *mut c_void, handler: virErro
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        *g = Handler { func: handler, data: userData as usize };
+        *g = Handler {
+            func: handler,
+            data: userData as usize,
+        };
         Ok(())
     })
 }
@@ -534,10 +552,17 @@ pub unsafe extern "C" fn virConnResetLastError(conn: virConnectPtr) {
 /// `conn` may be any value (used as a registry key); `handler` must be NULL
 /// or safe to call from any thread with `userData`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virConnSetErrorFunc(conn: virConnectPtr, userData: *mut c_void, handler: virErrorFunc) {
+pub unsafe extern "C" fn virConnSetErrorFunc(
+    conn: virConnectPtr,
+    userData: *mut c_void,
+    handler: virErrorFunc,
+) {
     boundary::entry_keep("virConnSetErrorFunc", || {
         if let Some(c) = handles::conn_quiet(conn) {
-            c.set_handler(Handler { func: handler, data: userData as usize });
+            c.set_handler(Handler {
+                func: handler,
+                data: userData as usize,
+            });
         }
         Ok(())
     })

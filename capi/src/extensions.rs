@@ -20,7 +20,12 @@ const SNAP: ErrorDomain = ErrorDomain::DomainSnapshot;
 /// # Safety
 /// `domain` is a registry key; `names` must be NULL or have room for `nameslen` pointers.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainListSnapshotNames(domain: virDomainPtr, names: *mut *mut c_char, nameslen: c_int, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainListSnapshotNames(
+    domain: virDomainPtr,
+    names: *mut *mut c_char,
+    nameslen: c_int,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainListSnapshotNames";
     entry(F, || {
         let d = handles::domain(domain, F)?;
@@ -37,7 +42,10 @@ pub unsafe extern "C" fn virDomainListSnapshotNames(domain: virDomainPtr, names:
 /// # Safety
 /// `snapshot` may be any value; it is only used as a registry key.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainCreateFromSnapshot(snapshot: virDomainSnapshotPtr, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainCreateFromSnapshot(
+    snapshot: virDomainSnapshotPtr,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainCreateFromSnapshot";
     entry(F, || {
         handles::snapshot(snapshot, F)?.snap.create_from(flags)?;
@@ -55,7 +63,11 @@ pub unsafe extern "C" fn virDomainCreateFromSnapshot(snapshot: virDomainSnapshot
 /// # Safety
 /// `snapshot` is a registry key; `newname` must be NULL or a C string (not modified).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotRename(snapshot: virDomainSnapshotPtr, newname: *mut c_char, flags: c_uint) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotRename(
+    snapshot: virDomainSnapshotPtr,
+    newname: *mut c_char,
+    flags: c_uint,
+) -> c_int {
     const F: &str = "virDomainSnapshotRename";
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
@@ -73,7 +85,10 @@ pub unsafe extern "C" fn virDomainSnapshotRename(snapshot: virDomainSnapshotPtr,
 /// # Safety
 /// `snapshot` is a registry key; `buf` must be NULL or `VIR_UUID_STRING_BUFLEN` writable bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotGetUUIDString(snapshot: virDomainSnapshotPtr, buf: *mut c_char) -> c_int {
+pub unsafe extern "C" fn virDomainSnapshotGetUUIDString(
+    snapshot: virDomainSnapshotPtr,
+    buf: *mut c_char,
+) -> c_int {
     const F: &str = "virDomainSnapshotGetUUIDString";
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
@@ -94,7 +109,11 @@ pub unsafe extern "C" fn virDomainSnapshotGetUUIDString(snapshot: virDomainSnaps
 /// # Safety
 /// `domain` is a registry key; `uuid` must be NULL or a C string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn virDomainSnapshotLookupByUUIDString(domain: virDomainPtr, uuid: *const c_char, flags: c_uint) -> virDomainSnapshotPtr {
+pub unsafe extern "C" fn virDomainSnapshotLookupByUUIDString(
+    domain: virDomainPtr,
+    uuid: *const c_char,
+    flags: c_uint,
+) -> virDomainSnapshotPtr {
     const F: &str = "virDomainSnapshotLookupByUUIDString";
     entry(F, || {
         let d = handles::domain(domain, F)?;

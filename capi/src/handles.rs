@@ -35,7 +35,9 @@ pub struct Registry<T> {
 
 impl<T> Registry<T> {
     const fn new() -> Self {
-        Self { map: Mutex::new(BTreeMap::new()) }
+        Self {
+            map: Mutex::new(BTreeMap::new()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<usize, Entry<T>>> {
@@ -155,7 +157,10 @@ impl ConnHandle {
             conn,
             uri,
             type_name,
-            state: Mutex::new(ConnState { handler: None, err: Box::new(virError::empty()) }),
+            state: Mutex::new(ConnState {
+                handler: None,
+                err: Box::new(virError::empty()),
+            }),
         })
     }
 
@@ -215,7 +220,11 @@ impl Kind for ConnHandle {
         &CONNS
     }
     fn invalid(func: &str) -> Error {
-        let domain = if func == "virConnectClose" { ErrorDomain::None } else { ErrorDomain::Domain };
+        let domain = if func == "virConnectClose" {
+            ErrorDomain::None
+        } else {
+            ErrorDomain::Domain
+        };
         Error::new(ErrorCode::InvalidConn, domain, func)
     }
 }
@@ -309,7 +318,11 @@ pub struct SnapHandle {
 impl SnapHandle {
     /// Wraps a core snapshot.
     pub fn new(dom: Arc<DomainHandle>, snap: Snapshot) -> Arc<Self> {
-        Arc::new(Self { dom, snap, names: Mutex::new(Vec::new()) })
+        Arc::new(Self {
+            dom,
+            snap,
+            names: Mutex::new(Vec::new()),
+        })
     }
 
     /// The current name as a C string owned by the handle.
@@ -319,10 +332,10 @@ impl SnapHandle {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if let Some(last) = g.last() {
-            if last.as_bytes() == name.as_bytes() {
-                return last.as_ptr();
-            }
+        if let Some(last) = g.last()
+            && last.as_bytes() == name.as_bytes()
+        {
+            return last.as_ptr();
         }
         let c = CString::new(name.replace('\0', "")).unwrap_or_default();
         let p = c.as_ptr();
@@ -349,7 +362,11 @@ impl Kind for SnapHandle {
         &SNAPSHOTS
     }
     fn invalid(func: &str) -> Error {
-        Error::new(ErrorCode::InvalidDomainSnapshot, ErrorDomain::DomainSnapshot, func)
+        Error::new(
+            ErrorCode::InvalidDomainSnapshot,
+            ErrorDomain::DomainSnapshot,
+            func,
+        )
     }
 }
 

@@ -21,7 +21,9 @@ fn last_code() -> c_int {
 
 fn last_message() -> String {
     // SAFETY: returns a valid C string ("no error" at worst).
-    unsafe { CStr::from_ptr(virGetLastErrorMessage()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(virGetLastErrorMessage()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 unsafe extern "C" fn quiet(_: *mut c_void, _: virErrorPtr) {}
@@ -39,7 +41,10 @@ fn null_handles_give_libvirt_errors() {
         assert!(virDomainSnapshotGetName(ptr::null_mut()).is_null());
         assert_eq!(last_code(), 71);
         assert_eq!(virGetLastErrorDomain(), 35);
-        assert_eq!(last_message(), "Invalid domain snapshot: virDomainSnapshotGetName");
+        assert_eq!(
+            last_message(),
+            "Invalid domain snapshot: virDomainSnapshotGetName"
+        );
         assert_eq!(virDomainSnapshotFree(ptr::null_mut()), -1);
         assert_eq!(virDomainFree(ptr::null_mut()), -1);
         assert_eq!((last_code(), virGetLastErrorDomain()), (7, 6));
@@ -75,7 +80,11 @@ fn forged_and_stale_handles_never_crash() {
         // a connection pointer is not a domain
         assert!(virDomainGetName(conn.cast()).is_null());
         assert_eq!(last_code(), 7);
-        let snap = virDomainSnapshotCreateXML(dom, c"<domainsnapshot><name>u1</name></domainsnapshot>".as_ptr(), 0);
+        let snap = virDomainSnapshotCreateXML(
+            dom,
+            c"<domainsnapshot><name>u1</name></domainsnapshot>".as_ptr(),
+            0,
+        );
         assert!(!snap.is_null(), "{}", last_message());
         assert!(virGetLastError().is_null());
         let name = virDomainSnapshotGetName(snap);
@@ -105,17 +114,26 @@ fn null_arguments_and_negative_lengths() {
         let dom = virDomainLookupByName(conn, c"test".as_ptr());
         assert!(virDomainSnapshotCreateXML(dom, ptr::null(), 0).is_null());
         assert_eq!(last_code(), 8);
-        assert_eq!(last_message(), "xmlDesc in virDomainSnapshotCreateXML must not be NULL");
+        assert_eq!(
+            last_message(),
+            "xmlDesc in virDomainSnapshotCreateXML must not be NULL"
+        );
         assert_eq!(virDomainSnapshotListNames(dom, ptr::null_mut(), -1, 0), -1);
-        assert_eq!(last_message(), "nameslen in virDomainSnapshotListNames must be zero or greater");
+        assert_eq!(
+            last_message(),
+            "nameslen in virDomainSnapshotListNames must be zero or greater"
+        );
         assert_eq!(virDomainSnapshotListNames(dom, ptr::null_mut(), 0, 0), 0);
-        let mut snaps: *mut virDomainSnapshotPtr = 1 as *mut _;
+        let mut snaps: *mut virDomainSnapshotPtr = ptr::dangling_mut();
         assert_eq!(virDomainListAllSnapshots(dom, &mut snaps, 0), 0);
         assert!(!snaps.is_null());
         assert!((*snaps).is_null());
         libc::free(snaps.cast());
         assert_eq!(virDomainListSnapshotNames(dom, ptr::null_mut(), 3, 0), -1);
-        assert_eq!(last_message(), "names in virDomainListSnapshotNames must not be NULL");
+        assert_eq!(
+            last_message(),
+            "names in virDomainListSnapshotNames must not be NULL"
+        );
         assert_eq!(virDomainFree(dom), 0);
         assert_eq!(virConnectClose(conn), 0);
     }
@@ -143,7 +161,10 @@ fn error_copies_are_malloced() {
         assert_eq!((*saved).code, 71);
         let mut copy = virError::empty();
         assert_eq!(virCopyLastError(&mut copy), 71);
-        assert_eq!(CStr::from_ptr(copy.message), CStr::from_ptr((*saved).message));
+        assert_eq!(
+            CStr::from_ptr(copy.message),
+            CStr::from_ptr((*saved).message)
+        );
         virResetError(&mut copy);
         assert!(copy.message.is_null());
         virFreeError(saved);

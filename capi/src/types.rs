@@ -83,8 +83,13 @@ pub type virConnectCredentialPtr = *mut virConnectCredential;
 
 /// The credential callback of `virConnectAuth`: returns 0 when every
 /// credential was filled, −1 otherwise.
-pub type virConnectAuthCallbackPtr =
-    Option<unsafe extern "C" fn(cred: virConnectCredentialPtr, ncred: c_uint, cbdata: *mut c_void) -> c_int>;
+pub type virConnectAuthCallbackPtr = Option<
+    unsafe extern "C" fn(
+        cred: virConnectCredentialPtr,
+        ncred: c_uint,
+        cbdata: *mut c_void,
+    ) -> c_int,
+>;
 
 /// Authentication parameters of `virConnectOpenAuth` (`virConnectAuth`).
 #[repr(C)]
