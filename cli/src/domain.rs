@@ -31,13 +31,11 @@ pub fn lookup(ctl: &mut Ctl, cmd: &Cmd, by: u32) -> Option<Domain> {
     let n = opt_str(ctl, cmd, "domain").ok()??.to_owned();
     let conn = ctl.conn()?;
     let mut dom = None;
-    if by & BYID != 0 {
-        if let Ok(id) = n.parse::<i32>() {
-            if id >= 0 && !n.starts_with('+') {
+    if by & BYID != 0
+        && let Ok(id) = n.parse::<i32>()
+            && id >= 0 && !n.starts_with('+') {
                 dom = conn.lookup_by_id(id).ok();
             }
-        }
-    }
     if dom.is_none() && by & BYUUID != 0 && n.len() == 36 {
         dom = conn.lookup_by_uuid_string(&n).ok();
     }

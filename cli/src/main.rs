@@ -76,14 +76,14 @@ impl Ctl {
 
     /// The connection, opened on first use (`virshConnectionHandler`).
     pub fn conn(&mut self) -> Option<Connection> {
-        if self.conn.is_none() {
-            self.connect().ok()?;
+        if self.conn.is_none() && !self.connect() {
+            return None;
         }
         self.conn.clone()
     }
 
     /// Opens `self.uri`; on failure reports virsh's two error lines.
-    pub fn connect(&mut self) -> Result<(), ()> {
+    pub fn connect(&mut self) -> bool {
         let uri = self.uri.clone().unwrap_or_else(default_uri);
         let r = if self.readonly { Connection::open_read_only(Some(&uri)) } else { Connection::open(Some(&uri)) };
         match r {
@@ -92,12 +92,12 @@ impl Ctl {
                     c.set_progress(Some(std::sync::Arc::new(util::progress)));
                 }
                 self.conn = Some(c);
-                Ok(())
+                true
             }
             Err(e) => {
                 self.error("failed to connect to the hypervisor");
                 self.error(&e.message);
-                Err(())
+                false
             }
         }
     }
@@ -106,11 +106,10 @@ impl Ctl {
 /// `VIRSH_DEFAULT_CONNECT_URI`, then `LIBVIRT_DEFAULT_URI`, else `test:///default`.
 fn default_uri() -> String {
     for v in ["VIRSH_DEFAULT_CONNECT_URI", "LIBVIRT_DEFAULT_URI"] {
-        if let Ok(u) = std::env::var(v) {
-            if !u.is_empty() {
+        if let Ok(u) = std::env::var(v)
+            && !u.is_empty() {
                 return u;
             }
-        }
     }
     "test:///default".to_owned()
 }
@@ -120,7 +119,7 @@ fn run(ctl: &mut Ctl, cmds: &[parse::Cmd]) -> bool {
     let mut ret = true;
     for c in cmds {
         let t0 = std::time::Instant::now();
-        if !c.def.no_connect && ctl.conn.is_none() && ctl.connect().is_err() {
+        if !c.def.no_connect && ctl.conn.is_none() && !ctl.connect() {
             ret = false;
         } else {
             ctl.last_error = None;
@@ -294,14 +293,14 @@ fn real_main() -> i32 {
                 return 1;
             }
         };
-        if explicit_uri && ctl.connect().is_err() {
+        if explicit_uri && !ctl.connect() {
             return 1;
         }
         let ok = run(&mut ctl, &cmds);
         let _ = ctl.out.lock().flush();
         return if ok { 0 } else { 1 };
     }
-    if explicit_uri && ctl.connect().is_err() {
+    if explicit_uri && !ctl.connect() {
         return 1;
     }
     interactive(&mut ctl)

@@ -98,7 +98,7 @@ pub fn cmd_connect(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     }
     ctl.readonly = cmd.has("readonly");
     ctl.conn = None;
-    ctl.connect().is_ok()
+    ctl.connect()
 }
 
 pub fn cmd_uri(ctl: &mut Ctl, _cmd: &Cmd) -> bool {

@@ -202,11 +202,10 @@ pub fn cmd_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         buf.push_str(&format!("  <description>{}</description>\n", util::xml_escape(d)));
     }
     let Ok(mem) = opt_str(ctl, cmd, "memspec") else { return false };
-    if let Some(m) = mem {
-        if !memspec(ctl, &mut buf, m) {
+    if let Some(m) = mem
+        && !memspec(ctl, &mut buf, m) {
             return false;
         }
-    }
     if cmd.has("diskspec") {
         buf.push_str("  <disks>\n");
         for d in cmd.argv("diskspec") {
@@ -448,7 +447,7 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let mut items: Vec<(Snapshot, Option<String>)> =
         snaps.into_iter().zip(parents.into_iter().map(Some).chain(std::iter::repeat(None))).map(|(s, p)| (s, p.flatten())).collect();
     if flags & lf::TOPOLOGICAL == 0 {
-        items.sort_by(|a, b| a.0.name().to_ascii_lowercase().cmp(&b.0.name().to_ascii_lowercase()));
+        items.sort_by_key(|a| a.0.name().to_ascii_lowercase());
     }
     if tree {
         let list: Vec<(String, Option<String>)> = items.iter().map(|(s, p)| (s.name().to_string(), p.clone())).collect();
@@ -504,13 +503,11 @@ pub fn cmd_revert(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
     let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else { return false };
     let mut r = snap.revert(flags);
-    if force {
-        if let Err(e) = &r {
-            if e.code == ErrorCode::SnapshotRevertRisky {
+    if force
+        && let Err(e) = &r
+            && e.code == ErrorCode::SnapshotRevertRisky {
                 r = snap.revert(flags | rf::FORCE);
             }
-        }
-    }
     let name = snap.name();
     match r {
         Ok(()) => {

@@ -103,11 +103,10 @@ fn local_offset(t: i64) -> i64 {
                 return 0;
             }
             let path = if tz.starts_with('/') { tz.to_owned() } else { format!("/usr/share/zoneinfo/{tz}") };
-            if !tz.contains("..") {
-                if let Some(off) = std::fs::read(&path).ok().and_then(|b| tzif_offset(&b, t)) {
+            if !tz.contains("..")
+                && let Some(off) = std::fs::read(&path).ok().and_then(|b| tzif_offset(&b, t)) {
                     return off;
                 }
-            }
             posix_offset(tz)
         }
         Err(_) => std::fs::read("/etc/localtime").ok().and_then(|b| tzif_offset(&b, t)).unwrap_or(0),

@@ -64,7 +64,7 @@ fn dump(e: &Element, indent: usize, out: &mut String) {
     out.push('>');
 }
 
-fn children<'a>(e: &'a Element) -> impl Iterator<Item = &'a Element> {
+fn children(e: &Element) -> impl Iterator<Item = &Element> {
     e.children.iter().filter_map(|n| if let Node::Element(c) = n { Some(c) } else { None })
 }
 
@@ -89,7 +89,7 @@ fn eval<'a>(root: &'a Element, expr: &str) -> Option<Vec<Hit<'a>>> {
     let mut first = true;
     while !rest.is_empty() {
         let desc = rest.starts_with("//");
-        rest = if desc { &rest[2..] } else if let Some(r) = rest.strip_prefix('/') { r } else { return None };
+        rest = if desc { &rest[2..] } else { rest.strip_prefix('/')? };
         let end = rest.find('/').unwrap_or(rest.len());
         let step = &rest[..end];
         rest = &rest[end..];
@@ -131,14 +131,14 @@ fn eval<'a>(root: &'a Element, expr: &str) -> Option<Vec<Hit<'a>>> {
             }
             let mut matched: Vec<Hit<'a>> = Vec::new();
             if let Some(a) = test.strip_prefix('@') {
-                let Some(e) = ctx else { return None };
+                let e = ctx?;
                 for (k, v) in &e.attrs {
                     if a == "*" || a == k {
                         matched.push(Hit::Attr(k, v));
                     }
                 }
             } else if test == "text()" {
-                let Some(e) = ctx else { return None };
+                let e = ctx?;
                 for n in &e.children {
                     if let Node::Text(t) = n {
                         matched.push(Hit::Text(t.clone()));
