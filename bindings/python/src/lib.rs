@@ -107,6 +107,13 @@ fn flags32(flags: i64) -> u32 {
     flags as u32
 }
 
+/// `VIR_ERR_NO_SUPPORT` for a public function virsnap-core does not implement
+/// (libvirt's wording for a driver that leaves the slot empty).
+fn no_support(py: Python<'_>, func: &str) -> PyErr {
+    set_last_error(None);
+    raise(py, Error::new(ErrorCode::NoSupport, ErrorDomain::Domain, func.to_owned()))
+}
+
 fn int(b: bool) -> i32 {
     i32::from(b)
 }
@@ -598,6 +605,72 @@ impl VirDomain {
     fn xml_desc(&self, py: Python<'_>, flags: i64) -> PyResult<String> {
         let f = flags32(flags);
         dom_int!(self, py, |d: &Domain| d.xml_desc(f))
+    }
+
+    // --- block jobs, guest freeze, jobs: not in virsnap-core -------------
+    // libvirt-python has these and external-snapshot callers (nova, vdsm,
+    // webvirtcloud, virt-backup) use them; they raise VIR_ERR_NO_SUPPORT,
+    // worded as libvirt words a driver without the function.
+
+    #[pyo3(name = "blockCommit", signature = (disk, base, top, bandwidth = 0, flags = 0))]
+    fn block_commit(
+        &self,
+        py: Python<'_>,
+        disk: Option<String>,
+        base: Option<String>,
+        top: Option<String>,
+        bandwidth: u64,
+        flags: i64,
+    ) -> PyResult<i32> {
+        let _ = (disk, base, top, bandwidth, flags);
+        Err(no_support(py, "virDomainBlockCommit"))
+    }
+
+    #[pyo3(name = "blockRebase", signature = (disk, base, bandwidth = 0, flags = 0))]
+    fn block_rebase(&self, py: Python<'_>, disk: Option<String>, base: Option<String>, bandwidth: u64, flags: i64) -> PyResult<i32> {
+        let _ = (disk, base, bandwidth, flags);
+        Err(no_support(py, "virDomainBlockRebase"))
+    }
+
+    #[pyo3(name = "blockJobInfo", signature = (path, flags = 0))]
+    fn block_job_info(&self, py: Python<'_>, path: Option<String>, flags: i64) -> PyResult<Py<PyAny>> {
+        let _ = (path, flags);
+        Err(no_support(py, "virDomainGetBlockJobInfo"))
+    }
+
+    #[pyo3(name = "blockJobAbort", signature = (disk, flags = 0))]
+    fn block_job_abort(&self, py: Python<'_>, disk: Option<String>, flags: i64) -> PyResult<i32> {
+        let _ = (disk, flags);
+        Err(no_support(py, "virDomainBlockJobAbort"))
+    }
+
+    #[pyo3(name = "fsFreeze", signature = (mountpoints = None, flags = 0))]
+    fn fs_freeze(&self, py: Python<'_>, mountpoints: Option<Vec<String>>, flags: i64) -> PyResult<i32> {
+        let _ = (mountpoints, flags);
+        Err(no_support(py, "virDomainFSFreeze"))
+    }
+
+    #[pyo3(name = "fsThaw", signature = (mountpoints = None, flags = 0))]
+    fn fs_thaw(&self, py: Python<'_>, mountpoints: Option<Vec<String>>, flags: i64) -> PyResult<i32> {
+        let _ = (mountpoints, flags);
+        Err(no_support(py, "virDomainFSThaw"))
+    }
+
+    #[pyo3(name = "abortJob")]
+    fn abort_job(&self, py: Python<'_>) -> PyResult<i32> {
+        Err(no_support(py, "virDomainAbortJob"))
+    }
+
+    #[pyo3(name = "jobStats", signature = (flags = 0))]
+    fn job_stats(&self, py: Python<'_>, flags: i64) -> PyResult<Py<PyAny>> {
+        let _ = flags;
+        Err(no_support(py, "virDomainGetJobStats"))
+    }
+
+    #[pyo3(name = "updateDeviceFlags", signature = (xml, flags = 0))]
+    fn update_device_flags(&self, py: Python<'_>, xml: String, flags: i64) -> PyResult<i32> {
+        let _ = (xml, flags);
+        Err(no_support(py, "virDomainUpdateDeviceFlags"))
     }
 
     // --- snapshots -------------------------------------------------------

@@ -238,6 +238,15 @@ rec("halt", lambda: make_and_drop(SNAP.format("p6", "halt"), L.VIR_DOMAIN_SNAPSH
 rec("state_after_halt", dom.state)
 rec("start_after_halt", dom.create)
 
+# --- external-snapshot cleanup calls the test driver does not implement ---------
+rec("block_commit", lambda: dom.blockCommit("vda", None, None, 0, L.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE | L.VIR_DOMAIN_BLOCK_COMMIT_DELETE))
+rec("block_rebase", lambda: dom.blockRebase("vda", None, 0, 0))
+rec("block_job_info", lambda: dom.blockJobInfo("vda", 0))
+rec("block_job_abort", lambda: dom.blockJobAbort("vda", L.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT))
+rec("abort_job", dom.abortJob)
+rec("job_stats", dom.jobStats)
+rec("update_device", lambda: dom.updateDeviceFlags("<disk type='file' device='disk'/>", 0))
+
 # --- read-only connection -------------------------------------------------------
 ro = libvirt.openReadOnly("test:///default")
 rdom = ro.lookupByName("test")

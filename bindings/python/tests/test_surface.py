@@ -34,6 +34,12 @@ DOMAIN_METHODS = {
     "revertToSnapshot": ["snap", "flags"], "listAllSnapshots": ["flags"],
     # virsnap extension
     "snapshotLookupByUUIDString": ["uuid", "flags"],
+    # not in core: VIR_ERR_NO_SUPPORT
+    "blockCommit": ["disk", "base", "top", "bandwidth", "flags"],
+    "blockRebase": ["disk", "base", "bandwidth", "flags"], "blockJobInfo": ["path", "flags"],
+    "blockJobAbort": ["disk", "flags"], "fsFreeze": ["mountpoints", "flags"],
+    "fsThaw": ["mountpoints", "flags"], "abortJob": [], "jobStats": ["flags"],
+    "updateDeviceFlags": ["xml", "flags"],
 }
 SNAPSHOT_METHODS = {
     "getName": [], "getXMLDesc": ["flags"], "getParent": ["flags"],
@@ -480,3 +486,26 @@ def test_reference_cycles_through_attributes_are_collected(dom):
     gc.collect()
     assert wd() is None and ws() is None
     assert dom.snapshotLookupByName("gc").getName() == "gc"
+
+
+def test_unsupported_domain_functions_raise_no_support(dom):
+    calls = {
+        "virDomainBlockCommit": lambda: dom.blockCommit("vda", None, None, 0,
+                                                        libvirt.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE),
+        "virDomainBlockRebase": lambda: dom.blockRebase("vda", None, 0, 0),
+        "virDomainGetBlockJobInfo": lambda: dom.blockJobInfo("vda", 0),
+        "virDomainBlockJobAbort": lambda: dom.blockJobAbort("vda", libvirt.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT),
+        "virDomainFSFreeze": lambda: dom.fsFreeze(),
+        "virDomainFSThaw": lambda: dom.fsThaw(["/"], 0),
+        "virDomainAbortJob": lambda: dom.abortJob(),
+        "virDomainGetJobStats": lambda: dom.jobStats(),
+        "virDomainUpdateDeviceFlags": lambda: dom.updateDeviceFlags("<disk/>", 0),
+    }
+    for func, call in calls.items():
+        with pytest.raises(libvirt.libvirtError) as ei:
+            call()
+        assert ei.value.err == (
+            libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_FROM_DOMAIN,
+            f"this function is not supported by the connection driver: {func}", 2,
+            "this function is not supported by the connection driver: %s", func, None, -1, -1,
+        )
