@@ -15,6 +15,7 @@ pub mod esx;
 pub mod qemu;
 pub mod align;
 pub mod test;
+pub mod vbox;
 
 /// A domain as a driver names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,7 +390,7 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn openers() -> &'static [Opener] {
-    &[test::open, qemu::open, esx::open]
+    &[test::open, qemu::open, esx::open, vbox::open]
 }
 
 /// The URI used when the caller passes none: `LIBVIRT_DEFAULT_URI`, else `test:///default`.

@@ -1,0 +1,153 @@
+//! Running VBoxManage: the command comes from `VIRSNAP_VBOXMANAGE` (a
+//! command line split on whitespace, e.g. a chroot wrapper), else
+//! `VBoxManage` on PATH. Every call has a timeout; stdout and stderr are
+//! captured separately (progress goes to stderr).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorCode, ErrorDomain, Result};
+
+use super::parse::{parse_error, VboxError, NO_SNAPSHOTS};
+
+const V: ErrorDomain = ErrorDomain::Vbox;
+
+/// Environment variable naming the VBoxManage command line.
+pub const ENV_COMMAND: &str = "VIRSNAP_VBOXMANAGE";
+/// Environment variable overriding the per-call timeout, in seconds.
+pub const ENV_TIMEOUT: &str = "VIRSNAP_VBOXMANAGE_TIMEOUT";
+/// Environment variable: directory that VBoxManage's file paths are relative
+/// to (a chroot). Defaults to ROOT when the command is `chroot ROOT …`.
+pub const ENV_ROOT: &str = "VIRSNAP_VBOX_ROOT";
+
+/// What one VBoxManage run printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Exit status (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    /// True for "This machine does not have any snapshots" (exit 1).
+    pub fn is_no_snapshots(&self) -> bool {
+        self.code != 0 && (self.stdout.contains(NO_SNAPSHOTS) || self.stderr.contains(NO_SNAPSHOTS))
+    }
+
+    /// The parsed `VBoxManage: error:` lines.
+    pub fn error(&self) -> VboxError {
+        parse_error(&self.stderr)
+    }
+}
+
+/// Something that runs VBoxManage with arguments (fakeable in tests).
+pub trait Runner: Send + Sync {
+    /// Runs VBoxManage with `args`; `Err` only when it could not run at all.
+    fn run(&self, args: &[String]) -> Result<Output>;
+    /// Directory the hypervisor's file paths are relative to, if any.
+    fn file_root(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+}
+
+/// Runs a real command line.
+#[derive(Debug, Clone)]
+pub struct CommandRunner {
+    argv: Vec<String>,
+    timeout: Duration,
+    root: Option<std::path::PathBuf>,
+}
+
+impl CommandRunner {
+    /// From `VIRSNAP_VBOXMANAGE` (else `VBoxManage`), `VIRSNAP_VBOXMANAGE_TIMEOUT`
+    /// (default 600 s) and `VIRSNAP_VBOX_ROOT`.
+    pub fn from_env() -> Self {
+        let line = std::env::var(ENV_COMMAND).ok().filter(|s| !s.trim().is_empty());
+        let argv: Vec<String> = match &line {
+            Some(l) => l.split_whitespace().map(str::to_owned).collect(),
+            None => vec!["VBoxManage".to_owned()],
+        };
+        let timeout = std::env::var(ENV_TIMEOUT)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .filter(|&s| s > 0)
+            .map_or(Duration::from_secs(600), Duration::from_secs);
+        let root = std::env::var(ENV_ROOT)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| chroot_root(&argv));
+        Self { argv, timeout, root }
+    }
+
+    /// An explicit command line.
+    pub fn new(argv: Vec<String>, timeout: Duration) -> Self {
+        let root = chroot_root(&argv);
+        Self { argv, timeout, root }
+    }
+}
+
+/// ROOT of a `chroot [OPTIONS] ROOT …` command line.
+fn chroot_root(argv: &[String]) -> Option<std::path::PathBuf> {
+    let first = argv.first()?;
+    if std::path::Path::new(first).file_name()? != "chroot" {
+        return None;
+    }
+    argv.iter().skip(1).find(|a| !a.starts_with('-')).map(std::path::PathBuf::from)
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+impl Runner for CommandRunner {
+    fn run(&self, args: &[String]) -> Result<Output> {
+        let (prog, pre) = self
+            .argv
+            .split_first()
+            .ok_or_else(|| Error::internal(V, format!("{ENV_COMMAND} is empty")))?;
+        let mut child = Command::new(prog)
+            .args(pre)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::system(V, format!("cannot run VBoxManage ({prog})"), &e))?;
+        let out = child.stdout.take().map(drain);
+        let err = child.stderr.take().map(drain);
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) if start.elapsed() < self.timeout => std::thread::sleep(Duration::from_millis(10)),
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::new(
+                        ErrorCode::OperationTimeout,
+                        V,
+                        format!("VBoxManage {} did not finish in {} s", args.join(" "), self.timeout.as_secs()),
+                    ));
+                }
+                Err(e) => return Err(Error::system(V, "waiting for VBoxManage", &e)),
+            }
+        };
+        let text = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            h.and_then(|h| h.join().ok()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        };
+        Ok(Output { code: status.code().unwrap_or(-1), stdout: text(out), stderr: text(err) })
+    }
+
+    fn file_root(&self) -> Option<std::path::PathBuf> {
+        self.root.clone()
+    }
+}

@@ -1,0 +1,279 @@
+//! Snapshot operations over VBoxManage. Every call re-reads the tree from
+//! VirtualBox, resolves the caller's name to a UUID (first in depth-first
+//! order) and passes only UUIDs to VBoxManage.
+
+use crate::drivers::{check_flags, DomainRef, ListKind};
+use crate::error::{Error, ErrorCode, ErrorDomain, Result};
+use crate::flags::{create, delete, list, revert, xml as xmlf};
+use crate::model::{SnapshotDef, SnapshotState};
+use crate::names::validate_snapshot_name;
+use crate::tree::SnapshotTree;
+use crate::uuid::Uuid;
+use crate::xml::{format_snapshot, parse_snapshot, FormatFlags, ParseFlags};
+
+use super::errors::Ctx;
+use super::parse::{parse_snapshot_list, parse_taken, Listing};
+use super::settings::{parse_machine_file, MachineFile};
+use super::{args, VboxDriver};
+
+const V: ErrorDomain = ErrorDomain::Vbox;
+
+/// A machine's snapshots as VirtualBox has them now.
+pub struct View {
+    /// The listing (structure, current).
+    pub listing: Listing,
+    /// The `.vbox` file, when it could be read (exact names, times, state files).
+    pub file: Option<MachineFile>,
+}
+
+impl View {
+    /// Reads the listing; with `with_file`, also the `.vbox` file (best effort).
+    pub fn load(drv: &VboxDriver, dom: &DomainRef, with_file: bool) -> Result<Self> {
+        let a = args(&["snapshot", &dom.uuid.to_string(), "list", "--machinereadable"]);
+        let out = drv.run(&a)?;
+        let listing = if out.code == 0 {
+            parse_snapshot_list(&out.stdout)?
+        } else if out.is_no_snapshots() {
+            Listing::default()
+        } else {
+            return Err(super::errors::to_error(&out, Ctx::Domain(dom)));
+        };
+        let mut view = Self { listing, file: None };
+        if with_file && !view.listing.nodes.is_empty() {
+            view.file = drv
+                .cfg_path(dom)
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .and_then(|t| parse_machine_file(&t).ok())
+                // Only a file that agrees with the listing is trusted.
+                .filter(|f| view.listing.nodes.iter().all(|n| f.snapshots.contains_key(&n.uuid)));
+        }
+        if let Some(f) = &view.file {
+            for n in &mut view.listing.nodes {
+                if let Some(s) = f.snapshots.get(&n.uuid) {
+                    n.name.clone_from(&s.name);
+                    n.description = s.description.clone().filter(|d| !d.is_empty());
+                }
+            }
+        }
+        Ok(view)
+    }
+
+    /// Index of the first snapshot named `name` (depth-first), or libvirt's not-found error.
+    pub fn index(&self, name: &str) -> Result<usize> {
+        self.listing.find_name(name).ok_or_else(|| Error::no_snapshot(V, name))
+    }
+
+    /// Name of node `i`.
+    pub fn name(&self, i: usize) -> &str {
+        &self.listing.nodes[i].name
+    }
+
+    /// UUID of node `i`.
+    pub fn uuid(&self, i: usize) -> Uuid {
+        self.listing.nodes[i].uuid
+    }
+
+    fn online(&self, i: usize) -> bool {
+        self.file
+            .as_ref()
+            .and_then(|f| f.snapshots.get(&self.uuid(i)))
+            .is_some_and(|s| s.state_file.is_some())
+    }
+
+    /// libvirt's definition of node `i` (vbox_common.c: state running when
+    /// the snapshot has a saved state, creationTime from timeStamp).
+    pub fn def(&self, i: usize) -> SnapshotDef {
+        let n = &self.listing.nodes[i];
+        SnapshotDef {
+            name: Some(n.name.clone()),
+            description: n.description.clone(),
+            state: Some(if self.online(i) { SnapshotState::Running } else { SnapshotState::Shutoff }),
+            parent: n.parent.map(|p| self.name(p).to_owned()),
+            creation_time: self.file.as_ref().and_then(|f| f.snapshots.get(&n.uuid)).map_or(0, |s| s.time),
+            ..SnapshotDef::default()
+        }
+    }
+
+    /// A [`SnapshotTree`] keyed by UUID string (names may repeat in
+    /// VirtualBox), in VirtualBox's pre-order, for the LIST filters.
+    fn tree(&self) -> Result<SnapshotTree> {
+        let mut t = SnapshotTree::new();
+        for (i, n) in self.listing.nodes.iter().enumerate() {
+            let mut d = SnapshotDef {
+                name: Some(n.uuid.to_string()),
+                parent: n.parent.map(|p| self.uuid(p).to_string()),
+                state: Some(if self.online(i) { SnapshotState::Running } else { SnapshotState::Shutoff }),
+                ..SnapshotDef::default()
+            };
+            d.set_uuid(n.uuid);
+            t.insert(d, false)?;
+        }
+        Ok(t)
+    }
+
+    fn name_of_key(&self, key: &str) -> String {
+        Uuid::parse(key)
+            .and_then(|u| self.listing.find_uuid(&u))
+            .map_or_else(|| key.to_owned(), |i| self.name(i).to_owned())
+    }
+}
+
+fn list_func(children: bool, kind: ListKind) -> &'static str {
+    match (children, kind) {
+        (false, ListKind::Num) => "vboxDomainSnapshotNum",
+        (false, ListKind::Names) => "vboxDomainSnapshotListNames",
+        (false, ListKind::All) => "vboxDomainListAllSnapshots",
+        (true, ListKind::Num) => "vboxDomainSnapshotNumChildren",
+        (true, ListKind::Names) => "vboxDomainSnapshotListChildrenNames",
+        (true, ListKind::All) => "vboxDomainSnapshotListAllChildren",
+    }
+}
+
+/// Domain-level (`of == None`) or children listing.
+pub fn list(drv: &VboxDriver, dom: &DomainRef, of: Option<&str>, flags: u32, kind: ListKind) -> Result<Vec<String>> {
+    check_flags(flags, list::ALL, V, list_func(of.is_some(), kind))?;
+    let needs_state = flags & (list::INACTIVE | list::ACTIVE | list::DISK_ONLY) != 0;
+    let v = View::load(drv, dom, needs_state)?;
+    let t = v.tree()?;
+    let keys = match of {
+        None => t.list(flags),
+        Some(name) => {
+            let i = v.index(name)?;
+            t.list_children(&v.uuid(i).to_string(), flags)?
+        }
+    };
+    Ok(keys.iter().map(|k| v.name_of_key(k)).collect())
+}
+
+/// `virDomainSnapshotGetXMLDesc`.
+pub fn xml_desc(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
+    check_flags(flags, xmlf::SECURE, V, "vboxDomainSnapshotGetXMLDesc")?;
+    let v = View::load(drv, dom, true)?;
+    let i = v.index(name)?;
+    let uuid = dom.uuid.to_string();
+    Ok(format_snapshot(&v.def(i), Some(&uuid), FormatFlags::default()))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// `virDomainSnapshotCreateXML`: `VBoxManage snapshot VM take` (live with
+/// `CREATE_LIVE`; VirtualBox refuses live on a machine that is not running).
+pub fn create(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
+    check_flags(
+        flags,
+        create::HALT | create::LIVE | create::ATOMIC | create::VALIDATE,
+        V,
+        "vboxDomainSnapshotCreateXML",
+    )?;
+    let def = parse_snapshot(xml, ParseFlags::default())?;
+    if def.is_external() {
+        return Err(Error::new(
+            ErrorCode::ConfigUnsupported,
+            V,
+            "VirtualBox takes internal snapshots only (external memory or disks requested)",
+        ));
+    }
+    if let Some(u) = &def.domain_uuid {
+        if Uuid::parse(u) != Some(dom.uuid) {
+            return Err(Error::invalid_arg(
+                ErrorDomain::DomainSnapshot,
+                format!("definition for snapshot {} must use uuid {}", def.name.as_deref().unwrap_or(""), dom.uuid),
+            ));
+        }
+    }
+    let name = def.name.clone().unwrap_or_else(|| now().to_string());
+    validate_snapshot_name(&name)?;
+    let v = View::load(drv, dom, false)?;
+    if v.listing.find_name(&name).is_some() {
+        return Err(Error::op_invalid(V, format!("snapshot '{name}' already exists")));
+    }
+    let vm = dom.uuid.to_string();
+    // A leading '-' would be read as an option: take under a placeholder
+    // name and rename by UUID.
+    let placeholder = name.starts_with('-');
+    let take_name = if placeholder { format!("virsnap-{}", Uuid::generate()) } else { name.clone() };
+    let mut a = args(&["snapshot", &vm, "take", &take_name]);
+    if let Some(d) = def.description.as_deref().filter(|d| !d.is_empty()) {
+        a.push(format!("--description={d}"));
+    }
+    if flags & create::LIVE != 0 {
+        a.push("--live".to_owned());
+    }
+    let out = drv.run_ok(&a, Ctx::Domain(dom))?;
+    let id = parse_taken(&out.stdout);
+    if placeholder {
+        let id = id.ok_or_else(|| Error::internal(V, "VBoxManage did not print the new snapshot's UUID"))?;
+        drv.run_ok(&args(&["snapshot", &vm, "edit", &id.to_string(), &format!("--name={name}")]), Ctx::Snapshot(dom, &name))?;
+    }
+    if flags & create::HALT != 0 && drv.is_active(dom)? {
+        drv.controlvm(dom, "poweroff")?;
+    }
+    Ok(name)
+}
+
+/// `virDomainRevertToSnapshot`: `snapshot VM restore UUID`, then start
+/// (`REVERT_RUNNING`) or start and pause (`REVERT_PAUSED`).
+pub fn revert(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
+    check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, V, "vboxDomainRevertToSnapshot")?;
+    let v = View::load(drv, dom, false)?;
+    let i = v.index(name)?;
+    if drv.is_active(dom)? {
+        return Err(Error::op_invalid(V, "cannot revert snapshot of running domain"));
+    }
+    let vm = dom.uuid.to_string();
+    drv.run_ok(&args(&["snapshot", &vm, "restore", &v.uuid(i).to_string()]), Ctx::Snapshot(dom, name))?;
+    if flags & (revert::RUNNING | revert::PAUSED) != 0 {
+        drv.start(dom)?;
+        if flags & revert::PAUSED != 0 {
+            drv.controlvm(dom, "pause")?;
+        }
+    }
+    Ok(())
+}
+
+fn delete_one(drv: &VboxDriver, dom: &DomainRef, name: &str, uuid: Uuid) -> Result<()> {
+    let vm = dom.uuid.to_string();
+    drv.run_ok(&args(&["snapshot", &vm, "delete", &uuid.to_string()]), Ctx::Snapshot(dom, name)).map(|_| ())
+}
+
+/// `virDomainSnapshotDelete`. VirtualBox deletes one snapshot at a time and
+/// refuses one with more than one child, so `CHILDREN` / `CHILDREN_ONLY`
+/// delete leaf-first (reverse pre-order), one UUID at a time.
+pub fn delete(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
+    check_flags(flags, delete::CHILDREN | delete::CHILDREN_ONLY, V, "vboxDomainSnapshotDelete")?;
+    let v = View::load(drv, dom, false)?;
+    let i = v.index(name)?;
+    if flags & (delete::CHILDREN | delete::CHILDREN_ONLY) == 0 {
+        return delete_one(drv, dom, name, v.uuid(i));
+    }
+    let mut doomed = v.listing.descendants(i);
+    doomed.reverse();
+    if flags & delete::CHILDREN != 0 {
+        doomed.push(i);
+    }
+    for d in doomed {
+        delete_one(drv, dom, v.name(d), v.uuid(d))?;
+    }
+    Ok(())
+}
+
+/// virsnap's rename: `snapshot VM edit UUID --name=NEW`.
+pub fn rename(drv: &VboxDriver, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
+    check_flags(flags, 0, V, "vboxDomainSnapshotRename")?;
+    let v = View::load(drv, dom, false)?;
+    let i = v.index(name)?;
+    if name == new_name {
+        return Ok(());
+    }
+    if v.listing.find_name(new_name).is_some() {
+        return Err(Error::op_invalid(V, format!("snapshot '{new_name}' already exists")));
+    }
+    let vm = dom.uuid.to_string();
+    drv.run_ok(&args(&["snapshot", &vm, "edit", &v.uuid(i).to_string(), &format!("--name={new_name}")]), Ctx::Snapshot(dom, name))
+        .map(|_| ())
+}
