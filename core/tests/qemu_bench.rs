@@ -71,22 +71,33 @@ fn bench_2000_snapshots() {
     if skip() {
         return;
     }
+    // Metadata-scale benchmark: 2000 snapshots redefined (each with a full
+    // <domain>, as real ones carry) on a domain whose disk is raw, so no
+    // qcow2 tags are involved and only the metadata path is measured.
     let n: usize = std::env::var("VSQ_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     let root = Root::new("bench2k");
-    let img = root.image("vm.qcow2");
+    let raw = root.dir.join("vm.img");
+    assert!(std::process::Command::new("qemu-img").args(["create", "-q", "-f", "raw"]).arg(&raw).arg("1M").status().unwrap().success());
     let conn = root.conn();
-    let dom = conn.define_xml(&Root::domain_xml("vm", &img), 0).unwrap();
+    let dom = conn.define_xml(&Root::domain_xml("vm", &raw).replace("type='qcow2'", "type='raw'"), 0).unwrap();
+    let domxml = dom.xml_desc(virsnap_core::flags::domain::XML_INACTIVE).unwrap();
     let t = Instant::now();
     for i in 0..n {
-        dom.snapshot_create_xml(&format!("<domainsnapshot><name>s{i:05}</name></domainsnapshot>"), 0).unwrap();
+        let parent = if i == 0 { String::new() } else { format!("<parent><name>s{:05}</name></parent>", (i - 1) / 2) };
+        let xml = format!(
+            "<domainsnapshot><name>s{i:05}</name><state>shutoff</state>{parent}<creationTime>{}</creationTime><memory snapshot='no'/><disks><disk name='vda' snapshot='internal'/></disks>{domxml}</domainsnapshot>",
+            1_700_000_000 + i
+        );
+        dom.snapshot_create_xml(&xml, virsnap_core::flags::create::REDEFINE | virsnap_core::flags::create::CURRENT).unwrap();
     }
-    println!("BENCH created {n} shut-off snapshots in {:.1} s", t.elapsed().as_secs_f64());
+    println!("BENCH redefined {n} snapshots in {:.1} s", t.elapsed().as_secs_f64());
     let mut cold = vec![];
     for _ in 0..5 {
         let t = Instant::now();
         let c = Connection::open(Some(&root.uri())).unwrap();
         let d = c.lookup_by_name("vm").unwrap();
         assert_eq!(d.snapshot_num(0).unwrap(), n);
+        d.snapshot_current(0).unwrap().xml_desc(0).unwrap();
         cold.push(t.elapsed());
     }
     let mut warm = vec![];
@@ -96,12 +107,9 @@ fn bench_2000_snapshots() {
         cur.xml_desc(0).unwrap();
         warm.push(t.elapsed());
     }
-    let t = Instant::now();
-    dom.snapshot_create_xml("<domainsnapshot><name>one-more</name></domainsnapshot>", 0).unwrap();
-    let c1 = t.elapsed();
-    let t = Instant::now();
-    dom.snapshot_lookup_by_name("one-more", 0).unwrap().delete(0).unwrap();
-    let d1 = t.elapsed();
-    println!("BENCH {n} snapshots: cold open+list {} (fresh connection = what one CLI command pays), warm current+xml {}", ms(median(cold)), ms(median(warm)));
-    println!("BENCH {n} snapshots: create {} delete {} (qemu-img on a {n}-snapshot qcow2 included)", ms(c1), ms(d1));
+    println!("BENCH {n} snapshots: fresh connection + list + current + xml {} (what one CLI command pays); warm {}", ms(median(cold)), ms(median(warm)));
+    println!("BENCH metadata tree at {}", root.dir.display());
+    if std::env::var("VSQ_BENCH_KEEP").is_ok() {
+        std::mem::forget(root);
+    }
 }

@@ -51,9 +51,10 @@ impl Cache {
             g.remove(name);
         }
     }
-    fn get(&self, name: &str, stamp: &Stamp) -> Option<Loaded> {
-        let g = self.0.lock().ok()?;
-        g.get(name).filter(|l| &l.stamp == stamp).cloned()
+    /// Takes the cached tree out (mutations put it back with `recache`).
+    fn take(&self, name: &str, stamp: &Stamp) -> Option<Loaded> {
+        let mut g = self.0.lock().ok()?;
+        if g.get(name).is_some_and(|l| &l.stamp == stamp) { g.remove(name) } else { None }
     }
     fn put(&self, name: &str, l: Loaded) {
         if let Ok(mut g) = self.0.lock() {
@@ -146,13 +147,11 @@ impl QemuDriver {
     pub(super) fn load_tree(&self, name: &str, store: &SnapshotStore) -> Result<Loaded> {
         let def = self.def(name)?;
         let stamp = stamp_of(store, &def);
-        if let Some(l) = self.cache.get(name, &stamp) {
+        if let Some(l) = self.cache.take(name, &stamp) {
             return Ok(l);
         }
         if let Some((tree, missing)) = index::read(&self.index_path(name), &stamp) {
-            let l = Loaded { tree, missing, stamp };
-            self.cache.put(name, l.clone());
-            return Ok(l);
+            return Ok(Loaded { tree, missing, stamp });
         }
         let (mut tree, problems) = store.load_all()?;
         for p in problems {
@@ -223,7 +222,6 @@ impl QemuDriver {
         // Re-stamp: roll-forward may have changed files.
         let loaded = Loaded { tree, missing, stamp: stamp_of(store, &def) };
         index::write(&self.index_path(name), &loaded.stamp, &loaded.tree, &loaded.missing);
-        self.cache.put(name, loaded.clone());
         Ok(loaded)
     }
 
@@ -236,10 +234,12 @@ impl QemuDriver {
             return r.unwrap_or_else(|| Err(Error::internal(DOM, "cache"))).map_err(retag);
         }
         let l = self.load_tree(&dom.name, &store)?;
-        match f.take() {
+        let r = match f.take() {
             Some(f) => f(&l.tree).map_err(retag),
             None => Err(Error::internal(DOM, "cache")),
-        }
+        };
+        self.cache.put(&dom.name, l);
+        r
     }
 
     /// Puts the tree a mutation left behind into the cache (stamped after
@@ -579,14 +579,19 @@ impl QemuDriver {
 
     pub(super) fn snap_xml(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, crate::flags::xml::SECURE, DOM, "qemuDomainSnapshotGetXMLDesc")?;
-        let (store, _l) = self.lock(&dom.name)?;
-        let mut loaded = self.load_tree(&dom.name, &store)?;
-        if !loaded.tree.contains(name) {
-            return Err(Error::no_snapshot(DOM, name));
-        }
-        self.hydrate(&store, &mut loaded.tree, &[name.to_owned()])?;
-        let def = loaded.tree.get(name).ok_or_else(|| Error::no_snapshot(DOM, name))?;
-        Ok(format_snapshot(def, Some(&dom.uuid.to_string()), FormatFlags { secure: flags != 0, internal: false, current: false }))
+        let (def, light) = self.with_tree(dom, |t| {
+            let d = t.get(name).ok_or_else(|| Error::no_snapshot(DOM, name))?;
+            Ok((d.clone(), d.private_value(index::LIGHT).is_some()))
+        })?;
+        let def = if light {
+            let (store, _l) = self.lock(&dom.name)?;
+            let mut full = self.full_def(&store, name)?;
+            full.parent = def.parent.clone();
+            full
+        } else {
+            def
+        };
+        Ok(format_snapshot(&def, Some(&dom.uuid.to_string()), FormatFlags { secure: flags != 0, internal: false, current: false }))
     }
 
     pub(super) fn snap_revert(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
