@@ -107,6 +107,18 @@ fn flags32(flags: i64) -> u32 {
     flags as u32
 }
 
+/// libvirt-python passes `None` for a string argument as NULL; libvirt then
+/// fails with "`arg` in `func` must not be NULL" (code 8, int1/int2 0).
+fn req(py: Python<'_>, v: Option<String>, domain: ErrorDomain, func: &str, arg: &str) -> PyResult<String> {
+    match v {
+        Some(v) => Ok(v),
+        None => {
+            set_last_error(None);
+            Err(raise(py, Error::invalid_arg_raw(domain, func, arg, format!("{arg} in {func} must not be NULL"))))
+        }
+    }
+}
+
 /// `VIR_ERR_NO_SUPPORT` for a public function virsnap-core does not implement
 /// (libvirt's wording for a driver that leaves the slot empty).
 fn no_support(py: Python<'_>, func: &str) -> PyErr {
@@ -357,17 +369,19 @@ impl VirConnect {
     }
 
     #[pyo3(name = "lookupByName")]
-    fn lookup_by_name(slf: &Bound<'_, Self>, name: String) -> PyResult<Py<VirDomain>> {
+    fn lookup_by_name(slf: &Bound<'_, Self>, name: Option<String>) -> PyResult<Py<VirDomain>> {
         let py = slf.py();
         let c = slf.get().live(py, "virDomainLookupByName")?;
+        let name = req(py, name, ErrorDomain::Domain, "virDomainLookupByName", "name")?;
         let d = call(py, move || c.lookup_by_name(&name))?;
         wrap_dom(py, slf, d)
     }
 
     #[pyo3(name = "lookupByUUIDString")]
-    fn lookup_by_uuid_string(slf: &Bound<'_, Self>, uuidstr: String) -> PyResult<Py<VirDomain>> {
+    fn lookup_by_uuid_string(slf: &Bound<'_, Self>, uuidstr: Option<String>) -> PyResult<Py<VirDomain>> {
         let py = slf.py();
         let c = slf.get().live(py, "virDomainLookupByUUIDString")?;
+        let uuidstr = req(py, uuidstr, ErrorDomain::Domain, "virDomainLookupByUUIDString", "uuidstr")?;
         let d = call(py, move || c.lookup_by_uuid_string(&uuidstr))?;
         wrap_dom(py, slf, d)
     }
@@ -427,17 +441,19 @@ impl VirConnect {
     }
 
     #[pyo3(name = "defineXML")]
-    fn define_xml(slf: &Bound<'_, Self>, xml: String) -> PyResult<Py<VirDomain>> {
+    fn define_xml(slf: &Bound<'_, Self>, xml: Option<String>) -> PyResult<Py<VirDomain>> {
         let py = slf.py();
         let c = slf.get().live(py, "virDomainDefineXML")?;
+        let xml = req(py, xml, ErrorDomain::Domain, "virDomainDefineXML", "xml")?;
         let d = call(py, move || c.define_xml(&xml, 0))?;
         wrap_dom(py, slf, d)
     }
 
     #[pyo3(name = "defineXMLFlags", signature = (xml, flags = 0))]
-    fn define_xml_flags(slf: &Bound<'_, Self>, xml: String, flags: i64) -> PyResult<Py<VirDomain>> {
+    fn define_xml_flags(slf: &Bound<'_, Self>, xml: Option<String>, flags: i64) -> PyResult<Py<VirDomain>> {
         let py = slf.py();
         let c = slf.get().live(py, "virDomainDefineXMLFlags")?;
+        let xml = req(py, xml, ErrorDomain::Domain, "virDomainDefineXMLFlags", "xml")?;
         let flags = flags32(flags);
         let d = call(py, move || c.define_xml(&xml, flags))?;
         wrap_dom(py, slf, d)
@@ -445,9 +461,10 @@ impl VirConnect {
 
     #[pyo3(name = "createXML", signature = (xmlDesc, flags = 0))]
     #[allow(non_snake_case)]
-    fn create_xml(slf: &Bound<'_, Self>, xmlDesc: String, flags: i64) -> PyResult<Py<VirDomain>> {
+    fn create_xml(slf: &Bound<'_, Self>, xmlDesc: Option<String>, flags: i64) -> PyResult<Py<VirDomain>> {
         let py = slf.py();
         let c = slf.get().live(py, "virDomainCreateXML")?;
+        let xmlDesc = req(py, xmlDesc, ErrorDomain::Domain, "virDomainCreateXML", "xmlDesc")?;
         let flags = flags32(flags);
         let d = call(py, move || c.create_xml(&xmlDesc, flags))?;
         wrap_dom(py, slf, d)
@@ -668,7 +685,7 @@ impl VirDomain {
     }
 
     #[pyo3(name = "updateDeviceFlags", signature = (xml, flags = 0))]
-    fn update_device_flags(&self, py: Python<'_>, xml: String, flags: i64) -> PyResult<i32> {
+    fn update_device_flags(&self, py: Python<'_>, xml: Option<String>, flags: i64) -> PyResult<i32> {
         let _ = (xml, flags);
         Err(no_support(py, "virDomainUpdateDeviceFlags"))
     }
@@ -677,8 +694,9 @@ impl VirDomain {
 
     #[pyo3(name = "snapshotCreateXML", signature = (xmlDesc, flags = 0))]
     #[allow(non_snake_case)]
-    fn snapshot_create_xml(slf: &Bound<'_, Self>, xmlDesc: String, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
+    fn snapshot_create_xml(slf: &Bound<'_, Self>, xmlDesc: Option<String>, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
         let py = slf.py();
+        let xmlDesc = req(py, xmlDesc, ErrorDomain::DomainSnapshot, "virDomainSnapshotCreateXML", "xmlDesc")?;
         let d = slf.get().dom.clone();
         let f = flags32(flags);
         let s = call(py, move || d.snapshot_create_xml(&xmlDesc, f))?;
@@ -707,8 +725,9 @@ impl VirDomain {
     }
 
     #[pyo3(name = "snapshotLookupByName", signature = (name, flags = 0))]
-    fn snapshot_lookup_by_name(slf: &Bound<'_, Self>, name: String, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
+    fn snapshot_lookup_by_name(slf: &Bound<'_, Self>, name: Option<String>, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
         let py = slf.py();
+        let name = req(py, name, ErrorDomain::DomainSnapshot, "virDomainSnapshotLookupByName", "name")?;
         let d = slf.get().dom.clone();
         let f = flags32(flags);
         let s = call(py, move || d.snapshot_lookup_by_name(&name, f))?;
@@ -717,8 +736,9 @@ impl VirDomain {
 
     /// virsnap extension: snapshot by its UUID string.
     #[pyo3(name = "snapshotLookupByUUIDString", signature = (uuid, flags = 0))]
-    fn snapshot_lookup_by_uuid_string(slf: &Bound<'_, Self>, uuid: String, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
+    fn snapshot_lookup_by_uuid_string(slf: &Bound<'_, Self>, uuid: Option<String>, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
         let py = slf.py();
+        let uuid = req(py, uuid, ErrorDomain::DomainSnapshot, "virDomainSnapshotLookupByUUIDString", "uuid")?;
         let d = slf.get().dom.clone();
         let f = flags32(flags);
         let s = call(py, move || d.snapshot_lookup_by_uuid_string(&uuid, f))?;
@@ -886,8 +906,9 @@ impl VirDomainSnapshot {
 
     /// Renames the snapshot (`virDomainSnapshotRename`); this object takes the new name.
     #[pyo3(signature = (newname, flags = 0))]
-    fn rename(&self, py: Python<'_>, newname: String, flags: i64) -> PyResult<i32> {
+    fn rename(&self, py: Python<'_>, newname: Option<String>, flags: i64) -> PyResult<i32> {
         let f = flags32(flags);
+        let newname = req(py, newname, ErrorDomain::DomainSnapshot, "virDomainSnapshotRename", "newname")?;
         snap_call!(self, py, |s: &Snapshot| s.rename(&newname, f).map(|()| 0))
     }
 

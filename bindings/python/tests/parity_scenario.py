@@ -31,6 +31,8 @@ SNAP = "<domainsnapshot><name>{0}</name><description>{1}</description></domainsn
 def rec(step, fn, msg_too=True):
     try:
         r = fn()
+    except TypeError:
+        r = ["TypeError"]
     except libvirt.libvirtError as e:
         if msg_too:
             r = ["error"] + list(e.err)  # the whole 9-tuple: code, domain, message, level, str1..3, int1..2
@@ -246,6 +248,23 @@ rec("block_job_abort", lambda: dom.blockJobAbort("vda", L.VIR_DOMAIN_BLOCK_JOB_A
 rec("abort_job", dom.abortJob)
 rec("job_stats", dom.jobStats)
 rec("update_device", lambda: dom.updateDeviceFlags("<disk type='file' device='disk'/>", 0))
+
+# --- argument conversion: TypeError before the library; flags as C unsigned int ---
+rec("xml_bytes", lambda: dom.snapshotCreateXML(b"<domainsnapshot/>"))
+rec("flags_none", lambda: dom.snapshotNum(None))
+rec("flags_str", lambda: dom.snapshotListNames("0"))
+rec("name_none", lambda: dom.snapshotLookupByName(None))
+rec("xml_none", lambda: dom.snapshotCreateXML(None))
+rec("dom_name_none", lambda: conn.lookupByName(None))
+rec("dom_uuidstr_none", lambda: conn.lookupByUUIDString(None))
+rec("define_none", lambda: conn.defineXML(None))
+rec("define_flags_none", lambda: conn.defineXMLFlags(None))
+rec("create_none", lambda: conn.createXML(None))
+rec("lookup_id_negative", lambda: conn.lookupByID(-1))
+rec("lookup_uuid_invalid", lambda: conn.lookupByUUIDString("zzz"))
+rec("flags_negative", lambda: dom.snapshotNum(-1))
+rec("flags_huge_truncated", lambda: dom.snapshotNum(1 << 32))
+rec("flags_bool", lambda: dom.snapshotNum(True))
 
 # --- read-only connection -------------------------------------------------------
 ro = libvirt.openReadOnly("test:///default")

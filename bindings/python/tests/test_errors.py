@@ -88,8 +88,9 @@ def test_type_errors_before_the_library(dom):
         dom.snapshotCreateXML("<domainsnapshot/>", None)
     with pytest.raises(TypeError):
         dom.snapshotListNames(flags=None)
-    with pytest.raises(TypeError):
-        dom.snapshotLookupByName(None)
+    # None for a string is NULL for libvirt: its own "must not be NULL" error
+    assert code_of(dom.snapshotLookupByName, None) == libvirt.VIR_ERR_INVALID_ARG
+    assert code_of(dom.snapshotCreateXML, None) == libvirt.VIR_ERR_INVALID_ARG
     with pytest.raises(TypeError):
         dom.revertToSnapshot("not a snapshot")
     assert dom.snapshotNum() == 0

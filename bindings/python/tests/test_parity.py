@@ -27,6 +27,8 @@ KNOWN_CORE_DIFFS = {
     "'operation forbidden: virDomainSnapshotGetXMLDesc with secure flag'",
     "disk_path_no": "core's test driver names the disk 'vda' in 'disk … must use snapshot mode "
     "internal'; libvirt keeps the name as given ('/guest/diskimage1')",
+    "lookup_id_negative": "core/src/connect.rs Connection::lookup_by_id reports 'id … must be zero or "
+    "greater' in VIR_FROM_NONE (0); libvirt reports it in VIR_FROM_DOMAIN (20)",
     "memory_external": "core's test driver accepts <memory snapshot='external'> and makes the disk "
     "external; libvirt refuses (67: 'source for disk vda is not a regular file; refusing to "
     "generate external snapshot name')",
