@@ -111,9 +111,10 @@ fn open_err(uri: &str) -> virsnap_core::Error {
 
 #[test]
 fn garbage_truncated_http_errors_and_silence() {
-    let cases: [(fn(&str) -> Act, ErrorCode); 8] = [
+    type Plan = fn(&str) -> Act;
+    let cases: [(Plan, ErrorCode); 8] = [
         (|_| Act::Reply(200, "this is not XML at all"), ErrorCode::Rpc),
-        (|_| Act::Reply(200, &SERVICE_CONTENT_TRUNC), ErrorCode::Rpc),
+        (|_| Act::Reply(200, SERVICE_CONTENT_TRUNC), ErrorCode::Rpc),
         (|_| Act::Reply(503, "<html><body>Service Unavailable</body></html>"), ErrorCode::Rpc),
         (|_| Act::Reply(404, ""), ErrorCode::Rpc),
         (|_| Act::Close, ErrorCode::Rpc),

@@ -75,8 +75,7 @@ fn retrieve_pages(session: &Session, spec_inner: &str) -> Result<Option<Vec<Obje
     let body = format!("{}<specSet>{spec_inner}</specSet><options></options>", pc.this());
     let mut out = Vec::new();
     let mut resp = session.call("RetrievePropertiesEx", &body)?;
-    loop {
-        let Some(rv) = resp.child("returnval") else { break };
+    while let Some(rv) = resp.child("returnval") {
         for o in rv.children_named("objects") {
             let oc = ObjectContent::from_node(o);
             if oc.missing.iter().any(|(_, k)| k == "NotAuthenticated") {

@@ -210,7 +210,7 @@ impl EsxDriver {
             Err(e) if e.code == ErrorCode::NoSupport => Err(Error::new(
                 ErrorCode::NoSupport,
                 ESX,
-                format!("virDomainSnapshotRename: the server does not implement RenameSnapshot ({})", e.message),
+                format!("virDomainSnapshotRename: the server lacks {}", e.str2.as_deref().unwrap_or("RenameSnapshot")),
             )),
             Err(e) => Err(e),
         }
