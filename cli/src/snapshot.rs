@@ -651,11 +651,13 @@ pub fn cmd_edit(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 fn edit_inner(ctl: &mut Ctl, dom: &Domain, snap: &Snapshot, name: &str, define_flags: u32, rename_ok: bool, clone_ok: bool) -> bool {
     let doc = lv!(ctl, snap.xml_desc(xf::SECURE));
     let dir = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".to_owned());
-    let path = std::path::Path::new(&dir).join(format!("virsnap{}-{}.xml", std::process::id(), name.len()));
-    if let Err(e) = std::fs::write(&path, &doc) {
-        ctl.error(&format!("Failed to create temporary file: {}", util::strerror(&e)));
-        return false;
-    }
+    let path = match write_temp(&dir, &doc) {
+        Ok(p) => p,
+        Err(e) => {
+            ctl.error(&format!("Failed to create temporary file: {}", util::strerror(&e)));
+            return false;
+        }
+    };
     let cleanup = |p: &std::path::Path| {
         let _ = std::fs::remove_file(p);
     };
@@ -726,6 +728,28 @@ fn edit_inner(ctl: &mut Ctl, dom: &Domain, snap: &Snapshot, name: &str, define_f
         }
     }
     true
+}
+
+/// Writes `doc` to a new file `DIR/virsnapXXXXXX.xml` (created exclusively,
+/// mode 0600, so an existing file or symlink is never followed).
+fn write_temp(dir: &str, doc: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let mut last = None;
+    for i in 0..100u32 {
+        let tag = (seed ^ std::process::id().rotate_left(16)).wrapping_add(i.wrapping_mul(2_654_435_761)) % 1_000_000;
+        let path = std::path::Path::new(dir).join(format!("virsnap{tag:06}.xml"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+            Ok(mut f) => {
+                f.write_all(doc.as_bytes())?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary file name")))
 }
 
 pub fn cmd_checkpoint_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
