@@ -423,3 +423,61 @@ fn checkpoints_and_snapshots_exclude_each_other() {
     let o = session("snapshot-create-as test s1; checkpoint-create-as test c1");
     assert_eq!(o.stderr, "error: Operation not supported: cannot create checkpoint while snapshot exists\n");
 }
+
+fn have(prog: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+}
+
+/// The same commands a virsh script uses, on the qemu driver (offline
+/// domain: qemu-img only, no guest is started).
+#[test]
+fn works_on_qemu_embed() {
+    if !have("qemu-img") {
+        println!("SKIP: qemu-img not installed");
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("virsnap-cli-qemu-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("root");
+    let disk = root.join("d.qcow2");
+    let st = Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&disk).arg("16M").status().expect("qemu-img");
+    assert!(st.success());
+    let xml = root.join("dom.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            "<domain type='qemu'><name>q1</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>\
+             <os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>\
+             <driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vda' bus='virtio'/>\
+             </disk></devices></domain>",
+            disk.display()
+        ),
+    )
+    .expect("write xml");
+    let uri = format!("qemu:///embed?root={}", root.display());
+    let run = |line: &str| run_with(&["-c", &uri, line], None, &[]);
+    let o = run(&format!("define {}", xml.display()));
+    assert_eq!((o.stderr.as_str(), o.code), ("", 0));
+    let o = run(
+        "snapshot-create-as q1 s1 --description first; snapshot-create-as --domain q1 --name s2; \
+         snapshot-list q1 --tree; snapshot-list q1 --name --topological; snapshot-current q1 --name; snapshot-parent q1 s2",
+    );
+    assert_eq!(
+        o.stdout,
+        "Domain snapshot s1 created\nDomain snapshot s2 created\ns1\n  |\n  +- s2\n    \n\ns1\ns2\n\ns2\ns1\n"
+    );
+    assert_eq!((o.stderr.as_str(), o.code), ("", 0));
+    let o = run("snapshot-info q1 s1");
+    assert!(o.stdout.starts_with("Name:           s1\nDomain:         q1\nCurrent:        no\nState:          shutoff\n"), "{}", o.stdout);
+    // metadata survives between invocations; seed commands work here too
+    let o = run("snapshot-rename q1 s2 s3; snapshot-delete q1 s1 --delete; snapshot-revert q1 s1; snapshot-delete q1 s3 --delete; snapshot-list q1 --name");
+    assert!(o.stdout.starts_with("Domain snapshot s2 renamed to s3\n\n"), "{}", o.stdout);
+    assert!(o.stderr.starts_with("error: Failed to delete snapshot s1\nerror: Requested operation is not valid: snapshot 's1' has children"), "{}", o.stderr);
+    assert!(o.stdout.ends_with("Domain snapshot s1 reverted\n\nDomain snapshot s3 deleted\n\ns1\n\n"), "{}", o.stdout);
+    let o = run("snapshot-delete-all q1; snapshot-list q1 --name; snapshot-info q1 nope");
+    assert_eq!(o.stdout, "Domain 'q1': 1 snapshots deleted\n\n\n\n");
+    assert_eq!(o.stderr, "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n");
+    let o = run("undefine q1");
+    assert_eq!((o.stdout.as_str(), o.code), ("Domain 'q1' has been undefined\n\n", 0));
+    let _ = std::fs::remove_dir_all(&root);
+}
