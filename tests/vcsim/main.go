@@ -1,7 +1,7 @@
 // Command vcsim serves govmomi's ESX simulator on a loopback address for
 // virsnap's ESX driver tests.
 //
-// Usage: vcsim [-listen 127.0.0.1:0] [-trace]
+// Usage: vcsim [-listen 127.0.0.1:0] [-trace] [-tls-cert cert.pem -tls-key key.pem]
 //
 // The first line on stdout is the endpoint URL (http://user:pass@host:port/sdk).
 // SIGTERM or SIGINT closes the server and removes the model (its temporary
@@ -9,6 +9,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"net/url"
@@ -22,6 +23,8 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
 	trace := flag.Bool("trace", false, "dump every SOAP request and response to stderr")
+	certFile := flag.String("tls-cert", "", "serve https with this PEM certificate (with -tls-key)")
+	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.Parse()
 
 	simulator.Trace = *trace
@@ -31,6 +34,14 @@ func main() {
 		os.Exit(1)
 	}
 	m.Service.Listen = &url.URL{Host: *listen}
+	if *certFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vcsim: tls:", err)
+			os.Exit(1)
+		}
+		m.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
 	s := m.Service.NewServer()
 	fmt.Println(s.URL.String())
 

@@ -34,6 +34,11 @@ impl Vcsim {
     /// Starts vcsim, or prints `SKIP: …` and returns `None` when it is not
     /// built (fails instead when `VIRSNAP_REQUIRE_VCSIM=1`).
     pub fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, &[])
+    }
+
+    /// [`Self::start`] with extra vcsim arguments.
+    pub fn start_with(test: &str, extra: &[&str]) -> Option<Self> {
         let Some(bin) = binary() else {
             if std::env::var("VIRSNAP_REQUIRE_VCSIM").as_deref() == Ok("1") {
                 panic!("vcsim is required but not built (run tests/vcsim/build.sh)");
@@ -45,6 +50,7 @@ impl Vcsim {
         let _ = std::fs::create_dir_all(&tmp);
         let mut child = Command::new(bin)
             .args(["-listen", "127.0.0.1:0"])
+            .args(extra)
             .env("TMPDIR", &tmp)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
