@@ -7,12 +7,40 @@ static int has_name(char **names, int n, const char *want) {
     return 0;
 }
 
+static int auth_calls;
+static int auth_cb(virConnectCredentialPtr cred, unsigned int ncred, void *cbdata) {
+    (void)cred; (void)ncred; (void)cbdata;
+    auth_calls++;
+    return 0;
+}
+
+static void open_auth(void) {
+    int credtypes[] = {VIR_CRED_AUTHNAME, VIR_CRED_PASSPHRASE};
+    virConnectAuth auth = {credtypes, 2, auth_cb, NULL};
+    virConnectPtr rc = virConnectOpenAuth("test:///default", &auth, VIR_CONNECT_RO);
+    CHECK(rc != NULL);
+    virDomainPtr rd = virDomainLookupByName(rc, "test");
+    CHECK(rd != NULL);
+    CHECK(virDomainSuspend(rd) == -1);
+    CHECK_ERR(VIR_ERR_OPERATION_DENIED, VIR_FROM_DOMAIN, "read only access prevents virDomainSuspend");
+    CHECK(virDomainFree(rd) == 0);
+    CHECK(virConnectClose(rc) == 0);
+    rc = virConnectOpenAuth("test:///default", NULL, 0);
+    CHECK(rc != NULL);
+    CHECK(virConnectClose(rc) == 0);
+    CHECK(auth_calls == 0); /* the test driver needs no credentials */
+    rc = virConnectOpenReadOnly("test:///default");
+    CHECK(rc != NULL);
+    CHECK(virConnectClose(rc) == 0);
+}
+
 int main(void) {
     virSetErrorFunc(NULL, quiet_handler);
     CHECK(virInitialize() == 0);
     unsigned long lib = 0, typ = 0;
     CHECK(virGetVersion(&lib, NULL, &typ) == 0 && lib == 9000000 && typ == 9000000);
 
+    open_auth();
     virConnectPtr conn = virConnectOpen("test:///default");
     CHECK(conn != NULL);
     if (!conn) return finish("lifecycle");
