@@ -34,12 +34,105 @@ static void print_xml_lines(const char *xml) {
     }
 }
 
+static int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Unordered listings come from libvirt's seeded hash table, so sort them. */
 static void list(virDomainPtr dom, unsigned int flags) {
     char *names[16];
     int n = virDomainSnapshotListNames(dom, names, 16, flags);
+    if (n > 0 && !(flags & VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL)) qsort(names, n < 16 ? n : 16, sizeof names[0], cmp);
     printf("list(0x%x) = %d:", flags, n);
     for (int i = 0; i < n && i < 16; i++) { printf(" %s", names[i]); free(names[i]); }
     printf("\n");
+}
+
+/* NULL handles and NULL/negative arguments on every implemented call. */
+static void null_calls(virConnectPtr conn, virDomainPtr dom) {
+    char *names[2];
+    virDomainSnapshotPtr *snaps;
+    virDomainPtr *doms;
+    unsigned long ul;
+    int st;
+    char buf[VIR_UUID_STRING_BUFLEN];
+    unsigned char raw[VIR_UUID_BUFLEN];
+    virDomainInfo info;
+#define N(call) do { (void)(call); err(#call); } while (0)
+    N(virDomainSnapshotGetName(NULL));
+    N(virDomainSnapshotGetDomain(NULL));
+    N(virDomainSnapshotGetConnect(NULL));
+    N(virDomainSnapshotCreateXML(NULL, "<domainsnapshot/>", 0));
+    N(virDomainSnapshotGetXMLDesc(NULL, 0));
+    N(virDomainSnapshotNum(NULL, 0));
+    N(virDomainSnapshotListNames(NULL, names, 2, 0));
+    N(virDomainListAllSnapshots(NULL, &snaps, 0));
+    N(virDomainSnapshotNumChildren(NULL, 0));
+    N(virDomainSnapshotListChildrenNames(NULL, names, 2, 0));
+    N(virDomainSnapshotListAllChildren(NULL, &snaps, 0));
+    N(virDomainSnapshotLookupByName(NULL, "x", 0));
+    N(virDomainHasCurrentSnapshot(NULL, 0));
+    N(virDomainSnapshotCurrent(NULL, 0));
+    N(virDomainSnapshotGetParent(NULL, 0));
+    N(virDomainSnapshotIsCurrent(NULL, 0));
+    N(virDomainSnapshotHasMetadata(NULL, 0));
+    N(virDomainRevertToSnapshot(NULL, 0));
+    N(virDomainSnapshotDelete(NULL, 0));
+    N(virDomainSnapshotRef(NULL));
+    N(virDomainSnapshotFree(NULL));
+    N(virConnectClose(NULL));
+    N(virConnectRef(NULL));
+    N(virConnectGetURI(NULL));
+    N(virConnectGetType(NULL));
+    N(virConnectGetLibVersion(NULL, &ul));
+    N(virConnectListAllDomains(NULL, &doms, 0));
+    N(virConnectNumOfDomains(NULL));
+    N(virDomainLookupByName(NULL, "test"));
+    N(virDomainLookupByUUID(NULL, raw));
+    N(virDomainLookupByUUIDString(NULL, "6695eb01-f6a4-8304-79aa-97f2502e193f"));
+    N(virDomainLookupByID(NULL, 1));
+    N(virDomainFree(NULL));
+    N(virDomainRef(NULL));
+    N(virDomainGetName(NULL));
+    N(virDomainGetUUID(NULL, raw));
+    N(virDomainGetUUIDString(NULL, buf));
+    N(virDomainGetID(NULL));
+    N(virDomainGetState(NULL, &st, NULL, 0));
+    N(virDomainGetInfo(NULL, &info));
+    N(virDomainIsActive(NULL));
+    N(virDomainCreate(NULL));
+    N(virDomainCreateWithFlags(NULL, 0));
+    N(virDomainDestroy(NULL));
+    N(virDomainShutdown(NULL));
+    N(virDomainSuspend(NULL));
+    N(virDomainResume(NULL));
+    N(virDomainDefineXML(NULL, "<domain/>"));
+    N(virDomainUndefine(NULL));
+    N(virDomainUndefineFlags(NULL, 0));
+    N(virDomainGetXMLDesc(NULL, 0));
+    N(virDomainGetConnect(NULL));
+    N(virDomainSnapshotCreateXML(dom, NULL, 0));
+    N(virDomainSnapshotLookupByName(dom, NULL, 0));
+    N(virDomainSnapshotListNames(dom, NULL, 1, 0));
+    N(virDomainSnapshotListNames(dom, names, -1, 0));
+    N(virDomainLookupByName(conn, NULL));
+    N(virDomainLookupByUUID(conn, NULL));
+    N(virDomainLookupByUUIDString(conn, NULL));
+    N(virDomainLookupByUUIDString(conn, "not-a-uuid"));
+    N(virDomainLookupByID(conn, -1));
+    N(virDomainLookupByID(conn, 42));
+    N(virDomainGetUUID(dom, NULL));
+    N(virDomainGetUUIDString(dom, NULL));
+    N(virDomainGetState(dom, NULL, NULL, 0));
+    N(virDomainGetInfo(dom, NULL));
+    N(virDomainDefineXML(conn, NULL));
+    N(virConnectGetLibVersion(conn, NULL));
+    N(virGetVersion(NULL, NULL, NULL));
+    N(virDomainGetState(dom, &st, NULL, 1));
+    N(virDomainSnapshotNum(dom, 0x10000));
+    N(virDomainListAllSnapshots(dom, NULL, 0x10000));
+    /* not compared: core names virConnectListAllDomains instead of the test
+     * driver's testConnectListAllDomains in the unsupported-flags message */
+    N(virDomainCreate(dom));
+#undef N
 }
 
 int main(void) {
@@ -59,6 +152,7 @@ int main(void) {
     virDomainGetState(dom, &st, &reason, 0);
     printf("domain %s id=%u uuid=%s state=%d reason=%d active=%d\n", virDomainGetName(dom), virDomainGetID(dom),
            uuid, st, reason, virDomainIsActive(dom));
+    null_calls(conn, dom);
     printf("num=%d hascurrent=%d\n", virDomainSnapshotNum(dom, 0), virDomainHasCurrentSnapshot(dom, 0));
     printf("current=%p\n", (void *)virDomainSnapshotCurrent(dom, 0));
     err("current");
