@@ -194,6 +194,14 @@ other_uuid = x1.replace("<name>s1</name>", "<name>other</name>", 1).replace(
 )
 rec("redefine_other_uuid", lambda: dom.snapshotCreateXML(other_uuid, L.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE))
 rec("redefine_rename", lambda: dom.snapshotCreateXML(x1.replace("<name>s1</name>", "<name>s1copy</name>", 1), L.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE).getName())
+MINIMAL = ("<domainsnapshot><name>minimal</name><creationTime>5</creationTime><state>running</state>"
+           "<domain type='test'><name>test</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>"
+           "<memory>1024</memory><os><type>hvm</type></os></domain></domainsnapshot>")
+rec("redefine_minimal_domain", lambda: dom.snapshotCreateXML(MINIMAL, L.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE).getXMLDesc())
+rec("redefine_no_domain", lambda: dom.snapshotCreateXML(
+    "<domainsnapshot><name>bare</name><creationTime>6</creationTime><state>shutoff</state></domainsnapshot>",
+    L.VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE).getXMLDesc())
+rec("minimal_delete", lambda: [dom.snapshotLookupByName("minimal").delete(), dom.snapshotLookupByName("bare").delete()])
 rec("s1copy_parent", lambda: dom.snapshotLookupByName("s1copy").getParent())
 rec("s1copy_delete", lambda: dom.snapshotLookupByName("s1copy").delete())
 
