@@ -187,6 +187,34 @@ int main(void) {
     CHECK(virDomainShutdown(dom) == 0);
     CHECK(virDomainCreateWithFlags(dom, 0) == 0);
 
+    /* define / undefine a second domain */
+    virDomainPtr nd2 = virDomainDefineXML(conn,
+        "<domain type='test'><name>vs-extra</name><memory>8192</memory><vcpu>1</vcpu>"
+        "<os><type>hvm</type></os></domain>");
+    CHECK(nd2 != NULL);
+    if (nd2) {
+        CHECK(strcmp(virDomainGetName(nd2), "vs-extra") == 0);
+        CHECK(virDomainIsActive(nd2) == 0);
+        CHECK(virDomainGetID(nd2) == (unsigned int)-1);
+        CHECK(virConnectListAllDomains(conn, NULL, VIR_CONNECT_LIST_DOMAINS_INACTIVE) == 1);
+        CHECK(virDomainCreate(nd2) == 0);
+        CHECK(virDomainIsActive(nd2) == 1);
+        CHECK(virDomainDestroy(nd2) == 0);
+        CHECK(virDomainUndefineFlags(nd2, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) == 0);
+        CHECK(virDomainLookupByName(conn, "vs-extra") == NULL);
+        CHECK_ERR(VIR_ERR_NO_DOMAIN, VIR_FROM_TEST, NULL);
+        CHECK(virDomainFree(nd2) == 0);
+    }
+    nd2 = virDomainDefineXML(conn, "<domain type='test'><name>vs-extra2</name><memory>8192</memory>"
+                                   "<os><type>hvm</type></os></domain>");
+    CHECK(nd2 != NULL);
+    if (nd2) {
+        CHECK(virDomainUndefine(nd2) == 0);
+        CHECK(virDomainFree(nd2) == 0);
+    }
+    CHECK(virDomainDefineXML(conn, "<domain") == NULL);
+    CHECK(virGetLastError() != NULL);
+
     virDomainSnapshotFree(a); virDomainSnapshotFree(b); virDomainSnapshotFree(c);
     virDomainSnapshotFree(d); virDomainSnapshotFree(l);
     CHECK(virDomainFree(dom) == 0);
