@@ -286,3 +286,52 @@ fn names_flags_rename_and_power_after_revert() {
     assert_eq!(raw.power(VM1.1), "poweredOn");
     assert!(off.is_current(0).unwrap());
 }
+
+#[test]
+fn vcenter_model_over_vpx_scheme() {
+    let Some(v) = Vcsim::start_with("vpx", &["-model", "vpx"]) else { return };
+    let uri = format!("vpx://root@{}/?transport=http", v.addr);
+    let conn = Connection::open_auth(Some(&uri), Some(auth("pass")), 0).unwrap();
+    let mut names: Vec<_> = conn.list_all_domains(0).unwrap().iter().map(|d| d.name().to_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_H0_VM0", "DC0_H0_VM1"]);
+    let d = conn.lookup_by_name("DC0_C0_RP0_VM1").unwrap();
+    d.snapshot_create_xml(&xml("in-cluster", None), 0).unwrap();
+    assert_eq!(d.snapshot_list_names(0).unwrap(), ["in-cluster"]);
+    d.snapshot_delete_all(0).unwrap();
+    assert_eq!(d.snapshot_num(0).unwrap(), 0);
+    // esx:// to a vCenter is refused.
+    let e = Connection::open_auth(Some(&v.uri()), Some(auth("pass")), 0).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InternalError);
+}
+
+#[test]
+fn threads_share_one_session_and_progress_is_reported() {
+    let Some(v) = Vcsim::start("threads") else { return };
+    let conn = open(&v);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    conn.set_progress(Some(std::sync::Arc::new(move |op: &str, pct: u32| s2.lock().unwrap().push((op.to_owned(), pct)))));
+    let d = conn.lookup_by_name(VM1.0).unwrap();
+    d.snapshot_create_xml(&xml("base", None), 0).unwrap();
+    assert_eq!(seen.lock().unwrap().last().cloned(), Some(("snapshot-create".to_owned(), 100)));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let d = d.clone();
+            std::thread::spawn(move || {
+                for k in 0..10 {
+                    assert_eq!(d.snapshot_list_names(0).unwrap()[0], "base");
+                    if k == 5 {
+                        d.snapshot_create_xml(&xml(&format!("t{i}"), None), 0).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(d.snapshot_num(0).unwrap(), 5);
+    let raw = Raw::login(&v.addr);
+    assert_eq!(raw.tree(VM1.1).0.len(), 1);
+}

@@ -1,7 +1,7 @@
 // Command vcsim serves govmomi's ESX simulator on a loopback address for
 // virsnap's ESX driver tests.
 //
-// Usage: vcsim [-listen 127.0.0.1:0] [-trace] [-tls-cert cert.pem -tls-key key.pem]
+// Usage: vcsim [-listen 127.0.0.1:0] [-model esx|vpx] [-trace] [-tls-cert cert.pem -tls-key key.pem]
 //
 // The first line on stdout is the endpoint URL (http://user:pass@host:port/sdk).
 // SIGTERM or SIGINT closes the server and removes the model (its temporary
@@ -22,13 +22,23 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on (loopback only)")
+	model := flag.String("model", "esx", "inventory model: esx (a host) or vpx (a vCenter)")
 	trace := flag.Bool("trace", false, "dump every SOAP request and response to stderr")
 	certFile := flag.String("tls-cert", "", "serve https with this PEM certificate (with -tls-key)")
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
 	flag.Parse()
 
 	simulator.Trace = *trace
-	m := simulator.ESX()
+	var m *simulator.Model
+	switch *model {
+	case "esx":
+		m = simulator.ESX()
+	case "vpx":
+		m = simulator.VPX()
+	default:
+		fmt.Fprintln(os.Stderr, "vcsim: unknown model", *model)
+		os.Exit(2)
+	}
 	if err := m.Create(); err != nil {
 		fmt.Fprintln(os.Stderr, "vcsim: create:", err)
 		os.Exit(1)
