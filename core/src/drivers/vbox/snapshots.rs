@@ -38,24 +38,30 @@ impl View {
         } else {
             return Err(super::errors::to_error(&out, Ctx::Domain(dom)));
         };
-        let mut view = Self { listing, file: None };
-        if with_file && !view.listing.nodes.is_empty() {
-            view.file = drv
-                .cfg_path(dom)
-                .and_then(|p| std::fs::read_to_string(p).ok())
-                .and_then(|t| parse_machine_file(&t).ok())
-                // Only a file that agrees with the listing is trusted.
-                .filter(|f| view.listing.nodes.iter().all(|n| f.snapshots.contains_key(&n.uuid)));
+        let view = Self { listing, file: None };
+        Ok(if with_file { view.with_file(drv, dom) } else { view })
+    }
+
+    /// Adds the `.vbox` file (best effort; only a file that agrees with the
+    /// listing is trusted) and takes the exact names and descriptions from it.
+    pub fn with_file(mut self, drv: &VboxDriver, dom: &DomainRef) -> Self {
+        if self.listing.nodes.is_empty() {
+            return self;
         }
-        if let Some(f) = &view.file {
-            for n in &mut view.listing.nodes {
+        self.file = drv
+            .cfg_path(dom)
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| parse_machine_file(&t).ok())
+            .filter(|f| self.listing.nodes.iter().all(|n| f.snapshots.contains_key(&n.uuid)));
+        if let Some(f) = &self.file {
+            for n in &mut self.listing.nodes {
                 if let Some(s) = f.snapshots.get(&n.uuid) {
                     n.name.clone_from(&s.name);
                     n.description = s.description.clone().filter(|d| !d.is_empty());
                 }
             }
         }
-        Ok(view)
+        self
     }
 
     /// Index of the first snapshot named `name` (depth-first), or libvirt's not-found error.
@@ -148,7 +154,9 @@ pub fn list(drv: &VboxDriver, dom: &DomainRef, of: Option<&str>, flags: u32, kin
 /// `virDomainSnapshotGetXMLDesc`.
 pub fn xml_desc(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
     check_flags(flags, xmlf::SECURE, V, "vboxDomainSnapshotGetXMLDesc")?;
-    let v = View::load(drv, dom, true)?;
+    let v = View::load(drv, dom, false)?;
+    v.index(name)?;
+    let v = v.with_file(drv, dom);
     let i = v.index(name)?;
     let uuid = dom.uuid.to_string();
     Ok(format_snapshot(&v.def(i), Some(&uuid), FormatFlags::default()))
@@ -188,10 +196,8 @@ pub fn create(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Resul
     }
     let name = def.name.clone().unwrap_or_else(|| now().to_string());
     validate_snapshot_name(&name)?;
-    let v = View::load(drv, dom, false)?;
-    if v.listing.find_name(&name).is_some() {
-        return Err(Error::op_invalid(V, format!("snapshot '{name}' already exists")));
-    }
+    // No uniqueness check: VirtualBox allows duplicate names, and lookup by
+    // name then finds the first in depth-first order (as VirtualBox does).
     let vm = dom.uuid.to_string();
     // A leading '-' would be read as an option: take under a placeholder
     // name and rename by UUID.

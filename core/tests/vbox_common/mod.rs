@@ -1,0 +1,108 @@
+//! Helpers shared by the VirtualBox tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use virsnap_core::Connection;
+
+/// `shared/conformance/vbox` (env `VIRSNAP_VBOX_CONFORMANCE`, else beside the repo).
+pub fn conformance() -> PathBuf {
+    let candidates = [
+        std::env::var_os("VIRSNAP_VBOX_CONFORMANCE").map(PathBuf::from),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/vbox")),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/vbox")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("vbox72-cli/transcripts").is_dir())
+        .expect("shared/conformance/vbox not found (set VIRSNAP_VBOX_CONFORMANCE)")
+}
+
+/// `shared/conformance/libvirt/vboxsnapshotxmldata`.
+pub fn libvirt_vbox_files() -> PathBuf {
+    conformance().join("../libvirt/vboxsnapshotxmldata")
+}
+
+pub fn transcripts() -> PathBuf {
+    conformance().join("vbox72-cli/transcripts")
+}
+
+pub fn after_step(step: &str) -> PathBuf {
+    conformance().join("vbox72-cli/vbox-after-step").join(format!("{step}.vbox"))
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A fresh scratch directory.
+pub fn scratch(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!("virsnap-vbox-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Serialises the environment changes of `open_with`.
+pub static ENV: Mutex<()> = Mutex::new(());
+
+/// Opens `vbox:///session` with `VIRSNAP_VBOXMANAGE=command` (and optionally
+/// `VIRSNAP_VBOX_ROOT`), read once at open.
+pub fn open_with(command: &str, root: Option<&Path>) -> Connection {
+    let _g = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // SAFETY: tests change the environment only under ENV, and the driver
+    // reads it only in Connection::open, also under ENV.
+    unsafe {
+        std::env::set_var("VIRSNAP_VBOXMANAGE", command);
+        match root {
+            Some(r) => std::env::set_var("VIRSNAP_VBOX_ROOT", r),
+            None => std::env::remove_var("VIRSNAP_VBOX_ROOT"),
+        }
+    }
+    Connection::open(Some("vbox:///session")).expect("open vbox:///session")
+}
+
+/// A connection whose VBoxManage is the replay stand-in, starting in the
+/// state VirtualBox had after step `start` (`None`: before step 01).
+pub struct Replay {
+    pub conn: Connection,
+    pub state: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Replay {
+    pub fn new(start: Option<&str>) -> Self {
+        let dir = scratch("replay");
+        let state = dir.join("state");
+        std::fs::write(&state, start.unwrap_or("")).unwrap();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vbox/replay.py");
+        let cmd = format!("python3 {} {} {}", script.display(), transcripts().display(), state.display());
+        let conn = open_with(&cmd, None);
+        Self { conn, state, dir }
+    }
+
+    /// The calls made so far: (argv, step answered or "NONE").
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.state.with_extension("log"))
+            .or_else(|_| std::fs::read_to_string(format!("{}.log", self.state.display())))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The step the replay is at.
+    pub fn at(&self) -> String {
+        std::fs::read_to_string(&self.state).unwrap_or_default().trim().to_owned()
+    }
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
