@@ -89,6 +89,18 @@ fn same_sessions_as_real_virsh() {
 }
 
 #[test]
+fn same_random_sessions_as_real_virsh() {
+    let file = data_dir().join("compare-random-sessions.txt");
+    let (code, text) = script("compare.sh", &[BIN, file.to_str().expect("utf8")]);
+    if code == 77 {
+        eprintln!("{text}");
+        return;
+    }
+    assert_eq!(code, 0, "virsnap differs from virsh:\n{text}");
+    eprintln!("{}", text.lines().last().unwrap_or(""));
+}
+
+#[test]
 fn seed_rename() {
     let o = session(
         "snapshot-create-as test a; snapshot-create-as test b; snapshot-rename test b c; snapshot-list test --name; \
