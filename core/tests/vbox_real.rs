@@ -1,0 +1,224 @@
+//! The VirtualBox driver against a REAL VirtualBox 7.2 (VBoxSVC +
+//! VBoxManage from Debian's `virtualbox` package in a sid chroot built by
+//! tests/vbox/build-chroot.sh). Without /dev/vboxdrv no VM can start, so
+//! only offline operations run; after each step VirtualBox's own
+//! `snapshot VM list --machinereadable` is checked.
+//!
+//! Skips (printing why) unless the chroot exists: `VIRSNAP_VBOX_CHROOT`
+//! (default /var/cache/virsnap/vbox-chroot, ready when `.virsnap-ready` is
+//! there). `VIRSNAP_REQUIRE_VBOX=1` turns a skip into a failure.
+
+mod vbox_common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use vbox_common::*;
+use virsnap_core::flags::{delete, list};
+use virsnap_core::model::DomainState;
+use virsnap_core::{Connection, Domain, ErrorCode};
+
+fn chroot() -> Option<PathBuf> {
+    let root = PathBuf::from(std::env::var("VIRSNAP_VBOX_CHROOT").unwrap_or_else(|_| "/var/cache/virsnap/vbox-chroot".into()));
+    let why = if !root.join(".virsnap-ready").exists() {
+        Some(format!("no VirtualBox chroot at {} (run tests/vbox/build-chroot.sh)", root.display()))
+    } else if !root.join("proc/self").exists() {
+        Some(format!("{}/proc is not mounted (run tests/vbox/build-chroot.sh)", root.display()))
+    } else {
+        None
+    };
+    match why {
+        Some(w) if std::env::var("VIRSNAP_REQUIRE_VBOX").as_deref() == Ok("1") => panic!("{w}"),
+        Some(w) => {
+            println!("SKIP: {w}");
+            None
+        }
+        None => Some(root),
+    }
+}
+
+struct Vm {
+    root: PathBuf,
+    name: String,
+    conn: Connection,
+}
+
+fn command(root: &std::path::Path) -> String {
+    format!("chroot {} env HOME=/root /usr/lib/virtualbox/VBoxManage", root.display())
+}
+
+impl Vm {
+    /// Registers a fresh VM with one 16 MB VDI on SATA.
+    fn new(root: PathBuf, tag: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("virsnap-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let vm = Self { conn: open_with(&command(&root), None), root, name };
+        let disk = format!("/root/virsnap-disks/{}/disk1.vdi", vm.name);
+        vm.vbm_ok(&["createvm", "--name", &vm.name, "--ostype", "Linux_64", "--register"]);
+        vm.vbm_ok(&["createmedium", "disk", "--filename", &disk, "--size", "16", "--format", "VDI"]);
+        vm.vbm_ok(&["storagectl", &vm.name, "--name", "SATA", "--add", "sata", "--controller", "IntelAhci"]);
+        vm.vbm_ok(&["storageattach", &vm.name, "--storagectl", "SATA", "--port", "0", "--device", "0", "--type", "hdd", "--medium", &disk]);
+        vm
+    }
+
+    fn vbm(&self, args: &[&str]) -> (i32, String, String) {
+        let o = Command::new("chroot")
+            .arg(&self.root)
+            .args(["env", "HOME=/root", "/usr/lib/virtualbox/VBoxManage"])
+            .args(args)
+            .output()
+            .unwrap();
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+    }
+
+    fn vbm_ok(&self, args: &[&str]) -> String {
+        let (rc, out, err) = self.vbm(args);
+        assert_eq!(rc, 0, "VBoxManage {args:?}: {out}{err}");
+        out
+    }
+
+    fn dom(&self) -> Domain {
+        self.conn.lookup_by_name(&self.name).unwrap()
+    }
+
+    /// VirtualBox's own listing: (key suffix, name) in order, and the current name.
+    fn listing(&self) -> (Vec<(String, String)>, Option<String>) {
+        let (rc, out, _) = self.vbm(&["snapshot", &self.name, "list", "--machinereadable"]);
+        if rc == 1 && out.contains("does not have any snapshots") {
+            return (Vec::new(), None);
+        }
+        assert_eq!(rc, 0, "{out}");
+        let mut v = Vec::new();
+        let mut cur = None;
+        for l in out.lines() {
+            if let Some(rest) = l.strip_prefix("SnapshotName") {
+                let (suffix, val) = rest.split_once("=\"").unwrap();
+                v.push((suffix.to_owned(), val.trim_end_matches('"').to_owned()));
+            } else if let Some(c) = l.strip_prefix("CurrentSnapshotName=\"") {
+                cur = Some(c.trim_end_matches('"').to_owned());
+            }
+        }
+        (v, cur)
+    }
+
+    fn expect(&self, tree: &[(&str, &str)], current: Option<&str>) {
+        let (v, cur) = self.listing();
+        let got: Vec<(&str, &str)> = v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(got, tree, "VirtualBox's listing");
+        assert_eq!(cur.as_deref(), current, "VirtualBox's current snapshot");
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.vbm(&["unregistervm", &self.name, "--delete-all"]);
+        let _ = std::fs::remove_dir_all(self.root.join("root/virsnap-disks").join(&self.name));
+    }
+}
+
+fn take(d: &Domain, name: &str) {
+    let s = d.snapshot_create_xml(&format!("<domainsnapshot><name>{name}</name></domainsnapshot>"), 0).unwrap();
+    assert_eq!(&*s.name(), name);
+}
+
+#[test]
+fn offline_lifecycle_agrees_with_virtualbox() {
+    let Some(root) = chroot() else { return };
+    let vm = Vm::new(root, "life");
+    let d = vm.dom();
+    assert_eq!(d.state(0).unwrap().0, DomainState::Shutoff);
+    assert!(vm.conn.hypervisor_version().unwrap() >= 7_000_000);
+    assert_eq!(d.snapshot_num(0).unwrap(), 0);
+    vm.expect(&[], None);
+
+    let s1 = d
+        .snapshot_create_xml("<domainsnapshot><name>s1</name><description>first &amp; \"quoted\"</description></domainsnapshot>", 0)
+        .unwrap();
+    vm.expect(&[("", "s1")], Some("s1"));
+    let x = s1.xml_desc(0).unwrap();
+    assert!(x.contains("<description>first &amp; &quot;quoted&quot;</description>"), "{x}");
+    assert!(x.contains("<state>shutoff</state>"), "{x}");
+    assert!(x.contains("<creationTime>"), "creation time from the .vbox file: {x}");
+    take(&d, "s2");
+    vm.expect(&[("", "s1"), ("-1", "s2")], Some("s2"));
+    assert_eq!(&*d.snapshot_current(0).unwrap().name(), "s2");
+
+    s1.revert(0).unwrap();
+    vm.expect(&[("", "s1"), ("-1", "s2")], Some("s1"));
+    assert!(s1.is_current(0).unwrap());
+    take(&d, "s3");
+    vm.expect(&[("", "s1"), ("-1", "s2"), ("-2", "s3")], Some("s3"));
+    assert_eq!(s1.list_children_names(0).unwrap(), ["s2", "s3"]);
+
+    let s3 = d.snapshot_lookup_by_name("s3", 0).unwrap();
+    s3.rename("s3 renamed", 0).unwrap();
+    vm.expect(&[("", "s1"), ("-1", "s2"), ("-2", "s3 renamed")], Some("s3 renamed"));
+    assert_eq!(s3.rename("s2", 0).unwrap_err().code, ErrorCode::OperationInvalid);
+
+    // VirtualBox refuses to merge a snapshot with two children.
+    let e = s1.delete(0).unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationInvalid, "{}", e.message);
+    vm.expect(&[("", "s1"), ("-1", "s2"), ("-2", "s3 renamed")], Some("s3 renamed"));
+
+    d.snapshot_lookup_by_name("s2", 0).unwrap().delete(0).unwrap();
+    vm.expect(&[("", "s1"), ("-1", "s3 renamed")], Some("s3 renamed"));
+
+    // Restore to s1 then delete s1 itself (one child): merged, child re-parented.
+    take(&d, "s4");
+    take(&d, "s5");
+    vm.expect(&[("", "s1"), ("-1", "s3 renamed"), ("-1-1", "s4"), ("-1-1-1", "s5")], Some("s5"));
+    s3.delete(delete::CHILDREN_ONLY).unwrap();
+    vm.expect(&[("", "s1"), ("-1", "s3 renamed")], Some("s3 renamed"));
+    s1.delete(0).unwrap();
+    vm.expect(&[("", "s3 renamed")], Some("s3 renamed"));
+    assert_eq!(d.snapshot_list_names(list::ROOTS).unwrap(), ["s3 renamed"]);
+
+    take(&d, "a");
+    d.snapshot_lookup_by_name("s3 renamed", 0).unwrap().revert(0).unwrap();
+    take(&d, "b");
+    take(&d, "c");
+    vm.expect(&[("", "s3 renamed"), ("-1", "a"), ("-2", "b"), ("-2-1", "c")], Some("c"));
+    d.snapshot_lookup_by_name("s3 renamed", 0).unwrap().delete(delete::CHILDREN).unwrap();
+    vm.expect(&[], None);
+    assert_eq!(d.snapshot_num(0).unwrap(), 0);
+    assert_eq!(d.snapshot_current(0).unwrap_err().code, ErrorCode::NoDomainSnapshot);
+
+    // Starting needs /dev/vboxdrv: the failure is reported, nothing changes.
+    take(&d, "x");
+    let e = d.snapshot_lookup_by_name("x", 0).unwrap().create_from(0).unwrap_err();
+    assert!(matches!(e.code, ErrorCode::OperationFailed | ErrorCode::OperationInvalid), "{e:?}");
+    vm.expect(&[("", "x")], Some("x"));
+    assert_eq!(d.snapshot_delete_all(0).unwrap(), 1);
+    vm.expect(&[], None);
+}
+
+#[test]
+fn duplicates_saved_state_and_delete_all() {
+    let Some(root) = chroot() else { return };
+    let vm = Vm::new(root.clone(), "dup");
+    let d = vm.dom();
+    take(&d, "a");
+    take(&d, "a");
+    take(&d, "b");
+    vm.expect(&[("", "a"), ("-1", "a"), ("-1-1", "b")], Some("b"));
+    assert_eq!(d.snapshot_list_names(0).unwrap(), ["a", "a", "b"]);
+    let first = d.snapshot_lookup_by_name("a", 0).unwrap();
+    let (_, out, _) = vm.vbm(&["snapshot", &vm.name, "list", "--machinereadable"]);
+    let root_uuid = out.lines().find_map(|l| l.strip_prefix("SnapshotUUID=\"")).unwrap().trim_end_matches('"').to_owned();
+    assert_eq!(first.uuid_string().unwrap(), root_uuid, "lookup by name finds the first, depth-first");
+
+    // A saved machine: VirtualBox does not look inside the state file.
+    let sav = format!("/root/virsnap-disks/{}/fake.sav", vm.name);
+    std::fs::write(root.join(sav.trim_start_matches('/')), b"x").unwrap();
+    vm.vbm_ok(&["adoptstate", &vm.name, &sav]);
+    assert_eq!(d.state(0).unwrap().0, DomainState::Shutoff);
+    let s = d.snapshot_create_xml("<domainsnapshot><name>insaved</name></domainsnapshot>", 0).unwrap();
+    assert!(s.xml_desc(0).unwrap().contains("<state>running</state>"));
+    assert_eq!(d.snapshot_list_names(list::ACTIVE).unwrap(), ["insaved"]);
+    vm.vbm_ok(&["discardstate", &vm.name]);
+    first.revert(0).unwrap();
+    vm.expect(&[("", "a"), ("-1", "a"), ("-1-1", "b"), ("-1-1-1", "insaved")], Some("a"));
+    assert_eq!(d.snapshot_delete_all(0).unwrap(), 4);
+    vm.expect(&[], None);
+}
