@@ -88,7 +88,7 @@ impl Ctl {
         let r = if self.readonly { Connection::open_read_only(Some(&uri)) } else { Connection::open(Some(&uri)) };
         match r {
             Ok(c) => {
-                if std::io::stderr().is_terminal() {
+                if std::io::stderr().is_terminal() && std::io::stdout().is_terminal() {
                     c.set_progress(Some(std::sync::Arc::new(util::progress)));
                 }
                 self.conn = Some(c);

@@ -493,3 +493,39 @@ fn works_on_qemu_embed() {
     assert_eq!((o.stdout.as_str(), o.code), ("Domain 'q1' has been undefined\n\n", 0));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Progress of long operations shows on a terminal only (run under
+/// `script` for a pseudo-terminal; the qemu driver reports progress).
+#[test]
+fn progress_only_on_a_terminal() {
+    if !have("script") || !have("qemu-img") {
+        println!("SKIP: needs script(1) and qemu-img");
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("virsnap-cli-progress-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("root");
+    let disk = root.join("d.qcow2");
+    assert!(Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&disk).arg("16M").status().expect("qemu-img").success());
+    let xml = root.join("dom.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            "<domain type='qemu'><name>p1</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>\
+             <os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>\
+             <driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vda' bus='virtio'/>\
+             </disk></devices></domain>",
+            disk.display()
+        ),
+    )
+    .expect("xml");
+    let uri = format!("qemu:///embed?root={}", root.display());
+    let o = run_with(&["-c", &uri, &format!("define {}; snapshot-create-as p1 piped", xml.display())], None, &[]);
+    assert_eq!((o.stderr.as_str(), o.code), ("", 0), "no progress when piped");
+    let cmd = format!("{BIN} -c '{uri}' 'snapshot-create-as p1 tty'");
+    let out = Command::new("script").args(["-qec", &cmd, "/dev/null"]).stdin(Stdio::null()).output().expect("script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("snapshot-create: [100 %]"), "progress on a terminal: {text:?}");
+    assert!(text.contains("Domain snapshot tty created"), "{text:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}
