@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# VirtualBox driver suite.
+#  1. Always: parsers, error mapping and the driver end to end against the
+#     REPLAY stand-in (tests/vbox/replay.py answering from the real
+#     VirtualBox 7.2.22 transcripts in shared/conformance/vbox).
+#  2. When possible: a real VirtualBox 7.2 (Debian's `virtualbox` in a sid
+#     chroot, built once and cached in /var/cache/virsnap/vbox-chroot by
+#     tests/vbox/build-chroot.sh, time-bounded) for the offline operations,
+#     through the Rust API and through the `virsnap` CLI. Skipped, with the
+#     reason printed, when the chroot cannot be built or
+#     VIRSNAP_SKIP_VBOX_CHROOT=1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v python3 >/dev/null || { source .ci/lib.sh; need_apt python3; }
+
+echo "-- vbox: replay and parser tests"
+cargo test -p virsnap-core --locked --test vbox_parse --test vbox_replay --test vbox_delete_order -- --test-threads=2
+
+ROOT=${VIRSNAP_VBOX_CHROOT:-/var/cache/virsnap/vbox-chroot}
+echo "-- vbox: real VirtualBox chroot"
+rc=0
+VIRSNAP_VBOX_CHROOT_TIMEOUT=${VIRSNAP_VBOX_CHROOT_TIMEOUT:-900} bash tests/vbox/build-chroot.sh "$ROOT" || rc=$?
+if [ "$rc" -eq 0 ]; then
+    export VIRSNAP_VBOX_CHROOT="$ROOT" VIRSNAP_REQUIRE_VBOX=1
+    cargo test -p virsnap-core --locked --test vbox_real -- --test-threads=2
+    cargo build -p virsnap-cli --locked
+    bash tests/vbox/cli-acceptance.sh "${CARGO_TARGET_DIR:-target}/debug/virsnap" "$ROOT"
+elif [ "$rc" -eq 3 ]; then
+    echo "SKIP: real VirtualBox tests (no chroot; see the reason above)"
+else
+    echo "vbox chroot builder failed with status $rc"; exit "$rc"
+fi
