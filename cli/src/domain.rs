@@ -18,7 +18,9 @@ pub const BYANY: u32 = BYID | BYUUID | BYNAME;
 pub fn opt_str<'a>(ctl: &mut Ctl, cmd: &'a Cmd, name: &str) -> Result<Option<&'a str>, ()> {
     match cmd.raw(name) {
         Some("") => {
-            ctl.error(&format!("Failed to get option '{name}': Option argument is empty"));
+            ctl.error(&format!(
+                "Failed to get option '{name}': Option argument is empty"
+            ));
             Err(())
         }
         v => Ok(v),
@@ -31,11 +33,13 @@ pub fn lookup(ctl: &mut Ctl, cmd: &Cmd, by: u32) -> Option<Domain> {
     let n = opt_str(ctl, cmd, "domain").ok()??.to_owned();
     let conn = ctl.conn()?;
     let mut dom = None;
-    if by & BYID != 0
-        && let Ok(id) = n.parse::<i32>()
-            && id >= 0 && !n.starts_with('+') {
-                dom = conn.lookup_by_id(id).ok();
-            }
+    if by & BYID != 0 {
+        // virStrToLong_i: strtol syntax (leading blanks, sign), whole string
+        match n.trim_start().parse::<i32>() {
+            Ok(id) if id >= 0 => dom = conn.lookup_by_id(id).ok(),
+            _ => {}
+        }
+    }
     if dom.is_none() && by & BYUUID != 0 && n.len() == 36 {
         dom = conn.lookup_by_uuid_string(&n).ok();
     }
@@ -86,11 +90,24 @@ pub fn reason_str(state: DomainState, reason: i32) -> &'static str {
             "api error",
         ],
         Shutdown => &["unknown", "user"],
-        Shutoff => &["unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed", "from snapshot", "daemon"],
+        Shutoff => &[
+            "unknown",
+            "shutdown",
+            "destroyed",
+            "crashed",
+            "migrated",
+            "saved",
+            "failed",
+            "from snapshot",
+            "daemon",
+        ],
         Crashed => &["unknown", "panicked"],
         PmSuspended => &["unknown"],
     };
-    usize::try_from(reason).ok().and_then(|r| table.get(r).copied()).unwrap_or("unknown")
+    usize::try_from(reason)
+        .ok()
+        .and_then(|r| table.get(r).copied())
+        .unwrap_or("unknown")
 }
 
 fn state_from_u8(s: u8) -> DomainState {
@@ -161,7 +178,10 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     }
     entries.sort_by(|(ia, a), (ib, b)| match (*ia >= 0, *ib >= 0) {
         (true, true) => ia.cmp(ib),
-        (false, false) => a.name().to_ascii_lowercase().cmp(&b.name().to_ascii_lowercase()),
+        (false, false) => a
+            .name()
+            .to_ascii_lowercase()
+            .cmp(&b.name().to_ascii_lowercase()),
         (true, false) => std::cmp::Ordering::Less,
         (false, true) => std::cmp::Ordering::Greater,
     });
@@ -191,27 +211,45 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let mut rows = Vec::new();
     for (id, d) in &entries {
         let (st, _) = lv!(ctl, d.state(0));
-        let id = if *id >= 0 { id.to_string() } else { "-".to_owned() };
+        let id = if *id >= 0 {
+            id.to_string()
+        } else {
+            "-".to_owned()
+        };
         let mut row = vec![id, d.name().to_owned(), st.virsh_name().to_owned()];
         if cmd.has("title") {
             row.push(String::new());
         }
         rows.push(row);
     }
-    let header: &[&str] = if cmd.has("title") { &["Id", "Name", "State", "Title"] } else { &["Id", "Name", "State"] };
+    let header: &[&str] = if cmd.has("title") {
+        &["Id", "Name", "State", "Title"]
+    } else {
+        &["Id", "Name", "State"]
+    };
     let t = util::table(header, &rows, !ctl.quiet);
     ctl.print(&t);
     true
 }
 
 pub fn cmd_dominfo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
     let conn = dom.connection().clone();
     let info = lv!(ctl, dom.info());
     let id = lv!(ctl, dom.current_id());
     let mut s = String::new();
     let line = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<15} {v}\n"));
-    line(&mut s, "Id:", &if id >= 0 { id.to_string() } else { "-".to_owned() });
+    line(
+        &mut s,
+        "Id:",
+        &if id >= 0 {
+            id.to_string()
+        } else {
+            "-".to_owned()
+        },
+    );
     line(&mut s, "Name:", dom.name());
     line(&mut s, "UUID:", &dom.uuid_string());
     let test = conn.type_name() == "Test";
@@ -231,7 +269,11 @@ pub fn cmd_dominfo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     line(&mut s, "State:", state.virsh_name());
     line(&mut s, "CPU(s):", &info.nr_virt_cpu.to_string());
     if info.cpu_time != 0 {
-        line(&mut s, "CPU time:", &format!("{:.1}s", info.cpu_time as f64 / 1_000_000_000.0));
+        line(
+            &mut s,
+            "CPU time:",
+            &format!("{:.1}s", info.cpu_time as f64 / 1_000_000_000.0),
+        );
     }
     if info.max_mem != u64::from(u32::MAX) {
         line(&mut s, "Max memory:", &format!("{} KiB", info.max_mem));
@@ -257,10 +299,16 @@ pub fn cmd_dominfo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_domstate(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
     let (st, reason) = lv!(ctl, dom.state(0));
     if cmd.has("reason") {
-        ctl.print(&format!("{} ({})\n", st.virsh_name(), reason_str(st, reason)));
+        ctl.print(&format!(
+            "{} ({})\n",
+            st.virsh_name(),
+            reason_str(st, reason)
+        ));
     } else {
         ctl.print(&format!("{}\n", st.virsh_name()));
     }
@@ -268,7 +316,9 @@ pub fn cmd_domstate(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_domid(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYNAME | BYUUID) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYNAME | BYUUID) else {
+        return false;
+    };
     let id = lv!(ctl, dom.current_id());
     if id < 0 {
         ctl.print("-\n");
@@ -279,19 +329,25 @@ pub fn cmd_domid(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_domname(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYID | BYUUID) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYID | BYUUID) else {
+        return false;
+    };
     ctl.print(&format!("{}\n", dom.name()));
     true
 }
 
 pub fn cmd_domuuid(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYID | BYNAME) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYID | BYNAME) else {
+        return false;
+    };
     ctl.print(&format!("{}\n", dom.uuid_string()));
     true
 }
 
 pub fn cmd_start(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYNAME | BYUUID) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYNAME | BYUUID) else {
+        return false;
+    };
     if lv!(ctl, dom.current_id()) >= 0 {
         ctl.error("Domain is already active");
         return false;
@@ -306,7 +362,13 @@ pub fn cmd_start(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         return false;
     }
     let mut flags = 0;
-    for (o, f) in [("paused", 1), ("autodestroy", 2), ("bypass-cache", 4), ("force-boot", 8), ("reset-nvram", 16)] {
+    for (o, f) in [
+        ("paused", 1),
+        ("autodestroy", 2),
+        ("bypass-cache", 4),
+        ("force-boot", 8),
+        ("reset-nvram", 16),
+    ] {
         if cmd.has(o) {
             flags |= f;
         }
@@ -320,8 +382,16 @@ pub fn cmd_start(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     true
 }
 
-fn simple(ctl: &mut Ctl, cmd: &Cmd, what: &str, done: &str, f: impl Fn(&Domain) -> virsnap_core::Result<()>) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
+fn simple(
+    ctl: &mut Ctl,
+    cmd: &Cmd,
+    what: &str,
+    done: &str,
+    f: impl Fn(&Domain) -> virsnap_core::Result<()>,
+) -> bool {
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
     if let Err(e) = f(&dom) {
         ctl.save(e);
         ctl.error(&format!("Failed to {what} domain '{}'", dom.name()));
@@ -343,7 +413,9 @@ pub fn cmd_destroy(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_shutdown(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Ok(mode) = opt_str(ctl, cmd, "mode") else { return false };
+    let Ok(mode) = opt_str(ctl, cmd, "mode") else {
+        return false;
+    };
     let mut flags = 0;
     if let Some(mode) = mode {
         for m in mode.split(',') {
@@ -362,7 +434,9 @@ pub fn cmd_shutdown(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             };
         }
     }
-    simple(ctl, cmd, "shutdown", "is being shutdown", |d| d.shutdown(flags))
+    simple(ctl, cmd, "shutdown", "is being shutdown", |d| {
+        d.shutdown(flags)
+    })
 }
 
 pub fn cmd_suspend(ctl: &mut Ctl, cmd: &Cmd) -> bool {
@@ -374,7 +448,9 @@ pub fn cmd_resume(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_define(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Ok(Some(from)) = opt_str(ctl, cmd, "file") else { return false };
+    let Ok(Some(from)) = opt_str(ctl, cmd, "file") else {
+        return false;
+    };
     let from = from.to_owned();
     let Some(conn) = ctl.conn() else { return false };
     let xml = match util::read_file(&from) {
@@ -384,7 +460,11 @@ pub fn cmd_define(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             return false;
         }
     };
-    let flags = if cmd.has("validate") { df::DEFINE_VALIDATE } else { 0 };
+    let flags = if cmd.has("validate") {
+        df::DEFINE_VALIDATE
+    } else {
+        0
+    };
     match conn.define_xml(&xml, flags) {
         Ok(d) => {
             ctl.print_extra(&format!("Domain '{}' defined from {from}\n", d.name()));
@@ -413,14 +493,22 @@ pub fn cmd_undefine(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             flags |= f;
         }
     }
-    if !crate::shell::exclusive(ctl, cmd, "nvram", "keep-nvram") || !crate::shell::exclusive(ctl, cmd, "tpm", "keep-tpm") {
+    if !crate::shell::exclusive(ctl, cmd, "nvram", "keep-nvram")
+        || !crate::shell::exclusive(ctl, cmd, "tpm", "keep-tpm")
+    {
         return false;
     }
-    if cmd.has("storage") || cmd.has("remove-all-storage") || cmd.has("wipe-storage") || cmd.has("delete-storage-volume-snapshots") {
+    if cmd.has("storage")
+        || cmd.has("remove-all-storage")
+        || cmd.has("wipe-storage")
+        || cmd.has("delete-storage-volume-snapshots")
+    {
         ctl.error("storage volume removal is not supported by virsnap");
         return false;
     }
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
     let name = dom.name().to_owned();
     let uuid = dom.uuid_string();
     if let Err(e) = dom.undefine(flags) {
@@ -436,7 +524,9 @@ pub fn cmd_undefine(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_dumpxml(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Ok(xp) = opt_str(ctl, cmd, "xpath") else { return false };
+    let Ok(xp) = opt_str(ctl, cmd, "xpath") else {
+        return false;
+    };
     let mut flags = 0;
     for (o, f) in [
         ("security-info", df::XML_SECURE),
@@ -448,7 +538,9 @@ pub fn cmd_dumpxml(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             flags |= f;
         }
     }
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
     let x = lv!(ctl, dom.xml_desc(flags));
     dump_xml(ctl, &x, xp, cmd.has("wrap"))
 }

@@ -85,7 +85,11 @@ impl Ctl {
     /// Opens `self.uri`; on failure reports virsh's two error lines.
     pub fn connect(&mut self) -> bool {
         let uri = self.uri.clone().unwrap_or_else(default_uri);
-        let r = if self.readonly { Connection::open_read_only(Some(&uri)) } else { Connection::open(Some(&uri)) };
+        let r = if self.readonly {
+            Connection::open_read_only(Some(&uri))
+        } else {
+            Connection::open(Some(&uri))
+        };
         match r {
             Ok(c) => {
                 if std::io::stderr().is_terminal() && std::io::stdout().is_terminal() {
@@ -107,9 +111,10 @@ impl Ctl {
 fn default_uri() -> String {
     for v in ["VIRSH_DEFAULT_CONNECT_URI", "LIBVIRT_DEFAULT_URI"] {
         if let Ok(u) = std::env::var(v)
-            && !u.is_empty() {
-                return u;
-            }
+            && !u.is_empty()
+        {
+            return u;
+        }
     }
     "test:///default".to_owned()
 }
@@ -199,12 +204,18 @@ fn real_main() -> i32 {
         if !a.starts_with('-') || a == "-" {
             break;
         }
-        let with_arg = |short: char, long: &str, inline: Option<String>, i: &mut usize| -> Result<String, String> {
+        let with_arg = |short: char,
+                        long: &str,
+                        inline: Option<String>,
+                        i: &mut usize|
+         -> Result<String, String> {
             if let Some(v) = inline {
                 return Ok(v);
             }
             *i += 1;
-            args.get(*i).cloned().ok_or_else(|| format!("option '-{short}'/'--{long}' requires an argument"))
+            args.get(*i)
+                .cloned()
+                .ok_or_else(|| format!("option '-{short}'/'--{long}' requires an argument"))
         };
         let res: Result<(), String> = (|| {
             if let Some(long) = a.strip_prefix("--") {
@@ -225,8 +236,18 @@ fn real_main() -> i32 {
                     ("timing", 't', false),
                     ("version", 'v', false),
                 ];
-                let matches: Vec<_> = longs.iter().filter(|(n, _, _)| n.starts_with(name)).collect();
-                let hit = longs.iter().find(|(n, _, _)| *n == name).or(if matches.len() == 1 { Some(matches[0]) } else { None });
+                let matches: Vec<_> = longs
+                    .iter()
+                    .filter(|(n, _, _)| n.starts_with(name))
+                    .collect();
+                let hit = longs
+                    .iter()
+                    .find(|(n, _, _)| *n == name)
+                    .or(if matches.len() == 1 {
+                        Some(matches[0])
+                    } else {
+                        None
+                    });
                 let Some(&(lname, short, takes)) = hit else {
                     return Err(format!("unsupported option '{a}'. See --help."));
                 };
@@ -257,11 +278,18 @@ fn real_main() -> i32 {
                                 'K' => "keepalive-count",
                                 _ => "log",
                             };
-                            let v = with_arg(c, long, if rest.is_empty() { None } else { Some(rest) }, &mut i)?;
+                            let v = with_arg(
+                                c,
+                                long,
+                                if rest.is_empty() { None } else { Some(rest) },
+                                &mut i,
+                            )?;
                             apply(&mut ctl, c, Some(v), &mut explicit_uri, prog)?;
                             return Ok(());
                         }
-                        'h' | 'q' | 'r' | 't' | 'v' | 'V' => apply(&mut ctl, c, None, &mut explicit_uri, prog)?,
+                        'h' | 'q' | 'r' | 't' | 'v' | 'V' => {
+                            apply(&mut ctl, c, None, &mut explicit_uri, prog)?
+                        }
                         _ => return Err(format!("unsupported option '-{c}'. See --help.")),
                     }
                     k += 1;
@@ -285,7 +313,11 @@ fn real_main() -> i32 {
     }
     let rest = &args[i.min(args.len())..];
     if !rest.is_empty() {
-        let parsed = if rest.len() == 1 { parse::parse_str(&rest[0]) } else { parse::parse_argv(rest) };
+        let parsed = if rest.len() == 1 {
+            parse::parse_str(&rest[0])
+        } else {
+            parse::parse_argv(rest)
+        };
         let cmds = match parsed {
             Ok(c) => c,
             Err(e) => {
@@ -306,7 +338,13 @@ fn real_main() -> i32 {
     interactive(&mut ctl)
 }
 
-fn apply(ctl: &mut Ctl, c: char, val: Option<String>, explicit: &mut bool, prog: &str) -> Result<(), String> {
+fn apply(
+    ctl: &mut Ctl,
+    c: char,
+    val: Option<String>,
+    explicit: &mut bool,
+    prog: &str,
+) -> Result<(), String> {
     match c {
         'c' => {
             ctl.uri = val;
@@ -347,7 +385,11 @@ fn interactive(ctl: &mut Ctl) -> i32 {
              Type:  'help' for help with commands\n       'quit' to quit\n\n",
         );
     }
-    let prompt = if ctl.readonly { "virsnap > " } else { "virsnap # " };
+    let prompt = if ctl.readonly {
+        "virsnap > "
+    } else {
+        "virsnap # "
+    };
     let stdin = std::io::stdin();
     let mut lines = stdin.lock();
     loop {

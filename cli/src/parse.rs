@@ -22,12 +22,19 @@ impl Cmd {
 
     /// The raw value of option `name` (first occurrence).
     pub fn raw(&self, name: &str) -> Option<&str> {
-        self.opts.iter().find(|(d, _)| d.name == name).and_then(|(_, v)| v.as_deref())
+        self.opts
+            .iter()
+            .find(|(d, _)| d.name == name)
+            .and_then(|(_, v)| v.as_deref())
     }
 
     /// Every value of an ARGV option.
     pub fn argv(&self, name: &str) -> Vec<&str> {
-        self.opts.iter().filter(|(d, _)| d.name == name).filter_map(|(_, v)| v.as_deref()).collect()
+        self.opts
+            .iter()
+            .filter(|(d, _)| d.name == name)
+            .filter_map(|(_, v)| v.as_deref())
+            .collect()
     }
 }
 
@@ -57,7 +64,11 @@ impl Source<'_> {
             Source::Str { s, pos } => {
                 let s: &[u8] = s;
                 let mut p = *pos;
-                while p < s.len() && (s[p] == b' ' || s[p] == b'\t' || (s[p] == b'\\' && s.get(p + 1) == Some(&b'\n'))) {
+                while p < s.len()
+                    && (s[p] == b' '
+                        || s[p] == b'\t'
+                        || (s[p] == b'\\' && s.get(p + 1) == Some(&b'\n')))
+                {
                     p += if s[p] == b'\\' { 2 } else { 1 };
                 }
                 if p >= s.len() {
@@ -208,7 +219,10 @@ pub fn parse(mut src: Source<'_>) -> Result<Vec<Cmd>, String> {
                             if def.name == "help" {
                                 continue;
                             }
-                            return Err(format!("command '{}' doesn't support option --{name}", def.name));
+                            return Err(format!(
+                                "command '{}' doesn't support option --{name}",
+                                def.name
+                            ));
                         }
                     }
                 };
@@ -229,7 +243,11 @@ pub fn parse(mut src: Source<'_>) -> Result<Vec<Cmd>, String> {
                                 return Err(format!(
                                     "expected syntax: --{} <{}>",
                                     opt.name,
-                                    if opt.ty == OptType::Int { "number" } else { "string" }
+                                    if opt.ty == OptType::Int {
+                                        "number"
+                                    } else {
+                                        "string"
+                                    }
                                 ));
                             }
                         },
@@ -262,7 +280,10 @@ pub fn parse(mut src: Source<'_>) -> Result<Vec<Cmd>, String> {
         if let Some(def) = cmd {
             let c = if saw_help {
                 let help = lookup_command("help").expect("help exists");
-                Cmd { def: help, opts: vec![(&help.opts[0], Some(def.name.to_owned()))] }
+                Cmd {
+                    def: help,
+                    opts: vec![(&help.opts[0], Some(def.name.to_owned()))],
+                }
             } else {
                 let missing = required & !seen;
                 if missing != 0 {
@@ -289,7 +310,10 @@ fn finish(cmds: Vec<Cmd>, _c: Option<Cmd>) -> Result<Vec<Cmd>, String> {
 
 /// Parses one command string (batch argument or an interactive line).
 pub fn parse_str(s: &str) -> Result<Vec<Cmd>, String> {
-    parse(Source::Str { s: s.as_bytes(), pos: 0 })
+    parse(Source::Str {
+        s: s.as_bytes(),
+        pos: 0,
+    })
 }
 
 /// Parses several arguments as the tokens of one command (virsh's argv mode).

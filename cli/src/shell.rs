@@ -15,7 +15,10 @@ pub fn exclusive(ctl: &mut Ctl, cmd: &Cmd, a: &str, b: &str) -> bool {
 }
 
 fn shell_escape(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
         return s.to_owned();
     }
     let mut o = String::from("'");
@@ -34,12 +37,19 @@ pub fn cmd_echo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let shell = cmd.has("shell");
     let xml = cmd.has("xml");
     let split = cmd.has("split");
-    if !exclusive(ctl, cmd, "shell", "xml") || !exclusive(ctl, cmd, "shell", "split") || !exclusive(ctl, cmd, "xml", "split") {
+    if !exclusive(ctl, cmd, "shell", "xml")
+        || !exclusive(ctl, cmd, "shell", "split")
+        || !exclusive(ctl, cmd, "xml", "split")
+    {
         return false;
     }
     let mut buf = String::new();
     for a in cmd.argv("string") {
-        let s = if xml { util::xml_escape(a) } else { a.to_owned() };
+        let s = if xml {
+            util::xml_escape(a)
+        } else {
+            a.to_owned()
+        };
         if shell {
             buf.push_str(&shell_escape(&s));
             buf.push(' ');
@@ -130,7 +140,10 @@ pub fn cmd_pwd(ctl: &mut Ctl, _cmd: &Cmd) -> bool {
             true
         }
         Err(e) => {
-            ctl.error(&format!("failed to get current directory: {}", util::strerror(&e)));
+            ctl.error(&format!(
+                "failed to get current directory: {}",
+                util::strerror(&e)
+            ));
             false
         }
     }

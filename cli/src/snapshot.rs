@@ -13,7 +13,13 @@ use crate::parse::Cmd;
 use crate::util;
 
 /// `virshLookupSnapshot`: the snapshot named by option `arg`, or the current one.
-fn lookup_snapshot(ctl: &mut Ctl, cmd: &Cmd, arg: &str, exclusive: bool, dom: &Domain) -> Option<Snapshot> {
+fn lookup_snapshot(
+    ctl: &mut Ctl,
+    cmd: &Cmd,
+    arg: &str,
+    exclusive: bool,
+    dom: &Domain,
+) -> Option<Snapshot> {
     let current = cmd.has("current");
     let name = opt_str(ctl, cmd, arg).ok()?;
     if exclusive && current && name.is_some() {
@@ -39,8 +45,16 @@ fn lookup_snapshot(ctl: &mut Ctl, cmd: &Cmd, arg: &str, exclusive: bool, dom: &D
 }
 
 fn checkpoint_conflict(ctl: &mut Ctl, dom: &Domain) -> bool {
-    if ctl.checkpoints.get(&dom.uuid_string()).is_some_and(|v| !v.is_empty()) {
-        ctl.save(Error::new(ErrorCode::OperationUnsupported, ErrorDomain::Test, "cannot create snapshot while checkpoint exists"));
+    if ctl
+        .checkpoints
+        .get(&dom.uuid_string())
+        .is_some_and(|v| !v.is_empty())
+    {
+        ctl.save(Error::new(
+            ErrorCode::OperationUnsupported,
+            ErrorDomain::Test,
+            "cannot create snapshot while checkpoint exists",
+        ));
         return true;
     }
     false
@@ -87,8 +101,12 @@ fn create_flags(cmd: &Cmd) -> u32 {
 
 pub fn cmd_create(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let flags = create_flags(cmd);
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Ok(from) = opt_str(ctl, cmd, "xmlfile") else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Ok(from) = opt_str(ctl, cmd, "xmlfile") else {
+        return false;
+    };
     let xml = match from {
         None => "<domainsnapshot/>".to_owned(),
         Some(f) => match util::read_file(f) {
@@ -174,7 +192,10 @@ fn diskspec(ctl: &mut Ctl, buf: &mut String, s: &str) -> bool {
                 }
                 if let Some(v) = file {
                     let attr = if is_file { "file" } else { "dev" };
-                    d.push_str(&format!("      <source {attr}='{}'/>\n", util::xml_escape(v)));
+                    d.push_str(&format!(
+                        "      <source {attr}='{}'/>\n",
+                        util::xml_escape(v)
+                    ));
                 }
                 d.push_str("    </disk>\n");
             } else {
@@ -191,21 +212,33 @@ fn diskspec(ctl: &mut Ctl, buf: &mut String, s: &str) -> bool {
 
 pub fn cmd_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let flags = create_flags(cmd);
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Ok(name) = opt_str(ctl, cmd, "name") else { return false };
-    let Ok(desc) = opt_str(ctl, cmd, "description") else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Ok(name) = opt_str(ctl, cmd, "name") else {
+        return false;
+    };
+    let Ok(desc) = opt_str(ctl, cmd, "description") else {
+        return false;
+    };
     let mut buf = String::from("<domainsnapshot>\n");
     if let Some(n) = name {
         buf.push_str(&format!("  <name>{}</name>\n", util::xml_escape(n)));
     }
     if let Some(d) = desc {
-        buf.push_str(&format!("  <description>{}</description>\n", util::xml_escape(d)));
+        buf.push_str(&format!(
+            "  <description>{}</description>\n",
+            util::xml_escape(d)
+        ));
     }
-    let Ok(mem) = opt_str(ctl, cmd, "memspec") else { return false };
+    let Ok(mem) = opt_str(ctl, cmd, "memspec") else {
+        return false;
+    };
     if let Some(m) = mem
-        && !memspec(ctl, &mut buf, m) {
-            return false;
-        }
+        && !memspec(ctl, &mut buf, m)
+    {
+        return false;
+    }
     if cmd.has("diskspec") {
         buf.push_str("  <disks>\n");
         for d in cmd.argv("diskspec") {
@@ -227,9 +260,17 @@ pub fn cmd_current(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     if !crate::shell::exclusive(ctl, cmd, "name", "snapshotname") {
         return false;
     }
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let flags = if cmd.has("security-info") { xf::SECURE } else { 0 };
-    let Ok(snapname) = opt_str(ctl, cmd, "snapshotname") else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let flags = if cmd.has("security-info") {
+        xf::SECURE
+    } else {
+        0
+    };
+    let Ok(snapname) = opt_str(ctl, cmd, "snapshotname") else {
+        return false;
+    };
     if let Some(sn) = snapname {
         let snap = lv!(ctl, dom.snapshot_lookup_by_name(sn, 0));
         let xml = lv!(ctl, snap.xml_desc(xf::SECURE));
@@ -272,9 +313,15 @@ fn parent_of(ctl: &mut Ctl, snap: &Snapshot) -> Result<Option<String>, ()> {
 }
 
 pub fn cmd_parent(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else { return false };
-    let Ok(parent) = parent_of(ctl, &snap) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else {
+        return false;
+    };
+    let Ok(parent) = parent_of(ctl, &snap) else {
+        return false;
+    };
     match parent {
         Some(p) => {
             ctl.print(&p);
@@ -288,10 +335,20 @@ pub fn cmd_parent(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_dumpxml(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let flags = if cmd.has("security-info") { xf::SECURE } else { 0 };
-    let Ok(xp) = opt_str(ctl, cmd, "xpath") else { return false };
-    let Ok(Some(name)) = opt_str(ctl, cmd, "snapshotname") else { return false };
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
+    let flags = if cmd.has("security-info") {
+        xf::SECURE
+    } else {
+        0
+    };
+    let Ok(xp) = opt_str(ctl, cmd, "xpath") else {
+        return false;
+    };
+    let Ok(Some(name)) = opt_str(ctl, cmd, "snapshotname") else {
+        return false;
+    };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
     let snap = lv!(ctl, dom.snapshot_lookup_by_name(name, 0));
     let xml = lv!(ctl, snap.xml_desc(flags));
     crate::domain::dump_xml(ctl, &xml, xp, cmd.has("wrap"))
@@ -302,8 +359,12 @@ fn parse_xml(xml: &str) -> Option<Element> {
 }
 
 pub fn cmd_info(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else {
+        return false;
+    };
     let mut s = String::new();
     let line = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<15} {v}\n"));
     line(&mut s, "Name:", &snap.name());
@@ -336,13 +397,18 @@ pub fn cmd_info(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     line(&mut s, "State:", &state);
     let external = if root.child("memory").is_some() {
         root.child("memory").and_then(|m| m.attr("snapshot")) == Some("external")
-            || root
-                .child("disks")
-                .is_some_and(|d| d.elements().any(|e| e.name == "disk" && e.attr("snapshot") == Some("external")))
+            || root.child("disks").is_some_and(|d| {
+                d.elements()
+                    .any(|e| e.name == "disk" && e.attr("snapshot") == Some("external"))
+            })
     } else {
         state == "disk-snapshot"
     };
-    line(&mut s, "Location:", if external { "external" } else { "internal" });
+    line(
+        &mut s,
+        "Location:",
+        if external { "external" } else { "internal" },
+    );
     let parent = root.path("parent/name").map(|e| e.text());
     line(&mut s, "Parent:", parent.as_deref().unwrap_or("-"));
     match snap.num_children(0) {
@@ -378,7 +444,14 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let parent = cmd.has("parent");
     let roots = cmd.has("roots");
     let current = cmd.has("current");
-    for (a, b) in [("tree", "name"), ("parent", "roots"), ("parent", "tree"), ("roots", "tree"), ("roots", "from"), ("roots", "current")] {
+    for (a, b) in [
+        ("tree", "name"),
+        ("parent", "roots"),
+        ("parent", "tree"),
+        ("roots", "tree"),
+        ("roots", "from"),
+        ("roots", "current"),
+    ] {
         if !crate::shell::exclusive(ctl, cmd, a, b) {
             return false;
         }
@@ -420,7 +493,9 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         }
         flags |= lf::DESCENDANTS;
     }
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
     let start = if from || current {
         match lookup_snapshot(ctl, cmd, "from", true, &dom) {
             Some(s) => Some(s),
@@ -436,7 +511,9 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let mut parents: Vec<Option<String>> = Vec::new();
     if tree {
         for s in &snaps {
-            let Ok(p) = parent_of(ctl, s) else { return false };
+            let Ok(p) = parent_of(ctl, s) else {
+                return false;
+            };
             parents.push(p);
         }
         if let Some(s) = &start {
@@ -444,13 +521,19 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             parents.push(None);
         }
     }
-    let mut items: Vec<(Snapshot, Option<String>)> =
-        snaps.into_iter().zip(parents.into_iter().map(Some).chain(std::iter::repeat(None))).map(|(s, p)| (s, p.flatten())).collect();
+    let mut items: Vec<(Snapshot, Option<String>)> = snaps
+        .into_iter()
+        .zip(parents.into_iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|(s, p)| (s, p.flatten()))
+        .collect();
     if flags & lf::TOPOLOGICAL == 0 {
         items.sort_by_key(|a| a.0.name().to_ascii_lowercase());
     }
     if tree {
-        let list: Vec<(String, Option<String>)> = items.iter().map(|(s, p)| (s.name().to_string(), p.clone())).collect();
+        let list: Vec<(String, Option<String>)> = items
+            .iter()
+            .map(|(s, p)| (s.name().to_string(), p.clone()))
+            .collect();
         let mut out = String::new();
         for i in 0..list.len() {
             if list[i].1.is_none() {
@@ -472,17 +555,34 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let mut rows = Vec::new();
     for (s, _) in &items {
         let Ok(xml) = s.xml_desc(0) else { continue };
-        let Some(root) = parse_xml(&xml) else { continue };
-        let par = if parent { root.path("parent/name").map(|e| e.text()) } else { None };
-        let Some(state) = root.child_text("state") else { continue };
-        let Some(ct) = root.child_text("creationTime").and_then(|t| t.trim().parse::<i64>().ok()) else { continue };
+        let Some(root) = parse_xml(&xml) else {
+            continue;
+        };
+        let par = if parent {
+            root.path("parent/name").map(|e| e.text())
+        } else {
+            None
+        };
+        let Some(state) = root.child_text("state") else {
+            continue;
+        };
+        let Some(ct) = root
+            .child_text("creationTime")
+            .and_then(|t| t.trim().parse::<i64>().ok())
+        else {
+            continue;
+        };
         let mut row = vec![s.name().to_string(), util::format_time(ct), state];
         if parent {
             row.push(par.unwrap_or_default());
         }
         rows.push(row);
     }
-    let header: &[&str] = if parent { &["Name", "Creation Time", "State", "Parent"] } else { &["Name", "Creation Time", "State"] };
+    let header: &[&str] = if parent {
+        &["Name", "Creation Time", "State", "Parent"]
+    } else {
+        &["Name", "Creation Time", "State"]
+    };
     let t = util::table(header, &rows, !ctl.quiet);
     ctl.print(&t);
     true
@@ -500,14 +600,19 @@ pub fn cmd_revert(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     if cmd.has("reset-nvram") {
         flags |= rf::RESET_NVRAM;
     }
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else {
+        return false;
+    };
     let mut r = snap.revert(flags);
     if force
-        && let Err(e) = &r
-            && e.code == ErrorCode::SnapshotRevertRisky {
-                r = snap.revert(flags | rf::FORCE);
-            }
+        && r.as_ref()
+            .is_err_and(|e| e.code == ErrorCode::SnapshotRevertRisky)
+    {
+        r = snap.revert(flags | rf::FORCE);
+    }
     let name = snap.name();
     match r {
         Ok(()) => {
@@ -522,12 +627,24 @@ pub fn cmd_revert(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     }
 }
 
-const SEED_DELETE: [(&str, u32); 4] =
-    [("merge", delf::MERGE), ("mergeforce", delf::MERGE_FORCE), ("delete", delf::DISCARD), ("deleteforce", delf::DISCARD_FORCE)];
+const SEED_DELETE: [(&str, u32); 4] = [
+    ("merge", delf::MERGE),
+    ("mergeforce", delf::MERGE_FORCE),
+    ("delete", delf::DISCARD),
+    ("deleteforce", delf::DISCARD_FORCE),
+];
 
 pub fn cmd_delete(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     // The seed's modes exclude each other and libvirt's delete options.
-    let all = ["children", "children-only", "metadata", "merge", "mergeforce", "delete", "deleteforce"];
+    let all = [
+        "children",
+        "children-only",
+        "metadata",
+        "merge",
+        "mergeforce",
+        "delete",
+        "deleteforce",
+    ];
     for (i, a) in all.iter().enumerate() {
         for b in &all[i + 1..] {
             let seed = |n: &str| SEED_DELETE.iter().any(|(s, _)| *s == n);
@@ -536,8 +653,12 @@ pub fn cmd_delete(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             }
         }
     }
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else {
+        return false;
+    };
     let mut flags = 0;
     if cmd.has("children") {
         flags |= delf::CHILDREN;
@@ -572,7 +693,9 @@ pub fn cmd_delete(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_delete_all(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
     match dom.snapshot_delete_all(0) {
         Ok(n) => {
             ctl.print_extra(&format!("Domain '{}': {n} snapshots deleted\n", dom.name()));
@@ -580,16 +703,25 @@ pub fn cmd_delete_all(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         }
         Err(e) => {
             ctl.save(e);
-            ctl.error(&format!("Failed to delete snapshots of domain '{}'", dom.name()));
+            ctl.error(&format!(
+                "Failed to delete snapshots of domain '{}'",
+                dom.name()
+            ));
             false
         }
     }
 }
 
 pub fn cmd_rename(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Ok(Some(old)) = opt_str(ctl, cmd, "snapshotname") else { return false };
-    let Ok(Some(new)) = opt_str(ctl, cmd, "newname") else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Ok(Some(old)) = opt_str(ctl, cmd, "snapshotname") else {
+        return false;
+    };
+    let Ok(Some(new)) = opt_str(ctl, cmd, "newname") else {
+        return false;
+    };
     let snap = lv!(ctl, dom.snapshot_lookup_by_name(old, 0));
     match snap.rename(new, 0) {
         Ok(()) => {
@@ -605,8 +737,12 @@ pub fn cmd_rename(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 }
 
 pub fn cmd_start_with_snapshot(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Ok(Some(name)) = opt_str(ctl, cmd, "snapshotname") else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Ok(Some(name)) = opt_str(ctl, cmd, "snapshotname") else {
+        return false;
+    };
     let snap = lv!(ctl, dom.snapshot_lookup_by_name(name, 0));
     let mut flags = 0;
     if cmd.has("paused") {
@@ -617,12 +753,18 @@ pub fn cmd_start_with_snapshot(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     }
     match snap.create_from(flags) {
         Ok(()) => {
-            ctl.print_extra(&format!("Domain '{}' started from snapshot {name}\n", dom.name()));
+            ctl.print_extra(&format!(
+                "Domain '{}' started from snapshot {name}\n",
+                dom.name()
+            ));
             true
         }
         Err(e) => {
             ctl.save(e);
-            ctl.error(&format!("Failed to start domain '{}' from snapshot {name}", dom.name()));
+            ctl.error(&format!(
+                "Failed to start domain '{}' from snapshot {name}",
+                dom.name()
+            ));
             false
         }
     }
@@ -638,8 +780,12 @@ pub fn cmd_edit(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     if cmd.has("current") && cmd.has("snapshotname") {
         define_flags |= cf::CURRENT;
     }
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", false, &dom) else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", false, &dom) else {
+        return false;
+    };
     let name = snap.name().to_string();
     let ok = edit_inner(ctl, &dom, &snap, &name, define_flags, rename_ok, clone_ok);
     if !ok {
@@ -648,13 +794,24 @@ pub fn cmd_edit(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     ok
 }
 
-fn edit_inner(ctl: &mut Ctl, dom: &Domain, snap: &Snapshot, name: &str, define_flags: u32, rename_ok: bool, clone_ok: bool) -> bool {
+fn edit_inner(
+    ctl: &mut Ctl,
+    dom: &Domain,
+    snap: &Snapshot,
+    name: &str,
+    define_flags: u32,
+    rename_ok: bool,
+    clone_ok: bool,
+) -> bool {
     let doc = lv!(ctl, snap.xml_desc(xf::SECURE));
     let dir = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".to_owned());
     let path = match write_temp(&dir, &doc) {
         Ok(p) => p,
         Err(e) => {
-            ctl.error(&format!("Failed to create temporary file: {}", util::strerror(&e)));
+            ctl.error(&format!(
+                "Failed to create temporary file: {}",
+                util::strerror(&e)
+            ));
             return false;
         }
     };
@@ -683,7 +840,11 @@ fn edit_inner(ctl: &mut Ctl, dom: &Domain, snap: &Snapshot, name: &str, define_f
     let edited = match std::fs::read_to_string(&path) {
         Ok(x) => x,
         Err(e) => {
-            ctl.error(&format!("Failed to read file '{}': {}", path.display(), util::strerror(&e)));
+            ctl.error(&format!(
+                "Failed to read file '{}': {}",
+                path.display(),
+                util::strerror(&e)
+            ));
             cleanup(&path);
             return false;
         }
@@ -719,11 +880,16 @@ fn edit_inner(ctl: &mut Ctl, dom: &Domain, snap: &Snapshot, name: &str, define_f
         if let Err(e) = victim.delete(delf::METADATA_ONLY) {
             ctl.save(e);
             ctl.report_error();
-            ctl.error(&format!("Failed to clean up {}", if rename_ok { name } else { &new_name }));
+            ctl.error(&format!(
+                "Failed to clean up {}",
+                if rename_ok { name } else { &new_name }
+            ));
             return false;
         }
         if !rename_ok {
-            ctl.error(&format!("Must use --rename or --clone to change {name} to {new_name}"));
+            ctl.error(&format!(
+                "Must use --rename or --clone to change {name} to {new_name}"
+            ));
             return false;
         }
     }
@@ -735,12 +901,22 @@ fn edit_inner(ctl: &mut Ctl, dom: &Domain, snap: &Snapshot, name: &str, define_f
 fn write_temp(dir: &str, doc: &str) -> std::io::Result<std::path::PathBuf> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let mut last = None;
     for i in 0..100u32 {
-        let tag = (seed ^ std::process::id().rotate_left(16)).wrapping_add(i.wrapping_mul(2_654_435_761)) % 1_000_000;
+        let tag = (seed ^ std::process::id().rotate_left(16))
+            .wrapping_add(i.wrapping_mul(2_654_435_761))
+            % 1_000_000;
         let path = std::path::Path::new(dir).join(format!("virsnap{tag:06}.xml"));
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(mut f) => {
                 f.write_all(doc.as_bytes())?;
                 return Ok(path);
@@ -753,15 +929,24 @@ fn write_temp(dir: &str, doc: &str) -> std::io::Result<std::path::PathBuf> {
 }
 
 pub fn cmd_checkpoint_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
-    let Some(dom) = lookup(ctl, cmd, BYANY) else { return false };
-    let Ok(name) = opt_str(ctl, cmd, "name") else { return false };
-    let Ok(desc) = opt_str(ctl, cmd, "description") else { return false };
+    let Some(dom) = lookup(ctl, cmd, BYANY) else {
+        return false;
+    };
+    let Ok(name) = opt_str(ctl, cmd, "name") else {
+        return false;
+    };
+    let Ok(desc) = opt_str(ctl, cmd, "description") else {
+        return false;
+    };
     let mut buf = String::from("<domaincheckpoint>\n");
     if let Some(n) = name {
         buf.push_str(&format!("  <name>{}</name>\n", util::xml_escape(n)));
     }
     if let Some(d) = desc {
-        buf.push_str(&format!("  <description>{}</description>\n", util::xml_escape(d)));
+        buf.push_str(&format!(
+            "  <description>{}</description>\n",
+            util::xml_escape(d)
+        ));
     }
     if cmd.has("diskspec") {
         buf.push_str("  <disks>\n");
@@ -801,15 +986,27 @@ pub fn cmd_checkpoint_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         return false;
     }
     if lv!(ctl, dom.snapshot_num(0)) > 0 {
-        ctl.save(Error::new(ErrorCode::OperationUnsupported, ErrorDomain::Test, "cannot create checkpoint while snapshot exists"));
+        ctl.save(Error::new(
+            ErrorCode::OperationUnsupported,
+            ErrorDomain::Test,
+            "cannot create checkpoint while snapshot exists",
+        ));
         return false;
     }
     let n = name.map(str::to_owned).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0).to_string()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .to_string()
     });
     let list = ctl.checkpoints.entry(dom.uuid_string()).or_default();
     if list.contains(&n) {
-        ctl.save(Error::new(ErrorCode::OperationFailed, ErrorDomain::Domain, format!("domain moment {n} already exists")));
+        ctl.save(Error::new(
+            ErrorCode::OperationFailed,
+            ErrorDomain::Domain,
+            format!("domain moment {n} already exists"),
+        ));
         return false;
     }
     list.push(n.clone());

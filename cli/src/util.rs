@@ -54,7 +54,14 @@ pub fn tree(items: &[(String, Option<String>)], root: usize, out: &mut String) {
     tree_inner(items, root, root, true, &mut indent, out);
 }
 
-fn tree_inner(items: &[(String, Option<String>)], dev: usize, lastdev: usize, root: bool, indent: &mut String, out: &mut String) {
+fn tree_inner(
+    items: &[(String, Option<String>)],
+    dev: usize,
+    lastdev: usize,
+    root: bool,
+    indent: &mut String,
+    out: &mut String,
+) {
     let name = &items[dev].0;
     out.push_str(indent);
     if !root {
@@ -102,14 +109,25 @@ fn local_offset(t: i64) -> i64 {
             if tz.is_empty() {
                 return 0;
             }
-            let path = if tz.starts_with('/') { tz.to_owned() } else { format!("/usr/share/zoneinfo/{tz}") };
-            if !tz.contains("..")
-                && let Some(off) = std::fs::read(&path).ok().and_then(|b| tzif_offset(&b, t)) {
-                    return off;
-                }
+            let path = if tz.starts_with('/') {
+                tz.to_owned()
+            } else {
+                format!("/usr/share/zoneinfo/{tz}")
+            };
+            let zone = if tz.contains("..") {
+                None
+            } else {
+                std::fs::read(&path).ok().and_then(|b| tzif_offset(&b, t))
+            };
+            if let Some(off) = zone {
+                return off;
+            }
             posix_offset(tz)
         }
-        Err(_) => std::fs::read("/etc/localtime").ok().and_then(|b| tzif_offset(&b, t)).unwrap_or(0),
+        Err(_) => std::fs::read("/etc/localtime")
+            .ok()
+            .and_then(|b| tzif_offset(&b, t))
+            .unwrap_or(0),
     }
 }
 
@@ -128,7 +146,10 @@ fn posix_offset(tz: &str) -> i64 {
         b'+' => (-1, &rest[1..]),
         _ => (-1, rest),
     };
-    let digits: String = digits.chars().take_while(|c| c.is_ascii_digit() || *c == ':').collect();
+    let digits: String = digits
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ':')
+        .collect();
     let mut parts = digits.split(':');
     let h: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let m: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -139,7 +160,9 @@ fn posix_offset(tz: &str) -> i64 {
 /// version 2+ files; after the last transition, the last type applies.
 fn tzif_offset(b: &[u8], t: i64) -> Option<i64> {
     fn be32(b: &[u8], at: usize) -> Option<i64> {
-        Some(i64::from(i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?)))
+        Some(i64::from(i32::from_be_bytes(
+            b.get(at..at + 4)?.try_into().ok()?,
+        )))
     }
     fn be64(b: &[u8], at: usize) -> Option<i64> {
         Some(i64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
@@ -170,7 +193,11 @@ fn tzif_offset(b: &[u8], t: i64) -> Option<i64> {
     let types = idx + timecnt;
     let mut ty = 0usize;
     for i in 0..timecnt {
-        let tt = if tsize == 8 { be64(b, times + i * 8)? } else { be32(b, times + i * 4)? };
+        let tt = if tsize == 8 {
+            be64(b, times + i * 8)?
+        } else {
+            be32(b, times + i * 4)?
+        };
         if tt > t {
             break;
         }
@@ -221,7 +248,8 @@ pub fn strerror(e: &std::io::Error) -> String {
 pub fn read_file(path: &str) -> Result<String, String> {
     const MAX: u64 = 10 * 1024 * 1024;
     use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| format!("Failed to open file '{path}': {}", strerror(&e)))?;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| format!("Failed to open file '{path}': {}", strerror(&e)))?;
     let mut buf = Vec::new();
     std::io::Read::by_ref(&mut f)
         .take(MAX + 1)
@@ -299,7 +327,12 @@ mod tests {
 
     #[test]
     fn time_format() {
-        if std::env::var_os("TZ").is_some() || std::fs::read("/etc/localtime").ok().and_then(|b| tzif_offset(&b, 0)) != Some(0) {
+        if std::env::var_os("TZ").is_some()
+            || std::fs::read("/etc/localtime")
+                .ok()
+                .and_then(|b| tzif_offset(&b, 0))
+                != Some(0)
+        {
             return;
         }
         assert_eq!(format_time(0), "1970-01-01 00:00:00 +0000");
@@ -310,7 +343,10 @@ mod tests {
     #[test]
     fn table_layout() {
         let t = table(&["Name", "Creation Time", "State"], &[], true);
-        assert_eq!(t, " Name   Creation Time   State\n-------------------------------\n");
+        assert_eq!(
+            t,
+            " Name   Creation Time   State\n-------------------------------\n"
+        );
     }
 
     #[test]

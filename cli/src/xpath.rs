@@ -36,7 +36,17 @@ fn dump(e: &Element, indent: usize, out: &mut String) {
         out.push_str(&format!(" {k}=\"{}\"", esc(v, true)));
     }
     let has_elems = e.children.iter().any(|n| matches!(n, Node::Element(_)));
-    let text: String = e.children.iter().filter_map(|n| if let Node::Text(t) = n { Some(t.as_str()) } else { None }).collect();
+    let text: String = e
+        .children
+        .iter()
+        .filter_map(|n| {
+            if let Node::Text(t) = n {
+                Some(t.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
     if e.children.is_empty() || (!has_elems && text.is_empty()) {
         out.push_str("/>");
         return;
@@ -65,10 +75,20 @@ fn dump(e: &Element, indent: usize, out: &mut String) {
 }
 
 fn children(e: &Element) -> impl Iterator<Item = &Element> {
-    e.children.iter().filter_map(|n| if let Node::Element(c) = n { Some(c) } else { None })
+    e.children.iter().filter_map(|n| {
+        if let Node::Element(c) = n {
+            Some(c)
+        } else {
+            None
+        }
+    })
 }
 
-fn descendants<'a>(e: &'a Element, path: &[&'a Element], out: &mut Vec<(&'a Element, Vec<&'a Element>)>) {
+fn descendants<'a>(
+    e: &'a Element,
+    path: &[&'a Element],
+    out: &mut Vec<(&'a Element, Vec<&'a Element>)>,
+) {
     for c in children(e) {
         let mut p = path.to_vec();
         p.push(e);
@@ -89,7 +109,11 @@ fn eval<'a>(root: &'a Element, expr: &str) -> Option<Vec<Hit<'a>>> {
     let mut first = true;
     while !rest.is_empty() {
         let desc = rest.starts_with("//");
-        rest = if desc { &rest[2..] } else { rest.strip_prefix('/')? };
+        rest = if desc {
+            &rest[2..]
+        } else {
+            rest.strip_prefix('/')?
+        };
         let end = rest.find('/').unwrap_or(rest.len());
         let step = &rest[..end];
         rest = &rest[end..];
@@ -105,7 +129,13 @@ fn eval<'a>(root: &'a Element, expr: &str) -> Option<Vec<Hit<'a>>> {
             vec![(None, Vec::new())]
         } else {
             cur.iter()
-                .filter_map(|h| if let Hit::Elem(e, p) = h { Some((Some(*e), p.clone())) } else { None })
+                .filter_map(|h| {
+                    if let Hit::Elem(e, p) = h {
+                        Some((Some(*e), p.clone()))
+                    } else {
+                        None
+                    }
+                })
                 .collect()
         };
         first = false;
@@ -153,7 +183,10 @@ fn eval<'a>(root: &'a Element, expr: &str) -> Option<Vec<Hit<'a>>> {
                     matched.push(Hit::Elem(p, path[..path.len() - 1].to_vec()));
                 }
             } else {
-                if !test.chars().all(|c| c.is_alphanumeric() || "-_:.*".contains(c)) {
+                if !test
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "-_:.*".contains(c))
+                {
                     return None;
                 }
                 for (c, p) in cands {
@@ -193,7 +226,8 @@ fn eval<'a>(root: &'a Element, expr: &str) -> Option<Vec<Hit<'a>>> {
 /// virsh's output for `--xpath EXPR [--wrap]` over document `xml`.
 pub fn dump_xml(xml: &str, expr: &str, wrap: bool) -> Result<String, String> {
     let root = parse_document(xml, "domain", ErrorDomain::Xml).map_err(|e| e.message)?;
-    let hits = eval(&root, expr).ok_or_else(|| format!("internal error: Incorrect xpath '{expr}'"))?;
+    let hits =
+        eval(&root, expr).ok_or_else(|| format!("internal error: Incorrect xpath '{expr}'"))?;
     let mut out = String::new();
     if wrap {
         let mut nodes = Element::new("nodes");

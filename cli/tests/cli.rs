@@ -20,7 +20,11 @@ fn conformance_dir() -> Option<PathBuf> {
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/libvirt")),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/libvirt")),
     ];
-    candidates.into_iter().flatten().map(|p| p.join("virsh-snapshot")).find(|p| p.join("batch1.virsh").is_file())
+    candidates
+        .into_iter()
+        .flatten()
+        .map(|p| p.join("virsh-snapshot"))
+        .find(|p| p.join("batch1.virsh").is_file())
 }
 
 struct Out {
@@ -61,20 +65,36 @@ fn session(line: &str) -> Out {
 }
 
 fn script(name: &str, args: &[&str]) -> (i32, String) {
-    let o = Command::new("bash").arg(data_dir().join(name)).args(args).output().expect("run bash script");
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("bash")
+        .arg(data_dir().join(name))
+        .args(args)
+        .output()
+        .expect("run bash script");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     (o.status.code().unwrap_or(-1), text)
 }
 
 #[test]
 fn libvirt_virsh_snapshot_batches_are_byte_identical() {
     let Some(dir) = conformance_dir() else {
-        assert!(std::env::var_os("VIRSNAP_REQUIRE_CONFORMANCE").is_none(), "virsh-snapshot conformance data not found");
-        println!("SKIP: shared/conformance/libvirt/virsh-snapshot not found (set VIRSNAP_CONFORMANCE)");
+        assert!(
+            std::env::var_os("VIRSNAP_REQUIRE_CONFORMANCE").is_none(),
+            "virsh-snapshot conformance data not found"
+        );
+        println!(
+            "SKIP: shared/conformance/libvirt/virsh-snapshot not found (set VIRSNAP_CONFORMANCE)"
+        );
         return;
     };
     let (code, text) = script("virsh-conformance.sh", &[BIN, dir.to_str().expect("utf8")]);
-    assert_eq!(code, 0, "batch1/batch2 differ from libvirt's expected output:\n{text}");
+    assert_eq!(
+        code, 0,
+        "batch1/batch2 differ from libvirt's expected output:\n{text}"
+    );
 }
 
 #[test]
@@ -106,29 +126,53 @@ fn seed_rename() {
         "snapshot-create-as test a; snapshot-create-as test b; snapshot-rename test b c; snapshot-list test --name; \
          snapshot-current test --name; snapshot-parent test c",
     );
-    assert_eq!(o.stdout, "Domain snapshot a created\nDomain snapshot b created\nDomain snapshot b renamed to c\n\na\nc\n\nc\na\n");
+    assert_eq!(
+        o.stdout,
+        "Domain snapshot a created\nDomain snapshot b created\nDomain snapshot b renamed to c\n\na\nc\n\nc\na\n"
+    );
     assert_eq!(o.stderr, "");
     assert_eq!(o.code, 0);
     // named options work as well as positional ones
-    let o = session("snapshot-create-as test a; snapshot-rename --domain test --snapshotname=a --newname b; snapshot-list test --name");
-    assert!(o.stdout.contains("Domain snapshot a renamed to b\n"), "{}", o.stdout);
+    let o = session(
+        "snapshot-create-as test a; snapshot-rename --domain test --snapshotname=a --newname b; snapshot-list test --name",
+    );
+    assert!(
+        o.stdout.contains("Domain snapshot a renamed to b\n"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.ends_with("\nb\n\n"), "{}", o.stdout);
 }
 
 #[test]
 fn seed_rename_errors() {
-    let o = session("snapshot-create-as test a; snapshot-create-as test b; snapshot-rename test a b");
-    assert_eq!(o.stderr, "error: Failed to rename snapshot a\nerror: Requested operation is not valid: snapshot 'b' already exists\n");
+    let o =
+        session("snapshot-create-as test a; snapshot-create-as test b; snapshot-rename test a b");
+    assert_eq!(
+        o.stderr,
+        "error: Failed to rename snapshot a\nerror: Requested operation is not valid: snapshot 'b' already exists\n"
+    );
     assert_eq!(o.code, 1);
     let o = session("snapshot-rename test nope x");
-    assert_eq!(o.stderr, "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n");
+    assert_eq!(
+        o.stderr,
+        "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n"
+    );
     assert_eq!(o.code, 1);
     let o = session("snapshot-rename nope a b");
     assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
     let o = session("snapshot-create-as test a; snapshot-rename test a x/y");
-    assert!(o.stderr.starts_with("error: Failed to rename snapshot a\nerror: invalid argument: "), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .starts_with("error: Failed to rename snapshot a\nerror: invalid argument: "),
+        "{}",
+        o.stderr
+    );
     let o = session("snapshot-rename test a");
-    assert_eq!(o.stderr, "error: command 'snapshot-rename' requires <newname> option\n");
+    assert_eq!(
+        o.stderr,
+        "error: command 'snapshot-rename' requires <newname> option\n"
+    );
     assert_eq!(o.stdout, "");
     let o = session("snapshot-rename test a b c");
     assert_eq!(o.stderr, "error: unexpected data 'c'\n");
@@ -140,13 +184,25 @@ fn seed_delete_modes() {
     let setup = "snapshot-create-as test a; snapshot-create-as test b; snapshot-create-as test c; \
                  snapshot-revert test a; snapshot-create-as test d; ";
     // --merge: libvirt's default delete, children re-parented
-    let o = session(&format!("{setup}snapshot-delete test b --merge; snapshot-list test --parent --name; snapshot-parent test c"));
-    assert!(o.stdout.contains("Domain snapshot b deleted\n"), "{}", o.stdout);
+    let o = session(&format!(
+        "{setup}snapshot-delete test b --merge; snapshot-list test --parent --name; snapshot-parent test c"
+    ));
+    assert!(
+        o.stdout.contains("Domain snapshot b deleted\n"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.ends_with("a\nc\nd\n\na\n"), "{}", o.stdout);
     assert_eq!(o.code, 0);
     // --mergeforce: the same even with children
-    let o = session(&format!("{setup}snapshot-delete test a --mergeforce; snapshot-list test --roots --name"));
-    assert!(o.stdout.ends_with("Domain snapshot a deleted\n\nb\nd\n\n"), "{}", o.stdout);
+    let o = session(&format!(
+        "{setup}snapshot-delete test a --mergeforce; snapshot-list test --roots --name"
+    ));
+    assert!(
+        o.stdout.ends_with("Domain snapshot a deleted\n\nb\nd\n\n"),
+        "{}",
+        o.stdout
+    );
     // --delete: only a childless snapshot
     let o = session(&format!("{setup}snapshot-delete test a --delete"));
     assert_eq!(
@@ -154,15 +210,35 @@ fn seed_delete_modes() {
         "error: Failed to delete snapshot a\nerror: Requested operation is not valid: snapshot 'a' has children; DISCARD would discard them (use DISCARD_FORCE)\n"
     );
     assert_eq!(o.code, 1);
-    let o = session(&format!("{setup}snapshot-delete test c --delete; snapshot-list test --name"));
-    assert!(o.stdout.ends_with("Domain snapshot c deleted\n\na\nb\nd\n\n"), "{}", o.stdout);
+    let o = session(&format!(
+        "{setup}snapshot-delete test c --delete; snapshot-list test --name"
+    ));
+    assert!(
+        o.stdout
+            .ends_with("Domain snapshot c deleted\n\na\nb\nd\n\n"),
+        "{}",
+        o.stdout
+    );
     assert_eq!(o.code, 0);
     // --deleteforce: with all children
-    let o = session(&format!("{setup}snapshot-delete test b --deleteforce; snapshot-list test --name"));
-    assert!(o.stdout.ends_with("Domain snapshot b deleted\n\na\nd\n\n"), "{}", o.stdout);
+    let o = session(&format!(
+        "{setup}snapshot-delete test b --deleteforce; snapshot-list test --name"
+    ));
+    assert!(
+        o.stdout.ends_with("Domain snapshot b deleted\n\na\nd\n\n"),
+        "{}",
+        o.stdout
+    );
     // --current works with the modes too
-    let o = session(&format!("{setup}snapshot-delete test --current --delete; snapshot-list test --name"));
-    assert!(o.stdout.ends_with("Domain snapshot d deleted\n\na\nb\nc\n\n"), "{}", o.stdout);
+    let o = session(&format!(
+        "{setup}snapshot-delete test --current --delete; snapshot-list test --name"
+    ));
+    assert!(
+        o.stdout
+            .ends_with("Domain snapshot d deleted\n\na\nb\nc\n\n"),
+        "{}",
+        o.stdout
+    );
 }
 
 #[test]
@@ -175,9 +251,19 @@ fn seed_delete_conflicting_options() {
         ("--metadata --deleteforce", "metadata", "deleteforce"),
         ("--merge --mergeforce", "merge", "mergeforce"),
     ] {
-        let o = session(&format!("snapshot-create-as test a; snapshot-delete test a {opts}; snapshot-list test --name"));
-        assert_eq!(o.stderr, format!("error: Options --{a} and --{b} are mutually exclusive\n"), "{opts}");
-        assert!(o.stdout.ends_with("\na\n\n"), "nothing deleted with {opts}: {}", o.stdout);
+        let o = session(&format!(
+            "snapshot-create-as test a; snapshot-delete test a {opts}; snapshot-list test --name"
+        ));
+        assert_eq!(
+            o.stderr,
+            format!("error: Options --{a} and --{b} are mutually exclusive\n"),
+            "{opts}"
+        );
+        assert!(
+            o.stdout.ends_with("\na\n\n"),
+            "nothing deleted with {opts}: {}",
+            o.stdout
+        );
     }
     let o = session("snapshot-create-as test a; snapshot-delete test a --children --children-only");
     assert_eq!(
@@ -185,9 +271,15 @@ fn seed_delete_conflicting_options() {
         "error: Failed to delete snapshot a\nerror: Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive\n"
     );
     let o = session("snapshot-create-as test a; snapshot-delete test a --current --merge");
-    assert_eq!(o.stderr, "error: --snapshotname and --current are mutually exclusive\n");
+    assert_eq!(
+        o.stderr,
+        "error: --snapshotname and --current are mutually exclusive\n"
+    );
     let o = session("snapshot-delete test nope --merge");
-    assert_eq!(o.stderr, "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n");
+    assert_eq!(
+        o.stderr,
+        "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n"
+    );
     let o = session("snapshot-delete nope a --deleteforce");
     assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
     let o = session("snapshot-delete test --merge");
@@ -202,16 +294,31 @@ fn seed_delete_all() {
         "snapshot-create-as test a; snapshot-create-as test b; snapshot-revert test a; snapshot-create-as test c; \
          snapshot-delete-all test; snapshot-list test --name; snapshot-current test --name",
     );
-    assert!(o.stdout.contains("Domain 'test': 3 snapshots deleted\n\n\n"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("Domain 'test': 3 snapshots deleted\n\n\n"),
+        "{}",
+        o.stdout
+    );
     assert_eq!(o.stderr, "error: domain 'test' has no current snapshot\n");
     let o = session("snapshot-delete-all test");
     assert_eq!(o.stdout, "Domain 'test': 0 snapshots deleted\n\n");
     assert_eq!(o.code, 0);
     let o = session("snapshot-delete-all nope");
-    assert_eq!((o.stderr.as_str(), o.code), ("error: failed to get domain 'nope'\n", 1));
+    assert_eq!(
+        (o.stderr.as_str(), o.code),
+        ("error: failed to get domain 'nope'\n", 1)
+    );
     let o = session("snapshot-delete-all");
-    assert_eq!(o.stderr, "error: command 'snapshot-delete-all' requires <domain> option\n");
-    let o = run_with(&["-r", "-c", "test:///default", "snapshot-delete-all test"], None, &[]);
+    assert_eq!(
+        o.stderr,
+        "error: command 'snapshot-delete-all' requires <domain> option\n"
+    );
+    let o = run_with(
+        &["-r", "-c", "test:///default", "snapshot-delete-all test"],
+        None,
+        &[],
+    );
     assert!(o.stderr.starts_with("error: Failed to delete snapshots of domain 'test'\nerror: operation forbidden: read only access"), "{}", o.stderr);
 }
 
@@ -228,17 +335,33 @@ fn seed_start_with_snapshot() {
     );
     assert_eq!(o.code, 0);
     // a shut-off snapshot still starts the guest (DESIGN §4.2)
-    let o = session("destroy test; snapshot-create-as test off; start test; start-with-snapshot test off; domstate test");
-    assert!(o.stdout.ends_with("Domain 'test' started from snapshot off\n\nrunning\n\n"), "{}", o.stdout);
+    let o = session(
+        "destroy test; snapshot-create-as test off; start test; start-with-snapshot test off; domstate test",
+    );
+    assert!(
+        o.stdout
+            .ends_with("Domain 'test' started from snapshot off\n\nrunning\n\n"),
+        "{}",
+        o.stdout
+    );
     let o = session("start-with-snapshot test nope");
-    assert_eq!(o.stderr, "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n");
+    assert_eq!(
+        o.stderr,
+        "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n"
+    );
     assert_eq!(o.code, 1);
     let o = session("start-with-snapshot nope s1");
     assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
     let o = session("start-with-snapshot test");
-    assert_eq!(o.stderr, "error: command 'start-with-snapshot' requires <snapshotname> option\n");
+    assert_eq!(
+        o.stderr,
+        "error: command 'start-with-snapshot' requires <snapshotname> option\n"
+    );
     let o = session("start-with-snapshot test s1 --bogus");
-    assert_eq!(o.stderr, "error: command 'start-with-snapshot' doesn't support option --bogus\n");
+    assert_eq!(
+        o.stderr,
+        "error: command 'start-with-snapshot' doesn't support option --bogus\n"
+    );
 }
 
 #[test]
@@ -246,40 +369,93 @@ fn seed_create_from_xml_file() {
     let dir = std::env::temp_dir().join(format!("virsnap-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmpdir");
     let f = dir.join("s.xml");
-    std::fs::write(&f, "<domainsnapshot><name>fromfile</name><description>d</description></domainsnapshot>").expect("write");
+    std::fs::write(
+        &f,
+        "<domainsnapshot><name>fromfile</name><description>d</description></domainsnapshot>",
+    )
+    .expect("write");
     let p = f.to_str().expect("utf8");
-    let o = session(&format!("snapshot-create test {p}; snapshot-info test fromfile; snapshot-create test --xmlfile={p}"));
-    assert!(o.stdout.starts_with(&format!("Domain snapshot fromfile created from '{p}'\nName:           fromfile\n")), "{}", o.stdout);
-    assert_eq!(o.stderr, "error: operation failed: domain moment fromfile already exists\n");
+    let o = session(&format!(
+        "snapshot-create test {p}; snapshot-info test fromfile; snapshot-create test --xmlfile={p}"
+    ));
+    assert!(
+        o.stdout.starts_with(&format!(
+            "Domain snapshot fromfile created from '{p}'\nName:           fromfile\n"
+        )),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(
+        o.stderr,
+        "error: operation failed: domain moment fromfile already exists\n"
+    );
     let bad = dir.join("bad.xml");
     std::fs::write(&bad, "<domainsnapshot><name>x</name>").expect("write");
     let o = session(&format!("snapshot-create test {}", bad.display()));
     assert!(o.stderr.starts_with("error: "), "{}", o.stderr);
     assert_eq!(o.code, 1);
     let o = session("snapshot-create test /nonexistent/s.xml");
-    assert_eq!(o.stderr, "error: Failed to open file '/nonexistent/s.xml': No such file or directory\n");
+    assert_eq!(
+        o.stderr,
+        "error: Failed to open file '/nonexistent/s.xml': No such file or directory\n"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn unknown_domain_everywhere() {
     for c in [
-        "dominfo", "domstate", "domid", "domuuid", "start", "destroy", "shutdown", "suspend", "resume", "undefine", "dumpxml",
-        "snapshot-create", "snapshot-create-as", "snapshot-current", "snapshot-list", "snapshot-delete-all",
+        "dominfo",
+        "domstate",
+        "domid",
+        "domuuid",
+        "start",
+        "destroy",
+        "shutdown",
+        "suspend",
+        "resume",
+        "undefine",
+        "dumpxml",
+        "snapshot-create",
+        "snapshot-create-as",
+        "snapshot-current",
+        "snapshot-list",
+        "snapshot-delete-all",
     ] {
         let o = session(&format!("{c} nope"));
-        assert_eq!((o.stderr.as_str(), o.code), ("error: failed to get domain 'nope'\n", 1), "{c}");
+        assert_eq!(
+            (o.stderr.as_str(), o.code),
+            ("error: failed to get domain 'nope'\n", 1),
+            "{c}"
+        );
     }
-    for c in ["snapshot-info", "snapshot-parent", "snapshot-revert", "snapshot-delete", "snapshot-edit", "snapshot-dumpxml"] {
+    for c in [
+        "snapshot-info",
+        "snapshot-parent",
+        "snapshot-revert",
+        "snapshot-delete",
+        "snapshot-edit",
+        "snapshot-dumpxml",
+    ] {
         let o = session(&format!("{c} nope s1"));
-        assert_eq!((o.stderr.as_str(), o.code), ("error: failed to get domain 'nope'\n", 1), "{c}");
+        assert_eq!(
+            (o.stderr.as_str(), o.code),
+            ("error: failed to get domain 'nope'\n", 1),
+            "{c}"
+        );
     }
 }
 
 #[test]
 fn unknown_snapshot_everywhere() {
     let nf = "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n";
-    for c in ["snapshot-info", "snapshot-parent", "snapshot-dumpxml", "snapshot-edit", "snapshot-current"] {
+    for c in [
+        "snapshot-info",
+        "snapshot-parent",
+        "snapshot-dumpxml",
+        "snapshot-edit",
+        "snapshot-current",
+    ] {
         let o = session(&format!("{c} test nope"));
         assert_eq!((o.stderr.as_str(), o.code), (nf, 1), "{c}");
     }
@@ -288,20 +464,47 @@ fn unknown_snapshot_everywhere() {
     let o = session("snapshot-list test --from nope");
     assert_eq!(o.stderr, nf);
     let o = session("snapshot-info test --current");
-    assert_eq!(o.stderr, "error: Domain snapshot not found: the domain does not have a current snapshot\n");
+    assert_eq!(
+        o.stderr,
+        "error: Domain snapshot not found: the domain does not have a current snapshot\n"
+    );
 }
 
 #[test]
 fn conflicting_options() {
     for (line, err) in [
-        ("snapshot-list test --tree --name", "Options --tree and --name are mutually exclusive"),
-        ("snapshot-list test --roots --from a", "Options --roots and --from are mutually exclusive"),
-        ("snapshot-list test --tree --leaves", "--leaves and --tree are mutually exclusive"),
-        ("snapshot-list test --descendants", "--descendants requires either --from or --current"),
-        ("snapshot-current test --name s1", "Options --name and --snapshotname are mutually exclusive"),
-        ("snapshot-info test s1 --current", "--snapshotname and --current are mutually exclusive"),
-        ("snapshot-edit test s1 --rename --clone", "Options --rename and --clone are mutually exclusive"),
-        ("echo --shell --xml a", "Options --shell and --xml are mutually exclusive"),
+        (
+            "snapshot-list test --tree --name",
+            "Options --tree and --name are mutually exclusive",
+        ),
+        (
+            "snapshot-list test --roots --from a",
+            "Options --roots and --from are mutually exclusive",
+        ),
+        (
+            "snapshot-list test --tree --leaves",
+            "--leaves and --tree are mutually exclusive",
+        ),
+        (
+            "snapshot-list test --descendants",
+            "--descendants requires either --from or --current",
+        ),
+        (
+            "snapshot-current test --name s1",
+            "Options --name and --snapshotname are mutually exclusive",
+        ),
+        (
+            "snapshot-info test s1 --current",
+            "--snapshotname and --current are mutually exclusive",
+        ),
+        (
+            "snapshot-edit test s1 --rename --clone",
+            "Options --rename and --clone are mutually exclusive",
+        ),
+        (
+            "echo --shell --xml a",
+            "Options --shell and --xml are mutually exclusive",
+        ),
     ] {
         let o = session(line);
         assert_eq!(o.stderr, format!("error: {err}\n"), "{line}");
@@ -317,8 +520,13 @@ fn conflicting_options() {
 #[test]
 fn option_grammar() {
     // --name=value, positional, and `--` ending options
-    let o = session("snapshot-create-as --domain=test --name=x --description 'a b'; snapshot-create-as test -- --weird; snapshot-list test --name");
-    assert_eq!(o.stdout, "Domain snapshot x created\nDomain snapshot --weird created\n--weird\nx\n\n");
+    let o = session(
+        "snapshot-create-as --domain=test --name=x --description 'a b'; snapshot-create-as test -- --weird; snapshot-list test --name",
+    );
+    assert_eq!(
+        o.stdout,
+        "Domain snapshot x created\nDomain snapshot --weird created\n--weird\nx\n\n"
+    );
     let o = session("snapshot-list test --name --name");
     assert_eq!(o.stderr, "error: option --name already seen\n");
     let o = session("snapshot-create-as test --name");
@@ -331,7 +539,10 @@ fn option_grammar() {
     assert_eq!(o.stderr, "error: dangling \\\n");
     // a parse error anywhere stops the whole batch before anything runs
     let o = session("snapshot-create-as test a; snapshot-info test a extra");
-    assert_eq!((o.stdout.as_str(), o.stderr.as_str(), o.code), ("", "error: unexpected data 'extra'\n", 1));
+    assert_eq!(
+        (o.stdout.as_str(), o.stderr.as_str(), o.code),
+        ("", "error: unexpected data 'extra'\n", 1)
+    );
     // comments, empty commands, quoting, escapes
     let o = session("echo a;; # comment ; echo not-run\necho 'x y' \"z\\\"w\" v\\ u");
     assert_eq!(o.stdout, "a\nx y z\"w v u\n");
@@ -342,7 +553,10 @@ fn option_grammar() {
     assert_eq!(session("dominfo nope; echo ok").code, 0);
     assert_eq!(session("echo ok; dominfo nope").code, 1);
     // --help on a command is `help COMMAND`
-    assert_eq!(session("snapshot-rename --help").stdout, session("help snapshot-rename").stdout);
+    assert_eq!(
+        session("snapshot-rename --help").stdout,
+        session("help snapshot-rename").stdout
+    );
 }
 
 #[test]
@@ -356,13 +570,26 @@ fn help_layout() {
     );
     let o = session("help snapshot");
     assert!(o.stdout.starts_with(" Snapshot (help keyword 'snapshot'):\n    snapshot-create                Create a snapshot from XML\n"));
-    for c in ["snapshot-delete-all", "snapshot-rename", "start-with-snapshot"] {
+    for c in [
+        "snapshot-delete-all",
+        "snapshot-rename",
+        "start-with-snapshot",
+    ] {
         assert!(o.stdout.contains(&format!("\n    {c:<30} ")), "{c}");
     }
     let o = session("help");
-    assert!(o.stdout.starts_with("Grouped commands:\n\n Domain Management (help keyword 'domain'):\n"));
+    assert!(
+        o.stdout
+            .starts_with("Grouped commands:\n\n Domain Management (help keyword 'domain'):\n")
+    );
     let o = session("help nosuch");
-    assert_eq!((o.stderr.as_str(), o.code), ("error: command or command group 'nosuch' doesn't exist\n", 1));
+    assert_eq!(
+        (o.stderr.as_str(), o.code),
+        (
+            "error: command or command group 'nosuch' doesn't exist\n",
+            1
+        )
+    );
     let o = run_with(&["--help"], None, &[]);
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("-c | --connect=URI"));
@@ -370,26 +597,61 @@ fn help_layout() {
 
 #[test]
 fn quiet_mode() {
-    let o = run_with(&["-q", "-c", "test:///default", "snapshot-create-as test a; snapshot-list test; snapshot-current test --name; list"], None, &[]);
+    let o = run_with(
+        &[
+            "-q",
+            "-c",
+            "test:///default",
+            "snapshot-create-as test a; snapshot-list test; snapshot-current test --name; list",
+        ],
+        None,
+        &[],
+    );
     assert!(o.stdout.starts_with(" a   "), "{}", o.stdout);
-    assert!(o.stdout.ends_with("running\na 1   test   running\n"), "{:?}", o.stdout);
+    assert!(
+        o.stdout.ends_with("running\na 1   test   running\n"),
+        "{:?}",
+        o.stdout
+    );
 }
 
 #[test]
 fn global_options() {
     let o = run_with(&["-x"], None, &[]);
-    assert_eq!((o.stderr.as_str(), o.code), ("error: unsupported option '-x'. See --help.\n", 1));
+    assert_eq!(
+        (o.stderr.as_str(), o.code),
+        ("error: unsupported option '-x'. See --help.\n", 1)
+    );
     let o = run_with(&["--bogus"], None, &[]);
-    assert_eq!(o.stderr, "error: unsupported option '--bogus'. See --help.\n");
+    assert_eq!(
+        o.stderr,
+        "error: unsupported option '--bogus'. See --help.\n"
+    );
     let o = run_with(&["-c"], None, &[]);
-    assert_eq!(o.stderr, "error: option '-c'/'--connect' requires an argument\n");
+    assert_eq!(
+        o.stderr,
+        "error: option '-c'/'--connect' requires an argument\n"
+    );
     let o = run_with(&["--connect=test:///default", "domid test"], None, &[]);
     assert_eq!(o.stdout, "1\n\n");
     let o = run_with(&["-c", "nosuch:///x", "list"], None, &[]);
-    assert_eq!((o.stderr.as_str(), o.code), ("error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///x\n", 1));
+    assert_eq!(
+        (o.stderr.as_str(), o.code),
+        (
+            "error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///x\n",
+            1
+        )
+    );
     // read-only connections refuse changes
-    let o = run_with(&["-r", "-c", "test:///default", "snapshot-create-as test a"], None, &[]);
-    assert_eq!(o.stderr, "error: operation forbidden: read only access prevents virDomainSnapshotCreateXML\n");
+    let o = run_with(
+        &["-r", "-c", "test:///default", "snapshot-create-as test a"],
+        None,
+        &[],
+    );
+    assert_eq!(
+        o.stderr,
+        "error: operation forbidden: read only access prevents virDomainSnapshotCreateXML\n"
+    );
     let o = run_with(&["-v"], None, &[]);
     assert_eq!(o.stdout, format!("{}\n", env!("CARGO_PKG_VERSION")));
 }
@@ -398,18 +660,39 @@ fn global_options() {
 fn default_uri_from_environment() {
     let o = run_with(&["domid test"], None, &[]);
     assert_eq!(o.stdout, "1\n\n");
-    let o = run_with(&["list"], None, &[("VIRSH_DEFAULT_CONNECT_URI", "nosuch:///a"), ("LIBVIRT_DEFAULT_URI", "test:///default")]);
-    assert_eq!(o.stderr, "error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///a\n");
+    let o = run_with(
+        &["list"],
+        None,
+        &[
+            ("VIRSH_DEFAULT_CONNECT_URI", "nosuch:///a"),
+            ("LIBVIRT_DEFAULT_URI", "test:///default"),
+        ],
+    );
+    assert_eq!(
+        o.stderr,
+        "error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///a\n"
+    );
     let o = run_with(&["list"], None, &[("LIBVIRT_DEFAULT_URI", "nosuch:///b")]);
-    assert_eq!(o.stderr, "error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///b\n");
+    assert_eq!(
+        o.stderr,
+        "error: failed to connect to the hypervisor\nerror: no connection driver available for nosuch:///b\n"
+    );
     // help and echo need no connection
-    let o = run_with(&["echo hi"], None, &[("LIBVIRT_DEFAULT_URI", "nosuch:///b")]);
+    let o = run_with(
+        &["echo hi"],
+        None,
+        &[("LIBVIRT_DEFAULT_URI", "nosuch:///b")],
+    );
     assert_eq!((o.stdout.as_str(), o.code), ("hi\n", 0));
 }
 
 #[test]
 fn commands_on_stdin() {
-    let o = run_with(&["-c", "test:///default"], Some("snapshot-create-as test a\nsnapshot-list test --name\nquit\necho no\n"), &[]);
+    let o = run_with(
+        &["-c", "test:///default"],
+        Some("snapshot-create-as test a\nsnapshot-list test --name\nquit\necho no\n"),
+        &[],
+    );
     assert_eq!(
         o.stdout,
         "Welcome to virsnap, the virtualization interactive terminal.\n\nType:  'help' for help with commands\n       'quit' to quit\n\n\
@@ -429,15 +712,24 @@ fn no_progress_when_not_a_terminal() {
 
 #[test]
 fn checkpoints_and_snapshots_exclude_each_other() {
-    let o = session("checkpoint-create-as test c1; snapshot-create-as test s1; snapshot-list test --name");
+    let o = session(
+        "checkpoint-create-as test c1; snapshot-create-as test s1; snapshot-list test --name",
+    );
     assert_eq!(o.stdout, "Domain checkpoint c1 created\n\n\n");
-    assert_eq!(o.stderr, "error: Operation not supported: cannot create snapshot while checkpoint exists\n");
+    assert_eq!(
+        o.stderr,
+        "error: Operation not supported: cannot create snapshot while checkpoint exists\n"
+    );
     let o = session("snapshot-create-as test s1; checkpoint-create-as test c1");
-    assert_eq!(o.stderr, "error: Operation not supported: cannot create checkpoint while snapshot exists\n");
+    assert_eq!(
+        o.stderr,
+        "error: Operation not supported: cannot create checkpoint while snapshot exists\n"
+    );
 }
 
 fn have(prog: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
 }
 
 /// The same commands a virsh script uses, on the qemu driver (offline
@@ -452,7 +744,12 @@ fn works_on_qemu_embed() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("root");
     let disk = root.join("d.qcow2");
-    let st = Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&disk).arg("16M").status().expect("qemu-img");
+    let st = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&disk)
+        .arg("16M")
+        .status()
+        .expect("qemu-img");
     assert!(st.success());
     let xml = root.join("dom.xml");
     std::fs::write(
@@ -480,17 +777,40 @@ fn works_on_qemu_embed() {
     );
     assert_eq!((o.stderr.as_str(), o.code), ("", 0));
     let o = run("snapshot-info q1 s1");
-    assert!(o.stdout.starts_with("Name:           s1\nDomain:         q1\nCurrent:        no\nState:          shutoff\n"), "{}", o.stdout);
+    assert!(
+        o.stdout.starts_with(
+            "Name:           s1\nDomain:         q1\nCurrent:        no\nState:          shutoff\n"
+        ),
+        "{}",
+        o.stdout
+    );
     // metadata survives between invocations; seed commands work here too
-    let o = run("snapshot-rename q1 s2 s3; snapshot-delete q1 s1 --delete; snapshot-revert q1 s1; snapshot-delete q1 s3 --delete; snapshot-list q1 --name");
-    assert!(o.stdout.starts_with("Domain snapshot s2 renamed to s3\n\n"), "{}", o.stdout);
+    let o = run(
+        "snapshot-rename q1 s2 s3; snapshot-delete q1 s1 --delete; snapshot-revert q1 s1; snapshot-delete q1 s3 --delete; snapshot-list q1 --name",
+    );
+    assert!(
+        o.stdout.starts_with("Domain snapshot s2 renamed to s3\n\n"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stderr.starts_with("error: Failed to delete snapshot s1\nerror: Requested operation is not valid: snapshot 's1' has children"), "{}", o.stderr);
-    assert!(o.stdout.ends_with("Domain snapshot s1 reverted\n\nDomain snapshot s3 deleted\n\ns1\n\n"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .ends_with("Domain snapshot s1 reverted\n\nDomain snapshot s3 deleted\n\ns1\n\n"),
+        "{}",
+        o.stdout
+    );
     let o = run("snapshot-delete-all q1; snapshot-list q1 --name; snapshot-info q1 nope");
     assert_eq!(o.stdout, "Domain 'q1': 1 snapshots deleted\n\n\n\n");
-    assert_eq!(o.stderr, "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n");
+    assert_eq!(
+        o.stderr,
+        "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n"
+    );
     let o = run("undefine q1");
-    assert_eq!((o.stdout.as_str(), o.code), ("Domain 'q1' has been undefined\n\n", 0));
+    assert_eq!(
+        (o.stdout.as_str(), o.code),
+        ("Domain 'q1' has been undefined\n\n", 0)
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -506,7 +826,15 @@ fn progress_only_on_a_terminal() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("root");
     let disk = root.join("d.qcow2");
-    assert!(Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&disk).arg("16M").status().expect("qemu-img").success());
+    assert!(
+        Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2"])
+            .arg(&disk)
+            .arg("16M")
+            .status()
+            .expect("qemu-img")
+            .success()
+    );
     let xml = root.join("dom.xml");
     std::fs::write(
         &xml,
@@ -520,12 +848,31 @@ fn progress_only_on_a_terminal() {
     )
     .expect("xml");
     let uri = format!("qemu:///embed?root={}", root.display());
-    let o = run_with(&["-c", &uri, &format!("define {}; snapshot-create-as p1 piped", xml.display())], None, &[]);
-    assert_eq!((o.stderr.as_str(), o.code), ("", 0), "no progress when piped");
+    let o = run_with(
+        &[
+            "-c",
+            &uri,
+            &format!("define {}; snapshot-create-as p1 piped", xml.display()),
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(
+        (o.stderr.as_str(), o.code),
+        ("", 0),
+        "no progress when piped"
+    );
     let cmd = format!("{BIN} -c '{uri}' 'snapshot-create-as p1 tty'");
-    let out = Command::new("script").args(["-qec", &cmd, "/dev/null"]).stdin(Stdio::null()).output().expect("script");
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("snapshot-create: [100 %]"), "progress on a terminal: {text:?}");
+    assert!(
+        text.contains("snapshot-create: [100 %]"),
+        "progress on a terminal: {text:?}"
+    );
     assert!(text.contains("Domain snapshot tty created"), "{text:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
