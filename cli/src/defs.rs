@@ -619,7 +619,7 @@ pub static COMMANDS: &[CmdDef] = &[
     ]),
     cmd!(noconn "pwd", G_VIRSH, "print the current directory", "Print the current directory.", sh::cmd_pwd, []),
     cmd!(noconn "quit", G_VIRSH, "quit this interactive terminal", "", sh::cmd_quit, []),
-    cmd!(noconn "connect", G_VIRSH, "(re)connect to hypervisor", "Connect to local hypervisor. This is built-in command after shell start up but you can use it to connect to hypervisor with another URI.", sh::cmd_connect, [
+    cmd!(noconn "connect", G_VIRSH, "(re)connect to hypervisor", "Connect to local hypervisor. This is built-in command after shell start up.", sh::cmd_connect, [
         OptDef::string("name", "hypervisor connection URI"),
         OptDef::boolean("readonly", "read-only connection"),
     ]),
