@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # ESX driver suite: builds govmomi's vcsim from Debian's packages
 # (golang-go, golang-github-vmware-govmomi-dev; tests/vcsim/build.sh) and the
-# virsnap CLI, then runs the ESX tests (core/tests/esx_*.rs) against them.
+# virsnap CLI and C library, then runs the ESX tests (core/tests/esx_*.rs) against them.
 # Each test starts its own vcsim on a free loopback port and stops it by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tests/vcsim/build.sh
-cargo build --release --locked -p virsnap-cli
+cargo build --release --locked -p virsnap-cli -p virsnap-capi
 export VIRSNAP_VCSIM="$PWD/target/vcsim/vcsim"
 export VIRSNAP_CLI="$PWD/target/release/virsnap"
+export VIRSNAP_LIBDIR="$PWD/target/release"
 export VIRSNAP_REQUIRE_VCSIM=1
 cargo test -p virsnap-core --locked --test 'esx_*' -- --test-threads=2 --nocapture
