@@ -1,6 +1,7 @@
 //! Leaf-first deletion (VirtualBox deletes one snapshot at a time and
 //! refuses one with two children), checked with an in-process fake runner
 //! that lists the real captured tree of step 20 and records what is deleted.
+#![allow(clippy::unwrap_used)]
 
 mod vbox_common;
 

@@ -7,6 +7,7 @@
 //! Skips (printing why) unless the chroot exists: `VIRSNAP_VBOX_CHROOT`
 //! (default /var/cache/virsnap/vbox-chroot, ready when `.virsnap-ready` is
 //! there). `VIRSNAP_REQUIRE_VBOX=1` turns a skip into a failure.
+#![allow(clippy::unwrap_used)]
 
 mod vbox_common;
 

@@ -3,6 +3,7 @@
 //! 7.2.22 output captured in shared/conformance/vbox. Each test starts the
 //! replay in the state VirtualBox had after a given captured step and checks
 //! that the driver issued exactly the captured commands (by UUID).
+#![allow(clippy::unwrap_used)]
 
 mod vbox_common;
 

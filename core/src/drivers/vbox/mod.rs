@@ -391,6 +391,7 @@ impl Driver for VboxDriver {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

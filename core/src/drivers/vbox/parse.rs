@@ -389,6 +389,7 @@ pub fn parse_error(stderr: &str) -> VboxError {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

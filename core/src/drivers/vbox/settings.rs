@@ -109,6 +109,7 @@ pub fn parse_machine_file(xml: &str) -> Result<MachineFile> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
