@@ -41,9 +41,10 @@ fn method_of(body: &str) -> String {
     after.split([' ', '>']).next().unwrap_or("").to_owned()
 }
 
-fn read_request(s: &mut TcpStream) -> Option<String> {
+fn read_request(s: &mut TcpStream) -> Option<(String, String)> {
     let mut r = BufReader::new(s.try_clone().ok()?);
     let mut len = 0usize;
+    let mut head = String::new();
     loop {
         let mut line = String::new();
         if r.read_line(&mut line).ok()? == 0 {
@@ -53,17 +54,24 @@ fn read_request(s: &mut TcpStream) -> Option<String> {
         if l.is_empty() {
             break;
         }
+        head.push_str(l);
+        head.push('\n');
         if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
             len = v.trim().parse().ok()?;
         }
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).ok()?;
-    Some(String::from_utf8_lossy(&body).into_owned())
+    Some((head, String::from_utf8_lossy(&body).into_owned()))
 }
 
 impl Fake {
     fn start(plan: fn(&str) -> Act) -> Self {
+        Self::start_with_head(plan, |_, _| None)
+    }
+
+    /// Like [`Self::start`]; `check(method, head)` may override the answer.
+    fn start_with_head(plan: fn(&str) -> Act, check: fn(&str, &str) -> Option<Act>) -> Self {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         std::thread::spawn(move || {
@@ -71,8 +79,9 @@ impl Fake {
             for conn in l.incoming().take(50) {
                 let Ok(mut s) = conn else { continue };
                 std::thread::spawn(move || {
-                    while let Some(body) = read_request(&mut s) {
-                        match plan(&method_of(&body)) {
+                    while let Some((head, body)) = read_request(&mut s) {
+                        let m = method_of(&body);
+                        match check(&m, &head).unwrap_or_else(|| plan(&m)) {
                             Act::Close => return,
                             Act::Hang => {
                                 std::thread::sleep(Duration::from_secs(5));
@@ -242,4 +251,34 @@ fn session_terminated_on_the_server_is_renewed() {
     // The driver notices (NotAuthenticated), logs in again and carries on.
     d.snapshot_create_xml("<domainsnapshot><name>after</name></domainsnapshot>", 0).unwrap();
     assert_eq!(raw.render(VM0.1), "after*");
+}
+
+const NOT_AUTHENTICATED: &str = r#"<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring></faultstring><detail><NotAuthenticatedFault xmlns="urn:vim25" xsi:type="NotAuthenticated"><privilegeId>System.View</privilegeId></NotAuthenticatedFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
+
+#[test]
+fn quoted_secure_cookie_is_sent_back_verbatim_over_http() {
+    // Like a real vCenter: `vmware_soap_session="abc"; Path=/; HttpOnly; Secure;`.
+    let f = Fake::start_with_head(
+        |m| match m {
+            "RetrieveServiceContent" => Act::Reply(200, SERVICE_CONTENT),
+            "Login" => Act::Reply(200, LOGIN_OK),
+            _ => Act::Reply(200, "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body><RetrievePropertiesExResponse xmlns=\"urn:vim25\"/></soapenv:Body></soapenv:Envelope>"),
+        },
+        |m, head| {
+            let has = head.lines().any(|l| l.eq_ignore_ascii_case("cookie: vmware_soap_session=\"abc\""));
+            (m == "RetrievePropertiesEx" && !has).then_some(Act::Reply(500, NOT_AUTHENTICATED))
+        },
+    );
+    let conn = Connection::open_auth(Some(&f.uri()), Some(auth("pw")), 0).unwrap();
+    assert!(conn.list_all_domains(0).unwrap().is_empty());
+
+    // A server that never accepts the session: one re-login, then AUTH_FAILED.
+    let f = Fake::start(|m| match m {
+        "RetrieveServiceContent" => Act::Reply(200, SERVICE_CONTENT),
+        "Login" => Act::Reply(200, LOGIN_OK),
+        _ => Act::Reply(500, NOT_AUTHENTICATED),
+    });
+    let conn = Connection::open_auth(Some(&f.uri()), Some(auth("pw")), 0).unwrap();
+    let e = conn.list_all_domains(0).unwrap_err();
+    assert_eq!(e.code, ErrorCode::AuthFailed, "{}", e.message);
 }
