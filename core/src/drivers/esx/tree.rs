@@ -245,4 +245,43 @@ mod tests {
         assert_eq!(t.find_uuid(&Uuid([8; 16]), &t.uuid_of(&dom, 0)), None);
         assert!(Tree::from_info(None).is_empty());
     }
+
+    /// Property test: mutated snapshot-tree responses either fail to parse
+    /// or give a tree whose every listing and lookup works, never a panic.
+    #[test]
+    fn mutated_trees_never_panic() {
+        let doc = format!(
+            "<v><currentSnapshot type='VirtualMachineSnapshot'>snapshot-17</currentSnapshot>{}</v>",
+            "<rootSnapshotList><snapshot type='VirtualMachineSnapshot'>snapshot-15</snapshot><name>a</name><id>1</id><createTime>2026-11-25T17:38:38Z</createTime><state>poweredOn</state><childSnapshotList><snapshot type='VirtualMachineSnapshot'>snapshot-17</snapshot><name>b</name><id>2</id><state>poweredOff</state></childSnapshotList></rootSnapshotList>"
+        );
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"<>/'=:xT-9Z";
+        let mut parsed = 0;
+        for _ in 0..5000 {
+            let mut b = doc.as_bytes().to_vec();
+            for _ in 0..(next() % 3 + 1) {
+                let i = usize::try_from(next() % b.len() as u64).unwrap_or(0);
+                let c = alphabet[usize::try_from(next() % alphabet.len() as u64).unwrap_or(0)];
+                if next() % 2 == 0 { b[i] = c } else { b.insert(i, c) }
+            }
+            let Ok(n) = parse(&String::from_utf8_lossy(&b)) else { continue };
+            parsed += 1;
+            let t = Tree::from_info(Some(&n));
+            for f in [0, list::ROOTS, list::LEAVES, list::NO_LEAVES, list::ACTIVE, list::INACTIVE] {
+                let _ = t.list(f);
+            }
+            for i in 0..t.len() {
+                let _ = t.list_children(i, list::DESCENDANTS);
+                let _ = t.find_uuid(&Uuid([1; 16]), &t.uuid_of(&Uuid([1; 16]), i));
+            }
+            let _ = t.current_index();
+        }
+        assert!(parsed > 100, "too few mutants parsed ({parsed}) to mean anything");
+    }
 }
