@@ -109,3 +109,44 @@ def test_parity(scenario, step):
     if known and theirs[step] != ours[step]:
         pytest.xfail(known)
     assert ours[step] == theirs[step]
+
+
+STDERR_SCRIPT = r"""
+import sys
+if sys.argv[1:] == ["virsnap"]:
+    import virsnap as libvirt
+else:
+    import libvirt
+c = libvirt.open("test:///default")
+d = c.lookupByName("test")
+for f in [lambda: c.lookupByName("nope"), lambda: d.snapshotCurrent(),
+          lambda: d.snapshotCreateXML("<domain/>"),
+          lambda: d.snapshotCreateXML("<domainsnapshot><name>a</name></domainsnapshot>", 2),
+          lambda: d.snapshotLookupByName(None), lambda: d.revertToSnapshot(None),
+          lambda: d.blockCommit("vda", None, None), lambda: c.lookupByUUIDString("zz")]:
+    try:
+        f()
+    except libvirt.libvirtError:
+        pass
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+try:
+    d.snapshotCurrent()
+except libvirt.libvirtError:
+    pass
+"""
+
+
+def test_default_error_lines_on_stderr_match():
+    """libvirt's default handler output (`libvirt: <Driver> error : <msg>`),
+    and none once a handler is registered."""
+    if _libvirt_missing():
+        pytest.skip(f"parity with libvirt-python skipped: {_libvirt_missing()}")
+
+    def lines(python, which):
+        r = subprocess.run([python, "-c", STDERR_SCRIPT, which], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return [ln for ln in r.stderr.splitlines() if ln.startswith("libvirt:")]
+
+    theirs = lines(LIBVIRT_PY, "libvirt")
+    assert len(theirs) == 8
+    assert lines(sys.executable, "virsnap") == theirs
