@@ -876,3 +876,43 @@ fn progress_only_on_a_terminal() {
     assert!(text.contains("Domain snapshot tty created"), "{text:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// 2 000 snapshots with fan-out in one session, then the plain, `--tree`
+/// and `--parent` listings: identical to virsh's.
+#[test]
+fn large_tree_same_as_real_virsh() {
+    let mut cmds = Vec::new();
+    let mut x: u64 = 12345;
+    for i in 0..2000u64 {
+        if i % 7 == 3 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            cmds.push(format!("snapshot-revert test s{}", (x >> 33) % i));
+        }
+        cmds.push(format!("snapshot-create-as test s{i}"));
+    }
+    cmds.extend(
+        [
+            "snapshot-list test",
+            "snapshot-list test --tree",
+            "snapshot-list test --parent",
+            "snapshot-list test --name --topological",
+        ]
+        .map(String::from),
+    );
+    let file = std::env::temp_dir().join(format!("virsnap-cli-large-{}.txt", std::process::id()));
+    std::fs::write(&file, cmds.join("; ") + "\n").expect("write");
+    let (code, text) = script("compare.sh", &[BIN, file.to_str().expect("utf8")]);
+    let _ = std::fs::remove_file(&file);
+    if code == 77 {
+        eprintln!("{text}");
+        return;
+    }
+    assert_eq!(
+        code,
+        0,
+        "virsnap differs from virsh:\n{}",
+        text.chars().take(4000).collect::<String>()
+    );
+}
