@@ -47,6 +47,12 @@ fn ro_check(conn: &Connection, func: &str) -> Result<()> {
     }
 }
 
+/// Read-only check of a domain-level call: libvirt reports these from
+/// `VIR_FROM_DOMAIN` (20) rather than the snapshot domain.
+fn ro_check_domain(conn: &Connection, func: &str) -> Result<()> {
+    ro_check(conn, func).map_err(|e| e.in_domain(ErrorDomain::Domain))
+}
+
 fn exclusive(flags: u32, a: u32, b: u32, func: &str, name: fn(u32) -> &'static str) -> Result<()> {
     if flags & a != 0 && flags & b != 0 {
         Err(Error::flags_exclusive(func, name(a), name(b)))
@@ -142,7 +148,8 @@ impl Connection {
     /// Every domain matching `VIR_CONNECT_LIST_DOMAINS_*` `flags` (`virConnectListAllDomains`).
     pub fn list_all_domains(&self, flags: u32) -> Result<Vec<Domain>> {
         use crate::flags::list_domains as f;
-        drivers::check_flags(flags, f::ALL, self.inner.driver.error_domain(), "virConnectListAllDomains")?;
+        let func = format!("{}ConnectListAllDomains", self.inner.driver.func_prefix());
+        drivers::check_flags(flags, f::ALL, self.inner.driver.error_domain(), &func)?;
         let mut out = Vec::new();
         for r in self.inner.driver.list_domains()? {
             let d = self.domain(r);
@@ -192,13 +199,13 @@ impl Connection {
 
     /// Defines a persistent domain (`virDomainDefineXMLFlags`).
     pub fn define_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
-        ro_check(self, "virDomainDefineXMLFlags")?;
+        ro_check_domain(self, "virDomainDefineXMLFlags")?;
         Ok(self.domain(self.inner.driver.domain_define_xml(xml, flags)?))
     }
 
     /// Starts a transient domain (`virDomainCreateXML`).
     pub fn create_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
-        ro_check(self, "virDomainCreateXML")?;
+        ro_check_domain(self, "virDomainCreateXML")?;
         Ok(self.domain(self.inner.driver.domain_create_xml(xml, flags)?))
     }
 }
@@ -319,48 +326,44 @@ impl Domain {
 
     /// Start (`virDomainCreateWithFlags`).
     pub fn create(&self, flags: u32) -> Result<()> {
-        ro_check(&self.conn, "virDomainCreateWithFlags")?;
+        ro_check_domain(&self.conn, "virDomainCreateWithFlags")?;
         self.drv().domain_create(&self.r, flags)
     }
 
     /// Power off (`virDomainDestroyFlags`).
     pub fn destroy(&self, flags: u32) -> Result<()> {
-        ro_check(&self.conn, "virDomainDestroy")?;
+        ro_check_domain(&self.conn, "virDomainDestroy")?;
         self.drv().domain_destroy(&self.r, flags)
     }
 
     /// Graceful shutdown (`virDomainShutdownFlags`).
     pub fn shutdown(&self, flags: u32) -> Result<()> {
-        ro_check(&self.conn, "virDomainShutdown")?;
+        ro_check_domain(&self.conn, "virDomainShutdown")?;
         self.drv().domain_shutdown(&self.r, flags)
     }
 
     /// Pause (`virDomainSuspend`).
     pub fn suspend(&self) -> Result<()> {
-        ro_check(&self.conn, "virDomainSuspend")?;
+        ro_check_domain(&self.conn, "virDomainSuspend")?;
         self.drv().domain_suspend(&self.r)
     }
 
     /// Unpause (`virDomainResume`).
     pub fn resume(&self) -> Result<()> {
-        ro_check(&self.conn, "virDomainResume")?;
+        ro_check_domain(&self.conn, "virDomainResume")?;
         self.drv().domain_resume(&self.r)
     }
 
     /// Undefine (`virDomainUndefineFlags`).
     pub fn undefine(&self, flags: u32) -> Result<()> {
-        ro_check(&self.conn, "virDomainUndefineFlags")?;
+        ro_check_domain(&self.conn, "virDomainUndefineFlags")?;
         self.drv().domain_undefine(&self.r, flags)
     }
 
     /// Domain XML (`virDomainGetXMLDesc`).
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
         if self.conn.inner.read_only && flags & crate::flags::domain::XML_SECURE != 0 {
-            return Err(Error::new(
-                ErrorCode::OperationDenied,
-                ErrorDomain::None,
-                "virDomainGetXMLDesc with secure flag",
-            ));
+            return Err(Error::read_only("virDomainGetXMLDesc with secure flag").in_domain(ErrorDomain::Domain));
         }
         self.drv().domain_xml(&self.r, flags)
     }

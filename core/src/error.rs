@@ -117,6 +117,8 @@ numbered! {
         None = 0, "VIR_FROM_NONE";
         /// XML utilities.
         Xml = 5, "VIR_FROM_XML";
+        /// Domain objects (invalid domain pointers).
+        Dom = 6, "VIR_FROM_DOM";
         /// RPC layer.
         Rpc = 7, "VIR_FROM_RPC";
         /// Configuration file handling.
@@ -146,6 +148,7 @@ impl ErrorDomain {
         match self {
             Self::None => "",
             Self::Xml => "XML Util",
+            Self::Dom => "Domain",
             Self::Rpc => "RPC",
             Self::Conf => "Config File",
             Self::Qemu => "QEMU Driver",
