@@ -129,6 +129,7 @@ def test_get_version():
     assert libvirt.getVersion() == 9000000
     assert libvirt.getVersion(None) == 9000000
     assert libvirt.getVersion("Test") == (9000000, 9000000)
+    assert libvirt.getVersion(name="anything") == (9000000, 9000000)  # as libvirt 9.0
 
 
 def test_open_variants(quiet):
