@@ -228,3 +228,27 @@ fn libvirt_vbox_files_parse_in_the_old_dialect() {
     }
     assert_eq!(n, 5);
 }
+
+#[test]
+fn vbox_files_round_trip_byte_for_byte() {
+    use virsnap_core::drivers::vbox::settings::VboxFile;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(libvirt_vbox_files()).unwrap().map(|e| e.unwrap().path()).collect();
+    files.extend(std::fs::read_dir(conformance().join("vbox72-cli/vbox-after-step")).unwrap().map(|e| e.unwrap().path()));
+    files.push(conformance().join("vbox72-settings/golden.final.vbox"));
+    files.push(conformance().join("vbox72-settings/golden.final.vbox-prev"));
+    assert!(files.len() >= 35);
+    for p in files {
+        let text = read(&p);
+        let mut f = VboxFile::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(f.to_text(), text, "{}", p.display());
+        // libvirt's harness: identical except lastStateChange.
+        f.set_last_state_change(0).unwrap();
+        let mask = |s: &str| {
+            let i = s.find("lastStateChange=\"").unwrap();
+            let j = s[i + 17..].find('"').unwrap();
+            format!("{}{}", &s[..i], &s[i + 17 + j..])
+        };
+        assert_eq!(mask(&f.to_text()), mask(&text), "{}", p.display());
+        assert!(f.to_text().contains("lastStateChange=\"1970-01-01T00:00:00Z\""));
+    }
+}
