@@ -12,8 +12,28 @@
 //! [`task`] (task waits), [`vm`] (VMs), [`tree`] (a VM's snapshot tree),
 //! [`snapshots`] (the snapshot API), [`auth`] (credentials).
 //!
-//! Snapshot UUIDs (virsnap's extension) are derived from the domain UUID and
-//! the server's per-VM snapshot id, so they are stable without metadata.
+//! Decisions where libvirt's ESX driver is silent or narrower:
+//! - Credentials in libvirt's order: URI user, then `auth.conf`
+//!   (`auth-esx-HOST` / `auth-esx-default`; `vpx` for vpx://), then the
+//!   callback (user default `root`, `administrator` for vpx; the host is the
+//!   challenge). Without a callback, `auth.conf` alone is enough.
+//! - Snapshot UUIDs (virsnap's extension) are derived from the domain UUID
+//!   and the server's per-VM snapshot id, so they are stable without metadata.
+//! - Names may repeat on the server: lookups take the first in depth-first
+//!   pre-order, listings (pre-order) show all; creating a duplicate name
+//!   through this driver is refused, as libvirt does.
+//! - ESX keeps no libvirt metadata: `HasMetadata` is 0, `LIST_METADATA`
+//!   lists nothing, `DELETE_METADATA_ONLY` succeeds and changes nothing.
+//! - Beyond libvirt: `DELETE_CHILDREN_ONLY` (one `RemoveSnapshot_Task` with
+//!   `removeChildren` per child), revert `RUNNING`/`PAUSED`
+//!   (`suppressPowerOn` when paused, then power on / suspend as needed),
+//!   reverting to the current snapshot uses `RevertToCurrentSnapshot_Task`,
+//!   rename through `RenameSnapshot` (`VIR_ERR_NO_SUPPORT` on servers
+//!   without it, such as vcsim 0.24), all LIST filters.
+//! - A `currentSnapshot` that names no snapshot in the tree (a vcsim defect)
+//!   reads as "no current snapshot".
+//! - Revert without flags leaves the power state to the server (real ESX
+//!   applies the snapshot's; vcsim never changes it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
