@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 source .ci/lib.sh
 
-PY=${VIRSNAP_PYTHON:-python3}
+# Base interpreter for the venv (VIRSNAP_PYTHON is the *venv* interpreter for core's ESX test).
+PY=${VIRSNAP_VENV_BASE_PYTHON:-python3}
 VENV=$ROOT/target/venv-python
 export CARGO_TARGET_DIR=$ROOT/target/py
 WHEELS=$CARGO_TARGET_DIR/wheels
