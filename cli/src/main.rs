@@ -44,7 +44,13 @@ impl Ctl {
     /// `vshPrint`: text to stdout as is.
     pub fn print(&mut self, s: &str) {
         let mut o = self.out.lock();
-        let _ = o.write_all(s.as_bytes());
+        if let Err(e) = o.write_all(s.as_bytes()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                // virsh dies of SIGPIPE here; do not run further commands
+                // for a reader that went away.
+                std::process::exit(141);
+            }
+        }
     }
 
     /// `vshPrintExtra`: like print, unless `-q`.
