@@ -44,12 +44,11 @@ impl Ctl {
     /// `vshPrint`: text to stdout as is.
     pub fn print(&mut self, s: &str) {
         let mut o = self.out.lock();
-        if let Err(e) = o.write_all(s.as_bytes()) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                // virsh dies of SIGPIPE here; do not run further commands
-                // for a reader that went away.
-                std::process::exit(141);
-            }
+        let r = o.write_all(s.as_bytes());
+        if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            // virsh dies of SIGPIPE here; do not run further commands for a
+            // reader that went away.
+            std::process::exit(141);
         }
     }
 
