@@ -282,3 +282,23 @@ fn quoted_secure_cookie_is_sent_back_verbatim_over_http() {
     let e = conn.list_all_domains(0).unwrap_err();
     assert_eq!(e.code, ErrorCode::AuthFailed, "{}", e.message);
 }
+
+#[test]
+fn vm_removed_on_the_server_is_no_domain() {
+    let Some(v) = Vcsim::start("removed") else { return };
+    let conn = Connection::open_auth(Some(&v.uri()), Some(auth("pass")), 0).unwrap();
+    let d = conn.lookup_by_name(esx_support::VM1.0).unwrap();
+    assert_eq!(d.snapshot_num(0).unwrap(), 0);
+    let raw = Raw::login(&v.addr);
+    let vm = format!("<_this type=\"VirtualMachine\">{}</_this>", esx_support::VM1.1);
+    raw.call("PowerOffVM_Task", &vm).unwrap();
+    raw.call("Destroy_Task", &vm).unwrap();
+    for e in [
+        d.snapshot_num(0).unwrap_err(),
+        d.snapshot_create_xml("<domainsnapshot><name>x</name></domainsnapshot>", 0).unwrap_err(),
+        d.create(0).unwrap_err(),
+    ] {
+        assert_eq!(e.code, ErrorCode::NoDomain, "{}", e.message);
+    }
+    assert_eq!(conn.list_all_domains(0).unwrap().len(), 1);
+}

@@ -183,9 +183,20 @@ impl EsxDriver {
             .ok_or_else(|| Error::new(ErrorCode::NoDomain, ESX, format!("Could not find domain with UUID '{}'", dom.uuid)))
     }
 
+    /// Reads `paths` of the VM behind `dom`; when the cached reference is
+    /// stale (the VM was re-registered), looks it up again once.
     fn read_vm(&self, dom: &DomainRef, paths: &[&str]) -> Result<props::ObjectContent> {
         let m = self.vm_ref(dom)?;
-        props::read(&self.session, &m, paths)
+        match props::read(&self.session, &m, paths) {
+            Err(e) if e.code == ErrorCode::NoDomain => {
+                if let Ok(mut c) = self.vms.lock() {
+                    c.remove(&dom.uuid);
+                }
+                let m = self.vm_ref(dom)?;
+                props::read(&self.session, &m, paths)
+            }
+            r => r,
+        }
     }
 
     fn power(&self, dom: &DomainRef) -> Result<Power> {

@@ -35,16 +35,15 @@ fn list_func(kind: ListKind, children: bool) -> &'static str {
 impl EsxDriver {
     /// The VM's snapshot tree (one property read), plus its power state.
     pub(super) fn read_tree_power(&self, dom: &DomainRef) -> Result<(MoRef, Tree, Power)> {
+        let oc = self.read_vm(dom, &["snapshot", "runtime.powerState"])?;
         let m = self.vm_ref(dom)?;
-        let oc = super::props::read(&self.session, &m, &["snapshot", "runtime.powerState"])?;
         let power = Power::parse(oc.text("runtime.powerState").unwrap_or_default());
         Ok((m, Tree::from_info(oc.prop("snapshot")), power))
     }
 
     /// The VM's snapshot tree (one property read).
     pub(super) fn read_tree(&self, dom: &DomainRef) -> Result<Tree> {
-        let m = self.vm_ref(dom)?;
-        let oc = super::props::read(&self.session, &m, &["snapshot"])?;
+        let oc = self.read_vm(dom, &["snapshot"])?;
         Ok(Tree::from_info(oc.prop("snapshot")))
     }
 
