@@ -676,7 +676,7 @@ impl QemuDriver {
             }
             if flags & (revert::RUNNING | revert::PAUSED) != 0 {
                 let run = flags & revert::RUNNING != 0;
-                self.start_guest(&target, None, run, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_FROM_SNAPSHOT)?;
+                self.start_guest(&target, None, run, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_USER)?;
             } else if persistent.is_some() {
                 self.set_status(&dom.name, Status { id: 0, reason: reason::SHUTOFF_FROM_SNAPSHOT })?;
             }

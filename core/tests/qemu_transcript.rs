@@ -1,0 +1,153 @@
+//! Transcript test: one command session through `virsnap` and through
+//! libvirt 9.0's `virsh -c qemu:///embed?root=…` (no daemon), each on its
+//! own fresh root with the same guest, outputs compared command by command.
+//! Skipped with a reason when virsh, libvirt's qemu driver or the virsnap
+//! binary (built by the workspace build) is absent.
+
+mod qemu_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use qemu_common::{skip, Root};
+
+fn virsnap_bin() -> Option<PathBuf> {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    // The most recently built one.
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("virsnap"))
+        .filter_map(|p| std::fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
+        .max()
+        .map(|(_, p)| p)
+}
+
+fn libvirt_qemu_present() -> bool {
+    Command::new("virsh").arg("--version").output().is_ok_and(|o| o.status.success())
+        && Path::new("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so").exists()
+}
+
+/// Runs one command; returns "stdout|stderr|status" with libvirt's log lines
+/// removed. Output goes through files, not pipes: a QEMU that libvirt
+/// starts inherits nothing from us then, and outlives the command as it
+/// does from a shell.
+fn run(bin: &str, uri: &str, cwd: &Path, cmd: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let (o, e) = (cwd.join(".out"), cwd.join(".err"));
+    let status = Command::new(bin)
+        .arg("-c")
+        .arg(uri)
+        .args(cmd.split(' '))
+        .current_dir(cwd)
+        .env_remove("LD_LIBRARY_PATH")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .status()
+        .unwrap();
+    let out = std::fs::read_to_string(&o).unwrap_or_default();
+    let err: Vec<String> = std::fs::read_to_string(&e)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !(l.contains(": warning : ") || l.contains(": info : ")))
+        .map(str::to_owned)
+        .collect();
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "?".into(),
+    };
+    format!("{out}--stderr--\n{}\n--exit {code}--", err.join("\n"))
+}
+
+const SESSION: &[&str] = &[
+    "define vm.xml",
+    "snapshot-create-as vm off1 --description first",
+    "snapshot-list vm --name",
+    "start vm",
+    "domstate vm --reason",
+    "snapshot-create-as vm run1",
+    "snapshot-current vm --name",
+    "snapshot-parent vm run1",
+    "snapshot-info vm run1",
+    "suspend vm",
+    "snapshot-create-as vm pau1",
+    "snapshot-list vm --tree",
+    "snapshot-revert vm run1",
+    "domstate vm --reason",
+    "snapshot-revert vm off1",
+    "domstate vm",
+    "snapshot-revert vm pau1 --running",
+    "?destroy vm",
+    "domstate vm",
+    "snapshot-revert vm nope",
+    "snapshot-info vm off1",
+    "snapshot-delete vm run1",
+    "snapshot-list vm --tree",
+    "snapshot-list vm --leaves --name",
+    "snapshot-delete vm off1 --children",
+    "snapshot-list vm --name",
+    "snapshot-create-as vm off2",
+    "snapshot-revert vm off2 --paused",
+    "?domstate vm --reason",
+    "?destroy vm",
+    "undefine vm",
+    "undefine vm --snapshots-metadata",
+];
+
+#[test]
+fn same_session_as_libvirt() {
+    if skip() {
+        return;
+    }
+    let Some(virsnap) = virsnap_bin() else {
+        println!("SKIP: virsnap binary not built (cargo build -p virsnap-cli)");
+        return;
+    };
+    if !libvirt_qemu_present() {
+        println!("SKIP: libvirt 9.0 virsh / qemu driver not installed");
+        return;
+    }
+    // libvirt's embed driver needs these to exist (DESIGN §5).
+    let _ = Command::new("groupadd").args(["-r", "kvm"]).output();
+    let _ = Command::new("useradd").args(["-r", "libvirt-qemu"]).output();
+    let ours = Root::new("tr-ours");
+    let theirs = Root::new("tr-libvirt");
+    std::fs::create_dir_all(theirs.dir.join("etc")).unwrap();
+    std::fs::write(theirs.dir.join("etc/qemu.conf"), "user = \"root\"\ngroup = \"root\"\nstdio_handler = \"file\"\n").unwrap();
+    for r in [&ours, &theirs] {
+        let img = r.image("vm.qcow2");
+        let xml = Root::domain_xml("vm", &img).replace("<name>vm</name>", "<name>vm</name><uuid>4d7ae8c4-3b4c-4ef0-9a35-8c9b0f1d2e3a</uuid>");
+        std::fs::write(r.dir.join("vm.xml"), xml).unwrap();
+    }
+    let mut diffs = Vec::new();
+    let vs = virsnap.to_string_lossy().into_owned();
+    for cmd in SESSION {
+        // `?cmd` runs on both but is not compared: libvirt 9.0's embed
+        // driver, run under this harness, sometimes stops a QEMU that a
+        // *revert* started from shut off when that virsh process exits
+        // ("shutting down, reason=daemon" in its log), and the next virsh
+        // process re-reads a paused guest's reason; so after such a revert
+        // libvirt's guest may or may not be there. Both are brought to shut
+        // off before comparing again.
+        if let Some(c) = cmd.strip_prefix('?') {
+            run(&vs, &ours.uri(), &ours.dir, c);
+            run("virsh", &theirs.uri(), &theirs.dir, c);
+            continue;
+        }
+        let a = run(&vs, &ours.uri(), &ours.dir, cmd);
+        let b = run("virsh", &theirs.uri(), &theirs.dir, cmd);
+        if a != b {
+            diffs.push(format!("$ {cmd}\n--- virsnap\n{a}\n--- virsh\n{b}\n"));
+        }
+    }
+    // libvirt's own guest: make sure it is gone.
+    let _ = run("virsh", &theirs.uri(), &theirs.dir, "destroy vm");
+    if std::env::var("VSQ_KEEP").is_ok() {
+        let _ = Command::new("cp").arg("-r").arg(&theirs.dir).arg("/tmp/tr-keep").status();
+    }
+    assert!(diffs.is_empty(), "{} of {} commands differ:\n{}", diffs.len(), SESSION.len(), diffs.join("\n"));
+    println!("transcript: {} commands, identical output", SESSION.len());
+}
