@@ -335,3 +335,30 @@ fn threads_share_one_session_and_progress_is_reported() {
     let raw = Raw::login(&v.addr);
     assert_eq!(raw.tree(VM1.1).0.len(), 1);
 }
+
+#[test]
+fn seed_delete_modes() {
+    let Some(v) = Vcsim::start("seedmodes") else { return };
+    let raw = Raw::login(&v.addr);
+    let conn = open(&v);
+    let d = conn.lookup_by_name(VM0.0).unwrap();
+    let a = d.snapshot_create_xml(&xml("a", None), 0).unwrap();
+    let b = d.snapshot_create_xml(&xml("b", None), 0).unwrap();
+    a.revert(0).unwrap();
+    let c = d.snapshot_create_xml(&xml("c", None), 0).unwrap();
+    assert_eq!(raw.render(VM0.1), "a(b,c*)");
+    b.delete(delete::DISCARD).unwrap();
+    assert_eq!(raw.render(VM0.1), "a(c*)");
+    d.snapshot_create_xml(&xml("d", None), 0).unwrap();
+    assert_eq!(c.delete(delete::DISCARD).unwrap_err().code, ErrorCode::OperationInvalid);
+    assert_eq!(raw.render(VM0.1), "a(c(d*))");
+    a.revert(0).unwrap();
+    c.delete(delete::DISCARD_FORCE).unwrap();
+    assert_eq!(raw.render(VM0.1), "a*");
+    let e = d.snapshot_create_xml(&xml("e", None), 0).unwrap();
+    a.revert(0).unwrap();
+    e.delete(delete::MERGE).unwrap();
+    assert_eq!(raw.render(VM0.1), "a*");
+    let e = a.delete(delete::MERGE | delete::DISCARD).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArg);
+}
