@@ -1,6 +1,7 @@
 //! Benchmarks (not tests; `#[ignore]`): run with
 //! `cargo test --release -p virsnap-core --test qemu_bench -- --ignored --nocapture --test-threads=1`.
 //! Prints library-API timings next to the bare QMP / qemu-img call they make.
+#![allow(clippy::unwrap_used)]
 
 mod qemu_common;
 

@@ -4,6 +4,7 @@
 //! operation with `VIRSNAP_CRASH_AT` naming an injected point, and dies
 //! there as `kill -9` would. The parent then reopens and checks that no
 //! snapshot was lost and that metadata and qcow2 agree (or were reconciled).
+#![allow(clippy::unwrap_used)]
 
 mod qemu_common;
 

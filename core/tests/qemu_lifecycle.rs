@@ -1,6 +1,7 @@
 //! Real QEMU: lifecycle, re-attach from a second connection, internal
 //! snapshots of running, paused and shut-off guests, revert across states,
 //! delete, rename, NO_METADATA and reconciliation, HALT.
+#![allow(clippy::unwrap_used)]
 
 mod qemu_common;
 

@@ -3,6 +3,7 @@
 //! own fresh root with the same guest, outputs compared command by command.
 //! Skipped with a reason when virsh, libvirt's qemu driver or the virsnap
 //! binary (built by the workspace build) is absent.
+#![allow(clippy::unwrap_used)]
 
 mod qemu_common;
 

@@ -1,6 +1,6 @@
 //! Shared helpers for the real-QEMU tests: skip when QEMU is missing, a
 //! temporary root whose guests are killed on drop (even when a test fails).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

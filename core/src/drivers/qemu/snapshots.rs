@@ -165,6 +165,7 @@ impl QemuDriver {
             // Roll forward deletes interrupted by a crash.
             let doomed: Vec<String> =
                 tree.names().into_iter().filter(|n| tree.get(n).and_then(|d| d.private_value("deleting")).as_deref() == Some("1")).collect();
+            let rolled = !doomed.is_empty();
             for n in doomed {
                 let Some(d) = tree.get(&n).cloned() else { continue };
                 let tag = tag_of(&d);
@@ -181,7 +182,7 @@ impl QemuDriver {
                     bump_gen(store);
                 }
             }
-            let img_snaps = if tree.len() == 0 && img_snaps.is_empty() { img_snaps } else { img::snapshots(&first.source).unwrap_or(img_snaps) };
+            let img_snaps = if rolled { img::snapshots(&first.source).unwrap_or(img_snaps) } else { img_snaps };
             let tags: std::collections::HashSet<&str> = img_snaps.iter().map(|s| s.tag.as_str()).collect();
             let mut known = std::collections::HashSet::new();
             for n in tree.names() {
@@ -389,7 +390,7 @@ impl QemuDriver {
             let name = def.name.clone().unwrap_or_default();
             validate_snapshot_name(&name)?;
             if tree.contains(&name) {
-                self.hydrate(&store, tree, &[name.clone()])?;
+                self.hydrate(&store, tree, std::slice::from_ref(&name))?;
             }
             if def.domain.is_none() {
                 if let Some(old) = tree.get(&name) {
