@@ -302,3 +302,30 @@ fn vm_removed_on_the_server_is_no_domain() {
     }
     assert_eq!(conn.list_all_domains(0).unwrap().len(), 1);
 }
+
+const INVENTORY_AND_RUNNING_TASK: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><RetrievePropertiesExResponse xmlns="urn:vim25"><returnval>
+<objects><obj type="VirtualMachine">vm-1</obj><propSet><name>name</name><val xsi:type="xsd:string">slow</val></propSet><propSet><name>config.uuid</name><val xsi:type="xsd:string">11111111-2222-3333-4444-555555555555</val></propSet><propSet><name>runtime.powerState</name><val xsi:type="VirtualMachinePowerState">poweredOn</val></propSet></objects>
+<objects><obj type="Task">task-1</obj><propSet><name>info</name><val xsi:type="TaskInfo"><key>task-1</key><state>running</state><progress>40</progress></val></propSet></objects>
+</returnval></RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>"#;
+
+#[test]
+fn stuck_task_reports_progress_then_times_out() {
+    let f = Fake::start(|m| match m {
+        "RetrieveServiceContent" => Act::Reply(200, SERVICE_CONTENT),
+        "Login" => Act::Reply(200, LOGIN_OK),
+        "CreateSnapshot_Task" => Act::Reply(200, r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><CreateSnapshot_TaskResponse xmlns="urn:vim25"><returnval type="Task">task-1</returnval></CreateSnapshot_TaskResponse></soapenv:Body></soapenv:Envelope>"#),
+        "RetrievePropertiesEx" => Act::Reply(200, INVENTORY_AND_RUNNING_TASK),
+        _ => Act::Close,
+    });
+    let uri = format!("esx://root@{}/?transport=http&timeout=2&task_timeout=2", f.addr);
+    let conn = Connection::open_auth(Some(&uri), Some(auth("pw")), 0).unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    conn.set_progress(Some(std::sync::Arc::new(move |op: &str, p: u32| s2.lock().unwrap().push((op.to_owned(), p)))));
+    let d = conn.lookup_by_name("slow").unwrap();
+    let t0 = Instant::now();
+    let e = d.snapshot_create_xml("<domainsnapshot><name>s</name></domainsnapshot>", 0).unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationTimeout, "{}", e.message);
+    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+    assert_eq!(seen.lock().unwrap().clone(), [("snapshot-create".to_owned(), 40)]);
+}

@@ -3,7 +3,8 @@
 //!
 //! URIs as libvirt's: `esx://[user@]host[:port]/?transport=http|https&no_verify=0|1`
 //! plus `cacert=FILE` (PEM roots to trust instead of the built-in ones) and
-//! virsnap's `timeout=SECONDS` (each request; default 60). One session per
+//! virsnap's `timeout=SECONDS` (each request; default 60) and
+//! `task_timeout=SECONDS` (each task wait; default 3600). One session per
 //! connection, reused for every call; credentials from the URI user,
 //! libvirt's `auth.conf`, then the `virConnectAuth` callback.
 //!
@@ -107,6 +108,7 @@ impl EsxDriver {
         let mut https = true;
         let mut no_verify = false;
         let mut timeout = Duration::from_secs(60);
+        let mut task_timeout = Duration::from_secs(3600);
         let mut cacert = None;
         for (k, v) in &uri.query {
             match k.as_str() {
@@ -131,6 +133,11 @@ impl EsxDriver {
                     let s: u64 = v.parse().ok().filter(|s| (1..=3600).contains(s)).ok_or_else(|| invalid_param(k, v, "1..3600"))?;
                     timeout = Duration::from_secs(s);
                 }
+                "task_timeout" => {
+                    let s: u64 =
+                        v.parse().ok().filter(|s| (1..=86_400).contains(s)).ok_or_else(|| invalid_param(k, v, "1..86400"))?;
+                    task_timeout = Duration::from_secs(s);
+                }
                 "cacert" => {
                     cacert = Some(std::fs::read(v).map_err(|e| Error::system(ESX, format!("cannot read CA file '{v}'"), &e))?);
                 }
@@ -153,7 +160,7 @@ impl EsxDriver {
             session,
             vms: Mutex::new(HashMap::new()),
             progress: Mutex::new(None),
-            task_timeout: Duration::from_secs(3600),
+            task_timeout,
         })
     }
 
