@@ -82,9 +82,10 @@ fn lifecycle_and_internal_snapshots() {
     // ...and from shut off into a running snapshot starts it (-loadvm).
     s1.revert(0).unwrap();
     assert_eq!(dom.state(0).unwrap(), (DomainState::Running, reason::RUNNING_FROM_SNAPSHOT));
-    // Shut-off snapshot with REVERT_PAUSED starts it paused.
+    // Shut-off snapshot with REVERT_PAUSED starts it paused (reason 'user',
+    // as libvirt's qemu driver: the process is started paused).
     s0.revert(revert::PAUSED).unwrap();
-    assert_eq!(dom.state(0).unwrap(), (DomainState::Paused, reason::PAUSED_FROM_SNAPSHOT));
+    assert_eq!(dom.state(0).unwrap(), (DomainState::Paused, reason::PAUSED_USER));
     dom.resume().unwrap();
 
     // Delete while running (delvm), with children reparented.
