@@ -14,7 +14,8 @@ pub fn exclusive(ctl: &mut Ctl, cmd: &Cmd, a: &str, b: &str) -> bool {
     true
 }
 
-fn shell_escape(s: &str) -> String {
+/// `virBufferEscapeShell`: quotes `s` for sh unless it is a plain word.
+pub fn shell_escape(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))

@@ -7,6 +7,8 @@ use virsnap_core::flags::{create as cf, delete as delf, list as lf, revert as rf
 use virsnap_core::xml::{Element, parse_document};
 use virsnap_core::{Domain, Error, ErrorCode, ErrorDomain, Snapshot};
 
+use std::io::Write as _;
+
 use crate::Ctl;
 use crate::domain::{BYANY, lookup, lv, opt_str};
 use crate::parse::Cmd;
@@ -823,19 +825,10 @@ fn edit_inner(
         .filter(|e| !e.is_empty())
         .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.is_empty()))
         .unwrap_or_else(|| "vi".to_owned());
-    let status = std::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&path)
-        .status();
-    match status {
-        Ok(s) if s.success() => {}
-        _ => {
-            ctl.error(&format!("{editor} {}: editor failed", path.display()));
-            cleanup(&path);
-            return false;
-        }
+    if let Err(msg) = run_editor(&editor, &path) {
+        ctl.error(&msg);
+        cleanup(&path);
+        return false;
     }
     let edited = match std::fs::read_to_string(&path) {
         Ok(x) => x,
@@ -896,10 +889,62 @@ fn edit_inner(
     true
 }
 
+/// `vshEditFile`: runs the editor on `path`, directly when `editor` is a
+/// plain word, else through `sh -c`; the error is worded as libvirt's.
+fn run_editor(editor: &str, path: &std::path::Path) -> Result<(), String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
+    let file = path.display().to_string();
+    let (mut cmd, shown) = if editor.chars().all(ok) {
+        let mut c = std::process::Command::new(editor);
+        c.arg(path);
+        (c, format!("{editor} {file}"))
+    } else {
+        if !file.chars().all(ok) {
+            return Err(format!(
+                "{file}: temporary filename contains shell meta or other unacceptable characters (is $TMPDIR wrong?)"
+            ));
+        }
+        let script = format!("{editor} {file}");
+        let mut c = std::process::Command::new("sh");
+        c.arg("-c").arg(&script);
+        (c, format!("sh -c {}", crate::shell::shell_escape(&script)))
+    };
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) => {
+            // libvirt's child reports this through the default error
+            // handler, then exits 127.
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(
+                err,
+                "libvirt:  error : cannot execute binary {editor}: {}",
+                util::strerror(&e)
+            );
+            return Err(format!(
+                "internal error: Child process ({shown}) unexpected exit status 127"
+            ));
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    match status.code() {
+        Some(c) => Err(format!(
+            "internal error: Child process ({shown}) unexpected exit status {c}"
+        )),
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            Err(format!(
+                "internal error: Child process ({shown}) unexpected fatal signal {}",
+                status.signal().unwrap_or(0)
+            ))
+        }
+    }
+}
+
 /// Writes `doc` to a new file `DIR/virsnapXXXXXX.xml` (created exclusively,
 /// mode 0600, so an existing file or symlink is never followed).
 fn write_temp(dir: &str, doc: &str) -> std::io::Result<std::path::PathBuf> {
-    use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -916,3 +916,51 @@ fn large_tree_same_as_real_virsh() {
         text.chars().take(4000).collect::<String>()
     );
 }
+
+/// snapshot-edit runs $VISUAL/$EDITOR; its failures are worded as virsh's.
+#[test]
+fn snapshot_edit_editor_failures() {
+    let mask = |s: &str| {
+        let mut out = String::new();
+        for part in s.split("/tmp/virsnap") {
+            if out.is_empty() && !s.starts_with("/tmp/virsnap") {
+                out.push_str(part);
+                continue;
+            }
+            out.push_str("TMP");
+            out.push_str(part.get(6..).unwrap_or(""));
+        }
+        out
+    };
+    let env = |e: &'static str| [("EDITOR", e), ("VISUAL", ""), ("TMPDIR", "/tmp")];
+    let line = [
+        "-c",
+        "test:///default",
+        "snapshot-create-as test a; snapshot-edit test a",
+    ];
+    let o = run_with(&line, None, &env("false"));
+    assert_eq!(
+        mask(&o.stderr),
+        "error: internal error: Child process (false TMP.xml) unexpected exit status 1\nerror: Failed to update a\n"
+    );
+    let o = run_with(&line, None, &env("sh -c \"exit 3\""));
+    assert_eq!(
+        mask(&o.stderr),
+        "error: internal error: Child process (sh -c 'sh -c \"exit 3\" TMP.xml') unexpected exit status 3\nerror: Failed to update a\n"
+    );
+    let o = run_with(&line, None, &env("/nonexistent/ed"));
+    assert_eq!(
+        mask(&o.stderr),
+        "libvirt:  error : cannot execute binary /nonexistent/ed: No such file or directory\n\
+         error: internal error: Child process (/nonexistent/ed TMP.xml) unexpected exit status 127\nerror: Failed to update a\n"
+    );
+    let o = run_with(&line, None, &env("true"));
+    assert_eq!(
+        (o.stdout.as_str(), o.stderr.as_str(), o.code),
+        (
+            "Domain snapshot a created\nSnapshot a XML configuration not changed.\n\n",
+            "",
+            0
+        )
+    );
+}
