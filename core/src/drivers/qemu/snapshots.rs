@@ -631,6 +631,7 @@ impl QemuDriver {
         }
         let tag = tag_of(&snap);
         let running_now = self.pid(&dom.name).is_some();
+        self.progress("snapshot-revert", 0);
         crash_point("qemu-revert-before-hypervisor");
         if st.is_online() {
             let paused = flags & revert::PAUSED != 0 || (st == SnapshotState::Paused && flags & revert::RUNNING == 0);
@@ -683,6 +684,7 @@ impl QemuDriver {
             }
         }
         crash_point("qemu-revert-after-hypervisor");
+        self.progress("snapshot-revert", 100);
         let tree = &mut loaded.tree;
         let old = tree.current().map(str::to_owned);
         tree.set_current(Some(name));
