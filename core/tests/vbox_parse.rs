@@ -252,3 +252,48 @@ fn vbox_files_round_trip_byte_for_byte() {
         assert!(f.to_text().contains("lastStateChange=\"1970-01-01T00:00:00Z\""));
     }
 }
+
+#[test]
+fn redefined_snapshots_are_written_in_both_dialects() {
+    use virsnap_core::drivers::vbox::settings::{NewSnapshot, VboxFile};
+    let cases = [
+        (libvirt_vbox_files().join("2disks-3snap.vbox"), true),
+        (conformance().join("vbox72-settings/golden.final.vbox"), false),
+    ];
+    for (p, old) in cases {
+        let text = read(&p);
+        let before = parse_machine_file(&text).unwrap();
+        let mut f = VboxFile::parse(&text).unwrap();
+        assert_eq!(f.is_old_dialect(), old);
+        let parent = *before.order.last().unwrap();
+        let snap = NewSnapshot {
+            uuid: Uuid::parse("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee").unwrap(),
+            name: "re<def>".into(),
+            description: Some("a & b".into()),
+            time: 1_000_000_000,
+        };
+        f.add_snapshot(Some(&parent), &snap).unwrap();
+        let out = f.to_text();
+        let after = parse_machine_file(&out).unwrap();
+        assert_eq!(after.order.len(), before.order.len() + 1);
+        let s = &after.snapshots[&snap.uuid];
+        assert_eq!((s.name.as_str(), s.description.as_deref(), s.time, s.parent), ("re<def>", Some("a & b"), 1_000_000_000, Some(parent)));
+        assert!(!out.contains("<AttachedDevice type=\"HardDisk\" hotpluggable=\"false\" port=\"0\" device=\"0\">\n                  <Image uuid=\"{aaaa"));
+        // Everything else is untouched, and a second write is stable.
+        assert_eq!(VboxFile::parse(&out).unwrap().to_text(), out);
+        assert_eq!(after.current, before.current);
+        // A second root is refused.
+        let e = VboxFile::parse(&text).unwrap().add_snapshot(None, &snap).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+        if old {
+            // libvirt's layout: <StorageControllers> copied beside <Hardware>.
+            let i = out.find("name=\"re&lt;def&gt;\"").unwrap();
+            assert!(out[i..].find("<StorageControllers>").unwrap() < out[i..].find("</Snapshot>").unwrap());
+        }
+    }
+    let nosnap = read(&libvirt_vbox_files().join("2disks-nosnap.vbox"));
+    let mut f = VboxFile::parse(&nosnap).unwrap();
+    let snap = NewSnapshot { uuid: Uuid::parse("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee").unwrap(), name: "root".into(), description: None, time: 0 };
+    f.add_snapshot(None, &snap).unwrap();
+    assert_eq!(parse_machine_file(&f.to_text()).unwrap().order, [snap.uuid]);
+}

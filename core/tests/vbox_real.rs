@@ -64,13 +64,22 @@ impl Vm {
     }
 
     fn vbm(&self, args: &[&str]) -> (i32, String, String) {
-        let o = Command::new("chroot")
-            .arg(&self.root)
-            .args(["env", "HOME=/root", "/usr/lib/virtualbox/VBoxManage"])
-            .args(args)
-            .output()
-            .unwrap();
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+        for attempt in 1.. {
+            let o = Command::new("chroot")
+                .arg(&self.root)
+                .args(["env", "HOME=/root", "/usr/lib/virtualbox/VBoxManage"])
+                .args(args)
+                .output()
+                .unwrap();
+            let r: (i32, String, String) = (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into());
+            // VBoxSVC restarting (auto-shutdown race): nothing was done, retry.
+            if r.0 != 0 && r.2.contains("Failed to create the VirtualBox object") && attempt < 4 {
+                std::thread::sleep(std::time::Duration::from_millis(500 * attempt));
+                continue;
+            }
+            return r;
+        }
+        unreachable!()
     }
 
     fn vbm_ok(&self, args: &[&str]) -> String {
@@ -222,4 +231,58 @@ fn duplicates_saved_state_and_delete_all() {
     vm.expect(&[("", "a"), ("-1", "a"), ("-1-1", "b"), ("-1-1-1", "insaved")], Some("a"));
     assert_eq!(d.snapshot_delete_all(0).unwrap(), 4);
     vm.expect(&[], None);
+}
+
+#[test]
+fn redefine_writes_the_vbox_file_of_the_unregistered_machine() {
+    let Some(root) = chroot() else { return };
+    let vm = Vm::new(root, "redef");
+    let d = vm.dom();
+    // A root snapshot on a machine without snapshots (7.2 dialect: before <Hardware>).
+    let r0 = d
+        .snapshot_create_xml(
+            "<domainsnapshot><name>r0</name><description>redefined root</description><state>shutoff</state><creationTime>1000000000</creationTime></domainsnapshot>",
+            virsnap_core::flags::create::REDEFINE,
+        )
+        .unwrap();
+    vm.expect(&[("", "r0")], Some("r0"));
+    let x = r0.xml_desc(0).unwrap();
+    assert!(x.contains("<creationTime>1000000000</creationTime>") && x.contains("<description>redefined root</description>"), "{x}");
+    take(&d, "s1");
+    vm.expect(&[("", "r0"), ("-1", "s1")], Some("s1"));
+    let r1 = d
+        .snapshot_create_xml(
+            "<domainsnapshot><name>r1</name><parent><name>s1</name></parent><state>shutoff</state><creationTime>1000000001</creationTime></domainsnapshot>",
+            virsnap_core::flags::create::REDEFINE,
+        )
+        .unwrap();
+    vm.expect(&[("", "r0"), ("-1", "s1"), ("-1-1", "r1")], Some("s1"));
+    assert_eq!(&*r1.parent(0).unwrap().name(), "s1");
+    // Existing snapshot: metadata altered through VBoxManage.
+    d.snapshot_create_xml("<domainsnapshot><name>s1</name><description>now described</description><state>shutoff</state><creationTime>1000000002</creationTime></domainsnapshot>", virsnap_core::flags::create::REDEFINE)
+        .unwrap();
+    assert!(vm.vbm_ok(&["snapshot", &vm.name, "list", "--machinereadable"]).contains("SnapshotDescription-1=\"now described\""));
+    // Refusals change nothing.
+    for (xml, flags, code) in [
+        ("<domainsnapshot><name>r2</name><state>shutoff</state><creationTime>5</creationTime></domainsnapshot>", 0u32, ErrorCode::ConfigUnsupported),
+        ("<domainsnapshot><name>r2</name><parent><name>s1</name></parent><state>shutoff</state><creationTime>5</creationTime></domainsnapshot>", virsnap_core::flags::create::CURRENT, ErrorCode::ConfigUnsupported),
+        ("<domainsnapshot><name>r2</name><parent><name>nosuch</name></parent><state>shutoff</state><creationTime>5</creationTime></domainsnapshot>", 0, ErrorCode::InvalidArg),
+        ("<domainsnapshot><name>r2</name><parent><name>s1</name></parent><state>running</state><creationTime>5</creationTime></domainsnapshot>", 0, ErrorCode::ConfigUnsupported),
+        ("<domainsnapshot><name>s1</name><parent><name>r1</name></parent><state>shutoff</state><creationTime>5</creationTime></domainsnapshot>", 0, ErrorCode::ConfigUnsupported),
+    ] {
+        let e = d.snapshot_create_xml(xml, virsnap_core::flags::create::REDEFINE | flags).unwrap_err();
+        assert_eq!(e.code, code, "{xml}: {}", e.message);
+    }
+    vm.expect(&[("", "r0"), ("-1", "s1"), ("-1-1", "r1")], Some("s1"));
+    // The redefined snapshots carry no disk state: deleting them merges nothing.
+    r1.delete(0).unwrap();
+    r0.delete(0).unwrap();
+    vm.expect(&[("", "s1")], Some("s1"));
+    let info = vm.vbm_ok(&["showvminfo", &vm.name, "--machinereadable"]);
+    assert!(info.contains("\"SATA-0-0\"=\"/root/VirtualBox VMs/"), "the disk chain is intact: {info}");
+    d.snapshot_lookup_by_name("s1", 0).unwrap().revert(0).unwrap();
+    d.snapshot_delete_all(0).unwrap();
+    vm.expect(&[], None);
+    let info = vm.vbm_ok(&["showvminfo", &vm.name, "--machinereadable"]);
+    assert!(info.contains("\"SATA-0-0\"=\"/root/virsnap-disks/"), "back on the base disk: {info}");
 }

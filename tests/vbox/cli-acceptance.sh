@@ -11,17 +11,27 @@ VBM="chroot $ROOT env HOME=/root /usr/lib/virtualbox/VBoxManage"
 export VIRSNAP_VBOXMANAGE="$VBM"
 VM="virsnap-cli-$$"
 DISK="/root/virsnap-disks/$VM/disk1.vdi"
+# VBoxManage, run again when VBoxSVC was restarting (auto-shutdown race: nothing was done).
+vbm() {
+    local i out rc
+    for i in 1 2 3 4; do
+        rc=0; out=$($VBM "$@" 2>&1) || rc=$?
+        if [ "$rc" -ne 0 ] && grep -q "Failed to create the VirtualBox object" <<<"$out"; then sleep "$i"; continue; fi
+        printf '%s\n' "$out"; return "$rc"
+    done
+    printf '%s\n' "$out"; return "$rc"
+}
 cleanup() { $VBM unregistervm "$VM" --delete-all >/dev/null 2>&1 || true; rm -rf "$ROOT/root/virsnap-disks/$VM"; }
 trap cleanup EXIT
-$VBM createvm --name "$VM" --ostype Linux_64 --register >/dev/null
-$VBM createmedium disk --filename "$DISK" --size 16 --format VDI >/dev/null 2>&1
-$VBM storagectl "$VM" --name SATA --add sata --controller IntelAhci >/dev/null
-$VBM storageattach "$VM" --storagectl SATA --port 0 --device 0 --type hdd --medium "$DISK" >/dev/null
+vbm createvm --name "$VM" --ostype Linux_64 --register >/dev/null
+vbm createmedium disk --filename "$DISK" --size 16 --format VDI >/dev/null
+vbm storagectl "$VM" --name SATA --add sata --controller IntelAhci >/dev/null
+vbm storageattach "$VM" --storagectl SATA --port 0 --device 0 --type hdd --medium "$DISK" >/dev/null
 
 pass=0; fail=0
 # vbox_tree: VirtualBox's own view, one "suffix=name" per snapshot, then "current=name".
 vbox_tree() {
-    $VBM snapshot "$VM" list --machinereadable 2>/dev/null \
+    vbm snapshot "$VM" list --machinereadable 2>/dev/null \
         | sed -n 's/^SnapshotName\([-0-9]*\)="\(.*\)"$/\1=\2/p; s/^CurrentSnapshotName="\(.*\)"$/current=\1/p' | tr '\n' ' ' || true
 }
 step() { # step "description" "expected vbox_tree" virsnap-args...

@@ -108,8 +108,33 @@ fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> 
     })
 }
 
+/// VBoxManage could not reach VBoxSVC (it was starting or shutting down,
+/// e.g. two clients racing its `--auto-shutdown` restart): nothing was done,
+/// so the command can be run again.
+fn no_server(out: &Output) -> bool {
+    out.code != 0 && out.stderr.contains("Failed to create the VirtualBox object")
+}
+
 impl Runner for CommandRunner {
     fn run(&self, args: &[String]) -> Result<Output> {
+        let mut attempt = 0;
+        loop {
+            let out = self.run_once(args)?;
+            attempt += 1;
+            if !no_server(&out) || attempt >= 4 {
+                return Ok(out);
+            }
+            std::thread::sleep(Duration::from_millis(500 * attempt));
+        }
+    }
+
+    fn file_root(&self) -> Option<std::path::PathBuf> {
+        self.root.clone()
+    }
+}
+
+impl CommandRunner {
+    fn run_once(&self, args: &[String]) -> Result<Output> {
         let (prog, pre) = self
             .argv
             .split_first()
@@ -145,9 +170,5 @@ impl Runner for CommandRunner {
             h.and_then(|h| h.join().ok()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
         };
         Ok(Output { code: status.code().unwrap_or(-1), stdout: text(out), stderr: text(err) })
-    }
-
-    fn file_root(&self) -> Option<std::path::PathBuf> {
-        self.root.clone()
     }
 }

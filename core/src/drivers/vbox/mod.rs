@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod errors;
 pub mod parse;
+mod redefine;
 pub mod settings;
 mod snapshots;
 

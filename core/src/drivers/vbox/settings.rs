@@ -344,7 +344,8 @@ impl VboxFile {
     }
 
     /// Writes a snapshot without disk state under `parent` (the root
-    /// snapshot when `None`, which must not exist yet), its hardware copied
+    /// snapshot when `None`, which must not exist yet, and which then becomes
+    /// the current snapshot as VirtualBox requires), its hardware copied
     /// from the machine's current hardware minus hard-disk attachments.
     pub fn add_snapshot(&mut self, parent: Option<&Uuid>, snap: &NewSnapshot) -> Result<()> {
         let old = self.is_old_dialect();
@@ -365,6 +366,11 @@ impl VboxFile {
                         "VirtualBox keeps a single root snapshot; give the redefined snapshot a parent",
                     ));
                 }
+                // VirtualBox requires a current snapshot once there are
+                // snapshots: the new (only) snapshot is it.
+                let cur = ("currentSnapshot".to_owned(), format!("{{{}}}", snap.uuid));
+                let pos = machine.attrs.iter().position(|(k, _)| k == "snapshotFolder").unwrap_or(machine.attrs.len());
+                machine.attrs.insert(pos, cur);
                 (machine, 1)
             }
             Some(p) => {

@@ -174,10 +174,13 @@ fn now() -> i64 {
 pub fn create(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
     check_flags(
         flags,
-        create::HALT | create::LIVE | create::ATOMIC | create::VALIDATE,
+        create::REDEFINE | create::CURRENT | create::HALT | create::LIVE | create::ATOMIC | create::VALIDATE,
         V,
         "vboxDomainSnapshotCreateXML",
     )?;
+    if flags & create::REDEFINE != 0 {
+        return super::redefine::redefine(drv, dom, xml, flags);
+    }
     let def = parse_snapshot(xml, ParseFlags::default())?;
     if def.is_external() {
         return Err(Error::new(

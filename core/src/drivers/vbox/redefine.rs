@@ -1,0 +1,153 @@
+//! `VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE` on VirtualBox.
+//!
+//! * An existing snapshot (by name): its metadata is altered through
+//!   VBoxManage (`snapshot edit UUID --description=…`). Moving it to another
+//!   parent, or making it current (VirtualBox does that only by restoring),
+//!   is refused.
+//! * A new snapshot: written into the machine's `.vbox` file while the
+//!   machine is UNREGISTERED (libvirt's procedure: `unregistervm`, rewrite,
+//!   `registervm`; VBoxSVC owns the file while the machine is registered).
+//!   The snapshot carries the machine's current hardware without hard-disk
+//!   attachments: VirtualBox has no disk state for it, so deleting it never
+//!   merges images (verified on 7.2), and reverting to it leaves the machine
+//!   without disks until another snapshot is restored. The first snapshot of
+//!   a machine becomes its current snapshot (VirtualBox requires one). If VirtualBox refuses
+//!   the rewritten file, the original is put back and registered again.
+
+use crate::drivers::DomainRef;
+use crate::error::{Error, ErrorDomain, Result};
+use crate::flags::create;
+use crate::model::SnapshotState;
+use crate::names::validate_snapshot_name;
+use crate::uuid::Uuid;
+use crate::xml::{parse_snapshot, ParseFlags};
+
+use super::errors::Ctx;
+use super::settings::{NewSnapshot, VboxFile};
+use super::snapshots::View;
+use super::{args, host_path, VboxDriver};
+
+const V: ErrorDomain = ErrorDomain::Vbox;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Redefines a snapshot; returns its name.
+pub fn redefine(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
+    let def = parse_snapshot(xml, ParseFlags { redefine: true, internal: false })?;
+    let name = def.name.clone().unwrap_or_default();
+    validate_snapshot_name(&name)?;
+    if let Some(u) = &def.domain_uuid {
+        if Uuid::parse(u) != Some(dom.uuid) {
+            return Err(Error::invalid_arg(
+                ErrorDomain::DomainSnapshot,
+                format!("definition for snapshot {name} must use uuid {}", dom.uuid),
+            ));
+        }
+    }
+    if def.is_external() {
+        return Err(Error::config_unsupported(V, "VirtualBox snapshots are internal; external memory or disks cannot be redefined"));
+    }
+    let v = View::load(drv, dom, false)?;
+    let vm = dom.uuid.to_string();
+    if let Some(i) = v.listing.find_name(&name) {
+        let node = &v.listing.nodes[i];
+        let actual_parent = node.parent.map(|p| v.name(p).to_owned());
+        if def.parent.is_some() && def.parent != actual_parent {
+            return Err(Error::config_unsupported(V, format!("cannot move VirtualBox snapshot '{name}' to another parent")));
+        }
+        if flags & create::CURRENT != 0 && v.listing.current != Some(i) {
+            return Err(Error::config_unsupported(
+                V,
+                format!("VirtualBox makes snapshot '{name}' current only by reverting to it"),
+            ));
+        }
+        let want = def.description.clone().unwrap_or_default();
+        if node.description.clone().unwrap_or_default() != want {
+            drv.run_ok(
+                &args(&["snapshot", &vm, "edit", &node.uuid.to_string(), &format!("--description={want}")]),
+                Ctx::Snapshot(dom, &name),
+            )?;
+        }
+        return Ok(name);
+    }
+    // The first snapshot of a machine is necessarily current (VirtualBox
+    // requires one once there are snapshots); any other cannot be made
+    // current without disk state.
+    if flags & create::CURRENT != 0 && !v.listing.nodes.is_empty() {
+        return Err(Error::config_unsupported(
+            V,
+            "a redefined VirtualBox snapshot has no disk state and cannot be made current",
+        ));
+    }
+    if def.state.is_some_and(|s| s != SnapshotState::Shutoff && s != SnapshotState::DiskSnapshot) {
+        return Err(Error::config_unsupported(
+            V,
+            format!("snapshot '{name}' would need a saved state, which VirtualBox cannot take from XML"),
+        ));
+    }
+    let parent = match &def.parent {
+        Some(p) => Some(v.listing.nodes[v.listing.find_name(p).ok_or_else(|| {
+            Error::invalid_arg(ErrorDomain::Domain, format!("parent {p} for moment {name} not found"))
+        })?]
+        .uuid),
+        None => None,
+    };
+    if drv.is_active(dom)? {
+        return Err(Error::op_invalid(V, "cannot redefine snapshots of a running domain"));
+    }
+    let info = drv.vminfo(dom)?;
+    let vpath = info.cfg_file.ok_or_else(|| Error::internal(V, "VirtualBox did not say where the machine's .vbox file is"))?;
+    let hpath = host_path(drv.runner.file_root().as_deref(), &vpath);
+    let snap = NewSnapshot {
+        uuid: Uuid::generate(),
+        name: name.clone(),
+        description: def.description.clone(),
+        time: if def.creation_time != 0 { def.creation_time } else { now() },
+    };
+
+    drv.run_ok(&args(&["unregistervm", &vm]), Ctx::Domain(dom))?;
+    let register = || drv.run_ok(&args(&["registervm", &vpath]), Ctx::Domain(dom)).map(|_| ());
+    let original = match std::fs::read_to_string(&hpath) {
+        Ok(t) => t,
+        Err(e) => {
+            let err = Error::system(V, format!("cannot read {}", hpath.display()), &e);
+            register()?;
+            return Err(err);
+        }
+    };
+    let rewritten = VboxFile::parse(&original).and_then(|mut f| {
+        f.add_snapshot(parent.as_ref(), &snap)?;
+        f.set_last_state_change(now())?;
+        Ok(f.to_text())
+    });
+    let outcome = rewritten.and_then(|text| write_atomic(&hpath, &text)).and_then(|()| register());
+    if let Err(e) = outcome {
+        // Put VirtualBox's own file back and register the machine again.
+        let _ = write_atomic(&hpath, &original);
+        let _ = register();
+        return Err(e);
+    }
+    Ok(name)
+}
+
+fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("vbox-virsnap-tmp");
+    let io = |e: std::io::Error| Error::system(V, format!("cannot write {}", path.display()), &e);
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(text.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
