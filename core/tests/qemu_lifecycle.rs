@@ -225,3 +225,29 @@ fn progress_is_reported() {
     s.revert(0).unwrap();
     assert_eq!(*seen.lock().unwrap(), ["snapshot-create:0", "snapshot-create:100", "snapshot-revert:0", "snapshot-revert:100"]);
 }
+
+#[test]
+fn vanished_qcow2_snapshot_is_reported_not_dropped() {
+    if skip() {
+        return;
+    }
+    let root = Root::new("vanish");
+    let img = root.image("vm.qcow2");
+    let conn = root.conn();
+    let dom = conn.define_xml(&Root::domain_xml("vm", &img), 0).unwrap();
+    dom.snapshot_create_xml("<domainsnapshot><name>keep</name></domainsnapshot>", 0).unwrap();
+    dom.snapshot_create_xml("<domainsnapshot><name>gone</name></domainsnapshot>", 0).unwrap();
+    // Someone deletes the qcow2 snapshot behind our back.
+    assert!(std::process::Command::new("qemu-img").args(["snapshot", "-d", "gone"]).arg(&img).status().unwrap().success());
+    let fresh = Connection::open(Some(&root.uri())).unwrap().lookup_by_name("vm").unwrap();
+    let mut names = fresh.snapshot_list_names(0).unwrap();
+    names.sort();
+    assert_eq!(names, ["gone", "keep"], "metadata is kept");
+    let e = fresh.snapshot_lookup_by_name("gone", 0).unwrap().revert(0).unwrap_err();
+    assert_eq!(e.code, ErrorCode::OperationFailed);
+    assert!(e.message.contains("qcow2 snapshot is missing"), "{}", e.message);
+    // Deleting it works (nothing left to remove from the image).
+    fresh.snapshot_lookup_by_name("gone", 0).unwrap().delete(0).unwrap();
+    assert_eq!(fresh.snapshot_list_names(0).unwrap(), ["keep"]);
+    assert_eq!(Root::tags(&img), ["keep"]);
+}
