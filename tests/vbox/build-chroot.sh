@@ -28,6 +28,24 @@ mount_all() {
     mountpoint -q "$ROOT/dev/pts" || mount --bind /dev/pts "$ROOT/dev/pts" || true
 }
 
+# Unmounts everything mounted below $1 (deepest first), so that removing a
+# half-built tree can never reach the host's /dev, /proc or /sys.
+unmount_below() {
+    local dir m
+    dir=$(readlink -f "$1" 2>/dev/null) || return 0
+    awk '{print $2}' /proc/mounts | sed 's/\\040/ /g' | grep -E "^$dir(/|$)" | sort -r | while read -r m; do
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done
+}
+safe_rm() {
+    [ -e "$1" ] || return 0
+    unmount_below "$1"
+    if awk '{print $2}' /proc/mounts | grep -qE "^$(readlink -f "$1")/"; then
+        echo "vbox chroot: refusing to remove $1: something is still mounted below it"; return 1
+    fi
+    rm -rf --one-file-system "$1"
+}
+
 if [ -e "$READY" ]; then
     mount_all || skip "cannot mount /proc,/dev in $ROOT"
     echo "vbox chroot: reusing $ROOT ($(cat "$READY"))"
@@ -54,11 +72,12 @@ echo "vbox chroot: building $ROOT from $MIRROR (log $LOG, limit ${TIMEOUT}s)"
 deadline=$(( $(date +%s) + TIMEOUT ))
 left() { echo $(( deadline - $(date +%s) )); }
 
-rm -rf "$ROOT.tmp"
+safe_rm "$ROOT.tmp" || skip "cannot clean $ROOT.tmp"
 mkdir -p "$(dirname "$ROOT")"
 timeout "$(left)" debootstrap --variant=minbase --components=main,contrib --include=ca-certificates \
-    sid "$ROOT.tmp" "$MIRROR" >>"$LOG" 2>&1 || { tail -5 "$LOG"; skip "debootstrap sid failed (archive unreachable?)"; }
-rm -rf "$ROOT"
+    sid "$ROOT.tmp" "$MIRROR" >>"$LOG" 2>&1 || { tail -5 "$LOG"; unmount_below "$ROOT.tmp"; skip "debootstrap sid failed (archive unreachable?)"; }
+unmount_below "$ROOT.tmp"
+safe_rm "$ROOT" || skip "cannot clean $ROOT"
 mv "$ROOT.tmp" "$ROOT"
 
 echo 'Acquire::Check-Valid-Until "false";' >"$ROOT/etc/apt/apt.conf.d/99novalid"
