@@ -52,6 +52,11 @@ impl Ctl {
         }
     }
 
+    /// Flushes stdout (before prompting).
+    pub fn flush(&mut self) {
+        let _ = self.out.lock().flush();
+    }
+
     /// `vshPrintExtra`: like print, unless `-q`.
     pub fn print_extra(&mut self, s: &str) {
         if !self.quiet {

@@ -817,51 +817,20 @@ fn edit_inner(
             return false;
         }
     };
-    let cleanup = |p: &std::path::Path| {
-        let _ = std::fs::remove_file(p);
-    };
     let editor = std::env::var("VISUAL")
         .ok()
         .filter(|e| !e.is_empty())
         .or_else(|| std::env::var("EDITOR").ok().filter(|e| !e.is_empty()))
         .unwrap_or_else(|| "vi".to_owned());
-    if let Err(msg) = run_editor(&editor, &path) {
-        ctl.error(&msg);
-        cleanup(&path);
-        return false;
-    }
-    let edited = match std::fs::read_to_string(&path) {
-        Ok(x) => x,
-        Err(e) => {
-            ctl.error(&format!(
-                "Failed to read file '{}': {}",
-                path.display(),
-                util::strerror(&e)
-            ));
-            cleanup(&path);
-            return false;
+    let outcome = edit_loop(ctl, dom, snap, doc, &path, &editor, define_flags);
+    let _ = std::fs::remove_file(&path);
+    let new = match outcome {
+        Edit::Failed => return false,
+        Edit::Unchanged => {
+            ctl.print_extra(&format!("Snapshot {name} XML configuration not changed.\n"));
+            return true;
         }
-    };
-    cleanup(&path);
-    if edited == doc && define_flags & cf::CURRENT == 0 {
-        ctl.print_extra(&format!("Snapshot {name} XML configuration not changed.\n"));
-        return true;
-    }
-    let reread = lv!(ctl, snap.xml_desc(xf::SECURE));
-    if reread != doc {
-        ctl.error("The XML configuration was changed by another user.");
-        return false;
-    }
-    if checkpoint_conflict(ctl, dom) {
-        return false;
-    }
-    let new = match dom.snapshot_create_xml(&edited, define_flags) {
-        Ok(n) => n,
-        Err(e) => {
-            ctl.save(e);
-            ctl.error("Failed.");
-            return false;
-        }
+        Edit::Defined(n) => n,
     };
     let new_name = new.name().to_string();
     if new_name == name {
@@ -887,6 +856,107 @@ fn edit_inner(
         }
     }
     true
+}
+
+enum Edit {
+    Failed,
+    Unchanged,
+    Defined(Snapshot),
+}
+
+/// virsh-edit.c's loop: edit, check nobody changed the snapshot meanwhile,
+/// redefine; on failure, on a terminal, offer to edit again or retry.
+fn edit_loop(
+    ctl: &mut Ctl,
+    dom: &Domain,
+    snap: &Snapshot,
+    mut doc: String,
+    path: &std::path::Path,
+    editor: &str,
+    define_flags: u32,
+) -> Edit {
+    'reedit: loop {
+        if let Err(msg) = run_editor(editor, path) {
+            ctl.error(&msg);
+            return Edit::Failed;
+        }
+        let edited = match std::fs::read_to_string(path) {
+            Ok(x) => x,
+            Err(e) => {
+                ctl.error(&format!(
+                    "Failed to read file '{}': {}",
+                    path.display(),
+                    util::strerror(&e)
+                ));
+                return Edit::Failed;
+            }
+        };
+        if edited == doc && define_flags & cf::CURRENT == 0 {
+            return Edit::Unchanged;
+        }
+        loop {
+            let reread = match snap.xml_desc(xf::SECURE) {
+                Ok(x) => x,
+                Err(e) => {
+                    ctl.save(e);
+                    return Edit::Failed;
+                }
+            };
+            let msg = if reread != doc {
+                doc = reread;
+                "The XML configuration was changed by another user."
+            } else {
+                if checkpoint_conflict(ctl, dom) {
+                    return Edit::Failed;
+                }
+                match dom.snapshot_create_xml(&edited, define_flags) {
+                    Ok(n) => return Edit::Defined(n),
+                    Err(e) => {
+                        ctl.save(e);
+                        "Failed."
+                    }
+                }
+            };
+            match ask_reedit(ctl, msg) {
+                Some('y') => continue 'reedit,
+                Some('f') => continue,
+                Some(_) => return Edit::Failed,
+                None => {
+                    ctl.error(msg);
+                    return Edit::Failed;
+                }
+            }
+        }
+    }
+}
+
+/// `vshAskReedit`: `None` when stdin is not a terminal, else the answer.
+fn ask_reedit(ctl: &mut Ctl, msg: &str) -> Option<char> {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    ctl.report_error();
+    loop {
+        ctl.print(&format!("\r{msg} Try again? [y,n,f,?]: "));
+        ctl.flush();
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
+            return Some('n');
+        }
+        let c = line.trim().chars().next().map(|c| c.to_ascii_lowercase());
+        match c {
+            Some('?') => ctl.print(
+                "y - yes, start editor again\nn - no, throw away my changes\n\
+                 f - force, try to redefine again\n? - print this help\n",
+            ),
+            Some(c @ ('y' | 'n' | 'f')) => {
+                ctl.print("\n");
+                return Some(c);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `vshEditFile`: runs the editor on `path`, directly when `editor` is a

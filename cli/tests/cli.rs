@@ -964,3 +964,54 @@ fn snapshot_edit_editor_failures() {
         )
     );
 }
+
+/// On a terminal, a failed redefine in snapshot-edit offers virsh's
+/// "Try again? [y,n,f,?]" (run under script(1); answers come from stdin).
+#[test]
+fn snapshot_edit_reedit_on_a_terminal() {
+    if !have("script") {
+        println!("SKIP: needs script(1)");
+        return;
+    }
+    for (answers, expect_desc, expect_fail) in [("?\ny\n", "fixed", false), ("n\n", "d", true)] {
+        let state = std::env::temp_dir().join(format!(
+            "virsnap-cli-reedit-{}-{}",
+            std::process::id(),
+            answers.len()
+        ));
+        let _ = std::fs::remove_file(&state);
+        let cmd = format!(
+            "{BIN} -c test:///default 'snapshot-create-as test a d; snapshot-edit test a; snapshot-dumpxml test a --xpath //description'"
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("EDITOR", data_dir().join("reedit-editor.sh"))
+            .env_remove("VISUAL")
+            .env("REEDIT_STATE", &state)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(answers.as_bytes())
+            .expect("answers");
+        let out = child.wait_with_output().expect("wait");
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        assert!(text.contains("Failed. Try again? [y,n,f,?]: "), "{text}");
+        assert!(
+            text.contains(&format!("<description>{expect_desc}</description>")),
+            "{text}"
+        );
+        assert_eq!(
+            text.contains("error: Failed to update a"),
+            expect_fail,
+            "{text}"
+        );
+        assert_eq!(text.contains("Snapshot a edited."), !expect_fail, "{text}");
+        let _ = std::fs::remove_file(&state);
+    }
+}
