@@ -234,3 +234,17 @@ fn starting_fails_here_and_is_reported() {
     assert_eq!(e.code, ErrorCode::InvalidArg);
     assert_all_answered(&r);
 }
+
+#[test]
+fn open_needs_vboxmanage_and_the_session_path() {
+    let _g = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // SAFETY: under ENV, as open_with.
+    unsafe { std::env::set_var("VIRSNAP_VBOXMANAGE", "/nonexistent/VBoxManage --x") };
+    let e = virsnap_core::Connection::open(Some("vbox:///session")).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NoConnect);
+    assert!(e.message.contains("/nonexistent/VBoxManage"), "{}", e.message);
+    unsafe { std::env::set_var("VIRSNAP_VBOXMANAGE", "true") };
+    assert_eq!(virsnap_core::Connection::open(Some("vbox:///system")).unwrap_err().code, ErrorCode::NoConnect);
+    assert_eq!(virsnap_core::Connection::open(Some("vbox://host/session")).unwrap_err().code, ErrorCode::NoConnect);
+    assert!(virsnap_core::Connection::open(Some("vbox:///session")).is_ok());
+}

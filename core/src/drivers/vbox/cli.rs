@@ -84,6 +84,22 @@ impl CommandRunner {
         Self { argv, timeout, root }
     }
 
+    /// Whether the program exists (a path, or a name found on PATH).
+    pub fn program_found(&self) -> bool {
+        let Some(prog) = self.argv.first() else { return false };
+        let p = std::path::Path::new(prog);
+        if p.components().count() > 1 {
+            return p.is_file();
+        }
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(prog).is_file()))
+    }
+
+    /// The program (first word of the command line).
+    pub fn program(&self) -> &str {
+        self.argv.first().map_or("", String::as_str)
+    }
+
     /// An explicit command line.
     pub fn new(argv: Vec<String>, timeout: Duration) -> Self {
         let root = chroot_root(&argv);

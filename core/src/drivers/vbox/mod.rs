@@ -54,7 +54,19 @@ pub(crate) fn open(_req: &OpenRequest, uri: &ParsedUri) -> Option<Result<Arc<dyn
             format!("unknown driver path '{}' specified (try vbox:///session)", uri.path),
         )));
     }
-    let d: Arc<dyn Driver> = Arc::new(VboxDriver::with_runner(Box::new(CommandRunner::from_env())));
+    let runner = CommandRunner::from_env();
+    if !runner.program_found() {
+        return Some(Err(Error::new(
+            ErrorCode::NoConnect,
+            V,
+            format!(
+                "unable to initialize VirtualBox driver: '{}' not found (install VirtualBox or set {})",
+                runner.program(),
+                cli::ENV_COMMAND
+            ),
+        )));
+    }
+    let d: Arc<dyn Driver> = Arc::new(VboxDriver::with_runner(Box::new(runner)));
     Some(Ok(d))
 }
 
