@@ -25,6 +25,7 @@ if [ "$rc" -eq 0 ]; then
     cargo test -p virsnap-core --locked --test vbox_real -- --test-threads=2
     cargo build -p virsnap-cli --locked
     bash tests/vbox/cli-acceptance.sh "${CARGO_TARGET_DIR:-target}/debug/virsnap" "$ROOT"
+    bash tests/vbox/cli-acceptance.sh "${CARGO_TARGET_DIR:-target}/debug/virsnap" "$ROOT" /usr/bin/VBoxManage
 elif [ "$rc" -eq 3 ]; then
     echo "SKIP: real VirtualBox tests (no chroot; see the reason above)"
 else

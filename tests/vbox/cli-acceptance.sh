@@ -3,11 +3,14 @@
 # VIRSNAP_VBOXMANAGE pointing into the VirtualBox chroot creates, lists,
 # reverts, renames and deletes snapshots of a powered-off VM, and
 # VirtualBox's own `snapshot VM list --machinereadable` agrees after every step.
-# Usage: cli-acceptance.sh VIRSNAP_BINARY [CHROOT]
+# Usage: cli-acceptance.sh VIRSNAP_BINARY [CHROOT [VBOXMANAGE]]
+# VBOXMANAGE (inside the chroot) defaults to the real binary; Debian's
+# /usr/bin/VBoxManage wrapper prints a WARNING on stdout first without
+# /dev/vboxdrv, which the driver must tolerate.
 set -euo pipefail
 BIN=$1
 ROOT=${2:-/var/cache/virsnap/vbox-chroot}
-VBM="chroot $ROOT env HOME=/root /usr/lib/virtualbox/VBoxManage"
+VBM="chroot $ROOT env HOME=/root ${3:-/usr/lib/virtualbox/VBoxManage}"
 export VIRSNAP_VBOXMANAGE="$VBM"
 VM="virsnap-cli-$$"
 DISK="/root/virsnap-disks/$VM/disk1.vdi"
@@ -52,5 +55,5 @@ step "rename s2" "=s1 -1=s2b -2=s3 current=s3 " snapshot-rename "$VM" s2 s2b
 step "delete s2b" "=s1 -1=s3 current=s3 " snapshot-delete "$VM" s2b
 step "delete s1 with children" "" snapshot-delete "$VM" s1 --children
 rm -f /tmp/virsnap-cli-out.$$
-echo "cli acceptance: $pass passed, $fail failed"
+echo "cli acceptance (${3:-/usr/lib/virtualbox/VBoxManage}): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
