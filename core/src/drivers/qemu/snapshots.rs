@@ -129,7 +129,7 @@ fn hmp_quote(s: &str) -> String {
 /// Scans HMP output for errors, as libvirt does.
 fn hmp_check(cmd: &str, out: &str) -> Result<()> {
     let t = out.trim();
-    let bad = ["Error", "error", "No block device", "does not support", "Could not", "not found", "Unknown", "Failed"];
+    let bad = ["Error", "error", "No block device", "does not support", "does not exist", "doesn't", "Could not", "not found", "Unknown", "Failed"];
     if bad.iter().any(|b| t.contains(b)) {
         return Err(Error::op_failed(DOM, format!("Failed to {cmd}: {t}")));
     }
