@@ -199,7 +199,8 @@ impl Driver for TestDriver {
     }
 
     fn domain_destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        check_flags(flags, 0, T, "testDomainDestroyFlags")?;
+        // VIR_DOMAIN_DESTROY_GRACEFUL is accepted (and meaningless) as in libvirt.
+        check_flags(flags, 1, T, "testDomainDestroyFlags")?;
         self.with_domain(dom, |d, _| {
             if !d.state.is_active() {
                 return Err(Error::op_invalid(ErrorDomain::Domain, "domain is not running"));
