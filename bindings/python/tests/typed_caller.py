@@ -34,3 +34,9 @@ def take(dom: libvirt.virDomain, name: str) -> int:
         pass
     state: List[int] = dom.state()
     return dom.revertToSnapshot(parent or snap, flags=libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_FORCE) + state[0]
+
+
+def versions() -> int:
+    lib: int = libvirt.getVersion()
+    pair = libvirt.getVersion("QEMU")
+    return lib + pair[0] + pair[1]

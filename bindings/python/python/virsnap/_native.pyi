@@ -5,7 +5,7 @@ passed positionally or by keyword; predicates return ``int`` 0/1).
 """
 
 from types import TracebackType
-from typing import Any, Callable, List, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, List, Optional, Tuple, Type, TypeVar, overload
 
 from typing_extensions import Self, disjoint_base
 
@@ -37,8 +37,12 @@ def openReadOnly(name: Optional[str] = None) -> virConnect:
 def openAuth(uri: Optional[str], auth: Any, flags: int = 0) -> virConnect:
     """Open with ``auth = [credtypes, callback(creds, cbdata) -> int, cbdata]``."""
 
-def getVersion(name: Optional[str] = None) -> Union[int, Tuple[int, int]]:
-    """libvirt version implemented (9000000), or ``(library, driver)`` for a driver name."""
+@overload
+def getVersion(name: None = None) -> int:
+    """libvirt version implemented (9000000)."""
+@overload
+def getVersion(name: str) -> Tuple[int, int]:
+    """``(library, driver)`` version for a driver name."""
 
 def registerErrorHandler(f: Optional[Callable[[_T, _ErrTuple], object]], ctx: _T) -> int:
     """Call ``f(ctx, err)`` on every error instead of printing it; ``f=None`` restores printing."""
