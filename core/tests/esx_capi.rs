@@ -1,4 +1,4 @@
-//! The C ABI reaching ESX: tests/vcsim/esx_capi.c, written against
+//! The C ABI reaching ESX: tests/vcsim/clients/esx_capi.c, written against
 //! libvirt's headers, compiled against include/ and linked to the built
 //! libvirsnap, run against vcsim; the server's tree is read back after.
 //! Skipped when the library (`VIRSNAP_LIBDIR`, else target/release) or a C
@@ -25,7 +25,7 @@ fn c_program_snapshots_on_vcsim() {
     let cc = Command::new("cc")
         .args(["-Wall", "-Werror", "-o"])
         .arg(&exe)
-        .arg(root.join("tests/vcsim/esx_capi.c"))
+        .arg(root.join("tests/vcsim/clients/esx_capi.c"))
         .arg(format!("-I{}", root.join("include").display()))
         .arg(format!("-L{}", libdir.display()))
         .arg("-lvirsnap")

@@ -1,4 +1,4 @@
-//! Python reaching ESX: tests/vcsim/esx_python.py (libvirt-python style,
+//! Python reaching ESX: tests/vcsim/clients/esx_python.py (libvirt-python style,
 //! `import virsnap as libvirt`) against vcsim, the tree read back after.
 //! Skipped when no Python with the `virsnap` module is found
 //! (`VIRSNAP_PYTHON`, else target/venv-python/bin/python from the python suite).
@@ -22,7 +22,7 @@ fn python_module_snapshots_on_vcsim() {
     }
     let Some(v) = Vcsim::start("python") else { return };
     let out = Command::new(&py)
-        .arg(root.join("tests/vcsim/esx_python.py"))
+        .arg(root.join("tests/vcsim/clients/esx_python.py"))
         .arg(format!("esx://{}/?transport=http", v.addr))
         .output()
         .expect("run python");

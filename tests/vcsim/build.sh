@@ -34,6 +34,6 @@ mkdir -p "$(dirname "$out")"
 export GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS=
 export GOCACHE="${GOCACHE:-$repo/target/vcsim/gocache}"
 t0=$SECONDS
-(cd "$here" && go build -o "$out" .)
+(cd "$here" && go build -o "$out" main.go)
 printf '%s' "$want" > "$stamp"
 echo "vcsim: built $out in $((SECONDS - t0)) s"
