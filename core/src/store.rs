@@ -95,7 +95,8 @@ impl SnapshotStore {
         Ok(StoreLock { file })
     }
 
-    fn path_for(&self, name: &str) -> Result<PathBuf> {
+    /// The metadata file of `name` (validated; a leading `.` is written `%2e`).
+    pub fn path_for(&self, name: &str) -> Result<PathBuf> {
         validate_snapshot_name(name)?;
         if let Some(rest) = name.strip_prefix('.') {
             // Hidden names would collide with our temp and lock files.
@@ -207,7 +208,8 @@ impl SnapshotStore {
     }
 }
 
-fn read_def(path: &Path) -> Result<SnapshotDef, String> {
+/// Reads one metadata file (size-capped, parsed as REDEFINE+INTERNAL, name checked).
+pub fn read_def(path: &Path) -> Result<SnapshotDef, String> {
     let meta = fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_METADATA_BYTES {
         return Err(format!("larger than {MAX_METADATA_BYTES} bytes"));
