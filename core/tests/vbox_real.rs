@@ -142,9 +142,15 @@ fn offline_lifecycle_agrees_with_virtualbox() {
     assert_eq!(d.snapshot_num(0).unwrap(), 0);
     vm.expect(&[], None);
 
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    vm.conn.set_progress(Some(std::sync::Arc::new(move |op: &str, pct: u32| sink.lock().unwrap().push((op.to_owned(), pct)))));
     let s1 = d
         .snapshot_create_xml("<domainsnapshot><name>s1</name><description>first &amp; \"quoted\"</description></domainsnapshot>", 0)
         .unwrap();
+    vm.conn.set_progress(None);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.last(), Some(&("snapshot-create".to_owned(), 100)), "VBoxManage's progress reported: {seen:?}");
     vm.expect(&[("", "s1")], Some("s1"));
     let x = s1.xml_desc(0).unwrap();
     assert!(x.contains("<description>first &amp; &quot;quoted&quot;</description>"), "{x}");

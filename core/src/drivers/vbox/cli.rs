@@ -44,10 +44,21 @@ impl Output {
     }
 }
 
+/// Receives the percentages VBoxManage prints on stderr (`0%...10%...`).
+pub type PercentFn = std::sync::Arc<dyn Fn(u32) + Send + Sync>;
+
 /// Something that runs VBoxManage with arguments (fakeable in tests).
 pub trait Runner: Send + Sync {
     /// Runs VBoxManage with `args`; `Err` only when it could not run at all.
     fn run(&self, args: &[String]) -> Result<Output>;
+    /// Like [`Runner::run`], reporting progress as it is printed.
+    fn run_with_progress(&self, args: &[String], progress: Option<PercentFn>) -> Result<Output> {
+        let out = self.run(args)?;
+        if let Some(p) = progress {
+            percentages(&out.stderr).into_iter().for_each(|n| p(n));
+        }
+        Ok(out)
+    }
     /// Directory the hypervisor's file paths are relative to, if any.
     fn file_root(&self) -> Option<std::path::PathBuf> {
         None
@@ -116,10 +127,42 @@ fn chroot_root(argv: &[String]) -> Option<std::path::PathBuf> {
     argv.iter().skip(1).find(|a| !a.starts_with('-')).map(std::path::PathBuf::from)
 }
 
-fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+/// The percentages in VBoxManage's progress text (`0%...10%...100%`).
+pub fn percentages(text: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in text.split('%').collect::<Vec<_>>().iter().rev().skip(1).rev() {
+        let digits: String = part.chars().rev().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.chars().rev().collect::<String>().parse::<u32>() {
+            if n <= 100 {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+fn drain(mut r: impl Read + Send + 'static, progress: Option<PercentFn>) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
+        let mut chunk = [0u8; 512];
+        let mut reported = 0;
+        loop {
+            match r.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if let Some(p) = &progress {
+                // Report only complete "NN%" tokens not reported yet.
+                if let Some(end) = buf.iter().rposition(|&b| b == b'%') {
+                    let text = String::from_utf8_lossy(&buf[..=end]);
+                    let all = percentages(&text);
+                    for &pct in all.iter().skip(reported) {
+                        p(pct);
+                    }
+                    reported = all.len().max(reported);
+                }
+            }
+        }
         buf
     })
 }
@@ -133,9 +176,13 @@ fn no_server(out: &Output) -> bool {
 
 impl Runner for CommandRunner {
     fn run(&self, args: &[String]) -> Result<Output> {
+        self.run_with_progress(args, None)
+    }
+
+    fn run_with_progress(&self, args: &[String], progress: Option<PercentFn>) -> Result<Output> {
         let mut attempt = 0;
         loop {
-            let out = self.run_once(args)?;
+            let out = self.run_once(args, progress.clone())?;
             attempt += 1;
             if !no_server(&out) || attempt >= 4 {
                 return Ok(out);
@@ -150,7 +197,7 @@ impl Runner for CommandRunner {
 }
 
 impl CommandRunner {
-    fn run_once(&self, args: &[String]) -> Result<Output> {
+    fn run_once(&self, args: &[String], progress: Option<PercentFn>) -> Result<Output> {
         let (prog, pre) = self
             .argv
             .split_first()
@@ -163,8 +210,8 @@ impl CommandRunner {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| Error::system(V, format!("cannot run VBoxManage ({prog})"), &e))?;
-        let out = child.stdout.take().map(drain);
-        let err = child.stderr.take().map(drain);
+        let out = child.stdout.take().map(|r| drain(r, None));
+        let err = child.stderr.take().map(|r| drain(r, progress));
         let start = Instant::now();
         let status = loop {
             match child.try_wait() {
@@ -186,5 +233,17 @@ impl CommandRunner {
             h.and_then(|h| h.join().ok()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
         };
         Ok(Output { code: status.code().unwrap_or(-1), stdout: text(out), stderr: text(err) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_percentages() {
+        assert_eq!(percentages("0%...10%...20%...100%"), [0, 10, 20, 100]);
+        assert_eq!(percentages("VBoxManage: error: 5 x"), Vec::<u32>::new());
+        assert_eq!(percentages("0%...1"), [0]);
     }
 }

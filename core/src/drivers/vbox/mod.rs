@@ -106,13 +106,16 @@ impl VboxDriver {
     fn run_ok(&self, a: &[String], ctx: Ctx<'_>) -> Result<Output> {
         let out = self.run(a)?;
         check(&out, ctx)?;
-        if let Ok(g) = self.progress.lock() {
-            if let Some(p) = g.as_ref() {
-                if out.stderr.contains("100%") {
-                    p(a.get(2).map_or("vbox", String::as_str), 100);
-                }
-            }
-        }
+        Ok(out)
+    }
+
+    /// [`Self::run_ok`] for a long operation: VBoxManage's progress goes to
+    /// the progress callback as `op` (`snapshot-create`, …).
+    fn run_op(&self, a: &[String], ctx: Ctx<'_>, op: &'static str) -> Result<Output> {
+        let cb = self.progress.lock().ok().and_then(|g| g.clone());
+        let pf: Option<cli::PercentFn> = cb.map(|p| Arc::new(move |n: u32| p(op, n)) as cli::PercentFn);
+        let out = self.runner.run_with_progress(a, pf)?;
+        check(&out, ctx)?;
         Ok(out)
     }
 

@@ -213,7 +213,7 @@ pub fn create(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Resul
     if flags & create::LIVE != 0 {
         a.push("--live".to_owned());
     }
-    let out = drv.run_ok(&a, Ctx::Domain(dom))?;
+    let out = drv.run_op(&a, Ctx::Domain(dom), "snapshot-create")?;
     let id = parse_taken(&out.stdout);
     if placeholder {
         let id = id.ok_or_else(|| Error::internal(V, "VBoxManage did not print the new snapshot's UUID"))?;
@@ -235,7 +235,7 @@ pub fn revert(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Resu
         return Err(Error::op_invalid(V, "cannot revert snapshot of running domain"));
     }
     let vm = dom.uuid.to_string();
-    drv.run_ok(&args(&["snapshot", &vm, "restore", &v.uuid(i).to_string()]), Ctx::Snapshot(dom, name))?;
+    drv.run_op(&args(&["snapshot", &vm, "restore", &v.uuid(i).to_string()]), Ctx::Snapshot(dom, name), "snapshot-revert")?;
     if flags & (revert::RUNNING | revert::PAUSED) != 0 {
         drv.start(dom)?;
         if flags & revert::PAUSED != 0 {
@@ -247,7 +247,7 @@ pub fn revert(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Resu
 
 fn delete_one(drv: &VboxDriver, dom: &DomainRef, name: &str, uuid: Uuid) -> Result<()> {
     let vm = dom.uuid.to_string();
-    drv.run_ok(&args(&["snapshot", &vm, "delete", &uuid.to_string()]), Ctx::Snapshot(dom, name)).map(|_| ())
+    drv.run_op(&args(&["snapshot", &vm, "delete", &uuid.to_string()]), Ctx::Snapshot(dom, name), "snapshot-delete").map(|_| ())
 }
 
 /// `virDomainSnapshotDelete`. VirtualBox deletes one snapshot at a time and
