@@ -243,6 +243,7 @@ fn open_needs_vboxmanage_and_the_session_path() {
     let e = virsnap_core::Connection::open(Some("vbox:///session")).unwrap_err();
     assert_eq!(e.code, ErrorCode::NoConnect);
     assert!(e.message.contains("/nonexistent/VBoxManage"), "{}", e.message);
+    // SAFETY: under ENV, as open_with.
     unsafe { std::env::set_var("VIRSNAP_VBOXMANAGE", "true") };
     assert_eq!(virsnap_core::Connection::open(Some("vbox:///system")).unwrap_err().code, ErrorCode::NoConnect);
     assert_eq!(virsnap_core::Connection::open(Some("vbox://host/session")).unwrap_err().code, ErrorCode::NoConnect);
