@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: libvirt 9.0 vs virsnap through the C API (issue 9).
+
+One binary (tests/bench/snapbench.c built against Debian's libvirt-dev) runs
+the workload on libvirt, and again with LD_LIBRARY_PATH pointing at virsnap's
+libvirt-compat/libvirt.so.0. Runs are interleaved (libvirt, virsnap,
+virsnap, libvirt, ...) and repeated; the table shows medians and the ratio.
+
+    python3 tests/bench/run.py                  # n = 1k, 10k, 100k; 5 reps
+    python3 tests/bench/run.py --n 1000,10000 --reps 7 --json out.json
+    python3 tests/bench/run.py --no-build       # use the built library as is
+
+Environment: CARGO_TARGET_DIR is honoured (library looked up in
+$CARGO_TARGET_DIR/release/libvirt-compat).
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+COMPAT = os.path.join(TARGET, "release", "libvirt-compat")
+BUILD = os.path.join(TARGET, "bench")
+
+# name, kind ('rate' = per-item ops/s, 'time' = ms for the whole call), target at n=10k
+OPS = [
+    ("create", "rate", "create", 62e3),
+    ("lookup_xml", "rate", "lookup + GetXMLDesc", 710e3),
+    ("lookup", "rate", "lookup by name (random)", 5e6),
+    ("list_topo", "time", "list all (topological)", 0.5),
+    ("list_names", "time", "list names", 0.33),
+    ("delete_tree", "time", "delete tree (CHILDREN)", 3.2),
+]
+
+
+def build(args):
+    os.makedirs(BUILD, exist_ok=True)
+    exe = os.path.join(BUILD, "snapbench")
+    src = os.path.join(HERE, "snapbench.c")
+    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+        subprocess.run(["cc", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", src, "-o", exe, "-lvirt"], check=True)
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "virsnap-capi"], cwd=ROOT, check=True)
+        subprocess.run([os.path.join(ROOT, "capi", "build-so.sh")], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    if not os.path.exists(os.path.join(COMPAT, "libvirt.so.0")):
+        sys.exit(f"missing {COMPAT}/libvirt.so.0: build with cargo build --release -p virsnap-capi && capi/build-so.sh")
+    return exe
+
+
+def run_one(exe, impl, n, timeout):
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    if impl == "virsnap":
+        env["LD_LIBRARY_PATH"] = COMPAT
+    out = subprocess.run([exe, str(n)], env=env, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"{impl} n={n}: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def value(kind, n, secs):
+    return n / secs if kind == "rate" else secs * 1e3
+
+
+def fmt(kind, v):
+    if v is None:
+        return "-"
+    if kind == "rate":
+        if v >= 1e6:
+            return f"{v / 1e6:.2f}M/s"
+        return f"{v / 1e3:.1f}k/s"
+    return f"{v:.3f} ms"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", default="1000,10000,100000")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--libvirt-max-n", type=int, default=100000, help="skip libvirt above this n")
+    ap.add_argument("--json", help="write all samples and medians here")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--timeout", type=int, default=600)
+    args = ap.parse_args()
+    exe = build(args)
+    sizes = [int(x) for x in args.n.split(",")]
+    load = os.getloadavg()
+    results = {"machine": {"cpus": os.cpu_count(), "loadavg_start": load, "kernel": platform.release(),
+                           "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+               "reps": args.reps, "sizes": {}}
+    for n in sizes:
+        impls = ["libvirt", "virsnap"] if n <= args.libvirt_max_n else ["virsnap"]
+        samples = {i: [] for i in impls}
+        for r in range(args.reps):
+            order = impls if r % 2 == 0 else list(reversed(impls))
+            for impl in order:
+                samples[impl].append(run_one(exe, impl, n, args.timeout))
+                print(f"  n={n} rep {r + 1}/{args.reps} {impl} done", file=sys.stderr)
+        med = {}
+        for impl in impls:
+            med[impl] = {op: statistics.median(s[op] for s in samples[impl]) for op, *_ in OPS}
+            med[impl]["rss_per_snap"] = statistics.median(s["rss_per_snap"] for s in samples[impl])
+        results["sizes"][n] = {"samples": samples, "median_seconds": med}
+    results["machine"]["loadavg_end"] = os.getloadavg()
+
+    print(f"# C API, test:///default, medians of {args.reps} interleaved runs; "
+          f"{os.cpu_count()} CPUs, load {load[0]:.1f} at start, {results['machine']['loadavg_end'][0]:.1f} at end")
+    hdr = f"{'n':>7} {'operation':<26} {'libvirt 9.0':>12} {'virsnap':>12} {'speedup':>8} {'target@10k':>11}"
+    print(hdr)
+    print("-" * len(hdr))
+    for n in sizes:
+        med = results["sizes"][n]["median_seconds"]
+        for op, kind, label, target in OPS:
+            lv = value(kind, n, med["libvirt"][op]) if "libvirt" in med else None
+            vs = value(kind, n, med["virsnap"][op])
+            if lv is None:
+                ratio = "-"
+            else:
+                ratio = f"{(vs / lv) if kind == 'rate' else (lv / vs):.1f}x"
+            tgt = fmt(kind, target) if n == 10000 else ""
+            print(f"{n:>7} {label:<26} {fmt(kind, lv):>12} {fmt(kind, vs):>12} {ratio:>8} {tgt:>11}")
+        lv = med.get("libvirt", {}).get("rss_per_snap")
+        vs = med["virsnap"]["rss_per_snap"]
+        lvs = f"{lv:.0f} B" if lv is not None else "-"
+        ratio = f"{lv / vs:.1f}x" if lv and vs > 0 else "-"
+        print(f"{n:>7} {'RSS per snapshot':<26} {lvs:>12} {f'{vs:.0f} B':>12} {ratio:>8}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+        print(f"# JSON: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
