@@ -292,3 +292,29 @@ fn redefine_writes_the_vbox_file_of_the_unregistered_machine() {
     let info = vm.vbm_ok(&["showvminfo", &vm.name, "--machinereadable"]);
     assert!(info.contains("\"SATA-0-0\"=\"/root/virsnap-disks/"), "back on the base disk: {info}");
 }
+
+#[test]
+fn an_interrupted_redefine_is_recovered_at_the_next_open() {
+    let Some(root) = chroot() else { return };
+    let vm = Vm::new(root.clone(), "crash");
+    take(&vm.dom(), "s1");
+    let info = vm.vbm_ok(&["showvminfo", &vm.name, "--machinereadable"]);
+    let vpath = info.lines().find_map(|l| l.strip_prefix("CfgFile=\"")).unwrap().trim_end_matches('"').to_owned();
+    let uuid = vm.dom().uuid_string();
+    // What a crash between `unregistervm` and `registervm` leaves behind
+    // (owner pid 0 stands for a process that is gone).
+    let dir = match (std::env::var_os("VIRSNAP_VBOX_STATE_DIR"), std::env::var_os("XDG_STATE_HOME")) {
+        (Some(d), _) if !d.is_empty() => PathBuf::from(d),
+        (_, Some(x)) if !x.is_empty() => PathBuf::from(x).join("virsnap/vbox"),
+        _ => PathBuf::from(std::env::var_os("HOME").unwrap()).join(".local/state/virsnap/vbox"),
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let hpath = root.join(vpath.trim_start_matches('/'));
+    std::fs::write(dir.join(format!("{uuid}.pending")), format!("{vpath}\n{}\n0\n", hpath.display())).unwrap();
+    vm.vbm_ok(&["unregistervm", &vm.name]);
+    assert!(vm.conn.lookup_by_name(&vm.name).is_err());
+    let conn = open_with(&command(&root), None);
+    let d = conn.lookup_by_name(&vm.name).expect("registered again by the open");
+    assert_eq!(d.snapshot_list_names(0).unwrap(), ["s1"]);
+    assert!(!dir.join(format!("{uuid}.pending")).exists());
+}

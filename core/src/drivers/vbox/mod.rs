@@ -66,7 +66,9 @@ pub(crate) fn open(_req: &OpenRequest, uri: &ParsedUri) -> Option<Result<Arc<dyn
             ),
         )));
     }
-    let d: Arc<dyn Driver> = Arc::new(VboxDriver::with_runner(Box::new(runner)));
+    let drv = VboxDriver::with_runner(Box::new(runner));
+    redefine::recover(&drv);
+    let d: Arc<dyn Driver> = Arc::new(drv);
     Some(Ok(d))
 }
 

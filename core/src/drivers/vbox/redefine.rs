@@ -13,6 +13,11 @@
 //!   without disks until another snapshot is restored. The first snapshot of
 //!   a machine becomes its current snapshot (VirtualBox requires one). If VirtualBox refuses
 //!   the rewritten file, the original is put back and registered again.
+//!   A journal (`$VIRSNAP_VBOX_STATE_DIR`, else `$XDG_STATE_HOME/virsnap/vbox`,
+//!   else `~/.local/state/virsnap/vbox`) names the machine file while it is
+//!   unregistered, with VirtualBox's original text beside it; the next
+//!   `vbox:///session` open registers any machine a crash left unregistered
+//!   ([`recover`]).
 
 use crate::drivers::DomainRef;
 use crate::error::{Error, ErrorDomain, Result};
@@ -110,16 +115,23 @@ pub fn redefine(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Res
         time: if def.creation_time != 0 { def.creation_time } else { now() },
     };
 
-    drv.run_ok(&args(&["unregistervm", &vm]), Ctx::Domain(dom))?;
+    let journal = Journal::new(&dom.uuid)?;
+    journal.begin(&vpath, &hpath)?;
+    if let Err(e) = drv.run_ok(&args(&["unregistervm", &vm]), Ctx::Domain(dom)) {
+        journal.end();
+        return Err(e);
+    }
     let register = || drv.run_ok(&args(&["registervm", &vpath]), Ctx::Domain(dom)).map(|_| ());
     let original = match std::fs::read_to_string(&hpath) {
         Ok(t) => t,
         Err(e) => {
             let err = Error::system(V, format!("cannot read {}", hpath.display()), &e);
             register()?;
+            journal.end();
             return Err(err);
         }
     };
+    journal.keep_original(&original)?;
     let rewritten = VboxFile::parse(&original).and_then(|mut f| {
         f.add_snapshot(parent.as_ref(), &snap)?;
         f.set_last_state_change(now())?;
@@ -129,10 +141,95 @@ pub fn redefine(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Res
     if let Err(e) = outcome {
         // Put VirtualBox's own file back and register the machine again.
         let _ = write_atomic(&hpath, &original);
-        let _ = register();
+        if register().is_ok() {
+            journal.end();
+        }
         return Err(e);
     }
+    journal.end();
     Ok(name)
+}
+
+/// Where REDEFINE records machines it has unregistered.
+fn journal_dir() -> std::path::PathBuf {
+    if let Some(d) = std::env::var_os("VIRSNAP_VBOX_STATE_DIR").filter(|d| !d.is_empty()) {
+        return d.into();
+    }
+    let base = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()).map_or_else(
+        || std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".local/state"),
+        std::path::PathBuf::from,
+    );
+    base.join("virsnap/vbox")
+}
+
+/// `DIR/UUID.pending` (VirtualBox's path of the `.vbox`, the path seen here,
+/// the owner's pid) and `DIR/UUID.orig` (VirtualBox's text before the rewrite).
+struct Journal {
+    pending: std::path::PathBuf,
+    orig: std::path::PathBuf,
+}
+
+impl Journal {
+    fn new(uuid: &Uuid) -> Result<Self> {
+        let dir = journal_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::system(V, format!("cannot create {}", dir.display()), &e))?;
+        Ok(Self { pending: dir.join(format!("{uuid}.pending")), orig: dir.join(format!("{uuid}.orig")) })
+    }
+
+    fn begin(&self, vpath: &str, hpath: &std::path::Path) -> Result<()> {
+        write_atomic(&self.pending, &format!("{vpath}\n{}\n{}\n", hpath.display(), std::process::id()))
+    }
+
+    fn keep_original(&self, text: &str) -> Result<()> {
+        write_atomic(&self.orig, text)
+    }
+
+    fn end(&self) {
+        let _ = std::fs::remove_file(&self.orig);
+        let _ = std::fs::remove_file(&self.pending);
+    }
+}
+
+/// Registers again every machine a crashed REDEFINE left unregistered
+/// (called when `vbox:///session` is opened). The rewritten file is tried
+/// first, then VirtualBox's original text. Returns the machines registered.
+pub fn recover(drv: &VboxDriver) -> Vec<String> {
+    let mut done = Vec::new();
+    let Ok(entries) = std::fs::read_dir(journal_dir()) else { return done };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("pending") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&p) else { continue };
+        let mut lines = text.lines();
+        let (Some(vpath), Some(hpath)) = (lines.next(), lines.next()) else { continue };
+        // A REDEFINE still running (this process or another) owns it.
+        if let Some(pid) = lines.next().and_then(|l| l.trim().parse::<u32>().ok()) {
+            if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+        }
+        let register = || drv.run(&args(&["registervm", vpath])).is_ok_and(|o| o.code == 0);
+        let registered = drv.run(&args(&["list", "vms"])).is_ok_and(|o| {
+            p.file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(super::parse::parse_vbox_uuid)
+                .is_some_and(|u| super::parse::parse_vm_list(&o.stdout).iter().any(|(_, x)| *x == u))
+        });
+        let orig = p.with_extension("orig");
+        let ok = registered
+            || register()
+            || (std::fs::read_to_string(&orig)
+                .is_ok_and(|t| write_atomic(std::path::Path::new(hpath), &t).is_ok())
+                && register());
+        if ok {
+            let _ = std::fs::remove_file(&orig);
+            let _ = std::fs::remove_file(&p);
+            done.push(vpath.to_owned());
+        }
+    }
+    done
 }
 
 fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
