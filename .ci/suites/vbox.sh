@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 command -v python3 >/dev/null || { source .ci/lib.sh; need_apt python3; }
 
 echo "-- vbox: replay and parser tests"
-cargo test -p virsnap-core --locked --test vbox_parse --test vbox_replay --test vbox_delete_order -- --test-threads=2
+cargo test -p virsnap-core --locked --test vbox_parse --test vbox_replay --test vbox_delete_order --test vbox_running_fake -- --test-threads=2
 
 ROOT=${VIRSNAP_VBOX_CHROOT:-/var/cache/virsnap/vbox-chroot}
 echo "-- vbox: real VirtualBox chroot"
