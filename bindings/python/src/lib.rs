@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 
@@ -498,11 +497,6 @@ macro_rules! dom_int {
 
 #[pymethods]
 impl VirDomain {
-    /// GC support: a domain refers to its connection (cycles through `__dict__` are collectable).
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.conn)
-    }
-
     #[new]
     #[pyo3(signature = (conn = None, _obj = None))]
     fn py_new(conn: Option<Bound<'_, PyAny>>, _obj: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
@@ -793,11 +787,6 @@ macro_rules! snap_call {
 
 #[pymethods]
 impl VirDomainSnapshot {
-    /// GC support: a snapshot refers to its domain (cycles through `__dict__` are collectable).
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.dom)
-    }
-
     #[new]
     #[pyo3(signature = (dom = None, _obj = None))]
     fn py_new(dom: Option<Bound<'_, PyAny>>, _obj: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
