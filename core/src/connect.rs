@@ -188,7 +188,7 @@ impl Connection {
     pub fn lookup_by_id(&self, id: i32) -> Result<Domain> {
         if id < 0 {
             return Err(Error::invalid_arg_raw(
-                ErrorDomain::None,
+                ErrorDomain::Domain,
                 "virDomainLookupByID",
                 "id",
                 "id in virDomainLookupByID must be zero or greater".to_owned(),
@@ -363,7 +363,7 @@ impl Domain {
     /// Domain XML (`virDomainGetXMLDesc`).
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
         if self.conn.inner.read_only && flags & crate::flags::domain::XML_SECURE != 0 {
-            return Err(Error::read_only("virDomainGetXMLDesc with secure flag").in_domain(ErrorDomain::Domain));
+            return Err(Error::new(ErrorCode::OperationDenied, ErrorDomain::Domain, "virDomainGetXMLDesc with secure flag"));
         }
         self.drv().domain_xml(&self.r, flags)
     }
@@ -486,7 +486,11 @@ impl Snapshot {
     /// XML description (`virDomainSnapshotGetXMLDesc`).
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
         if self.domain.conn.inner.read_only && flags & xmlf::SECURE != 0 {
-            return Err(Error::read_only("virDomainSnapshotGetXMLDesc with secure flag"));
+            return Err(Error::new(
+                ErrorCode::OperationDenied,
+                ErrorDomain::DomainSnapshot,
+                "virDomainSnapshotGetXMLDesc with secure flag",
+            ));
         }
         self.drv().snapshot_xml_desc(&self.domain.r, &self.name(), flags)
     }

@@ -49,16 +49,17 @@ pub fn align_disks(def: &mut SnapshotDef, disks: &[DomainDisk], default: Locatio
             return Err(Error::config_unsupported(err_domain, format!("disk '{}' specified twice", d.name)));
         }
         let mut d = d;
-        d.name = disks[idx].target.clone();
         if default == Location::Internal && d.snapshot != Location::Internal && d.snapshot != Location::Default {
             let allowed_no = d.snapshot == Location::No && disks[idx].snapshot == Location::No;
             if !allowed_no {
+                // libvirt names the disk as the caller gave it (target or path).
                 return Err(Error::config_unsupported(
                     err_domain,
                     format!("disk '{}' must use snapshot mode 'internal'", d.name),
                 ));
             }
         }
+        d.name = disks[idx].target.clone();
         if d.snapshot == Location::Default {
             d.snapshot = if disks[idx].snapshot == Location::Default { default } else { disks[idx].snapshot };
         }
@@ -87,5 +88,31 @@ pub fn align_disks(def: &mut SnapshotDef, disks: &[DomainDisk], default: Locatio
             })
         })
         .collect();
+    generate_external_names(def, disks, err_domain)
+}
+
+/// External disks without a file get libvirt's generated name: the domain
+/// disk's path minus its last extension, plus `.<snapshot name>`. Only
+/// existing regular files qualify.
+fn generate_external_names(def: &mut SnapshotDef, disks: &[DomainDisk], err_domain: ErrorDomain) -> Result<()> {
+    let snap_name = def.name.clone().unwrap_or_default();
+    for (d, dd) in def.disks.iter_mut().zip(disks) {
+        if d.snapshot != Location::External || d.source.is_some() {
+            continue;
+        }
+        let regular = dd.source.as_deref().is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()));
+        let Some(src) = dd.source.as_deref().filter(|_| regular) else {
+            return Err(Error::config_unsupported(
+                err_domain,
+                format!("source for disk '{}' is not a regular file; refusing to generate external snapshot name", d.name),
+            ));
+        };
+        let base = match src.rfind('.') {
+            Some(dot) if !src[dot..].contains('/') => &src[..dot],
+            _ => src,
+        };
+        d.source = Some(Element::new("source").with_attr("file", format!("{base}.{snap_name}")));
+        d.disk_type = Some("file".to_owned());
+    }
     Ok(())
 }

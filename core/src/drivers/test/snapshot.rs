@@ -76,7 +76,9 @@ pub fn create_xml(dom: &mut TestDomain, xml: &str, flags: u32) -> Result<String>
     def.domain = Some(dom.def.clone());
     def.inactive_domain = None;
     def.cookie = None;
-    if def.memory == Location::Default {
+    // The test driver decides the memory location itself (an explicit 'no'
+    // on a running domain still gives 'internal'), except for external memory.
+    if def.memory != Location::External {
         def.memory = if active { Location::Internal } else { Location::No };
     }
     if def.disks.iter().any(|d| d.snapshot == Location::Manual) {
@@ -193,6 +195,9 @@ pub fn revert_to(dom: &mut TestDomain, name: &str, flags: u32, next_id: &mut dyn
             dom.id = next_id();
             dom.state = target;
             dom.reason = if target == DomainState::Running { reason::RUNNING_FROM_SNAPSHOT } else { reason::PAUSED_FROM_SNAPSHOT };
+        }
+        None if !dom.state.is_active() => {
+            // Inactive to inactive: libvirt leaves state and reason alone.
         }
         None => {
             dom.state = DomainState::Shutoff;
