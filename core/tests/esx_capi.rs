@@ -35,12 +35,21 @@ fn c_program_snapshots_on_vcsim() {
         return;
     };
     assert!(cc.status.success(), "cc failed: {}", String::from_utf8_lossy(&cc.stderr));
+    // The library's SONAME is libvirsnap.so.0; cargo alone makes only
+    // libvirsnap.so (capi/build-so.sh adds the versioned names).
+    let sodir = std::env::temp_dir().join(format!("virsnap-esx-capi-lib-{}", std::process::id()));
+    std::fs::create_dir_all(&sodir).unwrap();
+    let so0 = sodir.join("libvirsnap.so.0");
+    let _ = std::fs::remove_file(&so0);
+    let real = if libdir.join("libvirsnap.so.0").exists() { libdir.join("libvirsnap.so.0") } else { libdir.join("libvirsnap.so") };
+    std::os::unix::fs::symlink(std::fs::canonicalize(real).unwrap(), &so0).unwrap();
     let out = Command::new(&exe)
         .arg(format!("esx://{}/?transport=http", v.addr))
-        .env("LD_LIBRARY_PATH", &libdir)
+        .env("LD_LIBRARY_PATH", &sodir)
         .output()
         .expect("run the C program");
     let _ = std::fs::remove_file(&exe);
+    let _ = std::fs::remove_dir_all(&sodir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "C program failed");
