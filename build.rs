@@ -26,8 +26,10 @@ fn main() {
     files.sort();
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
-        builder = builder.with_src(f);
     }
+    // cbindgen follows `mod` declarations from the crate root; giving it every
+    // file as well would declare each function twice.
+    builder = builder.with_src(capi.join("src").join("lib.rs"));
     let bindings = builder.generate().expect("cbindgen failed on capi/src");
     bindings.write_to_file(&out);
     println!("cargo:rustc-env=VIRSNAP_GENERATED_HEADER={}", out.display());
