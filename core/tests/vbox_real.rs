@@ -215,10 +215,18 @@ fn duplicates_saved_state_and_delete_all() {
     let vm = Vm::new(root.clone(), "dup");
     let d = vm.dom();
     take(&d, "a");
-    take(&d, "a");
+    // A second "a": VirtualBox allows it; its handle carries its UUID, so
+    // it acts on this snapshot and not on the first "a".
+    let second = d.snapshot_create_xml("<domainsnapshot><name>a</name></domainsnapshot>", 0).unwrap();
+    assert_eq!(*second.name(), *second.uuid_string().unwrap());
+    assert!(second.is_current(0).unwrap());
+    assert_eq!(&*d.snapshot_current(0).unwrap().name(), &*second.name());
     take(&d, "b");
     vm.expect(&[("", "a"), ("-1", "a"), ("-1-1", "b")], Some("b"));
     assert_eq!(d.snapshot_list_names(0).unwrap(), ["a", "a", "b"]);
+    let handles: Vec<String> = d.list_all_snapshots(0).unwrap().iter().map(|s| s.name().to_string()).collect();
+    assert_eq!(handles, ["a", &*second.name(), "b"]);
+    assert_eq!(&*d.snapshot_lookup_by_name("b", 0).unwrap().parent(0).unwrap().name(), &*second.name());
     let first = d.snapshot_lookup_by_name("a", 0).unwrap();
     let (_, out, _) = vm.vbm(&["snapshot", &vm.name, "list", "--machinereadable"]);
     let root_uuid = out.lines().find_map(|l| l.strip_prefix("SnapshotUUID=\"")).unwrap().trim_end_matches('"').to_owned();

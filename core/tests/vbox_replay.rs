@@ -61,10 +61,18 @@ fn tree_with_duplicate_names() {
     assert_eq!(&*s2.parent(0).unwrap().name(), "s1");
     assert!(!s2.is_current(0).unwrap());
     assert!(!s2.has_metadata(0).unwrap());
-    // The current one is the second "s2"; by UUID it is found.
+    // The current one is the second "s2", hidden by the first: its handle
+    // carries its UUID, so it acts on it.
     assert!(d.has_current_snapshot(0).unwrap());
-    assert_eq!(&*d.snapshot_current(0).unwrap().name(), "s2");
-    assert_eq!(&*d.snapshot_lookup_by_uuid_string("296e38c7-7022-4f94-a14b-09142ff81df2", 0).unwrap().name(), "s2");
+    let cur = d.snapshot_current(0).unwrap();
+    assert_eq!(&*cur.name(), "296e38c7-7022-4f94-a14b-09142ff81df2");
+    assert!(cur.is_current(0).unwrap());
+    assert!(cur.xml_desc(0).unwrap().starts_with("<domainsnapshot>\n  <name>s2</name>\n"));
+    assert_eq!(&*cur.parent(0).unwrap().name(), "s2");
+    assert_eq!(&*d.snapshot_lookup_by_uuid_string("296e38c7-7022-4f94-a14b-09142ff81df2", 0).unwrap().name(), "296e38c7-7022-4f94-a14b-09142ff81df2");
+    assert_eq!(&*d.snapshot_lookup_by_uuid_string("21f85aa9-3e3b-4c13-8ac4-7ec2d2a3eb2b", 0).unwrap().name(), "s2");
+    let handles: Vec<String> = d.list_all_snapshots(0).unwrap().iter().map(|s| s.name().to_string()).collect();
+    assert_eq!(handles, ["s1", "s2", "296e38c7-7022-4f94-a14b-09142ff81df2"]);
     let e = d.snapshot_lookup_by_uuid_string("296e38c7-7022-4f94-a14b-000000000000", 0).unwrap_err();
     assert_eq!(e.code, ErrorCode::NoDomainSnapshot);
     let e = d.snapshot_lookup_by_name("nosuch", 0).unwrap_err();

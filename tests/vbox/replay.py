@@ -22,7 +22,11 @@ State: a state-changing command (take/restore/delete/edit, adoptstate, ...)
 is answered by the next captured step after the cursor, provided no other
 successful state change would be skipped; the cursor then moves there. A
 read-only command (list, showvminfo) is answered by a captured step taken
-in the same state (same count of successful changes). `list vms` and
+in the same state (same count of successful changes); when no
+`snapshot VM list --machinereadable` was captured in that state but a
+`showvminfo VM --machinereadable` was, the listing is answered with the
+snapshot block of the latter (the same VirtualBox code prints both, byte for
+byte; the "no snapshots" sentence and exit 1 when the block is empty). `list vms` and
 `list runningvms` do not depend on snapshot state. Anything else exits 99
 with `virsnap-replay: no captured step ...` on stderr.
 """
@@ -168,6 +172,31 @@ def normalise(argv, epoch, resolve):
     return a
 
 
+def snapshot_block_from_showvminfo(steps, epochs, epoch, vm):
+    """(step name, snapshot block bytes) of a showvminfo capture in `epoch`."""
+    for s, e in zip(steps, epochs):
+        a = s.argv
+        if e == epoch and s.rc == 0 and a[:1] == ["showvminfo"] and "--machinereadable" in a:
+            m = UUID_RE.match(a[1])
+            if not (a[1] == VM_NAME or (m and m.group(1).lower() == VM_UUID)) or vm != VM_UUID:
+                continue
+            lines = s.stdout.split(b"\n")
+            start = next((i for i, l in enumerate(lines) if l.startswith(b"SnapshotName=")), None)
+            if start is None:
+                return s.name, b""
+            end = start
+            key = re.compile(rb'^(Snapshot(Name|UUID|Description)(-\d+)*|CurrentSnapshot(Name|UUID|Node))="')
+            last_key = start
+            for i in range(start, len(lines)):
+                if key.match(lines[i]):
+                    last_key = i
+                elif re.match(rb'^[A-Za-z][A-Za-z0-9_-]*=', lines[i]) and i > last_key and lines[last_key].endswith(b'"'):
+                    break
+                end = i
+            return s.name, b"\n".join(lines[start:end + 1]) + b"\n"
+    return None
+
+
 def main():
     if len(sys.argv) < 3:
         sys.stderr.write("usage: replay.py TRANSCRIPTS_DIR STATE_FILE ARGS...\n")
@@ -207,6 +236,15 @@ def main():
                     if epochs[i] == cur_epoch and not s.mutating() and normalise(s.argv, cur_epoch, resolve) == want]
             after = [i for i in same if i > cursor]
             found = after[0] if after else (same[-1] if same else None)
+            if found is None and want[:1] == ["snapshot"] and want[2:] == ["list", "--machinereadable"]:
+                block = snapshot_block_from_showvminfo(steps, epochs, cur_epoch, want[1])
+                if block is not None:
+                    with open(state + ".log", "a") as log:
+                        log.write(repr(req) + " -> " + block[0] + " (snapshot block)\n")
+                    out, rc = (block[1], 0) if block[1] else (b"This machine does not have any snapshots\n", 1)
+                    sys.stdout.buffer.write(out)
+                    sys.stdout.flush()
+                    return rc
     with open(state + ".log", "a") as log:
         log.write(repr(req) + " -> " + (steps[found].name if found is not None else "NONE") + "\n")
     if found is None:

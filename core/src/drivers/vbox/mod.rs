@@ -353,7 +353,7 @@ impl Driver for VboxDriver {
         let i = v.listing.find_uuid(uuid).ok_or_else(|| {
             Error::new(ErrorCode::NoDomainSnapshot, V, format!("no domain snapshot with matching uuid '{uuid}'"))
         })?;
-        Ok(v.name(i).to_owned())
+        Ok(v.handle_name(i))
     }
 
     fn snapshot_uuid(&self, dom: &DomainRef, name: &str) -> Result<Uuid> {
@@ -364,7 +364,7 @@ impl Driver for VboxDriver {
     fn snapshot_current(&self, dom: &DomainRef, flags: u32) -> Result<Option<String>> {
         check_flags(flags, 0, V, "vboxDomainSnapshotCurrent")?;
         let v = snapshots::View::load(self, dom, false)?;
-        Ok(v.listing.current.map(|i| v.name(i).to_owned()))
+        Ok(v.listing.current.map(|i| v.handle_name(i)))
     }
 
     fn snapshot_has_current(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
@@ -377,7 +377,7 @@ impl Driver for VboxDriver {
         check_flags(flags, 0, V, "vboxDomainSnapshotGetParent")?;
         let v = snapshots::View::load(self, dom, false)?;
         let i = v.index(name)?;
-        Ok(v.listing.nodes[i].parent.map(|p| v.name(p).to_owned()))
+        Ok(v.listing.nodes[i].parent.map(|p| v.handle_name(p)))
     }
 
     fn snapshot_is_current(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<bool> {

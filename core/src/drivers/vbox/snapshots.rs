@@ -64,9 +64,26 @@ impl View {
         self
     }
 
-    /// Index of the first snapshot named `name` (depth-first), or libvirt's not-found error.
+    /// Index of the first snapshot named `name` (depth-first, as
+    /// VirtualBox's `findSnapshot`), else of the snapshot whose UUID `name`
+    /// spells (how a snapshot hidden behind an earlier one of the same name
+    /// is addressed, see [`Self::handle_name`]), or libvirt's not-found error.
     pub fn index(&self, name: &str) -> Result<usize> {
-        self.listing.find_name(name).ok_or_else(|| Error::no_snapshot(V, name))
+        self.listing
+            .find_name(name)
+            .or_else(|| super::parse::parse_vbox_uuid(name).and_then(|u| self.listing.find_uuid(&u)))
+            .ok_or_else(|| Error::no_snapshot(V, name))
+    }
+
+    /// The name a handle to node `i` carries: its name, unless an earlier
+    /// snapshot (depth-first) has the same name; then its UUID, so that the
+    /// handle still acts on this snapshot and not on the first namesake.
+    pub fn handle_name(&self, i: usize) -> String {
+        if self.listing.find_name(self.name(i)) == Some(i) {
+            self.name(i).to_owned()
+        } else {
+            self.uuid(i).to_string()
+        }
     }
 
     /// Name of node `i`.
@@ -117,10 +134,12 @@ impl View {
         Ok(t)
     }
 
-    fn name_of_key(&self, key: &str) -> String {
-        Uuid::parse(key)
-            .and_then(|u| self.listing.find_uuid(&u))
-            .map_or_else(|| key.to_owned(), |i| self.name(i).to_owned())
+    fn name_of_key(&self, key: &str, handles: bool) -> String {
+        match Uuid::parse(key).and_then(|u| self.listing.find_uuid(&u)) {
+            Some(i) if handles => self.handle_name(i),
+            Some(i) => self.name(i).to_owned(),
+            None => key.to_owned(),
+        }
     }
 }
 
@@ -148,7 +167,9 @@ pub fn list(drv: &VboxDriver, dom: &DomainRef, of: Option<&str>, flags: u32, kin
             t.list_children(&v.uuid(i).to_string(), flags)?
         }
     };
-    Ok(keys.iter().map(|k| v.name_of_key(k)).collect())
+    // Names for the name lists; unambiguous handle names for handle lists.
+    let handles = kind == ListKind::All;
+    Ok(keys.iter().map(|k| v.name_of_key(k, handles)).collect())
 }
 
 /// `virDomainSnapshotGetXMLDesc`.
@@ -201,6 +222,9 @@ pub fn create(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Resul
     validate_snapshot_name(&name)?;
     // No uniqueness check: VirtualBox allows duplicate names, and lookup by
     // name then finds the first in depth-first order (as VirtualBox does).
+    // A namesake may exist: the new snapshot's handle then carries its UUID
+    // (see View::handle_name).
+    let namesake = View::load(drv, dom, false)?.listing.find_name(&name).is_some();
     let vm = dom.uuid.to_string();
     // A leading '-' would be read as an option: take under a placeholder
     // name and rename by UUID.
@@ -222,7 +246,10 @@ pub fn create(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Resul
     if flags & create::HALT != 0 && drv.is_active(dom)? {
         drv.controlvm(dom, "poweroff")?;
     }
-    Ok(name)
+    Ok(match id {
+        Some(u) if namesake => u.to_string(),
+        _ => name,
+    })
 }
 
 /// `virDomainRevertToSnapshot`: `snapshot VM restore UUID`, then start
