@@ -362,3 +362,32 @@ fn seed_delete_modes() {
     let e = a.delete(delete::MERGE | delete::DISCARD).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidArg);
 }
+
+#[test]
+fn revert_applies_the_snapshot_power_state() {
+    let Some(v) = Vcsim::start("revertpower") else { return };
+    let raw = Raw::login(&v.addr);
+    let conn = open(&v);
+    let d = conn.lookup_by_name(VM1.0).unwrap();
+    let on = d.snapshot_create_xml(&xml("on", None), 0).unwrap();
+    d.destroy(0).unwrap();
+    let off = d.snapshot_create_xml(&xml("off", None), 0).unwrap();
+    d.create(0).unwrap();
+    assert_eq!(raw.power(VM1.1), "poweredOn");
+    // libvirt semantics on every backend: the guest ends in the snapshot's state.
+    let ((), n) = rt(|| off.revert(0).unwrap());
+    println!("round trips: snapshot-revert to a shut-off snapshot of a running guest on vcsim = {n}");
+    assert_eq!(raw.power(VM1.1), "poweredOff");
+    assert_eq!(d.state(0).unwrap().0, DomainState::Shutoff);
+    on.revert(0).unwrap();
+    assert_eq!(raw.power(VM1.1), "poweredOn");
+    let ((), n) = rt(|| on.revert(0).unwrap());
+    assert_eq!(n, 3, "no power change, no extra round trip");
+    d.suspend().unwrap();
+    on.revert(0).unwrap();
+    assert_eq!(raw.power(VM1.1), "poweredOn");
+    off.revert(revert::PAUSED).unwrap();
+    assert_eq!(raw.power(VM1.1), "suspended");
+    off.revert(0).unwrap();
+    assert_eq!(raw.power(VM1.1), "poweredOff");
+}

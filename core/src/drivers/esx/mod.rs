@@ -33,8 +33,10 @@
 //!   without it, such as vcsim 0.24), all LIST filters.
 //! - A `currentSnapshot` that names no snapshot in the tree (a vcsim defect)
 //!   reads as "no current snapshot".
-//! - Revert without flags leaves the power state to the server (real ESX
-//!   applies the snapshot's; vcsim never changes it).
+//! - Revert without flags ends in the snapshot's power state, as libvirt
+//!   promises: real ESX does it itself, vcsim never changes power, so when
+//!   the state must change the driver reads it after the revert and powers
+//!   the guest on/off/suspends it as needed (no extra round trip otherwise).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -123,12 +123,11 @@ impl EsxDriver {
 
     pub(super) fn snap_revert(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, ESX, "esxDomainRevertToSnapshot")?;
-        let t = self.read_tree(dom)?;
+        let (m, t, before) = self.read_tree_power(dom)?;
         let i = self.find(&t, name)?;
         let paused = flags & revert::PAUSED != 0;
         let suppress = if paused { "<suppressPowerOn>true</suppressPowerOn>" } else { "" };
         let (method, body) = if t.current_index() == Some(i) {
-            let m = self.vm_ref(dom)?;
             ("RevertToCurrentSnapshot_Task", format!("{}{suppress}", m.this()))
         } else {
             ("RevertToSnapshot_Task", format!("{}{suppress}", t.nodes[i].moref.this()))
@@ -136,20 +135,38 @@ impl EsxDriver {
         if let Err(f) = self.run_task(method, &body, "snapshot-revert")? {
             return Err(Error::internal(ESX, format!("Could not revert to snapshot '{name}': {}", f.describe())));
         }
-        if flags & (revert::RUNNING | revert::PAUSED) == 0 {
+        // The state the guest must end in: the flags', else the snapshot's
+        // (real ESX applies it itself; vcsim leaves the power state alone).
+        let want = if flags & revert::RUNNING != 0 {
+            Power::On
+        } else if paused {
+            Power::Suspended
+        } else {
+            match t.nodes[i].power {
+                Power::Unknown => return Ok(()),
+                p if p == before => return Ok(()),
+                p => p,
+            }
+        };
+        let now = self.power(dom)?;
+        self.bring_to(dom, &m, now, want)
+    }
+
+    /// Powers the guest from `now` to `want` with the fewest tasks.
+    fn bring_to(&self, dom: &DomainRef, m: &MoRef, mut now: Power, want: Power) -> Result<()> {
+        if now == want {
             return Ok(());
         }
-        // Bring the guest to the state the flags ask for.
-        let m = self.vm_ref(dom)?;
-        let mut power = self.power(dom)?;
-        if power != Power::On && !(paused && power == Power::Suspended) {
-            self.power_task(dom, "PowerOnVM_Task", "Domain is not powered off")?;
-            power = Power::On;
+        if want == Power::Off {
+            return self.power_task(dom, "PowerOffVM_Task", "Domain is not powered on");
         }
-        if paused && power == Power::On {
-            match self.run_task("SuspendVM_Task", &m.this(), "snapshot-revert")? {
-                Ok(_) => {}
-                Err(f) => return Err(Error::internal(ESX, format!("Could not pause after revert: {}", f.describe()))),
+        if now != Power::On {
+            self.power_task(dom, "PowerOnVM_Task", "Domain is not powered off")?;
+            now = Power::On;
+        }
+        if want == Power::Suspended && now == Power::On {
+            if let Err(f) = self.run_task("SuspendVM_Task", &m.this(), "snapshot-revert")? {
+                return Err(Error::internal(ESX, format!("Could not pause after revert: {}", f.describe())));
             }
         }
         Ok(())
