@@ -185,7 +185,20 @@ pub fn negative_arg(func: &str, arg: &str, domain: ErrorDomain) -> Error {
 
 /// A malloc'd copy of `s` for the caller to `free()`; out of memory → error.
 pub fn out_string(s: &str) -> Result<*mut c_char, Error> {
-    let p = errors::malloc_str(s);
+    // As errors::malloc_str: the text up to the first NUL, one malloc and one
+    // copy (no intermediate CString, no strdup rescan).
+    let bytes = s.as_bytes();
+    let len = s.find('\0').unwrap_or(bytes.len());
+    // SAFETY: malloc returns NULL or `len + 1` writable bytes.
+    let p = unsafe { libc::malloc(len + 1) }.cast::<c_char>();
+    if !p.is_null() {
+        // SAFETY: `p` has room for `len + 1` bytes, `bytes` holds at least
+        // `len`, and the fresh allocation cannot overlap `s`.
+        unsafe {
+            ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), p, len);
+            *p.add(len) = 0;
+        }
+    }
     if p.is_null() {
         Err(Error::bare(ErrorCode::NoMemory, ErrorDomain::None))
     } else {

@@ -1,5 +1,7 @@
 //! The snapshot definition (`<domainsnapshot>`) and its enumerations.
 
+use std::sync::Arc;
+
 use crate::xml::Element;
 
 /// State of the domain when the snapshot was taken (`<state>`).
@@ -245,8 +247,10 @@ pub struct SnapshotDef {
     pub memory_file: Option<String>,
     /// `<disks>`
     pub disks: Vec<DiskDef>,
-    /// Full inactive `<domain type=…>` at snapshot time.
-    pub domain: Option<Element>,
+    /// Full inactive `<domain type=…>` at snapshot time. Shared: snapshots
+    /// taken from one unchanged domain definition point at one tree (no deep
+    /// copy per snapshot; `Arc::make_mut` to change it).
+    pub domain: Option<Arc<Element>>,
     /// UUID from an old-style `<domain><uuid>…</uuid></domain>` (seed form too).
     pub domain_uuid: Option<String>,
     /// `<inactiveDomain>`
@@ -272,7 +276,7 @@ impl SnapshotDef {
 
     /// Records the snapshot's virsnap UUID in the private metadata.
     pub fn set_uuid(&mut self, uuid: crate::uuid::Uuid) {
-        self.private_mut().set_child_text("uuid", uuid.to_string());
+        self.private_mut().set_child_text("uuid", uuid_string(&uuid));
     }
 
     /// A private metadata value (`<virsnap><KEY>value</KEY></virsnap>`).
@@ -283,5 +287,31 @@ impl SnapshotDef {
     /// The private metadata element, created on first use.
     pub fn private_mut(&mut self) -> &mut Element {
         self.private.get_or_insert_with(|| Element::new("virsnap"))
+    }
+}
+
+/// `uuid.to_string()` without the formatting machinery (one allocation; the
+/// same lower-case 8-4-4-4-12 text).
+pub fn uuid_string(uuid: &crate::uuid::Uuid) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(36);
+    for (i, b) in uuid.0.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uuid_string_matches_display() {
+        for _ in 0..16 {
+            let u = crate::uuid::Uuid::generate();
+            assert_eq!(super::uuid_string(&u), u.to_string());
+        }
     }
 }

@@ -47,6 +47,39 @@ pub struct SnapshotTree {
     current: Option<Idx>,
 }
 
+/// A random (version 4) UUID without a system call per snapshot: 128 bits
+/// from `/dev/urandom` once per process, then a counter mixed through
+/// splitmix64 (a bijection of the counter, so repeats need a 122-bit
+/// coincidence; the caller still checks its index). Uniqueness is what
+/// snapshot UUIDs need, not secrecy.
+fn fresh_uuid() -> Uuid {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    fn mix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    let &(s0, s1) = SEED.get_or_init(|| {
+        let b = Uuid::generate().0;
+        let (lo, hi) = b.split_at(8);
+        (
+            u64::from_le_bytes(lo.try_into().unwrap_or_default()),
+            u64::from_le_bytes(hi.try_into().unwrap_or_default()),
+        )
+    });
+    let c = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&mix(s1 ^ c.wrapping_mul(0xD1B5_4A32_D192_ED03)).to_le_bytes());
+    b[8..].copy_from_slice(&mix(s0.wrapping_add(c)).to_le_bytes());
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    Uuid(b)
+}
+
 fn moment_exists(name: &str) -> Error {
     Error::op_failed(ErrorDomain::Domain, format!("domain moment {name} already exists"))
 }
@@ -149,7 +182,10 @@ impl SnapshotTree {
         let uuid = match def.uuid() {
             Some(u) if !self.by_uuid.contains_key(&u) => u,
             _ => {
-                let u = Uuid::generate();
+                let mut u = fresh_uuid();
+                while self.by_uuid.contains_key(&u) {
+                    u = fresh_uuid();
+                }
                 def.set_uuid(u);
                 u
             }
@@ -300,8 +336,8 @@ impl SnapshotTree {
     }
 
     fn free_slot(&mut self, i: Idx) -> Option<String> {
-        let node = self.nodes.get_mut(i)?.take()?;
-        let name = node.def.name.clone().unwrap_or_default();
+        let mut node = self.nodes.get_mut(i)?.take()?;
+        let name = node.def.name.take().unwrap_or_default();
         self.by_name.remove(&name);
         self.by_uuid.remove(&node.uuid);
         self.order.remove(&node.seq);
@@ -442,6 +478,16 @@ impl SnapshotTree {
 
     fn collect(&self, candidates: Vec<Idx>, flags: u32) -> Vec<String> {
         candidates.into_iter().filter(|&i| self.filter(i, flags)).map(|i| self.name_of(i).to_owned()).collect()
+    }
+
+    /// Number of snapshots [`Self::list`] would return for `flags`, without
+    /// building the list.
+    pub fn count(&self, flags: u32) -> usize {
+        if flags & list::ROOTS != 0 {
+            self.roots.iter().filter(|&&i| self.filter(i, flags)).count()
+        } else {
+            self.order.values().filter(|&&i| self.filter(i, flags)).count()
+        }
     }
 
     /// Domain-level listing (`virDomainSnapshotListNames` semantics): ROOTS

@@ -162,6 +162,11 @@ fn push_indent(out: &mut String, n: usize) {
 /// libvirt's `virBufferEscapeString`: escapes `< > & ' "` and drops control
 /// characters other than tab, LF and CR.
 pub fn escape_into(out: &mut String, s: &str) {
+    // Fast path: nothing to escape or drop (names, numbers, most text).
+    if !s.bytes().any(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\'') || (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '<' => out.push_str("&lt;"),

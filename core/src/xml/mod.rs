@@ -5,4 +5,4 @@ mod element;
 mod snapshot;
 
 pub use element::{escape_into, parse_document, Element, Node, MAX_DEPTH, MAX_DOCUMENT_BYTES};
-pub use snapshot::{format_snapshot, parse_snapshot, snapshot_from_element, FormatFlags, ParseFlags};
+pub use snapshot::{format_snapshot, format_snapshot_with, parse_snapshot, snapshot_from_element, FormatFlags, ParseFlags};

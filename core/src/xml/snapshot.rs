@@ -83,7 +83,7 @@ fn from_element(root: &Element, flags: ParseFlags) -> Result<SnapshotDef> {
         })?);
         if let Some(d) = root.child("domain") {
             if d.attr("type").is_some() {
-                def.domain = Some(d.clone());
+                def.domain = Some(std::sync::Arc::new(d.clone()));
             }
         }
         if let Some(d) = root.child("inactiveDomain") {
@@ -301,7 +301,20 @@ fn attr(out: &mut String, k: &str, v: &str) {
 /// `domain_uuid` is written as `<domain><uuid>…</uuid></domain>` when the
 /// definition has no full `<domain>`.
 pub fn format_snapshot(def: &SnapshotDef, domain_uuid: Option<&str>, flags: FormatFlags) -> String {
-    let mut out = String::with_capacity(256);
+    format_snapshot_with(def, domain_uuid, flags, None)
+}
+
+/// [`format_snapshot`] with the embedded `<domain>` already formatted:
+/// `domain_text` must be `def.domain`'s `write_libvirt(…, 2)` output (a
+/// driver caches it per shared domain tree, so unchanged snapshots do not
+/// re-format their domain on every `GetXMLDesc`).
+pub fn format_snapshot_with(
+    def: &SnapshotDef,
+    domain_uuid: Option<&str>,
+    flags: FormatFlags,
+    domain_text: Option<&str>,
+) -> String {
+    let mut out = String::with_capacity(256 + domain_text.map_or(0, str::len));
     out.push_str("<domainsnapshot>\n");
     if let Some(n) = &def.name {
         line(&mut out, 2, "name", n);
@@ -336,7 +349,10 @@ pub fn format_snapshot(def: &SnapshotDef, domain_uuid: Option<&str>, flags: Form
         out.push_str("  </disks>\n");
     }
     if let Some(d) = &def.domain {
-        d.write_libvirt(&mut out, 2);
+        match domain_text {
+            Some(t) => out.push_str(t),
+            None => d.write_libvirt(&mut out, 2),
+        }
     } else if let Some(u) = domain_uuid {
         out.push_str("  <domain>\n");
         line(&mut out, 4, "uuid", u);

@@ -105,7 +105,7 @@ pub fn read(path: &Path, stamp: &str) -> Option<(SnapshotTree, Vec<String>)> {
         if f[10] == "1" {
             // Placeholder so "has rollback info" checks see a domain; the
             // full definition is read before any use.
-            d.domain = Some(crate::xml::Element::new("domain"));
+            d.domain = Some(std::sync::Arc::new(crate::xml::Element::new("domain")));
         }
         if f[9] == "1" {
             missing.push(f[0].to_owned());

@@ -1,5 +1,7 @@
 //! Test-driver domains: definitions kept as element trees, lifecycle states.
 
+use std::sync::Arc;
+
 use crate::drivers::DomainRef;
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::model::DomainState;
@@ -10,8 +12,9 @@ use crate::xml::{parse_document, Element, Node};
 /// One domain of the test driver.
 #[derive(Debug, Clone)]
 pub struct TestDomain {
-    /// Inactive definition (no `id` attribute).
-    pub def: Element,
+    /// Inactive definition (no `id` attribute), shared with the snapshots
+    /// taken from it (copy on write).
+    pub def: Arc<Element>,
     /// Name (mirrors `def`).
     pub name: String,
     /// UUID (mirrors `def`).
@@ -26,6 +29,38 @@ pub struct TestDomain {
     pub persistent: bool,
     /// Snapshots.
     pub snapshots: SnapshotTree,
+    /// Formatted `<domain>` of the shared definitions snapshots point at.
+    pub domain_text: DomainTextCache,
+}
+
+/// A few formatted `<domain>` elements (indent 2), keyed by the identity of
+/// the shared tree. The cache holds a reference to each tree, so a cached
+/// tree is never changed in place (`Arc::make_mut` copies it) and the key
+/// cannot be reused by another tree while the entry lives.
+#[derive(Debug, Clone, Default)]
+pub struct DomainTextCache {
+    entries: Vec<(Arc<Element>, Arc<str>)>,
+}
+
+impl DomainTextCache {
+    const SIZE: usize = 8;
+
+    /// The formatted text of `el`, from the cache or formatted now.
+    pub fn get(&mut self, el: &Arc<Element>) -> Arc<str> {
+        if let Some(pos) = self.entries.iter().position(|(k, _)| Arc::ptr_eq(k, el)) {
+            if pos != 0 {
+                let e = self.entries.remove(pos);
+                self.entries.insert(0, e);
+            }
+            return self.entries[0].1.clone();
+        }
+        let mut text = String::with_capacity(2048);
+        el.write_libvirt(&mut text, 2);
+        let text: Arc<str> = Arc::from(text);
+        self.entries.truncate(Self::SIZE - 1);
+        self.entries.insert(0, (el.clone(), text.clone()));
+        text
+    }
 }
 
 impl TestDomain {
@@ -36,7 +71,7 @@ impl TestDomain {
 
     /// The domain XML; active domains carry `id` unless `inactive`.
     pub fn xml(&self, inactive: bool) -> String {
-        let mut el = self.def.clone();
+        let mut el = (*self.def).clone();
         if !inactive && self.id >= 0 {
             let pos = el.attrs.iter().position(|(k, _)| k == "type").map_or(0, |p| p + 1);
             el.attrs.insert(pos, ("id".to_owned(), self.id.to_string()));
@@ -112,7 +147,7 @@ pub fn parse_domain(mut el: Element) -> Result<TestDomain> {
         u.children = vec![Node::Text(uuid.to_string())];
     }
     Ok(TestDomain {
-        def: el,
+        def: Arc::new(el),
         name,
         uuid,
         state: DomainState::Shutoff,
@@ -120,6 +155,7 @@ pub fn parse_domain(mut el: Element) -> Result<TestDomain> {
         id: -1,
         persistent: true,
         snapshots: SnapshotTree::new(),
+        domain_text: DomainTextCache::default(),
     })
 }
 

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{domain as domf, list};
 use crate::model::{reason, DomainState};
 use crate::uuid::Uuid;
-use crate::xml::{format_snapshot, FormatFlags};
+use crate::xml::{format_snapshot, format_snapshot_with, FormatFlags};
 
 use domain::TestDomain;
 pub use fixture::DEFAULT_DOMAIN_XML;
@@ -319,9 +319,17 @@ impl Driver for TestDriver {
     fn snapshot_xml_desc(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, crate::flags::xml::SECURE, T, "testDomainSnapshotGetXMLDesc")?;
         self.with_domain(dom, |d, _| {
-            let def = snapshot::get(d, name)?;
-            let uuid = d.uuid.to_string();
-            Ok(format_snapshot(def, Some(&uuid), FormatFlags { secure: flags != 0, internal: false, current: false }))
+            let def = d.snapshots.get(name).ok_or_else(|| Error::no_snapshot(T, name))?;
+            let ff = FormatFlags { secure: flags != 0, internal: false, current: false };
+            // Snapshots carry their domain (the uuid is only a fallback) and
+            // share it: format it once per shared tree.
+            Ok(match &def.domain {
+                Some(el) => {
+                    let text = d.domain_text.get(el);
+                    format_snapshot_with(def, None, ff, Some(&text))
+                }
+                None => format_snapshot(def, Some(&d.uuid.to_string()), ff),
+            })
         })
     }
 
@@ -332,7 +340,13 @@ impl Driver for TestDriver {
             ListKind::All => "testDomainListAllSnapshots",
         };
         check_flags(flags, list::ALL, T, func)?;
-        self.with_domain(dom, |d, _| Ok(d.snapshots.list(flags)))
+        self.with_domain(dom, |d, _| {
+            Ok(match kind {
+                // Only the length is used: no name copies.
+                ListKind::Num => vec![String::new(); d.snapshots.count(flags)],
+                _ => d.snapshots.list(flags),
+            })
+        })
     }
 
     fn snapshot_list_children(&self, dom: &DomainRef, name: &str, flags: u32, kind: ListKind) -> Result<Vec<String>> {

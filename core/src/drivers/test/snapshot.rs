@@ -186,8 +186,14 @@ pub fn revert_to(dom: &mut TestDomain, name: &str, flags: u32, next_id: &mut dyn
     };
     // Keep the domain's identity whatever the snapshot recorded.
     let mut new_def = snap_dom;
-    new_def.set_child_text("name", dom.name.clone());
-    new_def.set_child_text("uuid", dom.uuid.to_string());
+    let uuid = dom.uuid.to_string();
+    // Copy on write only when the identity differs from what was recorded.
+    if new_def.child_text("name").as_deref() != Some(dom.name.as_str()) {
+        std::sync::Arc::make_mut(&mut new_def).set_child_text("name", dom.name.clone());
+    }
+    if new_def.child_text("uuid").as_deref() != Some(uuid.as_str()) {
+        std::sync::Arc::make_mut(&mut new_def).set_child_text("uuid", uuid);
+    }
     dom.def = new_def;
     match want {
         Some(target) => {
