@@ -41,10 +41,43 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 /// Test hook: when `VIRSNAP_CRASH_AT` names `point`, the process dies at once
-/// (as `kill -9` would), to test crash safety.
+/// (as `kill -9` would), to test crash safety. `point#N` dies at the N-th
+/// time the point is reached (1-based; plain `point` is `point#1`), so a
+/// sweep can stop an operation at each of several writes.
+/// `VIRSNAP_CRASH_TRACE=FILE` appends every point reached to FILE, one per
+/// line, for the sweep to enumerate them (core/tests/reliability_crash.rs).
 pub fn crash_point(point: &str) {
-    if let Ok(v) = std::env::var("VIRSNAP_CRASH_AT") {
-        if v == point {
+    static HITS: std::sync::Mutex<Vec<(String, u32)>> = std::sync::Mutex::new(Vec::new());
+    let at = std::env::var("VIRSNAP_CRASH_AT").ok();
+    let trace = std::env::var_os("VIRSNAP_CRASH_TRACE");
+    if at.is_none() && trace.is_none() {
+        return;
+    }
+    let n = {
+        let mut hits = HITS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match hits.iter_mut().find(|(p, _)| p == point) {
+            Some((_, c)) => {
+                *c += 1;
+                *c
+            }
+            None => {
+                hits.push((point.to_owned(), 1));
+                1
+            }
+        }
+    };
+    if let Some(path) = trace {
+        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(f, "{point}");
+            let _ = f.sync_all();
+        }
+    }
+    if let Some(v) = at {
+        let (want, nth) = match v.split_once('#') {
+            Some((p, k)) => (p, k.parse::<u32>().unwrap_or(1)),
+            None => (v.as_str(), 1),
+        };
+        if want == point && nth == n {
             std::process::abort();
         }
     }
@@ -130,6 +163,7 @@ impl SnapshotStore {
     /// Removes the metadata of `name` (missing files are fine).
     pub fn remove(&self, name: &str) -> Result<()> {
         let path = self.path_for(name)?;
+        crash_point("store-before-remove");
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -80,6 +80,40 @@ fn bump_gen(store: &SnapshotStore) {
     }
 }
 
+/// Journal of a delete in progress: `full` or `metadata-only`, then the
+/// names, one a line. Written (atomically) before the first change and
+/// removed after the last, so a crash anywhere in between is rolled forward
+/// as a whole on the next load, never left half done.
+const DELETE_JOURNAL: &str = ".delete-journal";
+/// Journal of a rename in progress: the old name, then the new one.
+const RENAME_JOURNAL: &str = ".rename-journal";
+
+fn write_journal(store: &SnapshotStore, file: &str, lines: &[&str]) -> Result<()> {
+    let p = store.dir().join(file);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    crate::store::atomic_write(&p, text.as_bytes())
+        .map_err(|e| Error::system(DOM, format!("cannot write '{}'", p.display()), &e))
+}
+
+fn read_journal(store: &SnapshotStore, file: &str) -> Option<Vec<String>> {
+    let text = fs::read_to_string(store.dir().join(file)).ok()?;
+    Some(text.lines().map(str::to_owned).collect())
+}
+
+fn remove_journal(store: &SnapshotStore, file: &str) -> Result<()> {
+    crash_point("qemu-before-journal-removal");
+    let p = store.dir().join(file);
+    match fs::remove_file(&p) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::system(DOM, format!("cannot remove '{}'", p.display()), &e)),
+    }
+    fs::File::open(store.dir())
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::system(DOM, format!("cannot sync '{}'", store.dir().display()), &e))
+}
+
 fn mtime_ns(p: &std::path::Path) -> (u128, u64) {
     let m = fs::metadata(p).ok();
     let mt = m.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok());
@@ -147,13 +181,43 @@ impl QemuDriver {
     pub(super) fn load_tree(&self, name: &str, store: &SnapshotStore) -> Result<Loaded> {
         let def = self.def(name)?;
         let stamp = stamp_of(store, &def);
-        if let Some(l) = self.cache.take(name, &stamp) {
-            return Ok(l);
-        }
-        if let Some((tree, missing)) = index::read(&self.index_path(name), &stamp) {
-            return Ok(Loaded { tree, missing, stamp });
+        let pending = [DELETE_JOURNAL, RENAME_JOURNAL].iter().any(|j| store.dir().join(j).exists());
+        if !pending {
+            if let Some(l) = self.cache.take(name, &stamp) {
+                return Ok(l);
+            }
+            if let Some((tree, missing)) = index::read(&self.index_path(name), &stamp) {
+                return Ok(Loaded { tree, missing, stamp });
+            }
         }
         let (mut tree, problems) = store.load_all()?;
+        // Finish a rename interrupted by a crash once the new name's metadata
+        // is durable (else it never happened): children point at the new
+        // name, the current marker moves to it, the old file goes.
+        if let Some(j) = read_journal(store, RENAME_JOURNAL) {
+            if let [old, new] = j.as_slice() {
+                if tree.contains(old) && tree.contains(new) {
+                    let uuid = def.uuid.to_string();
+                    for c in tree.children(old) {
+                        if let Some(mut d) = tree.get(&c).cloned() {
+                            d.parent = Some(new.clone());
+                            store.save(&d, &uuid, tree.current() == Some(c.as_str()))?;
+                        }
+                    }
+                    if tree.current() == Some(old.as_str()) {
+                        if let Some(mut d) = tree.get(new).cloned() {
+                            d.parent = tree.parent(old).map(str::to_owned);
+                            store.save(&d, &uuid, true)?;
+                        }
+                    }
+                    store.remove(old)?;
+                    bump_gen(store);
+                    tree = store.load_all()?.0;
+                }
+            }
+            remove_journal(store, RENAME_JOURNAL)?;
+        }
+        let journal = read_journal(store, DELETE_JOURNAL);
         for p in problems {
             eprintln!("virsnap: qemu: snapshot metadata of '{name}': {p}");
         }
@@ -162,25 +226,38 @@ impl QemuDriver {
         if let Some(first) = idisks.first() {
             let img_snaps = img::snapshots(&first.source).unwrap_or_default();
             let tags: std::collections::HashSet<&str> = img_snaps.iter().map(|s| s.tag.as_str()).collect();
-            // Roll forward deletes interrupted by a crash.
-            let doomed: Vec<String> =
+            // Roll forward deletes interrupted by a crash: every name of the
+            // delete journal and every file marked `deleting`.
+            let metadata_only = journal.as_ref().and_then(|j| j.first()).is_some_and(|m| m == "metadata-only");
+            let journaled: Vec<String> = journal.iter().flat_map(|j| j.iter().skip(1)).filter(|n| tree.contains(n)).cloned().collect();
+            let mut doomed: Vec<String> =
                 tree.names().into_iter().filter(|n| tree.get(n).and_then(|d| d.private_value("deleting")).as_deref() == Some("1")).collect();
+            for n in journaled {
+                if !doomed.contains(&n) {
+                    doomed.push(n);
+                }
+            }
             let rolled = !doomed.is_empty();
             for n in doomed {
                 let Some(d) = tree.get(&n).cloned() else { continue };
                 let tag = tag_of(&d);
-                if tags.contains(tag.as_str()) {
+                if !metadata_only && tags.contains(tag.as_str()) {
                     for disk in &idisks {
                         let _ = self.delete_tag(name, &disk.source, &tag);
                     }
                 }
                 if let Ok(r) = tree.remove(&n) {
-                    store.remove(&n)?;
+                    // Children and the current marker first: a crash before
+                    // the removal leaves a state this loop finishes.
                     let mut touched = r.reparented;
                     touched.extend(tree.current().map(str::to_owned));
                     store.save_names(&tree, &touched, &def.uuid.to_string())?;
+                    store.remove(&n)?;
                     bump_gen(store);
                 }
+            }
+            if journal.is_some() {
+                remove_journal(store, DELETE_JOURNAL)?;
             }
             let img_snaps = if rolled { img::snapshots(&first.source).unwrap_or(img_snaps) } else { img_snaps };
             let tags: std::collections::HashSet<&str> = img_snaps.iter().map(|s| s.tag.as_str()).collect();
@@ -312,7 +389,14 @@ impl QemuDriver {
             .filter(|n| tree.has_metadata(n) == Some(true))
             .filter_map(|n| tree.get(n).map(|d| (d, cur.as_deref() == Some(n.as_str()))))
             .collect();
-        let r = if jobs.len() <= 1 {
+        // The file that gains the current marker goes first, alone: a crash
+        // between it and the one that loses the marker leaves two claimants
+        // (load_all keeps the newer) rather than none.
+        let (first_jobs, jobs): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|(_, c)| *c);
+        let r = first_jobs.iter().try_for_each(|(d, c)| store.save(d, uuid, *c));
+        let r = if r.is_err() {
+            r
+        } else if jobs.len() <= 1 {
             jobs.first().map_or(Ok(()), |(d, c)| store.save(d, uuid, *c))
         } else {
             std::thread::scope(|sc| {
@@ -490,7 +574,7 @@ impl QemuDriver {
         }
         def.creation_time = now();
         def.parent = tree.current().map(str::to_owned);
-        def.domain = Some(std::sync::Arc::new(self.persistent_def(&dom.name)?.unwrap_or_else(|| domdef.clone()).to_element()));
+        def.domain = Some(self.persistent_def(&dom.name)?.unwrap_or_else(|| domdef.clone()).to_element());
         def.private_mut().set_child_text("tag", name.clone());
         if active && flags & create::HALT != 0 && self.persistent_def(&dom.name)?.is_none() {
             return Err(Error::op_invalid(DOM, "cannot halt after transient domain snapshot"));
@@ -736,6 +820,10 @@ impl QemuDriver {
             targets.insert(0, name.to_owned());
         }
         let metadata_only = flags & delete::METADATA_ONLY != 0;
+        let mut jl: Vec<&str> = vec![if metadata_only { "metadata-only" } else { "full" }];
+        jl.extend(targets.iter().map(String::as_str));
+        write_journal(&store, DELETE_JOURNAL, &jl)?;
+        crash_point("qemu-delete-after-journal");
         if !metadata_only {
             for t in &targets {
                 if tree.get(t).is_some_and(SnapshotDef::is_external) {
@@ -785,15 +873,18 @@ impl QemuDriver {
         }
         .map_err(retag)?;
         let mut touched = removal.reparented.clone();
-        for r in &removal.removed {
-            store.remove(r)?;
-        }
         touched.extend(tree.current().map(str::to_owned));
         if metadata_only {
             // Nothing on disk changed: a snapshot whose tag remains would
             // reappear without metadata on the next load; that is intended.
         }
+        // Reparented children and the current marker before the removals,
+        // so that no crash leaves a child pointing at a vanished parent.
         self.persist(&dom.name, &store, tree, &touched, &uuid)?;
+        for r in &removal.removed {
+            store.remove(r)?;
+        }
+        remove_journal(&store, DELETE_JOURNAL)?;
         self.recache(&dom.name, &store, loaded);
         Ok(())
     }
@@ -819,10 +910,13 @@ impl QemuDriver {
             d.private_mut().set_child_text("tag", tag);
         }
         tree.set_has_metadata(new_name, true);
-        let mut names = vec![new_name.to_owned()];
-        names.extend(children);
-        self.persist(&dom.name, &store, tree, &names, &uuid)?;
+        write_journal(&store, RENAME_JOURNAL, &[name, new_name])?;
+        // The new name first (its existence commits the rename, see
+        // load_tree), then the children that point at it.
+        self.persist(&dom.name, &store, tree, &[new_name.to_owned()], &uuid)?;
+        self.persist(&dom.name, &store, tree, &children, &uuid)?;
         store.remove(name)?;
+        remove_journal(&store, RENAME_JOURNAL)?;
         bump_gen(&store);
         self.recache(&dom.name, &store, loaded);
         Ok(())
