@@ -574,7 +574,7 @@ impl QemuDriver {
         }
         def.creation_time = now();
         def.parent = tree.current().map(str::to_owned);
-        def.domain = Some(self.persistent_def(&dom.name)?.unwrap_or_else(|| domdef.clone()).to_element());
+        def.domain = Some(std::sync::Arc::new(self.persistent_def(&dom.name)?.unwrap_or_else(|| domdef.clone()).to_element()));
         def.private_mut().set_child_text("tag", name.clone());
         if active && flags & create::HALT != 0 && self.persistent_def(&dom.name)?.is_none() {
             return Err(Error::op_invalid(DOM, "cannot halt after transient domain snapshot"));
