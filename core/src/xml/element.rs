@@ -333,16 +333,31 @@ fn push_text(parent: &mut Element, txt: &str) {
     }
 }
 
+/// An XML Name (libxml2 refuses anything else, e.g. `<\r/>` or `<1a>`;
+/// quick-xml does not check, and such a name would not survive formatting).
+fn is_xml_name(n: &str) -> bool {
+    let mut cs = n.chars();
+    let Some(first) = cs.next() else { return false };
+    let start = |c: char| c.is_alphabetic() || c == '_' || c == ':' || !c.is_ascii() && !c.is_whitespace() && !c.is_control();
+    start(first) && cs.all(|c| start(c) || c.is_alphanumeric() || c == '-' || c == '.')
+}
+
 fn start_element(s: &quick_xml::events::BytesStart<'_>) -> Result<Element, String> {
     let name = std::str::from_utf8(s.name().as_ref())
         .map_err(|_| "Input is not proper UTF-8".to_owned())?
         .to_owned();
+    if !is_xml_name(&name) {
+        return Err("StartTag: invalid element name".to_owned());
+    }
     let mut el = Element::new(name);
     for a in s.attributes() {
         let a = a.map_err(|e| e.to_string())?;
         let key = std::str::from_utf8(a.key.as_ref())
             .map_err(|_| "Input is not proper UTF-8".to_owned())?
             .to_owned();
+        if !is_xml_name(&key) {
+            return Err("invalid attribute name".to_owned());
+        }
         let value = a.unescape_value().map_err(|e| e.to_string())?.into_owned();
         el.attrs.push((key, value));
     }
