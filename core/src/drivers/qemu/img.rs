@@ -92,3 +92,47 @@ pub fn create_overlay(new: &Path, backing: &Path, backing_fmt: &str) -> Result<(
 pub fn create(path: &Path, fmt: &str, size: &str) -> Result<()> {
     run(&["create", "-q", "-f", fmt, p(path)?, size]).map(drop)
 }
+
+/// One layer of a backing chain (`qemu-img info --backing-chain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    /// The image file.
+    pub path: std::path::PathBuf,
+    /// Its format.
+    pub format: String,
+    /// Tags of the internal snapshots it holds.
+    pub tags: Vec<String>,
+}
+
+/// The backing chain of `path`, top first (`qemu-img info -U --backing-chain`,
+/// usable while QEMU holds the images). A missing file gives an empty chain.
+pub fn chain(path: &Path) -> Result<Vec<Layer>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let out = run(&["info", "-U", "--backing-chain", "--output=json", p(path)?])?;
+    let v = json::parse(&out).map_err(|e| Error::internal(DOM, format!("cannot parse qemu-img info output: {e}")))?;
+    let mut layers = Vec::new();
+    for l in v.as_array().unwrap_or(&[]) {
+        let Some(f) = l.get("filename").and_then(Json::as_str) else { continue };
+        let tags = l
+            .get("snapshots")
+            .and_then(Json::as_array)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|s| s.get("name").and_then(Json::as_str).map(str::to_owned))
+            .collect();
+        layers.push(Layer {
+            path: std::path::PathBuf::from(f),
+            format: l.get("format").and_then(Json::as_str).unwrap_or("raw").to_owned(),
+            tags,
+        });
+    }
+    Ok(layers)
+}
+
+/// `qemu-img commit -q -b BASE TOP`: writes every layer above `base` into
+/// it (the layers are left as they were or emptied; the caller drops them).
+pub fn commit(top: &Path, base: &Path) -> Result<()> {
+    run(&["commit", "-q", "-b", p(base)?, p(top)?]).map(drop)
+}

@@ -25,6 +25,7 @@ use crate::store::{atomic_write, SnapshotStore, StoreLock};
 use crate::uuid::Uuid;
 
 pub mod domxml;
+mod external;
 pub mod img;
 pub mod json;
 mod index;

@@ -1,6 +1,7 @@
 //! Snapshots on real QEMU: internal snapshots through QMP (`savevm` /
 //! `loadvm` / `delvm` via `human-monitor-command`) while the guest runs and
-//! `qemu-img snapshot` while it is off; external disk-only overlays; the
+//! `qemu-img snapshot` while it is off; external disk-only overlays (revert
+//! and delete of those, with their semantics, in [`super::external`]); the
 //! metadata in libvirt's internal format through [`crate::store`].
 //!
 //! Reconciliation on every load: a qcow2 snapshot tag without metadata shows
@@ -135,7 +136,7 @@ fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
 }
 
 /// The qcow2 tag of a snapshot (recorded at create; the name before any rename).
-fn tag_of(def: &SnapshotDef) -> String {
+pub(super) fn tag_of(def: &SnapshotDef) -> String {
     def.private_value("tag").unwrap_or_else(|| def.name.clone().unwrap_or_default())
 }
 
@@ -346,7 +347,7 @@ impl QemuDriver {
     }
 
     /// Replaces light (index) definitions of `names` by their full ones.
-    fn hydrate(&self, store: &SnapshotStore, tree: &mut SnapshotTree, names: &[String]) -> Result<()> {
+    pub(super) fn hydrate(&self, store: &SnapshotStore, tree: &mut SnapshotTree, names: &[String]) -> Result<()> {
         for n in names {
             let light = tree.get(n).is_some_and(|d| d.private_value(index::LIGHT).is_some());
             if !light {
@@ -719,9 +720,6 @@ impl QemuDriver {
         if persistent.is_none() && !st.is_online() && flags & (revert::RUNNING | revert::PAUSED) == 0 {
             return Err(Error::op_invalid(DOM, "transient domain needs to request run or pause to revert to inactive snapshot"));
         }
-        if snap.is_external() {
-            return Err(Error::config_unsupported(DOM, "revert to external snapshot not supported yet"));
-        }
         let target: DomainDef = match (&snap.domain, has_meta) {
             (Some(e), _) => DomainDef::from_element(e)?,
             (None, false) => persistent.clone().unwrap_or_else(|| domdef.clone()),
@@ -733,29 +731,43 @@ impl QemuDriver {
                 ))
             }
         };
-        if loaded.missing.iter().any(|m| m == name) {
-            return Err(Error::op_failed(DOM, format!("snapshot '{name}' has metadata but its qcow2 snapshot is missing from the disk images")));
-        }
-        let tag = tag_of(&snap);
-        let running_now = self.pid(&dom.name).is_some();
-        self.progress("snapshot-revert", 0);
-        crash_point("qemu-revert-before-hypervisor");
-        if st.is_online() {
-            let paused = flags & revert::PAUSED != 0 || (st == SnapshotState::Paused && flags & revert::RUNNING == 0);
-            let same = running_now && self.live_def(&dom.name).is_some_and(|l| l == target);
-            if same {
-                // Fast path: load the state into the running process.
-                let mut q = self.qmp(&dom.name)?;
-                q.execute("stop", None)?;
-                let out = q.hmp(&format!("loadvm {}", hmp_quote(&tag)), HMP_TIMEOUT)?;
-                hmp_check("revert snapshot", &out)?;
-                if !paused {
-                    q.execute("cont", None)?;
+        if snap.is_external() {
+            self.progress("snapshot-revert", 0);
+            crash_point("qemu-revert-before-hypervisor");
+            self.revert_external(&dom.name, &store, &mut loaded.tree, &snap, &target, persistent.is_some(), flags)?;
+        } else {
+            if loaded.missing.iter().any(|m| m == name) {
+                return Err(Error::op_failed(DOM, format!("snapshot '{name}' has metadata but its qcow2 snapshot is missing from the disk images")));
+            }
+            let tag = tag_of(&snap);
+            let running_now = self.pid(&dom.name).is_some();
+            self.progress("snapshot-revert", 0);
+            crash_point("qemu-revert-before-hypervisor");
+            if st.is_online() {
+                let paused = flags & revert::PAUSED != 0 || (st == SnapshotState::Paused && flags & revert::RUNNING == 0);
+                let same = running_now && self.live_def(&dom.name).is_some_and(|l| l == target);
+                if same {
+                    // Fast path: load the state into the running process.
+                    let mut q = self.qmp(&dom.name)?;
+                    q.execute("stop", None)?;
+                    let out = q.hmp(&format!("loadvm {}", hmp_quote(&tag)), HMP_TIMEOUT)?;
+                    hmp_check("revert snapshot", &out)?;
+                    if !paused {
+                        q.execute("cont", None)?;
+                    }
+                    drop(q);
+                    // libvirt restarts QEMU here, so the domain gets a new id.
+                    let id = self.next_id()?;
+                    self.set_status(&dom.name, Status { id, reason: if paused { reason::PAUSED_FROM_SNAPSHOT } else { reason::RUNNING_FROM_SNAPSHOT } })?;
+                } else {
+                    if running_now {
+                        self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
+                    }
+                    if persistent.is_some() {
+                        self.save_config(&target)?;
+                    }
+                    self.start_guest(&target, Some(tag.clone()), !paused, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_FROM_SNAPSHOT)?;
                 }
-                drop(q);
-                // libvirt restarts QEMU here, so the domain gets a new id.
-                let id = self.next_id()?;
-                self.set_status(&dom.name, Status { id, reason: if paused { reason::PAUSED_FROM_SNAPSHOT } else { reason::RUNNING_FROM_SNAPSHOT } })?;
             } else {
                 if running_now {
                     self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
@@ -763,31 +775,23 @@ impl QemuDriver {
                 if persistent.is_some() {
                     self.save_config(&target)?;
                 }
-                self.start_guest(&target, Some(tag.clone()), !paused, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_FROM_SNAPSHOT)?;
-            }
-        } else {
-            if running_now {
-                self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
-            }
-            if persistent.is_some() {
-                self.save_config(&target)?;
-            }
-            let mut failed = None;
-            for d in snap.disks.iter().filter(|d| d.snapshot == Location::Internal) {
-                if let Some(dd) = target.disk(&d.name) {
-                    if let Err(e) = img::snapshot_apply(&dd.source, &tag) {
-                        failed = Some(e);
+                let mut failed = None;
+                for d in snap.disks.iter().filter(|d| d.snapshot == Location::Internal) {
+                    if let Some(dd) = target.disk(&d.name) {
+                        if let Err(e) = img::snapshot_apply(&dd.source, &tag) {
+                            failed = Some(e);
+                        }
                     }
                 }
-            }
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            if flags & (revert::RUNNING | revert::PAUSED) != 0 {
-                let run = flags & revert::RUNNING != 0;
-                self.start_guest(&target, None, run, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_USER)?;
-            } else if persistent.is_some() {
-                self.set_status(&dom.name, Status { id: 0, reason: reason::SHUTOFF_FROM_SNAPSHOT })?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                if flags & (revert::RUNNING | revert::PAUSED) != 0 {
+                    let run = flags & revert::RUNNING != 0;
+                    self.start_guest(&target, None, run, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_USER)?;
+                } else if persistent.is_some() {
+                    self.set_status(&dom.name, Status { id: 0, reason: reason::SHUTOFF_FROM_SNAPSHOT })?;
+                }
             }
         }
         crash_point("qemu-revert-after-hypervisor");
@@ -825,14 +829,7 @@ impl QemuDriver {
         write_journal(&store, DELETE_JOURNAL, &jl)?;
         crash_point("qemu-delete-after-journal");
         if !metadata_only {
-            for t in &targets {
-                if tree.get(t).is_some_and(SnapshotDef::is_external) {
-                    return Err(Error::config_unsupported(
-                        DOM,
-                        format!("deletion of external snapshot '{t}' is not supported; use METADATA_ONLY"),
-                    ));
-                }
-            }
+            let any_external = targets.iter().any(|t| tree.get(t).is_some_and(SnapshotDef::is_external));
             // Record the intent, then delete children before parents.
             self.hydrate(&store, tree, &targets)?;
             for t in &targets {
@@ -861,6 +858,10 @@ impl QemuDriver {
                         let _ = img::snapshot_delete(p, &tag);
                     }
                 }
+                crash_point("qemu-delete-after-hypervisor");
+            }
+            if any_external {
+                self.delete_external(&dom.name, &store, tree, &targets)?;
                 crash_point("qemu-delete-after-hypervisor");
             }
         }
