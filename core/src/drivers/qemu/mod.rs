@@ -28,6 +28,7 @@ pub mod domxml;
 mod external;
 pub mod img;
 pub mod json;
+mod jobs;
 mod index;
 pub mod process;
 pub mod qmp;

@@ -18,9 +18,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::domxml::DomainDef;
+use super::jobs::VmOp;
 use super::{img, index, process, QemuDriver, Status, DOM};
 use crate::drivers::{check_flags, DomainRef};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
@@ -149,7 +150,7 @@ fn has_internal(def: &SnapshotDef) -> bool {
     def.memory == Location::Internal || def.disks.iter().any(|d| d.snapshot == Location::Internal)
 }
 
-fn hmp_quote(s: &str) -> String {
+pub(super) fn hmp_quote(s: &str) -> String {
     let mut q = String::from("\"");
     for c in s.chars() {
         if c == '"' || c == '\\' {
@@ -162,7 +163,7 @@ fn hmp_quote(s: &str) -> String {
 }
 
 /// Scans HMP output for errors, as libvirt does.
-fn hmp_check(cmd: &str, out: &str) -> Result<()> {
+pub(super) fn hmp_check(cmd: &str, out: &str) -> Result<()> {
     let t = out.trim();
     let bad = ["Error", "error", "No block device", "does not support", "does not exist", "doesn't", "Could not", "not found", "Unknown", "Failed"];
     if bad.iter().any(|b| t.contains(b)) {
@@ -175,7 +176,6 @@ fn now() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-const HMP_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl QemuDriver {
     /// Loads (or reuses) the reconciled tree; the caller holds the lock.
@@ -365,8 +365,8 @@ impl QemuDriver {
 
     fn delete_tag(&self, name: &str, path: &std::path::Path, tag: &str) -> Result<()> {
         if self.pid(name).is_some() {
-            let out = self.qmp(name)?.hmp(&format!("delvm {}", hmp_quote(tag)), HMP_TIMEOUT)?;
-            hmp_check("delete snapshot", &out)
+            let def = self.def(name)?;
+            self.vm_snapshot(&mut self.qmp(name)?, &def, VmOp::Delete, tag, "snapshot-delete")
         } else {
             img::snapshot_delete(path, tag)
         }
@@ -591,9 +591,8 @@ impl QemuDriver {
                 Some(q) => q,
                 None => self.qmp(&dom.name)?,
             };
-            let out = q.hmp(&format!("savevm {}", hmp_quote(&name)), HMP_TIMEOUT)?;
+            self.vm_snapshot(&mut q, &domdef, VmOp::Save, &name, "snapshot-create")?;
             drop(q);
-            hmp_check("create snapshot", &out)?;
         } else {
             let disks: Vec<PathBuf> = def
                 .disks
@@ -750,8 +749,7 @@ impl QemuDriver {
                     // Fast path: load the state into the running process.
                     let mut q = self.qmp(&dom.name)?;
                     q.execute("stop", None)?;
-                    let out = q.hmp(&format!("loadvm {}", hmp_quote(&tag)), HMP_TIMEOUT)?;
-                    hmp_check("revert snapshot", &out)?;
+                    self.vm_snapshot(&mut q, &target, VmOp::Load, &tag, "snapshot-revert")?;
                     if !paused {
                         q.execute("cont", None)?;
                     }
@@ -851,7 +849,7 @@ impl QemuDriver {
                 let tag = tag_of(d);
                 if running {
                     if let Ok(mut q) = self.qmp(&dom.name) {
-                        let _ = q.hmp(&format!("delvm {}", hmp_quote(&tag)), HMP_TIMEOUT);
+                        let _ = self.vm_snapshot(&mut q, &domdef, VmOp::Delete, &tag, "snapshot-delete");
                     }
                 } else {
                     for p in &disks {

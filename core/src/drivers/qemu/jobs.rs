@@ -1,0 +1,139 @@
+//! Internal snapshots of a running or paused guest through QEMU's QMP jobs
+//! (`snapshot-save` / `snapshot-load` / `snapshot-delete`, QEMU ≥ 6.0),
+//! which name the vmstate disk and the disks explicitly and report
+//! progress; the progress is passed to the driver's progress callback
+//! (`Driver::set_progress`) as it advances. When QEMU lacks the commands
+//! (or `VIRSNAP_QEMU_HMP_SNAPSHOTS=1` asks), the HMP `savevm` / `loadvm` /
+//! `delvm` commands are used instead, as libvirt 9.0 does.
+//!
+//! The vmstate goes to the first writable qcow2 disk (in definition order),
+//! the disk set is every writable qcow2 disk: the same disks HMP would use.
+
+use std::time::{Duration, Instant};
+
+use super::domxml::DomainDef;
+use super::json::Json;
+use super::qmp::Qmp;
+use super::{QemuDriver, DOM};
+use crate::error::{Error, Result};
+
+/// The three internal-snapshot operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum VmOp {
+    Save,
+    Load,
+    Delete,
+}
+
+impl VmOp {
+    fn qmp(self) -> &'static str {
+        match self {
+            Self::Save => "snapshot-save",
+            Self::Load => "snapshot-load",
+            Self::Delete => "snapshot-delete",
+        }
+    }
+    fn hmp(self) -> &'static str {
+        match self {
+            Self::Save => "savevm",
+            Self::Load => "loadvm",
+            Self::Delete => "delvm",
+        }
+    }
+    fn what(self) -> &'static str {
+        match self {
+            Self::Save => "create snapshot",
+            Self::Load => "revert snapshot",
+            Self::Delete => "delete snapshot",
+        }
+    }
+}
+
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+fn hmp_only() -> bool {
+    std::env::var("VIRSNAP_QEMU_HMP_SNAPSHOTS").is_ok_and(|v| v == "1")
+}
+
+/// Format node names of the writable qcow2 disks of `def`, in order.
+fn nodes(q: &mut Qmp, def: &DomainDef) -> Result<Vec<String>> {
+    let blocks = q.execute("query-block", None)?;
+    let mut out = Vec::new();
+    for d in def.disks.iter().filter(|d| d.format == "qcow2" && !d.readonly && d.snapshot != crate::model::Location::No) {
+        let dev = format!("drive-{}", d.target);
+        let node = blocks
+            .as_array()
+            .unwrap_or(&[])
+            .iter()
+            .find(|b| b.get("device").and_then(Json::as_str) == Some(dev.as_str()))
+            .and_then(|b| b.get("inserted"))
+            .and_then(|i| i.get("node-name"))
+            .and_then(Json::as_str)
+            .ok_or_else(|| Error::op_failed(DOM, format!("QEMU has no node for disk '{}'", d.target)))?;
+        out.push(node.to_owned());
+    }
+    if out.is_empty() {
+        return Err(Error::op_failed(DOM, "no writable qcow2 disk to hold the snapshot"));
+    }
+    Ok(out)
+}
+
+impl QemuDriver {
+    /// Runs `op` for `tag` on the running guest `def` over `q`: as a QMP
+    /// job with progress reported under `progress_op`, or through HMP when
+    /// the job commands are unavailable.
+    pub(super) fn vm_snapshot(&self, q: &mut Qmp, def: &DomainDef, op: VmOp, tag: &str, progress_op: &str) -> Result<()> {
+        if !hmp_only() {
+            match self.vm_snapshot_job(q, def, op, tag, progress_op) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.message.contains("has not been found") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let out = q.hmp(&format!("{} {}", op.hmp(), super::snapshots::hmp_quote(tag)), TIMEOUT)?;
+        super::snapshots::hmp_check(op.what(), &out)
+    }
+
+    fn vm_snapshot_job(&self, q: &mut Qmp, def: &DomainDef, op: VmOp, tag: &str, progress_op: &str) -> Result<()> {
+        let nodes = nodes(q, def)?;
+        let job = format!("virsnap-{}-{}", op.hmp(), std::process::id());
+        let devices = Json::Arr(nodes.iter().map(|n| Json::str(n.clone())).collect());
+        let mut args = vec![("job-id", Json::str(job.clone())), ("tag", Json::str(tag)), ("devices", devices)];
+        if op != VmOp::Delete {
+            args.push(("vmstate", Json::str(nodes[0].clone())));
+        }
+        q.execute(op.qmp(), Some(Json::obj(args)))?;
+        let deadline = Instant::now() + TIMEOUT;
+        let mut last = 0;
+        let mut delay = Duration::from_micros(200);
+        let error = loop {
+            let jobs = q.execute("query-jobs", None)?;
+            let mine = jobs.as_array().unwrap_or(&[]).iter().find(|j| j.get("id").and_then(Json::as_str) == Some(job.as_str())).cloned();
+            let Some(j) = mine else { break None };
+            let cur = j.get("current-progress").and_then(Json::as_u64).unwrap_or(0);
+            let total = j.get("total-progress").and_then(Json::as_u64).unwrap_or(0);
+            if total > 0 {
+                let pct = (cur.min(total) * 100 / total) as u32;
+                if pct > last && pct < 100 {
+                    last = pct;
+                    self.progress(progress_op, pct);
+                }
+            }
+            if j.get("status").and_then(Json::as_str) == Some("concluded") {
+                let err = j.get("error").and_then(Json::as_str).map(str::to_owned);
+                let _ = q.execute("job-dismiss", Some(Json::obj([("id", Json::str(job.clone()))])));
+                break err;
+            }
+            if Instant::now() > deadline {
+                let _ = q.execute("job-cancel", Some(Json::obj([("id", Json::str(job.clone()))])));
+                return Err(Error::new(crate::error::ErrorCode::OperationTimeout, DOM, format!("{} timed out", op.qmp())));
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(5));
+        };
+        match error {
+            Some(e) => Err(Error::op_failed(DOM, format!("Failed to {}: {e}", op.what()))),
+            None => Ok(()),
+        }
+    }
+}
