@@ -342,7 +342,12 @@ impl QemuDriver {
             None => format!("{name}.xml"),
         };
         let p = store.dir().join(file);
-        let text = fs::read_to_string(&p).map_err(|e| Error::system(DOM, format!("cannot read '{}'", p.display()), &e))?;
+        // Gone since the (light) tree was read: another process deleted or
+        // renamed it between our lock scopes.
+        let text = fs::read_to_string(&p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::no_snapshot(DOM, name),
+            _ => Error::system(DOM, format!("cannot read '{}'", p.display()), &e),
+        })?;
         parse_snapshot(&text, ParseFlags { redefine: true, internal: true })
     }
 
