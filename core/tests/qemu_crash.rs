@@ -178,3 +178,48 @@ fn two_processes_lose_nothing() {
         }
     }
 }
+
+fn current(root: &Root) -> Option<String> {
+    let conn = Connection::open(Some(&root.uri())).unwrap();
+    conn.lookup_by_name("vm").unwrap().snapshot_current(0).ok().map(|s| s.name().as_ref().to_owned())
+}
+
+#[test]
+fn crash_after_the_journal_record_is_the_after_state() {
+    if skip() {
+        return;
+    }
+    // Metadata changes are one journal record (one fdatasync) then the
+    // files; dying in between must give the after state on reopen, with
+    // the current marker where the operation put it.
+    let (root, img) = setup("cjournal");
+    for n in ["a", "b"] {
+        assert!(run_child(&root, "create", n, None));
+    }
+    assert!(!run_child(&root, "create", "c", Some("store-after-journal")));
+    assert_eq!(names(&root, list::METADATA), ["a", "b", "c"]);
+    assert_eq!(current(&root).as_deref(), Some("c"));
+    agree(&root, &img);
+    assert!(meta_exists(&root, "c"));
+    assert!(!run_child(&root, "revert", "a", Some("store-after-journal")));
+    assert_eq!(current(&root).as_deref(), Some("a"));
+    assert_eq!(names(&root, list::METADATA), ["a", "b", "c"]);
+    // Delete: the intent record is durable; dying after it rolls forward.
+    assert!(!run_child(&root, "delete", "b", Some("store-after-journal")));
+    assert_eq!(names(&root, 0), ["a", "c"]);
+    agree(&root, &img);
+    // The second record of a delete (not synced) and its files.
+    assert!(!run_child(&root, "delete", "c", Some("store-after-journal#2")));
+    assert_eq!(names(&root, 0), ["a"]);
+    assert_eq!(current(&root).as_deref(), Some("a"));
+    agree(&root, &img);
+    // Each file on disk parses and exactly one claims to be current.
+    let dir = root.dir.join("lib/qemu/snapshot/vm");
+    let actives = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "xml"))
+        .filter(|e| std::fs::read_to_string(e.path()).unwrap().contains("<active>1</active>"))
+        .count();
+    assert_eq!(actives, 1);
+}

@@ -28,7 +28,7 @@ use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{create, delete, revert};
 use crate::model::{reason, DiskDef, DomainState, Location, SnapshotDef, SnapshotState};
 use crate::names::validate_snapshot_name;
-use crate::store::{crash_point, SnapshotStore};
+use crate::store::{crash_point, Change, SnapshotStore};
 use crate::tree::SnapshotTree;
 use crate::xml::{format_snapshot, parse_snapshot, Element, FormatFlags, ParseFlags};
 
@@ -90,12 +90,11 @@ const DELETE_JOURNAL: &str = ".delete-journal";
 /// Journal of a rename in progress: the old name, then the new one.
 const RENAME_JOURNAL: &str = ".rename-journal";
 
-fn write_journal(store: &SnapshotStore, file: &str, lines: &[&str]) -> Result<()> {
-    let p = store.dir().join(file);
+/// The change writing journal `file` with `lines` (part of a store batch).
+fn journal_change(file: &str, lines: &[&str]) -> Change {
     let mut text = lines.join("\n");
     text.push('\n');
-    crate::store::atomic_write(&p, text.as_bytes())
-        .map_err(|e| Error::system(DOM, format!("cannot write '{}'", p.display()), &e))
+    (file.to_owned(), Some(text.into_bytes()))
 }
 
 fn read_journal(store: &SnapshotStore, file: &str) -> Option<Vec<String>> {
@@ -105,15 +104,10 @@ fn read_journal(store: &SnapshotStore, file: &str) -> Option<Vec<String>> {
 
 fn remove_journal(store: &SnapshotStore, file: &str) -> Result<()> {
     crash_point("qemu-before-journal-removal");
-    let p = store.dir().join(file);
-    match fs::remove_file(&p) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::system(DOM, format!("cannot remove '{}'", p.display()), &e)),
+    if !store.dir().join(file).exists() {
+        return Ok(());
     }
-    fs::File::open(store.dir())
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::system(DOM, format!("cannot sync '{}'", store.dir().display()), &e))
+    store.commit(&[(file.to_owned(), None)], true)
 }
 
 fn mtime_ns(p: &std::path::Path) -> (u128, u64) {
@@ -181,6 +175,9 @@ impl QemuDriver {
     /// Loads (or reuses) the reconciled tree; the caller holds the lock.
     pub(super) fn load_tree(&self, name: &str, store: &SnapshotStore) -> Result<Loaded> {
         let def = self.def(name)?;
+        if store.replay()? {
+            bump_gen(store);
+        }
         let stamp = stamp_of(store, &def);
         let pending = [DELETE_JOURNAL, RENAME_JOURNAL].iter().any(|j| store.dir().join(j).exists());
         if !pending {
@@ -199,19 +196,21 @@ impl QemuDriver {
             if let [old, new] = j.as_slice() {
                 if tree.contains(old) && tree.contains(new) {
                     let uuid = def.uuid.to_string();
+                    let mut ch = Vec::new();
                     for c in tree.children(old) {
                         if let Some(mut d) = tree.get(&c).cloned() {
                             d.parent = Some(new.clone());
-                            store.save(&d, &uuid, tree.current() == Some(c.as_str()))?;
+                            ch.push(store.change_for(&d, &uuid, tree.current() == Some(c.as_str()))?);
                         }
                     }
                     if tree.current() == Some(old.as_str()) {
                         if let Some(mut d) = tree.get(new).cloned() {
                             d.parent = tree.parent(old).map(str::to_owned);
-                            store.save(&d, &uuid, true)?;
+                            ch.push(store.change_for(&d, &uuid, true)?);
                         }
                     }
-                    store.remove(old)?;
+                    ch.push(store.removal_for(old)?);
+                    store.commit(&ch, true)?;
                     bump_gen(store);
                     tree = store.load_all()?.0;
                 }
@@ -252,8 +251,14 @@ impl QemuDriver {
                     // the removal leaves a state this loop finishes.
                     let mut touched = r.reparented;
                     touched.extend(tree.current().map(str::to_owned));
-                    store.save_names(&tree, &touched, &def.uuid.to_string())?;
-                    store.remove(&n)?;
+                    let mut ch = Vec::new();
+                    for t in &touched {
+                        if let (Some(d), Some(true)) = (tree.get(t), tree.has_metadata(t)) {
+                            ch.push(store.change_for(d, &def.uuid.to_string(), tree.current() == Some(t.as_str()))?);
+                        }
+                    }
+                    ch.push(store.removal_for(&n)?);
+                    store.commit(&ch, true)?;
                     bump_gen(store);
                 }
             }
@@ -307,6 +312,9 @@ impl QemuDriver {
     pub(super) fn with_tree<T>(&self, dom: &DomainRef, f: impl FnOnce(&SnapshotTree) -> Result<T>) -> Result<T> {
         let (store, _l) = self.lock(&dom.name)?;
         let def = self.def(&dom.name)?;
+        if store.replay()? {
+            bump_gen(&store);
+        }
         let stamp = stamp_of(&store, &def);
         let mut f = Some(f);
         if let Some(r) = self.cache.with(&dom.name, &stamp, |t| f.take().map(|f| f(t))) {
@@ -379,6 +387,23 @@ impl QemuDriver {
 
     /// Saves the given snapshots' metadata and refreshes the cache.
     fn persist(&self, name: &str, store: &SnapshotStore, tree: &mut SnapshotTree, names: &[String], uuid: &str) -> Result<()> {
+        self.persist_with(name, store, tree, names, uuid, Vec::new(), true)
+    }
+
+    /// Saves the given snapshots' metadata plus the `extra` file changes as
+    /// one store batch: atomic, and at most one fdatasync (none unless
+    /// `durable`; see [`SnapshotStore::commit`]).
+    #[allow(clippy::too_many_arguments)]
+    fn persist_with(
+        &self,
+        name: &str,
+        store: &SnapshotStore,
+        tree: &mut SnapshotTree,
+        names: &[String],
+        uuid: &str,
+        extra: Vec<Change>,
+        durable: bool,
+    ) -> Result<()> {
         let mut uniq: Vec<String> = Vec::new();
         for n in names {
             if !uniq.contains(n) {
@@ -386,37 +411,15 @@ impl QemuDriver {
             }
         }
         self.hydrate(store, tree, &uniq)?;
-        // Each durable write costs an fsync of the file and of the directory
-        // (~10 ms on this disk); the files are independent, so write them in
-        // parallel and pay roughly one.
         let cur = tree.current().map(str::to_owned);
-        let jobs: Vec<(&SnapshotDef, bool)> = uniq
-            .iter()
-            .filter(|n| tree.has_metadata(n) == Some(true))
-            .filter_map(|n| tree.get(n).map(|d| (d, cur.as_deref() == Some(n.as_str()))))
-            .collect();
-        // The file that gains the current marker goes first, alone: a crash
-        // between it and the one that loses the marker leaves two claimants
-        // (load_all keeps the newer) rather than none.
-        let (first_jobs, jobs): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|(_, c)| *c);
-        let r = first_jobs.iter().try_for_each(|(d, c)| store.save(d, uuid, *c));
-        let r = if r.is_err() {
-            r
-        } else if jobs.len() <= 1 {
-            jobs.first().map_or(Ok(()), |(d, c)| store.save(d, uuid, *c))
-        } else {
-            std::thread::scope(|sc| {
-                let hs: Vec<_> = jobs.iter().map(|(d, c)| sc.spawn(move || store.save(d, uuid, *c))).collect();
-                let mut first = Ok(());
-                for h in hs {
-                    let r = h.join().unwrap_or_else(|_| Err(Error::internal(DOM, "metadata writer panicked")));
-                    if first.is_ok() {
-                        first = r;
-                    }
-                }
-                first
-            })
-        };
+        let mut changes = Vec::new();
+        for n in uniq.iter().filter(|n| tree.has_metadata(n) == Some(true)) {
+            if let Some(d) = tree.get(n) {
+                changes.push(store.change_for(d, uuid, cur.as_deref() == Some(n.as_str()))?);
+            }
+        }
+        changes.extend(extra);
+        let r = store.commit(&changes, durable);
         bump_gen(store);
         self.cache.forget(name);
         r
@@ -829,7 +832,10 @@ impl QemuDriver {
         let metadata_only = flags & delete::METADATA_ONLY != 0;
         let mut jl: Vec<&str> = vec![if metadata_only { "metadata-only" } else { "full" }];
         jl.extend(targets.iter().map(String::as_str));
-        write_journal(&store, DELETE_JOURNAL, &jl)?;
+        let journal = journal_change(DELETE_JOURNAL, &jl);
+        if metadata_only {
+            store.commit(&[journal.clone()], true)?;
+        }
         crash_point("qemu-delete-after-journal");
         if !metadata_only {
             let any_external = targets.iter().any(|t| tree.get(t).is_some_and(SnapshotDef::is_external));
@@ -842,7 +848,8 @@ impl QemuDriver {
                     }
                 }
             }
-            self.persist(&dom.name, &store, tree, &targets, &uuid)?;
+            // Journal and intent in one durable batch (one fdatasync).
+            self.persist_with(&dom.name, &store, tree, &targets, &uuid, vec![journal], true)?;
             crash_point("qemu-delete-after-intent");
             let disks: Vec<PathBuf> = internal_disks(&domdef).iter().map(|d| d.source.clone()).collect();
             let running = self.pid(&dom.name).is_some();
@@ -882,13 +889,14 @@ impl QemuDriver {
             // Nothing on disk changed: a snapshot whose tag remains would
             // reappear without metadata on the next load; that is intended.
         }
-        // Reparented children and the current marker before the removals,
-        // so that no crash leaves a child pointing at a vanished parent.
-        self.persist(&dom.name, &store, tree, &touched, &uuid)?;
-        for r in &removal.removed {
-            store.remove(r)?;
-        }
-        remove_journal(&store, DELETE_JOURNAL)?;
+        // Reparented children, the current marker, the removals and the end
+        // of the journal in one batch. It need not be synced: until it is,
+        // the durable journal above rolls the delete forward on the next
+        // load after a power failure; a later synced batch carries it along.
+        let mut extra: Vec<Change> = removal.removed.iter().map(|r| store.removal_for(r)).collect::<Result<_>>()?;
+        crash_point("qemu-before-journal-removal");
+        extra.push((DELETE_JOURNAL.to_owned(), None));
+        self.persist_with(&dom.name, &store, tree, &touched, &uuid, extra, false)?;
         self.recache(&dom.name, &store, loaded);
         Ok(())
     }
@@ -914,14 +922,13 @@ impl QemuDriver {
             d.private_mut().set_child_text("tag", tag);
         }
         tree.set_has_metadata(new_name, true);
-        write_journal(&store, RENAME_JOURNAL, &[name, new_name])?;
-        // The new name first (its existence commits the rename, see
-        // load_tree), then the children that point at it.
-        self.persist(&dom.name, &store, tree, &[new_name.to_owned()], &uuid)?;
-        self.persist(&dom.name, &store, tree, &children, &uuid)?;
-        store.remove(name)?;
-        remove_journal(&store, RENAME_JOURNAL)?;
-        bump_gen(&store);
+        // New name, children pointing at it and the old name's removal in
+        // one atomic batch (the rename journal of older versions is still
+        // honoured by load_tree).
+        let mut names = vec![new_name.to_owned()];
+        names.extend(children);
+        let extra = vec![store.removal_for(name)?];
+        self.persist_with(&dom.name, &store, tree, &names, &uuid, extra, true)?;
         self.recache(&dom.name, &store, loaded);
         Ok(())
     }
