@@ -12,7 +12,8 @@
 //!   handle, as libvirt's objects do, so borrowed pointers from
 //!   `virDomainSnapshotGetDomain`/`GetConnect` keep resolving.
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ffi::CString;
 use std::os::raw::c_char;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -28,27 +29,72 @@ struct Entry<T> {
     c_refs: usize,
 }
 
+/// Hashes a handle address: a folded 64×64→128 multiply, so the always-zero
+/// alignment bits do not cluster the table (SipHash is not needed: keys
+/// are our own allocation addresses, not attacker-chosen strings).
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).rotate_left(5);
+        }
+    }
+    fn write_usize(&mut self, k: usize) {
+        let m = u128::from(k as u64) * 0x9E37_79B9_7F4A_7C15u128;
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+}
+
+type Map<T> = HashMap<usize, Entry<T>, BuildHasherDefault<AddrHasher>>;
+
+/// How many dead handles keep their address reserved (see [`Registry::forget`]).
+const QUARANTINE: usize = 1024;
+
 /// One registry per handle type.
 pub struct Registry<T> {
-    map: Mutex<BTreeMap<usize, Entry<T>>>,
+    map: Mutex<Map<T>>,
+    /// Allocations of the last [`QUARANTINE`] dropped handles, held by a
+    /// `Weak` only (the object and the references it held are gone), so the
+    /// allocator cannot hand the same address to a new handle right away.
+    dead: Mutex<VecDeque<Weak<T>>>,
 }
 
 impl<T> Registry<T> {
     const fn new() -> Self {
         Self {
-            map: Mutex::new(BTreeMap::new()),
+            map: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())),
+            dead: Mutex::new(VecDeque::new()),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<usize, Entry<T>>> {
+    fn lock(&self) -> MutexGuard<'_, Map<T>> {
         match self.map.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
     }
 
+    /// Called from a handle's `Drop`: the key stops resolving at once. The
+    /// address stays reserved for the next [`QUARANTINE`] drops, so a late
+    /// double free or a stale pointer from one thread is refused instead of
+    /// hitting a new handle another thread just got at the same address.
     fn forget(&self, key: usize) {
-        self.lock().remove(&key);
+        let Some(e) = self.lock().remove(&key) else { return };
+        let old = {
+            let mut dead = match self.dead.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            dead.push_back(e.weak);
+            if dead.len() > QUARANTINE { dead.pop_front() } else { None }
+        };
+        // Frees only memory (the value was dropped already), outside the locks.
+        drop(old);
     }
 
     /// Number of live entries (for tests).

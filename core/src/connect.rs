@@ -142,7 +142,7 @@ impl Connection {
     }
 
     fn domain(&self, r: DomainRef) -> Domain {
-        Domain { conn: self.clone(), r }
+        Domain { conn: self.clone(), r: Arc::new(r) }
     }
 
     /// Every domain matching `VIR_CONNECT_LIST_DOMAINS_*` `flags` (`virConnectListAllDomains`).
@@ -214,7 +214,8 @@ impl Connection {
 #[derive(Clone, Debug)]
 pub struct Domain {
     conn: Connection,
-    r: DomainRef,
+    /// Shared by every clone (each snapshot handle holds one): no name copy.
+    r: Arc<DomainRef>,
 }
 
 impl Domain {

@@ -6,6 +6,7 @@
 //! unless the caller asked for the whole tree.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::error::{Error, ErrorDomain, Result};
 use crate::flags::list;
@@ -23,6 +24,9 @@ struct Node {
     seq: u64,
     uuid: Uuid,
     has_metadata: bool,
+    /// The definition formatted by the driver ([`SnapshotTree::cache_xml`]);
+    /// cleared by every mutable access to the node.
+    xml: Option<Arc<str>>,
 }
 
 /// What a removal did, so a persistent driver can update its files.
@@ -110,7 +114,11 @@ impl SnapshotTree {
 
     fn node_mut(&mut self, i: Idx) -> &mut Node {
         match self.nodes.get_mut(i) {
-            Some(Some(n)) => n,
+            Some(Some(n)) => {
+                // Any change may touch what the cached XML shows.
+                n.xml = None;
+                n
+            }
             _ => unreachable!("snapshot tree index {i} is dangling"),
         }
     }
@@ -138,6 +146,23 @@ impl SnapshotTree {
     pub fn get_mut(&mut self, name: &str) -> Option<&mut SnapshotDef> {
         let i = self.idx(name)?;
         Some(&mut self.node_mut(i).def)
+    }
+
+    /// The XML a driver cached for `name` with [`Self::cache_xml`], if the
+    /// node has not been changed since.
+    pub fn cached_xml(&self, name: &str) -> Option<Arc<str>> {
+        self.idx(name).and_then(|i| self.node(i).xml.clone())
+    }
+
+    /// Caches the formatted XML of `name` (dropped on its next change:
+    /// [`Self::get_mut`], rename, reparenting, redefinition).
+    pub fn cache_xml(&mut self, name: &str, xml: Arc<str>) {
+        if let Some(i) = self.idx(name) {
+            // Not node_mut: that is what clears the cache.
+            if let Some(Some(n)) = self.nodes.get_mut(i) {
+                n.xml = Some(xml);
+            }
+        }
     }
 
     /// The UUID of `name`.
@@ -192,7 +217,7 @@ impl SnapshotTree {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        let node = Node { def, parent, children: Vec::new(), seq, uuid, has_metadata };
+        let node = Node { def, parent, children: Vec::new(), seq, uuid, has_metadata, xml: None };
         let i = match self.free.pop() {
             Some(i) => {
                 self.nodes[i] = Some(node);
@@ -377,6 +402,24 @@ impl SnapshotTree {
         self.preorder(&self.node(i).children, false, &mut doomed);
         if !keep_self {
             doomed.insert(0, i);
+        }
+        if !keep_self && doomed.len() == self.len() {
+            // The whole tree goes (DELETE_CHILDREN on the only root): empty
+            // the indexes wholesale instead of unhashing every name and UUID.
+            let mut removed = Vec::with_capacity(doomed.len());
+            for d in doomed {
+                if let Some(mut node) = self.nodes.get_mut(d).and_then(Option::take) {
+                    removed.push(node.def.name.take().unwrap_or_default());
+                }
+            }
+            self.nodes.clear();
+            self.free.clear();
+            self.by_name.clear();
+            self.by_uuid.clear();
+            self.order.clear();
+            self.roots.clear();
+            self.current = None;
+            return Ok(Removal { removed, reparented: Vec::new() });
         }
         let current_doomed = self.current.is_some_and(|c| doomed.contains(&c));
         let parent = self.node(i).parent;
@@ -619,6 +662,43 @@ mod tests {
         assert!(t.set_parent("a", Some("a")).unwrap_err().message.contains("as its own parent"));
         t.set_parent("d", Some("c")).unwrap();
         assert_eq!(t.descendants("b"), ["c", "d"]);
+    }
+
+    #[test]
+    fn cached_xml_dropped_on_change() {
+        let mut t = sample();
+        let x: Arc<str> = Arc::from("<x/>");
+        for n in ["a", "b", "c", "d"] {
+            t.cache_xml(n, x.clone());
+        }
+        assert_eq!(t.cached_xml("c").as_deref(), Some("<x/>"));
+        t.rename("b", "bee").unwrap();
+        assert!(t.cached_xml("bee").is_none());
+        assert!(t.cached_xml("c").is_none(), "child's <parent> changed");
+        assert_eq!(t.cached_xml("d").as_deref(), Some("<x/>"));
+        t.get_mut("d").unwrap().description = Some("x".into());
+        assert!(t.cached_xml("d").is_none());
+        t.cache_xml("c", x.clone());
+        t.remove("bee").unwrap();
+        assert!(t.cached_xml("c").is_none(), "reparented");
+        t.cache_xml("c", x);
+        t.set_parent("c", Some("d")).unwrap();
+        assert!(t.cached_xml("c").is_none());
+        assert!(t.cached_xml("nope").is_none());
+    }
+
+    #[test]
+    fn whole_tree_removal_resets_indexes() {
+        let mut t = sample();
+        t.set_current(Some("c"));
+        let u = t.uuid_of("c").unwrap();
+        let r = t.remove_subtree("a", false).unwrap();
+        assert_eq!(r.removed, ["a", "b", "c", "d"]);
+        assert!(t.is_empty() && t.current().is_none() && t.lookup_uuid(&u).is_none());
+        assert!(t.list(0).is_empty() && t.list(list::TOPOLOGICAL).is_empty());
+        t.insert(def("z", None), true).unwrap();
+        assert_eq!(t.list(list::TOPOLOGICAL), ["z"]);
+        assert_eq!(t.count(0), 1);
     }
 
     #[test]

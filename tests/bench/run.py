@@ -27,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 COMPAT = os.path.join(TARGET, "release", "libvirt-compat")
 BUILD = os.path.join(TARGET, "bench")
+PYTHON = "/usr/bin/python3"  # Debian's, which has python3-libvirt
 
 # name, kind ('rate' = per-item ops/s, 'time' = ms for the whole call), target at n=10k
 OPS = [
@@ -51,6 +52,38 @@ def build(args):
     if not os.path.exists(os.path.join(COMPAT, "libvirt.so.0")):
         sys.exit(f"missing {COMPAT}/libvirt.so.0: build with cargo build --release -p virsnap-capi && capi/build-so.sh")
     return exe
+
+
+def build_python(args):
+    """A directory with the virsnap wheel for /usr/bin/python3 unpacked (so
+    both modules run under the very same interpreter)."""
+    site = os.path.join(BUILD, "py-site")
+    wheels = os.path.join(BUILD, "py-wheel")
+    if not args.no_build or not os.path.isdir(os.path.join(site, "virsnap")):
+        maturin = args.maturin or os.path.join(ROOT, "target", "venv-python", "bin", "maturin")
+        if not os.path.exists(maturin):
+            sys.exit("maturin not found: run .ci/suites/python.sh once (it creates target/venv-python) or pass --maturin")
+        env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(TARGET, "py"))
+        subprocess.run([maturin, "build", "--release", "-q", "--manifest-path",
+                        os.path.join(ROOT, "bindings", "python", "Cargo.toml"),
+                        "--interpreter", PYTHON, "--out", wheels], cwd=ROOT, env=env, check=True)
+        whl = sorted((os.path.join(wheels, f) for f in os.listdir(wheels) if f.endswith(".whl")), key=os.path.getmtime)[-1]
+        subprocess.run(["rm", "-rf", site], check=True)
+        import zipfile
+        zipfile.ZipFile(whl).extractall(site)
+    return site
+
+
+def run_py(site, impl, n, timeout):
+    env = dict(os.environ)
+    env.pop("LD_LIBRARY_PATH", None)
+    if impl == "virsnap":
+        env["PYTHONPATH"] = site
+    out = subprocess.run([PYTHON, os.path.join(HERE, "pybench.py"), impl, str(n)], env=env,
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"python {impl} n={n}: {out.stderr.strip()}")
+    return json.loads(out.stdout)
 
 
 def run_one(exe, impl, n, timeout):
@@ -86,8 +119,15 @@ def main():
     ap.add_argument("--json", help="write all samples and medians here")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--python", action="store_true", help="Python modules (libvirt-python vs virsnap) instead of the C API")
+    ap.add_argument("--maturin", help="maturin to build the wheel with (default target/venv-python/bin/maturin)")
     args = ap.parse_args()
-    exe = build(args)
+    if args.python:
+        site = build_python(args)
+        runner = lambda impl, n: run_py(site, impl, n, args.timeout)  # noqa: E731
+    else:
+        exe = build(args)
+        runner = lambda impl, n: run_one(exe, impl, n, args.timeout)  # noqa: E731
     sizes = [int(x) for x in args.n.split(",")]
     load = os.getloadavg()
     results = {"machine": {"cpus": os.cpu_count(), "loadavg_start": load, "kernel": platform.release(),
@@ -99,7 +139,7 @@ def main():
         for r in range(args.reps):
             order = impls if r % 2 == 0 else list(reversed(impls))
             for impl in order:
-                samples[impl].append(run_one(exe, impl, n, args.timeout))
+                samples[impl].append(runner(impl, n))
                 print(f"  n={n} rep {r + 1}/{args.reps} {impl} done", file=sys.stderr)
         med = {}
         for impl in impls:
@@ -108,9 +148,11 @@ def main():
         results["sizes"][n] = {"samples": samples, "median_seconds": med}
     results["machine"]["loadavg_end"] = os.getloadavg()
 
-    print(f"# C API, test:///default, medians of {args.reps} interleaved runs; "
+    results["surface"] = "python" if args.python else "c"
+    what = f"Python ({PYTHON}: libvirt-python vs virsnap)" if args.python else "C API"
+    print(f"# {what}, test:///default, medians of {args.reps} interleaved runs; "
           f"{os.cpu_count()} CPUs, load {load[0]:.1f} at start, {results['machine']['loadavg_end'][0]:.1f} at end")
-    hdr = f"{'n':>7} {'operation':<26} {'libvirt 9.0':>12} {'virsnap':>12} {'speedup':>8} {'target@10k':>11}"
+    hdr = f"{'n':>7} {'operation':<26} {'libvirt 9.0':>12} {'virsnap':>12} {'speedup':>8} {'target' if args.python else 'target@10k':>11}"
     print(hdr)
     print("-" * len(hdr))
     for n in sizes:
@@ -122,7 +164,10 @@ def main():
                 ratio = "-"
             else:
                 ratio = f"{(vs / lv) if kind == 'rate' else (lv / vs):.1f}x"
-            tgt = fmt(kind, target) if n == 10000 else ""
+            if args.python:
+                tgt = "5x" if op in ("create", "lookup_xml") else ""
+            else:
+                tgt = fmt(kind, target) if n == 10000 else ""
             print(f"{n:>7} {label:<26} {fmt(kind, lv):>12} {fmt(kind, vs):>12} {ratio:>8} {tgt:>11}")
         lv = med.get("libvirt", {}).get("rss_per_snap")
         vs = med["virsnap"]["rss_per_snap"]

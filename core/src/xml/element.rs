@@ -156,7 +156,11 @@ impl Element {
 }
 
 fn push_indent(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+    const SPACES: &str = "                                ";
+    match SPACES.get(..n) {
+        Some(sp) => out.push_str(sp),
+        None => out.extend(std::iter::repeat_n(' ', n)),
+    }
 }
 
 /// libvirt's `virBufferEscapeString`: escapes `< > & ' "` and drops control

@@ -277,8 +277,13 @@ pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+const SPACES: &str = "                ";
+
 fn line(out: &mut String, indent: usize, tag: &str, text: &str) {
-    out.extend(std::iter::repeat_n(' ', indent));
+    match SPACES.get(..indent) {
+        Some(sp) => out.push_str(sp),
+        None => out.extend(std::iter::repeat_n(' ', indent)),
+    }
     out.push('<');
     out.push_str(tag);
     out.push('>');
@@ -314,7 +319,9 @@ pub fn format_snapshot_with(
     flags: FormatFlags,
     domain_text: Option<&str>,
 ) -> String {
-    let mut out = String::with_capacity(256 + domain_text.map_or(0, str::len));
+    // Header lines, disks and the closing tag fit in 512 bytes for usual
+    // definitions: one allocation, no regrowth while writing.
+    let mut out = String::with_capacity(512 + 96 * def.disks.len() + domain_text.map_or(0, str::len));
     out.push_str("<domainsnapshot>\n");
     if let Some(n) = &def.name {
         line(&mut out, 2, "name", n);

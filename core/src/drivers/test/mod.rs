@@ -319,17 +319,24 @@ impl Driver for TestDriver {
     fn snapshot_xml_desc(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, crate::flags::xml::SECURE, T, "testDomainSnapshotGetXMLDesc")?;
         self.with_domain(dom, |d, _| {
+            // SECURE changes nothing here (the stored domain has no secrets),
+            // so one cached text serves both.
+            if let Some(x) = d.snapshots.cached_xml(name) {
+                return Ok(String::from(&*x));
+            }
             let def = d.snapshots.get(name).ok_or_else(|| Error::no_snapshot(T, name))?;
             let ff = FormatFlags { secure: flags != 0, internal: false, current: false };
             // Snapshots carry their domain (the uuid is only a fallback) and
             // share it: format it once per shared tree.
-            Ok(match &def.domain {
+            match &def.domain {
                 Some(el) => {
                     let text = d.domain_text.get(el);
-                    format_snapshot_with(def, None, ff, Some(&text))
+                    let xml = format_snapshot_with(def, None, ff, Some(&text));
+                    d.snapshots.cache_xml(name, Arc::from(xml.as_str()));
+                    Ok(xml)
                 }
-                None => format_snapshot(def, Some(&d.uuid.to_string()), ff),
-            })
+                None => Ok(format_snapshot(def, Some(&d.uuid.to_string()), ff)),
+            }
         })
     }
 
