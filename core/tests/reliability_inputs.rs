@@ -166,3 +166,24 @@ fn parsed_snapshots_round_trip() {
                <domain type='qemu'><name>vm</name><devices><emulator>/usr/bin/q <\r/></emulator></devices></domain></domainsnapshot>";
     assert!(parse_snapshot(bad, pf).is_err());
 }
+
+/// Regression for the fuzzer's second find: a snapshot redefined with
+/// `<creationTime>0</creationTime>` was written to metadata without
+/// creationTime (dumpxml omits a zero one, as libvirt), and reading the
+/// metadata back requires it, so the snapshot vanished on the next load.
+#[test]
+fn zero_creation_time_survives_the_store() {
+    use virsnap_core::store::SnapshotStore;
+    use virsnap_core::ErrorDomain;
+    let dir = std::env::temp_dir().join(format!("vsr-inputs-ctime-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SnapshotStore::open(&dir, ErrorDomain::Qemu).unwrap();
+    let xml = "<domainsnapshot><name>epoch</name><state>shutoff</state><creationTime>0</creationTime></domainsnapshot>";
+    let def = parse_snapshot(xml, ParseFlags { redefine: true, internal: false }).unwrap();
+    store.save(&def, "c7a5fdbd-edaf-9455-926a-d65c16db1809", true).unwrap();
+    let (tree, problems) = store.load_all().unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(tree.contains("epoch"), "the snapshot was lost on reload");
+    assert_eq!(tree.current(), Some("epoch"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -337,7 +337,10 @@ pub fn format_snapshot_with(
         line(&mut out, 4, "name", p);
         out.push_str("  </parent>\n");
     }
-    if def.creation_time != 0 {
+    // libvirt omits a zero creationTime from dumpxml; the internal
+    // (metadata) form always has it, since reading metadata back requires
+    // it (else a snapshot redefined with creationTime 0 would be lost).
+    if def.creation_time != 0 || flags.internal {
         line(&mut out, 2, "creationTime", &def.creation_time.to_string());
     }
     if let Some(m) = def.memory.as_str() {
