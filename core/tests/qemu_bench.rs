@@ -11,6 +11,37 @@ use qemu_common::{skip, Root};
 use virsnap_core::drivers::qemu::qmp::Qmp;
 use virsnap_core::Connection;
 
+/// A bare QMP snapshot job, as the driver runs it: own connection,
+/// `query-block` for the node, the job, `query-jobs` until concluded, dismiss.
+fn bare_job(sock: &std::path::Path, cmd: &str, tag: &str, stop_cont: bool) {
+    use virsnap_core::drivers::qemu::json::Json;
+    let mut q = Qmp::connect(sock).unwrap();
+    if stop_cont {
+        q.execute("stop", None).unwrap();
+    }
+    let b = q.execute("query-block", None).unwrap();
+    let node = b.as_array().unwrap()[0].get("inserted").unwrap().get("node-name").unwrap().as_str().unwrap().to_owned();
+    let mut args = vec![("job-id", Json::str("bare")), ("tag", Json::str(tag)), ("devices", Json::Arr(vec![Json::str(node.clone())]))];
+    if cmd != "snapshot-delete" {
+        args.push(("vmstate", Json::str(node)));
+    }
+    q.execute(cmd, Some(Json::obj(args))).unwrap();
+    let mut delay = Duration::from_micros(200);
+    loop {
+        let j = q.execute("query-jobs", None).unwrap();
+        let done = j.as_array().unwrap().iter().any(|j| j.get("id").and_then(Json::as_str) == Some("bare") && j.get("status").and_then(Json::as_str) == Some("concluded"));
+        if done {
+            break;
+        }
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(1));
+    }
+    q.execute("job-dismiss", Some(Json::obj([("id", Json::str("bare"))]))).unwrap();
+    if stop_cont {
+        q.execute("cont", None).unwrap();
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -35,6 +66,7 @@ fn bench_running_guest_128m() {
     std::thread::sleep(Duration::from_millis(300));
     let sock = root.dir.join("run/qemu/vm.qmp");
     let (mut c, mut r, mut d, mut qc, mut qr, mut qd) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut jc, mut jr, mut jd) = (vec![], vec![], vec![]);
     for i in 0..7 {
         let t = Instant::now();
         let s = dom.snapshot_create_xml(&format!("<domainsnapshot><name>s{i}</name></domainsnapshot>"), 0).unwrap();
@@ -59,11 +91,21 @@ fn bench_running_guest_128m() {
         let t = Instant::now();
         Qmp::connect(&sock).unwrap().hmp(&format!("delvm b{i}"), Duration::from_secs(60)).unwrap();
         qd.push(t.elapsed());
+        // The bare QMP jobs (what the library uses on QEMU >= 6.0).
+        let t = Instant::now();
+        bare_job(&sock, "snapshot-save", &format!("j{i}"), false);
+        jc.push(t.elapsed());
+        let t = Instant::now();
+        bare_job(&sock, "snapshot-load", &format!("j{i}"), true);
+        jr.push(t.elapsed());
+        let t = Instant::now();
+        bare_job(&sock, "snapshot-delete", &format!("j{i}"), false);
+        jd.push(t.elapsed());
     }
     println!("BENCH running 128 MiB guest (median of 7), library API vs bare QMP:");
-    println!("BENCH   create {} vs savevm {}", ms(median(c)), ms(median(qc)));
-    println!("BENCH   revert {} vs stop+loadvm+cont {}", ms(median(r)), ms(median(qr)));
-    println!("BENCH   delete {} vs delvm {}", ms(median(d)), ms(median(qd)));
+    println!("BENCH   create {} vs snapshot-save job {} (HMP savevm {})", ms(median(c)), ms(median(jc)), ms(median(qc)));
+    println!("BENCH   revert {} vs stop+snapshot-load job+cont {} (HMP loadvm {})", ms(median(r)), ms(median(jr)), ms(median(qr)));
+    println!("BENCH   delete {} vs snapshot-delete job {} (HMP delvm {})", ms(median(d)), ms(median(jd)), ms(median(qd)));
 }
 
 #[test]

@@ -59,9 +59,76 @@ pub fn snapshot_delete(path: &Path, tag: &str) -> Result<()> {
     run(&["snapshot", "-d", tag, p(path)?]).map(drop)
 }
 
-/// Internal snapshots of a qcow2 image (`qemu-img info -U --output=json`,
-/// usable while QEMU holds the image).
+/// The qcow2 header fields that change whenever the internal snapshot list
+/// does: (number of snapshots, snapshot table offset). `None` when `path`
+/// is not a readable qcow2 file.
+pub fn qcow2_snapshot_header(path: &Path) -> Option<(u32, u64)> {
+    use std::io::Read;
+    let mut h = [0u8; 72];
+    std::fs::File::open(path).ok()?.read_exact(&mut h).ok()?;
+    if &h[0..4] != b"QFI\xfb" {
+        return None;
+    }
+    let nb = u32::from_be_bytes(h[60..64].try_into().ok()?);
+    let off = u64::from_be_bytes(h[64..72].try_into().ok()?);
+    Some((nb, off))
+}
+
+/// Reads the internal snapshot table of a qcow2 file directly (no process
+/// spawned; a `qemu-img info` costs milliseconds). `None` on anything
+/// unexpected, so the caller falls back to `qemu-img`.
+fn qcow2_snapshots(path: &Path) -> Option<Vec<ImgSnapshot>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let (nb, off) = qcow2_snapshot_header(path)?;
+    if nb > 65536 {
+        return None;
+    }
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut out = Vec::with_capacity(nb as usize);
+    if nb == 0 {
+        return Some(out);
+    }
+    f.seek(SeekFrom::Start(off)).ok()?;
+    // Each entry: 40 fixed bytes, extra data, id, name, padding to 8.
+    let mut r = std::io::BufReader::new(f);
+    for _ in 0..nb {
+        let mut fixed = [0u8; 40];
+        r.read_exact(&mut fixed).ok()?;
+        let id_len = u16::from_be_bytes(fixed[12..14].try_into().ok()?) as usize;
+        let name_len = u16::from_be_bytes(fixed[14..16].try_into().ok()?) as usize;
+        let date_sec = u32::from_be_bytes(fixed[16..20].try_into().ok()?);
+        let vm_state_32 = u32::from_be_bytes(fixed[32..36].try_into().ok()?);
+        let extra_len = u32::from_be_bytes(fixed[36..40].try_into().ok()?) as usize;
+        if extra_len > 1024 {
+            return None;
+        }
+        let mut extra = vec![0u8; extra_len];
+        r.read_exact(&mut extra).ok()?;
+        let vm_state = if extra_len >= 8 { u64::from_be_bytes(extra[0..8].try_into().ok()?) } else { u64::from(vm_state_32) };
+        let mut id_name = vec![0u8; id_len + name_len];
+        r.read_exact(&mut id_name).ok()?;
+        let tag = String::from_utf8(id_name[id_len..].to_vec()).ok()?;
+        let used = 40 + extra_len + id_len + name_len;
+        let pad = (8 - used % 8) % 8;
+        let mut skip = [0u8; 8];
+        r.read_exact(&mut skip[..pad]).ok()?;
+        out.push(ImgSnapshot { tag, vm_state_size: vm_state, date_sec: i64::from(date_sec) });
+    }
+    Some(out)
+}
+
+/// Internal snapshots of a qcow2 image: read from the file's snapshot
+/// table, else `qemu-img info -U --output=json` (usable while QEMU holds
+/// the image).
 pub fn snapshots(path: &Path) -> Result<Vec<ImgSnapshot>> {
+    if let Some(v) = qcow2_snapshots(path) {
+        return Ok(v);
+    }
+    snapshots_qemu_img(path)
+}
+
+/// [`snapshots`] through `qemu-img` only.
+pub fn snapshots_qemu_img(path: &Path) -> Result<Vec<ImgSnapshot>> {
     let out = run(&["info", "-U", "--output=json", p(path)?])?;
     let v = json::parse(&out).map_err(|e| Error::internal(DOM, format!("cannot parse qemu-img info output: {e}")))?;
     let mut list = Vec::new();
@@ -135,4 +202,32 @@ pub fn chain(path: &Path) -> Result<Vec<Layer>> {
 /// it (the layers are left as they were or emptied; the caller drops them).
 pub fn commit(top: &Path, base: &Path) -> Result<()> {
     run(&["commit", "-q", "-b", p(base)?, p(top)?]).map(drop)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_snapshot_table_matches_qemu_img() {
+        if Command::new(binary()).arg("--version").output().is_err() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("virsnap-img-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.qcow2");
+        create(&p, "qcow2", "1M").unwrap();
+        assert_eq!(qcow2_snapshots(&p).unwrap(), []);
+        for t in ["a", "bb", "a-much-longer-tag-name-😀"] {
+            snapshot_create(&p, t).unwrap();
+        }
+        snapshot_delete(&p, "bb").unwrap();
+        assert_eq!(qcow2_snapshots(&p).unwrap(), snapshots_qemu_img(&p).unwrap());
+        assert_eq!(qcow2_snapshots(&p).unwrap().len(), 2);
+        let raw = dir.join("r.img");
+        create(&raw, "raw", "1M").unwrap();
+        assert!(qcow2_snapshots(&raw).is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

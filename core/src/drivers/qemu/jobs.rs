@@ -129,7 +129,7 @@ impl QemuDriver {
                 return Err(Error::new(crate::error::ErrorCode::OperationTimeout, DOM, format!("{} timed out", op.qmp())));
             }
             std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(5));
+            delay = (delay * 2).min(Duration::from_millis(1));
         };
         match error {
             Some(e) => Err(Error::op_failed(DOM, format!("Failed to {}: {e}", op.what()))),

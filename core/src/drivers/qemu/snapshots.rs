@@ -124,8 +124,18 @@ fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
     let (dm, _) = mtime_ns(store.dir());
     let mut s = format!("gen={generation} dir={dm}");
     for d in &def.disks {
-        let (m, l) = mtime_ns(&d.source);
-        let _ = write!(s, " {}={m}:{l}", d.target);
+        // A qcow2 disk's snapshot list changes only with its header's
+        // snapshot count/table offset (the mtime changes with every guest
+        // write, which would defeat the cache for a running guest).
+        match img::qcow2_snapshot_header(&d.source) {
+            Some((nb, off)) => {
+                let _ = write!(s, " {}={}:q{nb}:{off}", d.target, d.source.display());
+            }
+            None => {
+                let (m, l) = mtime_ns(&d.source);
+                let _ = write!(s, " {}={}:{m}:{l}", d.target, d.source.display());
+            }
+        }
     }
     s
 }
