@@ -49,6 +49,10 @@ pub struct SnapshotTree {
     roots: Vec<Idx>,
     next_seq: u64,
     current: Option<Idx>,
+    /// UUIDs live only in the index ([`Self::in_memory`]): definitions do not
+    /// get a `<virsnap><uuid>` private element (fewer allocations per
+    /// snapshot for drivers that never write definitions out).
+    index_only_uuids: bool,
 }
 
 /// A random (version 4) UUID without a system call per snapshot: 128 bits
@@ -92,6 +96,13 @@ impl SnapshotTree {
     /// An empty tree.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty tree for a driver that never persists definitions (the test
+    /// driver): UUIDs are kept in the index only, not recorded in each
+    /// definition's private data. UUIDs already in a definition are used.
+    pub fn in_memory() -> Self {
+        Self { index_only_uuids: true, ..Self::default() }
     }
 
     /// Number of snapshots.
@@ -211,7 +222,9 @@ impl SnapshotTree {
                 while self.by_uuid.contains_key(&u) {
                     u = fresh_uuid();
                 }
-                def.set_uuid(u);
+                if !self.index_only_uuids {
+                    def.set_uuid(u);
+                }
                 u
             }
         };
@@ -245,7 +258,9 @@ impl SnapshotTree {
         let i = self.idx(&name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, &name))?;
         let new_parent = def.parent.clone();
         self.check_parent(&name, new_parent.as_deref())?;
-        def.set_uuid(self.node(i).uuid);
+        if !self.index_only_uuids {
+            def.set_uuid(self.node(i).uuid);
+        }
         def.parent = self.parent(&name).map(str::to_owned);
         self.node_mut(i).def = def;
         self.set_parent(&name, new_parent.as_deref())

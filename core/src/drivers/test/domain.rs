@@ -154,7 +154,7 @@ pub fn parse_domain(mut el: Element) -> Result<TestDomain> {
         reason: crate::model::reason::UNKNOWN,
         id: -1,
         persistent: true,
-        snapshots: SnapshotTree::new(),
+        snapshots: SnapshotTree::in_memory(),
         domain_text: DomainTextCache::default(),
     })
 }

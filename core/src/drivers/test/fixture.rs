@@ -108,7 +108,7 @@ pub fn load_node_file(path: &Path) -> Result<Vec<TestDomain>> {
 }
 
 fn load_snapshots(els: &[Element], dom: &str) -> Result<SnapshotTree> {
-    let mut tree = SnapshotTree::new();
+    let mut tree = SnapshotTree::in_memory();
     let mut current = None;
     let mut defs = Vec::new();
     for el in els {

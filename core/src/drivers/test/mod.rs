@@ -301,7 +301,7 @@ impl Driver for TestDriver {
                 return Err(Error::op_invalid(T, format!("cannot delete inactive domain with {n} snapshots")));
             }
             if flags & domf::UNDEFINE_SNAPSHOTS_METADATA != 0 {
-                d.snapshots = crate::tree::SnapshotTree::new();
+                d.snapshots = crate::tree::SnapshotTree::in_memory();
             }
         }
         if d.state.is_active() {
