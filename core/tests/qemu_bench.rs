@@ -110,6 +110,56 @@ fn bench_running_guest_128m() {
 
 #[test]
 #[ignore]
+fn bench_shutoff_guest_qemu_img() {
+    if skip() {
+        return;
+    }
+    let root = Root::new("benchoff");
+    let img = root.image("vm.qcow2");
+    let conn = root.conn();
+    let dom = conn.define_xml(&Root::domain_xml("vm", &img), 0).unwrap();
+    let qimg = |args: &[&str]| assert!(std::process::Command::new("qemu-img").args(args).arg(&img).status().unwrap().success());
+    let (mut c, mut r, mut d, mut qc, mut qr, mut qd) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for i in 0..9 {
+        let t = Instant::now();
+        let s = dom.snapshot_create_xml(&format!("<domainsnapshot><name>s{i}</name></domainsnapshot>"), 0).unwrap();
+        c.push(t.elapsed());
+        let t = Instant::now();
+        s.revert(0).unwrap();
+        r.push(t.elapsed());
+        let t = Instant::now();
+        s.delete(0).unwrap();
+        d.push(t.elapsed());
+        let tag = format!("b{i}");
+        let t = Instant::now();
+        qimg(&["snapshot", "-c", &tag]);
+        qc.push(t.elapsed());
+        let t = Instant::now();
+        qimg(&["snapshot", "-a", &tag]);
+        qr.push(t.elapsed());
+        let t = Instant::now();
+        qimg(&["snapshot", "-d", &tag]);
+        qd.push(t.elapsed());
+    }
+    // One durable journal record on this disk, for scale.
+    let f = root.dir.join("sync-probe");
+    let mut fs_ = vec![];
+    for _ in 0..9 {
+        use std::io::Write as _;
+        let t = Instant::now();
+        let mut h = std::fs::OpenOptions::new().create(true).append(true).open(&f).unwrap();
+        h.write_all(&[0u8; 4096]).unwrap();
+        h.sync_data().unwrap();
+        fs_.push(t.elapsed());
+    }
+    println!("BENCH shut-off guest (median of 9), library API vs bare qemu-img; one append+fdatasync here: {}", ms(median(fs_)));
+    println!("BENCH   create {} vs qemu-img snapshot -c {}", ms(median(c)), ms(median(qc)));
+    println!("BENCH   revert {} vs qemu-img snapshot -a {}", ms(median(r)), ms(median(qr)));
+    println!("BENCH   delete {} vs qemu-img snapshot -d {}", ms(median(d)), ms(median(qd)));
+}
+
+#[test]
+#[ignore]
 fn bench_2000_snapshots() {
     if skip() {
         return;
