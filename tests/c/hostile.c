@@ -175,8 +175,10 @@ static void hostile_documents(void) {
     if (s) virDomainSnapshotFree(s);
     free(deep);
     /* over the size cap: 16 MiB and 128 MiB (libvirt takes the latter) */
+    /* HOSTILE_SKIP_HUGE=1 (set under valgrind) leaves out the 128 MiB one */
     size_t sizes[] = {16u << 20, 128u << 20};
-    for (size_t i = 0; i < 2; i++) {
+    size_t nsizes = getenv("HOSTILE_SKIP_HUGE") ? 1 : 2;
+    for (size_t i = 0; i < nsizes; i++) {
         char *big = repeat_doc("<domainsnapshot><name>big</name><description>", "x", sizes[i], "", "",
                                "</description></domainsnapshot>");
         REJECT("document over the size cap", (s = virDomainSnapshotCreateXML(dom, big, 0)) == NULL, CODES(XML_ERRS));
