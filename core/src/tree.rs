@@ -388,6 +388,25 @@ impl SnapshotTree {
         Some(name)
     }
 
+    /// True when `name` is the only root, i.e. its subtree is the whole tree.
+    pub fn is_sole_root(&self, name: &str) -> bool {
+        self.idx(name).is_some_and(|i| self.roots.len() == 1 && self.roots[0] == i)
+    }
+
+    /// Removes every snapshot (no list of names is built); returns how many.
+    pub fn clear(&mut self) -> usize {
+        let n = self.len();
+        // Drop the nodes in memory order, then the indexes.
+        self.nodes.clear();
+        self.free.clear();
+        self.by_name.clear();
+        self.by_uuid.clear();
+        self.order.clear();
+        self.roots.clear();
+        self.current = None;
+        n
+    }
+
     /// Removes `name` alone: its children move to its parent (libvirt's
     /// default delete). If it was current, its parent becomes current.
     pub fn remove(&mut self, name: &str) -> Result<Removal> {
@@ -714,6 +733,19 @@ mod tests {
         t.insert(def("z", None), true).unwrap();
         assert_eq!(t.list(list::TOPOLOGICAL), ["z"]);
         assert_eq!(t.count(0), 1);
+    }
+
+    #[test]
+    fn clear_and_sole_root() {
+        let mut t = sample();
+        assert!(t.is_sole_root("a") && !t.is_sole_root("b") && !t.is_sole_root("zz"));
+        t.set_current(Some("c"));
+        assert_eq!(t.clear(), 4);
+        assert!(t.is_empty() && t.current().is_none() && t.list(list::TOPOLOGICAL).is_empty());
+        t.insert(def("x", None), true).unwrap();
+        t.insert(def("y", None), true).unwrap();
+        assert!(!t.is_sole_root("x"));
+        assert_eq!(t.list(0), ["x", "y"]);
     }
 
     #[test]

@@ -219,7 +219,10 @@ pub fn revert_to(dom: &mut TestDomain, name: &str, flags: u32, next_id: &mut dyn
 pub fn delete(dom: &mut TestDomain, name: &str, flags: u32) -> Result<()> {
     check_flags(flags, delete::CHILDREN | delete::CHILDREN_ONLY, T, "testDomainSnapshotDelete")?;
     get(dom, name)?;
-    if flags & delete::CHILDREN != 0 {
+    if flags & delete::CHILDREN != 0 && dom.snapshots.is_sole_root(name) {
+        // The whole tree: nothing to report back, nothing to unhash.
+        dom.snapshots.clear();
+    } else if flags & delete::CHILDREN != 0 {
         dom.snapshots.remove_subtree(name, false)?;
     } else if flags & delete::CHILDREN_ONLY != 0 {
         dom.snapshots.remove_subtree(name, true)?;
