@@ -779,7 +779,8 @@ impl QemuDriver {
                     if running_now {
                         self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
                     }
-                    if persistent.is_some() {
+                    // The definition is rewritten (two fsyncs) only when it changes.
+                    if persistent.as_ref().is_some_and(|p| *p != target) {
                         self.save_config(&target)?;
                     }
                     self.start_guest(&target, Some(tag.clone()), !paused, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_FROM_SNAPSHOT)?;
@@ -788,7 +789,7 @@ impl QemuDriver {
                 if running_now {
                     self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
                 }
-                if persistent.is_some() {
+                if persistent.as_ref().is_some_and(|p| *p != target) {
                     self.save_config(&target)?;
                 }
                 let mut failed = None;
