@@ -28,6 +28,11 @@ fn child_entry() {
         }
         "delete" => dom.snapshot_lookup_by_name(&arg, 0).unwrap().delete(0).unwrap(),
         "revert" => dom.snapshot_lookup_by_name(&arg, 0).unwrap().revert(0).unwrap(),
+        "xcreate" => {
+            dom.snapshot_create_xml(&format!("<domainsnapshot><name>{arg}</name></domainsnapshot>"), virsnap_core::flags::create::DISK_ONLY)
+                .unwrap();
+        }
+        "xdelete-children" => dom.snapshot_lookup_by_name(&arg, 0).unwrap().delete(virsnap_core::flags::delete::CHILDREN).unwrap(),
         "worker" => {
             // Create 6 snapshots, delete every other one of ours.
             for i in 0..6 {
@@ -222,4 +227,45 @@ fn crash_after_the_journal_record_is_the_after_state() {
         .filter(|e| std::fs::read_to_string(e.path()).unwrap().contains("<active>1</active>"))
         .count();
     assert_eq!(actives, 1);
+}
+
+/// The domain's disk source and whether every layer of its chain exists.
+fn chain_ok(root: &Root) -> (String, bool) {
+    let conn = Connection::open(Some(&root.uri())).unwrap();
+    let x = conn.lookup_by_name("vm").unwrap().xml_desc(virsnap_core::flags::domain::XML_INACTIVE).unwrap();
+    let i = x.find("<source file='").unwrap() + 14;
+    let src = x[i..i + x[i..].find('\'').unwrap()].to_owned();
+    let ok = Command::new("qemu-img").args(["info", "-U", "--backing-chain"]).arg(&src).output().unwrap().status.success();
+    (src, ok)
+}
+
+#[test]
+fn crash_during_external_revert_and_delete_never_leaves_a_dangling_disk() {
+    if skip() {
+        return;
+    }
+    let (root, _img) = setup("cext");
+    for n in ["e1", "e2"] {
+        assert!(run_child(&root, "xcreate", n, None));
+    }
+    for point in ["qemu-revert-before-hypervisor", "qemu-revert-external-after-overlay", "store-before-rename", "store-after-journal"] {
+        assert!(!run_child(&root, "revert", "e1", Some(point)), "{point}");
+        let (src, ok) = chain_ok(&root);
+        assert!(ok, "{point}: domain on {src}, whose chain is broken");
+        assert_eq!(names(&root, list::METADATA), ["e1", "e2"], "{point}");
+    }
+    assert!(run_child(&root, "revert", "e2", None));
+    for point in ["qemu-delete-after-intent", "qemu-delete-external-after-commit", "qemu-delete-after-hypervisor", "store-after-journal#2"] {
+        // Fresh chain each round: delete e1 with its child e2.
+        let (src, ok) = chain_ok(&root);
+        assert!(ok, "before {point}: {src}");
+        assert!(!run_child(&root, "xdelete-children", "e1", Some(point)), "{point}");
+        let (src, ok) = chain_ok(&root);
+        assert!(ok, "{point}: domain on {src}, whose chain is broken");
+        // Rolled forward: both gone (their files may stay behind, never the domain's).
+        assert!(names(&root, 0).is_empty(), "{point}: {:?}", names(&root, 0));
+        for n in ["e1", "e2"] {
+            assert!(run_child(&root, "xcreate", n, None), "{point}");
+        }
+    }
 }

@@ -248,6 +248,13 @@ impl QemuDriver {
                 }
             }
             let rolled = !doomed.is_empty();
+            if !metadata_only && doomed.iter().any(|n| tree.get(n).is_some_and(SnapshotDef::is_external)) {
+                // Finish the image part of an external delete (idempotent:
+                // it only commits/removes what the doomed still hold).
+                if let Err(e) = self.delete_external(name, store, &mut tree, &doomed) {
+                    eprintln!("virsnap: qemu: finishing the interrupted delete of '{name}': {}", e.message);
+                }
+            }
             for n in doomed {
                 let Some(d) = tree.get(&n).cloned() else { continue };
                 let tag = tag_of(&d);
