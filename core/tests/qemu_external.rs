@@ -206,4 +206,20 @@ fn running_guest_revert_and_delete() {
     assert!(reads(&disk(&dom), 1));
     s.delete(0).unwrap();
     assert_eq!(files(&root), ["vm.qcow2"]);
+
+    // Two live layers, CHILDREN delete: one active block-commit of both
+    // overlays down into vm.qcow2 while the guest runs.
+    dom.create(0).unwrap();
+    for n in ["l1", "l2"] {
+        dom.snapshot_create_xml(&format!("<domainsnapshot><name>{n}</name></domainsnapshot>"), create::DISK_ONLY).unwrap();
+    }
+    assert!(dom.xml_desc(0).unwrap().contains("vm.l2"));
+    snap(&dom, "l1").delete(delete::CHILDREN).unwrap();
+    assert_eq!(dom.state(0).unwrap().0, DomainState::Running);
+    let live = dom.xml_desc(0).unwrap();
+    assert!(live.contains(&format!("'{}'", base.display())), "{live}");
+    assert_eq!(disk(&dom), base);
+    assert_eq!(files(&root), ["vm.qcow2"]);
+    dom.destroy(0).unwrap();
+    assert!(reads(&base, 1));
 }

@@ -3,7 +3,8 @@
 //! Layout (`qemu:///embed?root=DIR`, as libvirt's embed mode):
 //! - `DIR/etc/qemu/NAME.xml`: persistent domain definitions;
 //! - `DIR/lib/qemu/snapshot/NAME/SNAP.xml`: snapshot metadata in libvirt's
-//!   internal format ([`crate::store`]), plus the per-domain `.lock`;
+//!   internal format ([`crate::store`]), plus the per-domain `.lock` and the
+//!   metadata `.journal` (one record + one fdatasync per operation);
 //! - `DIR/run/qemu/NAME.{pid,qmp,log,status,xml}`: a running guest's pidfile,
 //!   QMP socket, QEMU log, state reason/id, and live (or transient) definition.
 //!

@@ -1,8 +1,18 @@
-//! Snapshots on real QEMU: internal snapshots through QMP (`savevm` /
-//! `loadvm` / `delvm` via `human-monitor-command`) while the guest runs and
-//! `qemu-img snapshot` while it is off; external disk-only overlays (revert
-//! and delete of those, with their semantics, in [`super::external`]); the
-//! metadata in libvirt's internal format through [`crate::store`].
+//! Snapshots on real QEMU: internal snapshots of a running or paused guest
+//! through the QMP `snapshot-save`/`-load`/`-delete` jobs with progress (HMP
+//! `savevm`/`loadvm`/`delvm` as fallback, [`super::jobs`]) and `qemu-img
+//! snapshot` while it is off; external disk-only overlays (revert and delete
+//! of those, with their semantics, in [`super::external`]); the metadata in
+//! libvirt's internal format through [`crate::store`].
+//!
+//! Metadata writes: every change of an operation is one batch of the
+//! store's per-domain journal ([`SnapshotStore::commit`]): one checksummed
+//! record and a single `fdatasync`, then the `.xml` files are replaced
+//! without syncing; a crash between the two is repaired by replaying the
+//! journal at the next load. Create, revert, redefine and rename are one
+//! durable batch; delete is a durable intent batch (the delete journal and
+//! `deleting` marks) before the images are touched and an unsynced final
+//! batch that the intent rolls forward if it is lost.
 //!
 //! Reconciliation on every load: a qcow2 snapshot tag without metadata shows
 //! up as a snapshot with no metadata; metadata whose tag vanished is kept and
