@@ -190,6 +190,7 @@ impl QemuDriver {
 
     /// Hypervisor part of a revert to external snapshot `snap`; the caller
     /// updates the metadata afterwards.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn revert_external(
         &self,
         name: &str,
@@ -378,8 +379,8 @@ impl QemuDriver {
             let mine = jobs.as_array().unwrap_or(&[]).iter().find(|j| j.get("device").and_then(Json::as_str) == Some(job.as_str())).cloned();
             let Some(j) = mine else { break };
             let (off, len) = (j.get("offset").and_then(Json::as_u64).unwrap_or(0), j.get("len").and_then(Json::as_u64).unwrap_or(0));
-            if len > 0 {
-                self.progress("snapshot-delete", 10 + (off.min(len) * 80 / len) as u32);
+            if let Some(pct) = off.min(len).saturating_mul(80).checked_div(len) {
+                self.progress("snapshot-delete", 10 + pct as u32);
             }
             if !completed && j.get("ready").and_then(Json::as_bool) == Some(true) {
                 q.execute("block-job-complete", Some(Json::obj([("device", Json::str(job.clone()))])))?;

@@ -112,8 +112,8 @@ impl QemuDriver {
             let Some(j) = mine else { break None };
             let cur = j.get("current-progress").and_then(Json::as_u64).unwrap_or(0);
             let total = j.get("total-progress").and_then(Json::as_u64).unwrap_or(0);
-            if total > 0 {
-                let pct = (cur.min(total) * 100 / total) as u32;
+            if let Some(pct) = cur.min(total).saturating_mul(100).checked_div(total) {
+                let pct = pct as u32;
                 if pct > last && pct < 100 {
                     last = pct;
                     self.progress(progress_op, pct);

@@ -862,7 +862,7 @@ impl QemuDriver {
         jl.extend(targets.iter().map(String::as_str));
         let journal = journal_change(DELETE_JOURNAL, &jl);
         if metadata_only {
-            store.commit(&[journal.clone()], true)?;
+            store.commit(std::slice::from_ref(&journal), true)?;
         }
         crash_point("qemu-delete-after-journal");
         if !metadata_only {
