@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (issue 10): six libFuzzer targets in tests/fuzz/
-# (snapshot XML, domain XML, URIs, ESX SOAP responses, VBoxManage output and
-# .vbox files, QMP/qemu-img JSON), seeded from ../shared/conformance/ and
-# tests/fuzz/seeds/.
+# Coverage-guided fuzzing (issue 10): seven libFuzzer targets in tests/fuzz/
+# (snapshot XML parser and through the test driver, domain XML, URIs, ESX
+# SOAP responses, VBoxManage output and .vbox files, QMP/qemu-img JSON),
+# seeded from ../shared/conformance/ and tests/fuzz/seeds/.
 #
 #   .ci/suites/fuzz.sh                         # CI: each target 30 s
 #   VIRSNAP_FUZZ_SECONDS=600 .ci/suites/fuzz.sh   # the long run (10 min each)
 #   VIRSNAP_FUZZ_TARGETS="uri qmp_json" ...    # a subset
-#   VIRSNAP_FUZZ_JOBS=6 ...                    # targets run in parallel (default 1)
+#   VIRSNAP_FUZZ_JOBS=7 ...                    # targets run in parallel (default 1)
 #
 # Built with stable rustc's SanitizerCoverage passes (what cargo-fuzz passes;
 # `cargo fuzz` itself is not needed), debug assertions and overflow checks,
@@ -21,7 +21,7 @@ source .ci/lib.sh
 
 SECS=${VIRSNAP_FUZZ_SECONDS:-30}
 JOBS=${VIRSNAP_FUZZ_JOBS:-1}
-TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml domain_xml uri esx_soap vbox_output qmp_json})
+TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml snapshot_driver domain_xml uri esx_soap vbox_output qmp_json})
 OUT=${VIRSNAP_FUZZ_OUT:-$ROOT/target/fuzz-run}
 CONF=${VIRSNAP_CONFORMANCE:-$ROOT/../shared/conformance}
 [ -d "$CONF" ] || CONF=/work/shared/conformance
@@ -58,6 +58,7 @@ if [ -d "$CONF" ]; then
     for f in "$CONF"/libvirt/qemudomainsnapshotxml2xml{in,out}/*.xml; do
         [ -f "$f" ] || continue
         seed snapshot_xml "$f" 000; seed snapshot_xml "$f" 001; seed snapshot_xml "$f" 003
+        seed snapshot_driver "$f" 000; seed snapshot_driver "$f" 001
         # the <domain> inside a snapshot document
         python3 - "$f" "$OUT/seeds/domain_xml/$(basename "$f")" <<'PY' 2>/dev/null || true
 import re, sys
