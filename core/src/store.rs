@@ -253,7 +253,9 @@ const JOURNAL: &str = ".journal";
 /// matches a new journal of the same length).
 const APPLIED: &str = ".journal-applied";
 /// Journal size that triggers a checkpoint (files synced, journal emptied).
-const CHECKPOINT_BYTES: u64 = 1024 * 1024;
+const CHECKPOINT_BYTES: u64 = 512 * 1024;
+/// Journal file size, written as zeros up front (see [`SnapshotStore::commit`]).
+const PREALLOC: u64 = CHECKPOINT_BYTES + 256 * 1024;
 
 fn fnv64(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -385,12 +387,13 @@ impl SnapshotStore {
     /// durable with the next durable one (same file, appended later), or is
     /// lost as a whole on power failure; callers use that only when an
     /// earlier durable record lets them redo it. When the journal grows past
-    /// 1 MiB the files are synced (one `syncfs`) and it is emptied.
+    /// 512 KiB the files are synced (one `syncfs`) and it is emptied.
     ///
     /// Every change to the files of a directory that uses the journal must
     /// go through it (a direct write could be undone by a replay). The
     /// caller holds the lock.
     pub fn commit(&self, changes: &[Change], durable: bool) -> Result<()> {
+        use std::os::unix::fs::FileExt as _;
         if changes.is_empty() {
             return Ok(());
         }
@@ -402,26 +405,51 @@ impl SnapshotStore {
         let err = |what: &str, e: &std::io::Error| Error::system(self.domain, format!("cannot {what} '{}'", self.dir.join(JOURNAL).display()), e);
         let jpath = self.dir.join(JOURNAL);
         // Records of a process that died before applying them come first.
-        self.replay()?;
+        let (mut end, _) = self.journal_end()?;
         crash_point("store-before-rename");
-        let existed = jpath.exists();
-        let mut f = OpenOptions::new().create(true).append(true).open(&jpath).map_err(|e| err("open", &e))?;
-        f.write_all(&encode(changes)).map_err(|e| err("write", &e))?;
-        if durable {
-            f.sync_data().map_err(|e| err("sync", &e))?;
-            if !existed {
-                File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| err("sync directory of", &e))?;
-            }
+        if !jpath.exists() {
+            self.fresh_journal()?;
+            end = 0;
         }
-        crash_point("store-after-journal");
-        let len = f.metadata().map_err(|e| err("stat", &e))?.len();
+        let rec = encode(changes);
+        let f = OpenOptions::new().write(true).open(&jpath).map_err(|e| err("open", &e))?;
+        f.write_all_at(&rec, end).map_err(|e| err("write", &e))?;
+        if durable {
+            // In place over preallocated blocks: no size or allocation
+            // change, so no filesystem-journal commit (which in ext4's
+            // ordered mode would also flush QEMU's fresh image data).
+            f.sync_data().map_err(|e| err("sync", &e))?;
+        }
         drop(f);
+        crash_point("store-after-journal");
+        let end = end + rec.len() as u64;
         self.apply(changes)?;
-        self.mark_applied(len);
-        if len > CHECKPOINT_BYTES {
+        self.mark_applied(end);
+        if end > CHECKPOINT_BYTES {
             self.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// Creates an empty journal of [`PREALLOC`] real zero bytes (durably) in
+    /// place of the current one.
+    fn fresh_journal(&self) -> Result<()> {
+        let fresh = self.dir.join(format!("{JOURNAL}.new"));
+        let r = File::create(&fresh)
+            .and_then(|mut f| {
+                let zeros = vec![0u8; 64 * 1024];
+                let mut left = PREALLOC;
+                while left > 0 {
+                    let n = left.min(zeros.len() as u64) as usize;
+                    f.write_all(&zeros[..n])?;
+                    left -= n as u64;
+                }
+                f.sync_all()
+            })
+            .and_then(|()| fs::rename(&fresh, self.dir.join(JOURNAL)))
+            .and_then(|()| File::open(&self.dir))
+            .and_then(|d| d.sync_all());
+        r.map_err(|e| Error::system(self.domain, format!("cannot create journal in '{}'", self.dir.display()), &e))
     }
 
     fn apply(&self, changes: &[Change]) -> Result<()> {
@@ -483,13 +511,7 @@ impl SnapshotStore {
             }
         }
         // A new, empty journal file replaces the old one.
-        let fresh = self.dir.join(format!("{JOURNAL}.new"));
-        let r = File::create(&fresh)
-            .and_then(|f| f.sync_all())
-            .and_then(|()| fs::rename(&fresh, &jpath))
-            .and_then(|()| File::open(&self.dir))
-            .and_then(|d| d.sync_all());
-        r.map_err(|e| Error::system(self.domain, "cannot start a new journal", &e))?;
+        self.fresh_journal()?;
         self.mark_applied(0);
         Ok(())
     }
@@ -499,26 +521,48 @@ impl SnapshotStore {
     /// a torn tail; cheap (one small read) when nothing is pending. Returns
     /// true when it changed files. The caller holds the lock.
     pub fn replay(&self) -> Result<bool> {
+        Ok(self.journal_end()?.1)
+    }
+
+    /// Where the next record goes (the end of the valid records), after
+    /// replaying the journal if anything may be unapplied; and whether it
+    /// replayed. Fast path: the applied marker names this boot, this
+    /// journal file and an end after which the file is still zero.
+    fn journal_end(&self) -> Result<(u64, bool)> {
+        use std::os::unix::fs::{FileExt as _, MetadataExt as _};
         let jpath = self.dir.join(JOURNAL);
-        let len = match fs::metadata(&jpath) {
-            Ok(m) => m.len(),
-            Err(_) => return Ok(false),
+        let meta = match fs::metadata(&jpath) {
+            Ok(m) => m,
+            Err(_) => return Ok((0, false)),
         };
         let applied = fs::read_to_string(self.dir.join(APPLIED)).unwrap_or_default();
-        if len == 0 || applied.trim() == self.applied_line(len) {
-            return Ok(false);
+        let mut f = applied.split_whitespace();
+        let marker = (f.next(), f.next().and_then(|x| x.parse::<u64>().ok()), f.next().and_then(|x| x.parse::<u64>().ok()));
+        if let (Some(boot), Some(ino), Some(end)) = marker {
+            if boot == boot_id() && ino == meta.ino() && end <= meta.len() {
+                let mut peek = [0u8; 8];
+                let n = File::open(&jpath).and_then(|f| f.read_at(&mut peek, end)).unwrap_or(usize::MAX);
+                if n <= peek.len() && peek[..n].iter().all(|b| *b == 0) {
+                    return Ok((end, false));
+                }
+            }
         }
         let buf = fs::read(&jpath).map_err(|e| Error::system(self.domain, "cannot read journal", &e))?;
         let (records, valid) = decode(&buf);
         for r in &records {
             self.apply(r)?;
         }
-        if (valid as u64) < len {
+        // Zero a torn record after the valid ones, so that no later, shorter
+        // record can be followed by its remains.
+        let used = buf.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+        if used > valid {
             let f = OpenOptions::new().write(true).open(&jpath).map_err(|e| Error::system(self.domain, "cannot open journal", &e))?;
-            f.set_len(valid as u64).and_then(|()| f.sync_all()).map_err(|e| Error::system(self.domain, "cannot cut journal", &e))?;
+            f.write_all_at(&vec![0u8; used - valid], valid as u64)
+                .and_then(|()| f.sync_data())
+                .map_err(|e| Error::system(self.domain, "cannot cut journal", &e))?;
         }
         self.mark_applied(valid as u64);
-        Ok(true)
+        Ok((valid as u64, true))
     }
 }
 
@@ -586,29 +630,40 @@ mod tests {
 
     #[test]
     fn journal_commit_replay_and_torn_tail() {
+        use std::os::unix::fs::FileExt as _;
         let dir = tmpdir("journal");
         let store = SnapshotStore::open(dir.join("dom"), ErrorDomain::Qemu).unwrap();
         let _l = store.lock().unwrap();
         let a = store.change_for(&def("a", None, 1), "u", true).unwrap();
         store.commit(&[a.clone(), (".x".into(), Some(b"1".to_vec()))], true).unwrap();
         assert!(store.dir().join("a.xml").exists());
+        assert_eq!(fs::metadata(store.dir().join(".journal")).unwrap().len(), PREALLOC, "preallocated");
         assert!(!store.replay().unwrap(), "nothing pending");
-        // A process that died after the record, before the files.
-        fs::remove_file(store.dir().join("a.xml")).unwrap();
-        fs::write(store.dir().join(".journal-applied"), "stale 0\n").unwrap();
-        // And a torn record after it.
-        let mut j = OpenOptions::new().append(true).open(store.dir().join(".journal")).unwrap();
-        let rec = encode(&[store.removal_for("a").unwrap()]);
-        j.write_all(&rec[..rec.len() - 1]).unwrap();
+        let (end, _) = store.journal_end().unwrap();
+        // A process that wrote a record and died before its files...
+        let j = OpenOptions::new().write(true).open(store.dir().join(".journal")).unwrap();
+        let b = store.change_for(&def("b", None, 2), "u", false).unwrap();
+        let rec_b = encode(std::slice::from_ref(&b));
+        j.write_all_at(&rec_b, end).unwrap();
+        // ...and one that died in the middle of the next record.
+        let rec_c = encode(&[store.removal_for("a").unwrap()]);
+        j.write_all_at(&rec_c[..rec_c.len() - 1], end + rec_b.len() as u64).unwrap();
         drop(j);
         assert!(store.replay().unwrap());
-        assert!(store.dir().join("a.xml").exists(), "the complete record is re-applied, the torn one is not");
+        assert!(store.dir().join("b.xml").exists(), "the complete record is applied");
+        assert!(store.dir().join("a.xml").exists(), "the torn one is not");
         assert_eq!(fs::read(store.dir().join(".x")).unwrap(), b"1");
+        let (end2, replayed) = store.journal_end().unwrap();
+        assert_eq!((end2, replayed), (end + rec_b.len() as u64, false));
+        // The torn remains were zeroed: a shorter record now parses alone.
         store.commit(&[store.removal_for("a").unwrap()], false).unwrap();
         assert!(!store.dir().join("a.xml").exists());
-        let (recs, valid) = decode(&fs::read(store.dir().join(".journal")).unwrap());
-        assert_eq!(recs.len(), 2);
-        assert_eq!(valid as u64, fs::metadata(store.dir().join(".journal")).unwrap().len());
+        let (recs, _) = decode(&fs::read(store.dir().join(".journal")).unwrap());
+        assert_eq!(recs.len(), 3);
+        // A stale marker (another boot) replays everything, idempotently.
+        fs::write(store.dir().join(".journal-applied"), "stale 0 0\n").unwrap();
+        assert!(store.replay().unwrap());
+        assert!(!store.dir().join("a.xml").exists() && store.dir().join("b.xml").exists());
         assert!(store.commit(&[("../x".into(), None)], true).is_err());
         fs::remove_dir_all(dir).unwrap();
     }
@@ -622,8 +677,8 @@ mod tests {
         for i in 0..7 {
             store.commit(&[(format!("f{i}"), Some(big.clone()))], i % 2 == 0).unwrap();
         }
-        let len = fs::metadata(store.dir().join(".journal")).unwrap().len();
-        assert!(len < CHECKPOINT_BYTES, "checkpointed ({len} bytes left)");
+        let (end, _) = store.journal_end().unwrap();
+        assert!(end < CHECKPOINT_BYTES, "checkpointed ({end} bytes left)");
         for i in 0..7 {
             assert_eq!(fs::read(store.dir().join(format!("f{i}"))).unwrap().len(), big.len());
         }
