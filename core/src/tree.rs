@@ -27,6 +27,9 @@ struct Node {
     /// The definition formatted by the driver ([`SnapshotTree::cache_xml`]);
     /// cleared by every mutable access to the node.
     xml: Option<Arc<str>>,
+    /// Formatted once through [`SnapshotTree::xml_with`] since the last
+    /// change: the next format is kept (what is read twice is cached).
+    formatted: bool,
 }
 
 /// What a removal did, so a persistent driver can update its files.
@@ -128,6 +131,7 @@ impl SnapshotTree {
             Some(Some(n)) => {
                 // Any change may touch what the cached XML shows.
                 n.xml = None;
+                n.formatted = false;
                 n
             }
             _ => unreachable!("snapshot tree index {i} is dangling"),
@@ -174,6 +178,27 @@ impl SnapshotTree {
                 n.xml = Some(xml);
             }
         }
+    }
+
+    /// The XML of `name`: the cached text, else `format(def)`, which is
+    /// cached from its second use on (a snapshot read once costs no copy and
+    /// no memory; one read again is a copy). One index lookup. `None` when
+    /// `name` does not exist.
+    pub fn xml_with(&mut self, name: &str, format: impl FnOnce(&SnapshotDef) -> (String, bool)) -> Option<String> {
+        let i = self.idx(name)?;
+        // Not node_mut: that is what clears the cache.
+        let Some(Some(n)) = self.nodes.get_mut(i) else { return None };
+        if let Some(x) = &n.xml {
+            return Some(String::from(&**x));
+        }
+        let (text, cacheable) = format(&n.def);
+        if cacheable {
+            if n.formatted {
+                n.xml = Some(Arc::from(text.as_str()));
+            }
+            n.formatted = true;
+        }
+        Some(text)
     }
 
     /// The UUID of `name`.
@@ -230,7 +255,7 @@ impl SnapshotTree {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        let node = Node { def, parent, children: Vec::new(), seq, uuid, has_metadata, xml: None };
+        let node = Node { def, parent, children: Vec::new(), seq, uuid, has_metadata, xml: None, formatted: false };
         let i = match self.free.pop() {
             Some(i) => {
                 self.nodes[i] = Some(node);
@@ -733,6 +758,33 @@ mod tests {
         t.insert(def("z", None), true).unwrap();
         assert_eq!(t.list(list::TOPOLOGICAL), ["z"]);
         assert_eq!(t.count(0), 1);
+    }
+
+    #[test]
+    fn xml_with_caches_from_the_second_read() {
+        let mut t = sample();
+        let mut calls = 0;
+        let mut read = |t: &mut SnapshotTree| {
+            t.xml_with("b", |d| {
+                calls += 1;
+                (format!("<{}/>", d.name.as_deref().unwrap_or("")), true)
+            })
+        };
+        assert_eq!(read(&mut t).as_deref(), Some("<b/>"));
+        assert!(t.cached_xml("b").is_none());
+        assert_eq!(read(&mut t).as_deref(), Some("<b/>"));
+        assert_eq!(t.cached_xml("b").as_deref(), Some("<b/>"));
+        assert_eq!(read(&mut t).as_deref(), Some("<b/>"));
+        t.get_mut("b").unwrap().description = Some("x".into());
+        assert!(t.cached_xml("b").is_none());
+        assert_eq!(read(&mut t).as_deref(), Some("<b/>"));
+        assert!(t.cached_xml("b").is_none(), "first read after a change is not kept");
+        drop(read);
+        assert_eq!(calls, 3);
+        assert!(t.xml_with("nope", |_| (String::new(), true)).is_none());
+        assert_eq!(t.xml_with("a", |_| ("u".into(), false)).as_deref(), Some("u"));
+        assert_eq!(t.xml_with("a", |_| ("u".into(), false)).as_deref(), Some("u"));
+        assert!(t.cached_xml("a").is_none(), "not cacheable");
     }
 
     #[test]

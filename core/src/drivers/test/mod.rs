@@ -321,22 +321,20 @@ impl Driver for TestDriver {
         self.with_domain(dom, |d, _| {
             // SECURE changes nothing here (the stored domain has no secrets),
             // so one cached text serves both.
-            if let Some(x) = d.snapshots.cached_xml(name) {
-                return Ok(String::from(&*x));
-            }
-            let def = d.snapshots.get(name).ok_or_else(|| Error::no_snapshot(T, name))?;
             let ff = FormatFlags { secure: flags != 0, internal: false, current: false };
-            // Snapshots carry their domain (the uuid is only a fallback) and
-            // share it: format it once per shared tree.
-            match &def.domain {
-                Some(el) => {
-                    let text = d.domain_text.get(el);
-                    let xml = format_snapshot_with(def, None, ff, Some(&text));
-                    d.snapshots.cache_xml(name, Arc::from(xml.as_str()));
-                    Ok(xml)
-                }
-                None => Ok(format_snapshot(def, Some(&d.uuid.to_string()), ff)),
-            }
+            let (domain_text, uuid) = (&mut d.domain_text, d.uuid);
+            d.snapshots
+                .xml_with(name, |def| match &def.domain {
+                    // Snapshots carry their domain and share it: format it
+                    // once per shared tree.
+                    Some(el) => {
+                        let text = domain_text.get(el);
+                        (format_snapshot_with(def, None, ff, Some(&text)), true)
+                    }
+                    // The domain UUID fallback: not cached.
+                    None => (format_snapshot(def, Some(&uuid.to_string()), ff), false),
+                })
+                .ok_or_else(|| Error::no_snapshot(T, name))
         })
     }
 
