@@ -312,6 +312,18 @@ fn take_bytes<'a>(buf: &'a [u8], pos: &mut usize, n: usize) -> Option<&'a [u8]> 
     Some(b)
 }
 
+/// Replaces the content of `path` in place: written over the old bytes,
+/// then cut to length; never truncated to zero and never renamed over, as
+/// both make ext4 (`auto_da_alloc`) start writing the file back at once.
+/// Only for files the journal can rebuild: a crash can leave them torn.
+fn overwrite(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    let f = OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+    f.write_all_at(data, 0)?;
+    crash_point("store-overwrite-before-cut");
+    f.set_len(data.len() as u64)
+}
+
 /// Decodes the valid records of a journal; returns them and the length of
 /// the valid prefix (a torn or corrupt tail is not part of it).
 fn decode(buf: &[u8]) -> (Vec<Vec<Change>>, usize) {
@@ -454,12 +466,10 @@ impl SnapshotStore {
 
     fn apply(&self, changes: &[Change]) -> Result<()> {
         for (name, data) in changes {
+            crash_point("store-apply");
             let path = self.dir.join(name);
             let r = match data {
-                Some(d) => {
-                    let tmp = self.dir.join(format!(".{name}.new.{}", std::process::id()));
-                    fs::write(&tmp, d).and_then(|()| fs::rename(&tmp, &path))
-                }
+                Some(d) => overwrite(&path, d),
                 None => match fs::remove_file(&path) {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                     r => r,
@@ -477,11 +487,7 @@ impl SnapshotStore {
     }
 
     fn mark_applied(&self, len: u64) {
-        let p = self.dir.join(APPLIED);
-        let tmp = self.dir.join(format!("{APPLIED}.{}", std::process::id()));
-        if fs::write(&tmp, format!("{}\n", self.applied_line(len))).is_ok() {
-            let _ = fs::rename(&tmp, p);
-        }
+        let _ = overwrite(&self.dir.join(APPLIED), format!("{}\n", self.applied_line(len)).as_bytes());
     }
 
     /// Makes every file the journal names durable, then empties it.

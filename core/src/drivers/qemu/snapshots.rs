@@ -86,9 +86,12 @@ impl Cache {
 fn bump_gen(store: &SnapshotStore) {
     let p = store.dir().join(".gen");
     let n: u64 = fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    let tmp = store.dir().join(format!(".gen.tmp{}", std::process::id()));
-    if fs::write(&tmp, format!("{}\n", n + 1)).is_ok() {
-        let _ = fs::rename(&tmp, &p);
+    // In place (no rename, no truncation to zero: either makes ext4 start
+    // a writeback at once); a torn value only misses the caches.
+    use std::os::unix::fs::FileExt as _;
+    if let Ok(f) = fs::OpenOptions::new().write(true).create(true).truncate(false).open(&p) {
+        let text = format!("{:020}\n", n + 1);
+        let _ = f.write_all_at(text.as_bytes(), 0).and_then(|()| f.set_len(text.len() as u64));
     }
 }
 
