@@ -3,20 +3,22 @@
 //! thousands of snapshots reads one small file instead of parsing every
 //! metadata file and running `qemu-img info`.
 //!
-//! The index is only a cache. It is trusted only when its stamp (metadata
-//! generation, metadata directory mtime, each disk image's mtime and size)
-//! matches the current one; otherwise the full load runs and rewrites it.
+//! The index is only a cache. It is trusted only when it is whole (sealed
+//! by a last line with its length and hash) and its stamp (metadata
+//! generation, metadata directory mtime, each disk's qcow2 snapshot-table
+//! header, or mtime and size for other formats) matches the current one;
+//! otherwise the full load runs and rewrites it.
 //! It holds what listing and filtering need ("light" definitions: name,
 //! parent, state, creation time, memory and disk locations, UUID, tag);
 //! a full definition is read from its own file when an operation needs it.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::model::{DiskDef, Location, SnapshotDef, SnapshotState};
 use crate::tree::SnapshotTree;
 
-const MAGIC: &str = "virsnap-qemu-index 1";
+const MAGIC: &str = "virsnap-qemu-index 2";
 
 /// Private-metadata key marking a light definition.
 pub const LIGHT: &str = "light";
@@ -58,15 +60,45 @@ pub fn write(path: &Path, stamp: &str, tree: &SnapshotTree, missing: &[String]) 
         out.push_str(&line);
         out.push('\n');
     }
-    let tmp = PathBuf::from(format!("{}.tmp{}", path.display(), std::process::id()));
-    if fs::write(&tmp, out).is_ok() {
-        let _ = fs::rename(&tmp, path);
+    // Written in place (a rename over the old index made ext4 start a
+    // writeback at once, milliseconds under load); the last line seals the
+    // content with its length and hash, so a torn or half-cut file is
+    // never trusted.
+    let seal = format!("END {} {:016x}\n", out.len(), fnv64(out.as_bytes()));
+    out.push_str(&seal);
+    use std::os::unix::fs::FileExt as _;
+    if let Ok(f) = fs::OpenOptions::new().write(true).create(true).truncate(false).open(path) {
+        let _ = f.write_all_at(out.as_bytes(), 0).and_then(|()| f.set_len(out.len() as u64));
     }
+}
+
+fn fnv64(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The sealed content of an index file, without its seal.
+fn unseal(text: &str) -> Option<&str> {
+    let body = text.strip_suffix('\n')?;
+    let at = body.rfind('\n').map_or(0, |i| i + 1);
+    let (content, seal) = text.split_at(at);
+    let mut f = seal.trim_end().split(' ');
+    if f.next()? != "END" {
+        return None;
+    }
+    let len: usize = f.next()?.parse().ok()?;
+    let sum = u64::from_str_radix(f.next()?, 16).ok()?;
+    (content.len() == len && fnv64(content.as_bytes()) == sum).then_some(content)
 }
 
 /// Reads the index when its stamp equals `stamp`: (tree of light defs, missing).
 pub fn read(path: &Path, stamp: &str) -> Option<(SnapshotTree, Vec<String>)> {
     let text = fs::read_to_string(path).ok()?;
+    let text = unseal(&text)?;
     let mut lines = text.lines();
     if lines.next()? != MAGIC || lines.next()? != stamp {
         return None;
@@ -133,4 +165,44 @@ pub fn read(path: &Path, stamp: &str) -> Option<(SnapshotTree, Vec<String>)> {
     }
     tree.set_current((!current.is_empty()).then_some(current.as_str()));
     Some((tree, missing))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_index_round_trip_and_torn_files_are_not_trusted() {
+        let dir = std::env::temp_dir().join(format!("virsnap-index-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(".vm.index");
+        let mut tree = SnapshotTree::new();
+        for (n, parent) in [("a", None), ("b", Some("a")), ("c", Some("a"))] {
+            let d = SnapshotDef { name: Some(n.into()), parent: parent.map(Into::into), ..SnapshotDef::default() };
+            tree.insert(d, true).unwrap();
+        }
+        tree.set_current(Some("b"));
+        write(&p, "stamp-1", &tree, &[]);
+        let (t, _) = read(&p, "stamp-1").unwrap();
+        assert_eq!(t.names(), tree.names());
+        assert_eq!(t.current(), Some("b"));
+        assert!(read(&p, "stamp-2").is_none());
+        // A smaller index written over a larger one and not cut (a crash
+        // between the write and the cut) is refused, as is a damaged one.
+        let big = fs::read(&p).unwrap();
+        let mut small = SnapshotTree::new();
+        small.insert(SnapshotDef { name: Some("a".into()), ..SnapshotDef::default() }, true).unwrap();
+        write(&p, "stamp-1", &small, &[]);
+        assert_eq!(read(&p, "stamp-1").unwrap().0.names(), ["a"]);
+        let mut torn = fs::read(&p).unwrap();
+        torn.extend_from_slice(&big[torn.len()..]);
+        fs::write(&p, &torn).unwrap();
+        assert!(read(&p, "stamp-1").is_none());
+        let mut bad = big.clone();
+        bad[30] ^= 1;
+        fs::write(&p, &bad).unwrap();
+        assert!(read(&p, "stamp-1").is_none());
+        fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -119,13 +119,16 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Replaces a small runtime file atomically but without fsync: runtime
-/// state (ids, state reasons) is not worth a disk flush; a crash leaves the
-/// old or the new content, never a torn one.
+/// Replaces a small runtime file without fsync: runtime state (ids, state
+/// reasons) is not worth a disk flush. The content has a fixed width per
+/// file and is written in place over the old one (no rename, no truncation:
+/// either makes ext4 start a writeback at once), so a crash leaves the old
+/// or the new value.
 fn quick_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, data)?;
-    fs::rename(&tmp, path)
+    use std::os::unix::fs::FileExt as _;
+    let f = fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+    f.write_all_at(data, 0)?;
+    f.set_len(data.len() as u64)
 }
 
 fn mkdir(p: &Path) -> Result<()> {
@@ -219,7 +222,7 @@ impl QemuDriver {
     }
 
     fn set_status(&self, name: &str, st: Status) -> Result<()> {
-        quick_write(&self.status_path(name), format!("{} {}\n", st.id, st.reason).as_bytes())
+        quick_write(&self.status_path(name), format!("{:>11} {:>11}\n", st.id, st.reason).as_bytes())
             .map_err(|e| Error::system(DOM, "cannot write status", &e))
     }
 
@@ -228,7 +231,7 @@ impl QemuDriver {
         let _l = store.lock()?;
         let p = store.dir().join("next");
         let n: i32 = fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(1);
-        quick_write(&p, format!("{}\n", n + 1).as_bytes()).map_err(|e| Error::system(DOM, "cannot write id counter", &e))?;
+        quick_write(&p, format!("{:>20}\n", n + 1).as_bytes()).map_err(|e| Error::system(DOM, "cannot write id counter", &e))?;
         Ok(n)
     }
 
