@@ -86,6 +86,13 @@ impl Qmp {
 
     /// Runs `cmd`; returns its `return` value, or the QMP error as `VIR_ERR_OPERATION_FAILED`.
     pub fn execute_timeout(&mut self, cmd: &str, args: Option<Json>, timeout: Duration) -> Result<Json> {
+        let id = self.send(cmd, args)?;
+        self.wait(id, cmd, timeout)
+    }
+
+    /// Sends `cmd` without waiting for its reply (collect it with
+    /// [`Self::wait`]), so the caller can overlap other work with it.
+    pub fn send(&mut self, cmd: &str, args: Option<Json>) -> Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
         let mut m = vec![("execute", Json::str(cmd)), ("id", Json::Num(id as f64, id.to_string()))];
@@ -95,6 +102,11 @@ impl Qmp {
         let mut text = Json::obj(m).to_string_compact();
         text.push('\n');
         self.writer.write_all(text.as_bytes()).map_err(|e| io_err("write", &e))?;
+        Ok(id)
+    }
+
+    /// Waits for the reply to the command [`Self::send`] returned `id` for.
+    pub fn wait(&mut self, id: u64, cmd: &str, timeout: Duration) -> Result<Json> {
         let deadline = Instant::now() + timeout;
         loop {
             let msg = self.read_msg(deadline)?;

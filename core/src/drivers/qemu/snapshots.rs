@@ -768,6 +768,7 @@ impl QemuDriver {
                 ))
             }
         };
+        let mut pending_cont: Option<(super::qmp::Qmp, u64)> = None;
         if snap.is_external() {
             self.progress("snapshot-revert", 0);
             crash_point("qemu-revert-before-hypervisor");
@@ -789,9 +790,13 @@ impl QemuDriver {
                     q.execute("stop", None)?;
                     self.vm_snapshot(&mut q, &target, VmOp::Load, &tag, "snapshot-revert")?;
                     if !paused {
-                        q.execute("cont", None)?;
+                        // The reply is collected after the metadata write,
+                        // which overlaps with QEMU restarting the vCPUs.
+                        let id = q.send("cont", None)?;
+                        pending_cont = Some((q, id));
+                    } else {
+                        drop(q);
                     }
-                    drop(q);
                     // libvirt restarts QEMU here, so the domain gets a new id.
                     let id = self.next_id()?;
                     self.set_status(&dom.name, Status { id, reason: if paused { reason::PAUSED_FROM_SNAPSHOT } else { reason::RUNNING_FROM_SNAPSHOT } })?;
@@ -838,7 +843,11 @@ impl QemuDriver {
         tree.set_current(Some(name));
         let mut names = vec![name.to_owned()];
         names.extend(old);
-        self.persist(&dom.name, &store, tree, &names, &uuid)?;
+        let persisted = self.persist(&dom.name, &store, tree, &names, &uuid);
+        if let Some((mut q, id)) = pending_cont {
+            q.wait(id, "cont", super::qmp::DEFAULT_TIMEOUT)?;
+        }
+        persisted?;
         self.recache(&dom.name, &store, loaded);
         Ok(())
     }
