@@ -137,6 +137,17 @@ impl Element {
         }
     }
 
+    /// Drops whitespace-only text between child elements, recursively
+    /// (text-only elements keep their text).
+    pub fn strip_whitespace(&mut self) {
+        if self.has_element_children() {
+            self.children.retain(|n| !matches!(n, Node::Text(t) if t.trim().is_empty()));
+            for c in self.elements_mut() {
+                c.strip_whitespace();
+            }
+        }
+    }
+
     /// True when the element has element children (not only text).
     pub fn has_element_children(&self) -> bool {
         self.children.iter().any(|n| matches!(n, Node::Element(_)))

@@ -166,7 +166,7 @@ fn parse_disk(d: &Element) -> Result<DiskDef> {
     if let Some(src) = d.child("source") {
         if !src.attrs.is_empty() || src.has_element_children() {
             let mut src = src.clone();
-            strip_whitespace(&mut src);
+            src.strip_whitespace();
             if let Some(p) = src.attr("file").or_else(|| src.attr("dev")) {
                 if !p.starts_with('/') {
                     return Err(Error::xml(DOM, format!("disk snapshot image path '{p}' must be absolute")));
@@ -178,7 +178,7 @@ fn parse_disk(d: &Element) -> Result<DiskDef> {
     if let Some(drv) = d.child("driver") {
         if drv.attr("type").is_some() {
             let mut drv = drv.clone();
-            strip_whitespace(&mut drv);
+            drv.strip_whitespace();
             normalize_metadata_cache(&mut drv)?;
             disk.driver = Some(drv);
         }
@@ -193,14 +193,6 @@ fn parse_disk(d: &Element) -> Result<DiskDef> {
     Ok(disk)
 }
 
-fn strip_whitespace(e: &mut Element) {
-    if e.has_element_children() {
-        e.children.retain(|n| !matches!(n, Node::Text(t) if t.trim().is_empty()));
-        for c in e.elements_mut() {
-            strip_whitespace(c);
-        }
-    }
-}
 
 /// `<metadata_cache><max_size unit=…>N</max_size>` is written in bytes.
 fn normalize_metadata_cache(drv: &mut Element) -> Result<()> {

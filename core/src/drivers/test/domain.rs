@@ -102,14 +102,6 @@ impl TestDomain {
     }
 }
 
-fn strip_whitespace(e: &mut Element) {
-    if e.has_element_children() {
-        e.children.retain(|n| !matches!(n, Node::Text(t) if t.trim().is_empty()));
-        for c in e.elements_mut() {
-            strip_whitespace(c);
-        }
-    }
-}
 
 /// Parses domain XML text into a test domain (shut off, persistent).
 pub fn parse_domain_xml(xml: &str) -> Result<TestDomain> {
@@ -121,13 +113,13 @@ pub fn parse_domain(mut el: Element) -> Result<TestDomain> {
     if el.name != "domain" {
         return Err(Error::xml(ErrorDomain::Xml, format!("expecting root element of 'domain', not '{}'", el.name)));
     }
-    strip_whitespace(&mut el);
+    el.strip_whitespace();
     el.remove_attr("id");
     let name = el
         .child_text("name")
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| Error::new(ErrorCode::NoName, ErrorDomain::Domain, "").with_message("missing name information"))?;
+        .ok_or_else(|| Error::bare(ErrorCode::NoName, ErrorDomain::Domain))?;
     if name.contains('/') || name.chars().any(char::is_control) || name.len() > 255 {
         return Err(Error::xml(ErrorDomain::Domain, format!("name {name} cannot contain '/'")));
     }
@@ -157,17 +149,4 @@ pub fn parse_domain(mut el: Element) -> Result<TestDomain> {
         snapshots: SnapshotTree::in_memory(),
         domain_text: DomainTextCache::default(),
     })
-}
-
-trait WithMessage {
-    fn with_message(self, m: &str) -> Self;
-}
-
-impl WithMessage for Error {
-    fn with_message(mut self, m: &str) -> Self {
-        self.message = m.to_owned();
-        self.str1 = Some(m.to_owned());
-        self.str2 = None;
-        self
-    }
 }
