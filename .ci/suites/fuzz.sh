@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (issue 10): seven libFuzzer targets in tests/fuzz/
+# Coverage-guided fuzzing (issue 10): eight libFuzzer targets in tests/fuzz/
 # (snapshot XML parser and through the test driver, domain XML, URIs, ESX
-# SOAP responses, VBoxManage output and .vbox files, QMP/qemu-img JSON),
+# SOAP responses, VBoxManage output and .vbox files, QMP/qemu-img JSON, a
+# live QMP session of the qemu driver against a scripted peer),
 # seeded from ../shared/conformance/ and tests/fuzz/seeds/.
 #
 #   .ci/suites/fuzz.sh                         # CI: each target 30 s
@@ -21,7 +22,7 @@ source .ci/lib.sh
 
 SECS=${VIRSNAP_FUZZ_SECONDS:-30}
 JOBS=${VIRSNAP_FUZZ_JOBS:-1}
-TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml snapshot_driver domain_xml uri esx_soap vbox_output qmp_json})
+TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml snapshot_driver domain_xml uri esx_soap vbox_output qmp_json qmp_session})
 OUT=${VIRSNAP_FUZZ_OUT:-$ROOT/target/fuzz-run}
 CONF=${VIRSNAP_CONFORMANCE:-$ROOT/../shared/conformance}
 [ -d "$CONF" ] || CONF=/work/shared/conformance

@@ -6,7 +6,7 @@
 //! lock) and drops it when done. That is also how a later process
 //! re-attaches to a running guest.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,6 +24,8 @@ pub struct Qmp {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
     next_id: u64,
+    /// Upper bound on any single wait (only lowered by the fuzzing entry point).
+    max_wait: Duration,
 }
 
 impl std::fmt::Debug for Qmp {
@@ -41,11 +43,18 @@ impl Qmp {
     pub fn connect(sock: &Path) -> Result<Self> {
         let stream = UnixStream::connect(sock)
             .map_err(|e| Error::new(ErrorCode::OperationInvalid, DOM, format!("cannot connect to QMP socket {}: {e}", sock.display())))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| io_err("socket", &e))?;
-        stream.set_write_timeout(Some(Duration::from_secs(10))).map_err(|e| io_err("socket", &e))?;
+        Self::negotiate(stream, Duration::from_secs(10))
+    }
+
+    /// Reads the greeting on a connected `stream` and negotiates
+    /// capabilities; no single wait exceeds `max_wait`.
+    fn negotiate(stream: UnixStream, max_wait: Duration) -> Result<Self> {
+        let io_timeout = max_wait.min(Duration::from_secs(10)).max(Duration::from_millis(1));
+        stream.set_read_timeout(Some(io_timeout)).map_err(|e| io_err("socket", &e))?;
+        stream.set_write_timeout(Some(io_timeout)).map_err(|e| io_err("socket", &e))?;
         let writer = stream.try_clone().map_err(|e| io_err("socket", &e))?;
-        let mut q = Qmp { reader: BufReader::new(stream), writer, next_id: 1 };
-        let greeting = q.read_msg(Instant::now() + Duration::from_secs(10))?;
+        let mut q = Qmp { reader: BufReader::new(stream), writer, next_id: 1, max_wait };
+        let greeting = q.read_msg(Instant::now() + io_timeout)?;
         if greeting.get("QMP").is_none() {
             return Err(Error::internal(DOM, "QMP greeting missing"));
         }
@@ -62,7 +71,10 @@ impl Qmp {
             }
             let left = (deadline - now).max(Duration::from_millis(1));
             self.reader.get_ref().set_read_timeout(Some(left)).map_err(|e| io_err("socket", &e))?;
-            match self.reader.read_line(&mut line) {
+            // At most MAX_LINE + 1 bytes per line: a peer that never sends a
+            // newline cannot make the buffer grow without bound.
+            let room = (MAX_LINE + 1).saturating_sub(line.len()) as u64;
+            match (&mut self.reader).take(room).read_line(&mut line) {
                 Ok(0) => return Err(Error::new(ErrorCode::OperationFailed, DOM, "QMP connection closed by QEMU")),
                 Ok(_) if line.ends_with('\n') => break,
                 Ok(_) => {}
@@ -107,7 +119,7 @@ impl Qmp {
 
     /// Waits for the reply to the command [`Self::send`] returned `id` for.
     pub fn wait(&mut self, id: u64, cmd: &str, timeout: Duration) -> Result<Json> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + timeout.min(self.max_wait);
         loop {
             let msg = self.read_msg(deadline)?;
             if msg.get("event").is_some() {
@@ -139,5 +151,195 @@ impl Qmp {
         let status = r.get("status").and_then(Json::as_str).unwrap_or("unknown").to_owned();
         let running = r.get("running").and_then(Json::as_bool).unwrap_or(false);
         Ok((status, running))
+    }
+}
+
+/// Fuzzing entry point: one snapshot operation's QMP conversation with a
+/// scripted peer. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::time::Duration;
+
+    use super::super::domxml::DomainDef;
+    use super::super::jobs::VmOp;
+    use super::super::json::{self, Json};
+    use super::super::QemuDriver;
+    use super::Qmp;
+    use crate::drivers::ParsedUri;
+    use crate::error::{ErrorCode, ErrorDomain, Result};
+
+    /// Longest single wait of the client in a fuzzed session.
+    const MAX_WAIT: Duration = Duration::from_millis(20);
+
+    const DOMAIN: &str = "<domain type='qemu'><name>fuzz</name><memory>65536</memory><devices>\
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/nonexistent/a.qcow2'/><target dev='vda' bus='virtio'/></disk>\
+<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/nonexistent/b.img'/><target dev='vdb' bus='virtio'/></disk>\
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/nonexistent/c.qcow2'/><target dev='vdc' bus='virtio'/></disk>\
+</devices></domain>";
+
+    /// What the scripted peer saw: every command line the client sent.
+    #[derive(Debug, Default)]
+    pub struct Seen {
+        /// `(execute, arguments)` per command, in order.
+        pub commands: Vec<(String, Option<Json>)>,
+    }
+
+    fn driver() -> Option<&'static QemuDriver> {
+        static D: OnceLock<Option<QemuDriver>> = OnceLock::new();
+        D.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("virsnap-qmp-fuzz-{}", std::process::id()));
+            let uri = ParsedUri::parse(&format!("qemu:///embed?root={}", dir.display())).ok()?;
+            QemuDriver::new(&uri).ok()
+        })
+        .as_ref()
+    }
+
+    fn def() -> Option<&'static DomainDef> {
+        static D: OnceLock<Option<DomainDef>> = OnceLock::new();
+        D.get_or_init(|| DomainDef::parse(DOMAIN).ok()).as_ref()
+    }
+
+    /// The peer: sends chunk 0 (the greeting) at once, then one chunk per
+    /// command line it reads, with `$ID` replaced by that command's id and
+    /// `$JOB` by the last `job-id` the client named. Out of chunks it
+    /// closes the socket, or with `stall` keeps it open and silent until
+    /// the client hangs up.
+    fn peer(mut sock: UnixStream, chunks: Vec<Vec<u8>>, stall: bool, split: bool) -> Seen {
+        let mut seen = Seen::default();
+        let Ok(rd) = sock.try_clone() else { return seen };
+        // A client that sends nothing soon is waiting for a reply the
+        // script does not hold (an unmatched id, say): hang up then,
+        // unless stalling is what is being tested.
+        if !stall && rd.set_read_timeout(Some(Duration::from_millis(2))).is_err() {
+            return seen;
+        }
+        let mut rd = BufReader::new(rd);
+        let mut chunks = chunks.into_iter();
+        let (mut id, mut job) = (String::new(), String::new());
+        let send = |sock: &mut UnixStream, c: Vec<u8>, id: &str, job: &str| -> bool {
+            let text = String::from_utf8_lossy(&c).replace("$ID", id).replace("$JOB", job);
+            let bytes = if std::str::from_utf8(&c).is_ok() { text.into_bytes() } else { c };
+            if split {
+                bytes.chunks(7).all(|p| sock.write_all(p).and_then(|()| sock.flush()).is_ok())
+            } else {
+                sock.write_all(&bytes).is_ok()
+            }
+        };
+        if let Some(c) = chunks.next() {
+            if !send(&mut sock, c, &id, &job) {
+                return seen;
+            }
+        }
+        loop {
+            let next = chunks.next();
+            if next.is_none() && !stall {
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+                return seen;
+            }
+            let mut line = String::new();
+            match rd.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    let _ = sock.shutdown(std::net::Shutdown::Both);
+                    return seen;
+                }
+                Ok(_) => {}
+            }
+            // The client only ever sends well-formed commands with rising ids.
+            let msg = json::parse(line.trim()).unwrap_or_else(|e| panic!("client sent malformed JSON ({e}): {line}"));
+            let cmd = msg.get("execute").and_then(Json::as_str).unwrap_or_else(|| panic!("client line without execute: {line}"));
+            let n = msg.get("id").and_then(Json::as_u64).unwrap_or_else(|| panic!("client line without id: {line}"));
+            id = n.to_string();
+            let args = msg.get("arguments").cloned();
+            if let Some(j) = args.as_ref().and_then(|a| a.get("job-id")).and_then(Json::as_str) {
+                job = j.to_owned();
+            }
+            seen.commands.push((cmd.to_owned(), args));
+            if let Some(c) = next {
+                if !send(&mut sock, c, &id, &job) {
+                    return seen;
+                }
+            }
+        }
+    }
+
+    /// Runs one conversation scripted by `data`: byte 0 picks the
+    /// operation (bits 0-2), a stalling peer (bit 3) and replies written
+    /// in 7-byte pieces (bit 4); the rest is the peer's chunks, separated
+    /// by NUL bytes. Returns the operation's result and what the peer saw.
+    /// Panics when an invariant breaks: an error that is not a QEMU-domain
+    /// operation/timeout/internal error, a malformed or out-of-order
+    /// command, a progress value outside 1..=99 or not rising, or success
+    /// reported for a snapshot operation QEMU was never asked to do.
+    pub fn qmp_session(data: &[u8]) -> (Result<()>, Seen) {
+        let (Some(drv), Some(def)) = (driver(), def()) else { panic!("fuzzing driver cannot be set up") };
+        let (&sel, rest) = data.split_first().unwrap_or((&0, &[]));
+        let chunks: Vec<Vec<u8>> = if rest.is_empty() { Vec::new() } else { rest.split(|&b| b == 0).map(<[u8]>::to_vec).collect() };
+        let (stall, split) = (sel & 8 != 0, sel & 16 != 0);
+        let Ok((client, server)) = UnixStream::pair() else { panic!("socketpair failed") };
+        let peer = std::thread::spawn(move || peer(server, chunks, stall, split));
+        let last = Arc::new(Mutex::new(0u32));
+        let seen_progress = Arc::clone(&last);
+        if let Ok(mut p) = drv.progress.lock() {
+            *p = Some(Arc::new(move |_op: &str, pct: u32| {
+                let mut l = seen_progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                assert!((1..=99).contains(&pct) && pct > *l, "progress {pct} after {}", *l);
+                *l = pct;
+            }));
+        }
+        // (operation, its QMP job command, its HMP command)
+        let (op, qmp_cmd, hmp_cmd) = match sel & 7 {
+            1 | 4 => (Some(VmOp::Save), "snapshot-save", "savevm"),
+            2 | 5 => (Some(VmOp::Load), "snapshot-load", "loadvm"),
+            3 | 6 => (Some(VmOp::Delete), "snapshot-delete", "delvm"),
+            _ => (None, "", ""),
+        };
+        let tag = "snap 1";
+        let result = Qmp::negotiate(client, MAX_WAIT).and_then(|mut q| {
+            let (_status, running) = q.status()?;
+            match (sel & 7, op) {
+                // What create/revert/delete do on a running guest: pause, the job, resume.
+                (4..=6, Some(op)) => {
+                    if running {
+                        q.execute("stop", None)?;
+                    }
+                    drv.vm_snapshot(&mut q, def, op, tag, "fuzz")?;
+                    // revert overlaps its metadata write with cont
+                    let id = q.send("cont", None)?;
+                    q.wait(id, "cont", Duration::from_secs(1)).map(drop)
+                }
+                (_, Some(op)) => drv.vm_snapshot(&mut q, def, op, tag, "fuzz"),
+                _ => {
+                    let text = q.hmp("info snapshots", Duration::from_secs(1))?;
+                    let _ = text.lines().count();
+                    q.execute("cont", None).map(drop)
+                }
+            }
+        });
+        if let Ok(mut p) = drv.progress.lock() {
+            *p = None;
+        }
+        let seen = match peer.join() {
+            Ok(s) => s,
+            Err(e) => std::panic::resume_unwind(e),
+        };
+        if let Err(e) = &result {
+            assert_eq!(e.domain, ErrorDomain::Qemu, "error from the wrong domain: {e:?}");
+            assert!(
+                matches!(e.code, ErrorCode::OperationFailed | ErrorCode::OperationTimeout | ErrorCode::InternalError),
+                "unexpected error code: {e:?}"
+            );
+        }
+        if let (Ok(()), Some(op)) = (&result, op) {
+            let asked = seen.commands.iter().any(|(c, a)| {
+                let arg = |k: &str| a.as_ref().and_then(|a| a.get(k)).and_then(Json::as_str).map(str::to_owned);
+                (c == qmp_cmd && arg("tag").as_deref() == Some(tag))
+                    || (c == "human-monitor-command" && arg("command-line").is_some_and(|l| l.starts_with(hmp_cmd) && l.contains("snap")))
+            });
+            assert!(asked, "{op:?} reported success but QEMU was never asked: {:?}", seen.commands);
+        }
+        (result, seen)
     }
 }
