@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod errors;
+mod journal;
 pub mod parse;
 mod redefine;
 pub mod settings;
@@ -67,7 +68,10 @@ pub(crate) fn open(_req: &OpenRequest, uri: &ParsedUri) -> Option<Result<Arc<dyn
         )));
     }
     let drv = VboxDriver::with_runner(Box::new(runner));
+    // Machines a crashed REDEFINE left unregistered first, then the
+    // multi-step operations a crash interrupted.
     redefine::recover(&drv);
+    journal::recover(&drv);
     let d: Arc<dyn Driver> = Arc::new(drv);
     Some(Ok(d))
 }

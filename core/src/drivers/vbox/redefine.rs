@@ -24,6 +24,7 @@ use crate::error::{Error, ErrorDomain, Result};
 use crate::flags::create;
 use crate::model::SnapshotState;
 use crate::names::validate_snapshot_name;
+use crate::store::crash_point;
 use crate::uuid::Uuid;
 use crate::xml::{parse_snapshot, ParseFlags};
 
@@ -73,10 +74,12 @@ pub fn redefine(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Res
         }
         let want = def.description.clone().unwrap_or_default();
         if node.description.clone().unwrap_or_default() != want {
+            crash_point("vbox-redefine-before-edit");
             drv.run_ok(
                 &args(&["snapshot", &vm, "edit", &node.uuid.to_string(), &format!("--description={want}")]),
                 Ctx::Snapshot(dom, &name),
             )?;
+            crash_point("vbox-redefine-after-edit");
         }
         return Ok(name);
     }
@@ -117,10 +120,12 @@ pub fn redefine(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Res
 
     let journal = Journal::new(&dom.uuid)?;
     journal.begin(&vpath, &hpath)?;
+    crash_point("vbox-redefine-after-journal");
     if let Err(e) = drv.run_ok(&args(&["unregistervm", &vm]), Ctx::Domain(dom)) {
         journal.end();
         return Err(e);
     }
+    crash_point("vbox-redefine-after-unregister");
     let register = || drv.run_ok(&args(&["registervm", &vpath]), Ctx::Domain(dom)).map(|_| ());
     let original = match std::fs::read_to_string(&hpath) {
         Ok(t) => t,
@@ -132,12 +137,19 @@ pub fn redefine(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Res
         }
     };
     journal.keep_original(&original)?;
+    crash_point("vbox-redefine-after-original-kept");
     let rewritten = VboxFile::parse(&original).and_then(|mut f| {
         f.add_snapshot(parent.as_ref(), &snap)?;
         f.set_last_state_change(now())?;
         Ok(f.to_text())
     });
-    let outcome = rewritten.and_then(|text| write_atomic(&hpath, &text)).and_then(|()| register());
+    let outcome = rewritten
+        .and_then(|text| write_atomic(&hpath, &text))
+        .and_then(|()| {
+            crash_point("vbox-redefine-after-write");
+            register()
+        })
+        .map(|()| crash_point("vbox-redefine-after-register"));
     if let Err(e) = outcome {
         // Put VirtualBox's own file back and register the machine again.
         let _ = write_atomic(&hpath, &original);
@@ -151,7 +163,7 @@ pub fn redefine(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Res
 }
 
 /// Where REDEFINE records machines it has unregistered.
-fn journal_dir() -> std::path::PathBuf {
+pub(super) fn journal_dir() -> std::path::PathBuf {
     if let Some(d) = std::env::var_os("VIRSNAP_VBOX_STATE_DIR").filter(|d| !d.is_empty()) {
         return d.into();
     }
@@ -185,6 +197,7 @@ impl Journal {
     }
 
     fn end(&self) {
+        crash_point("vbox-redefine-before-journal-removal");
         let _ = std::fs::remove_file(&self.orig);
         let _ = std::fs::remove_file(&self.pending);
     }
@@ -224,6 +237,7 @@ pub fn recover(drv: &VboxDriver) -> Vec<String> {
                 .is_ok_and(|t| write_atomic(std::path::Path::new(hpath), &t).is_ok())
                 && register());
         if ok {
+            remove_stale_tmp(std::path::Path::new(hpath));
             let _ = std::fs::remove_file(&orig);
             let _ = std::fs::remove_file(&p);
             done.push(vpath.to_owned());
@@ -232,14 +246,41 @@ pub fn recover(drv: &VboxDriver) -> Vec<String> {
     done
 }
 
-fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
+/// Removes the temporary files [`write_atomic`] left for `path` in
+/// processes that are gone.
+pub(super) fn remove_stale_tmp(path: &std::path::Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else { return };
+    remove_stale_tmp_in(dir, name);
+}
+
+/// Removes from `dir` the temporary files of [`write_atomic`] whose names
+/// start with `prefix` and whose process is gone.
+pub(super) fn remove_stale_tmp_in(dir: &std::path::Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let n = e.file_name();
+        let Some(pid) = n.to_str().filter(|n| n.starts_with(prefix)).and_then(|n| n.rsplit_once(".virsnap-tmp-")).map(|(_, p)| p) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok_and(|p| p != std::process::id() && !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Replaces `path` by `text` durably (temporary file, fsync, rename).
+pub(super) fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("vbox-virsnap-tmp");
+    // Per process: two processes never share a temporary file.
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".virsnap-tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
     let io = |e: std::io::Error| Error::system(V, format!("cannot write {}", path.display()), &e);
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
     f.write_all(text.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
     drop(f);
+    crash_point("vbox-write-before-rename");
     std::fs::rename(&tmp, path).map_err(io)?;
     if let Some(dir) = path.parent() {
         if let Ok(d) = std::fs::File::open(dir) {

@@ -7,11 +7,13 @@ use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{create, delete, list, revert, xml as xmlf};
 use crate::model::{SnapshotDef, SnapshotState};
 use crate::names::validate_snapshot_name;
+use crate::store::crash_point;
 use crate::tree::SnapshotTree;
 use crate::uuid::Uuid;
 use crate::xml::{format_snapshot, parse_snapshot, FormatFlags, ParseFlags};
 
 use super::errors::Ctx;
+use super::journal::{Intent, Plan};
 use super::parse::{parse_snapshot_list, parse_taken, Listing};
 use super::settings::{parse_machine_file, MachineFile};
 use super::{args, VboxDriver};
@@ -237,11 +239,18 @@ pub fn create(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Resul
     if flags & create::LIVE != 0 {
         a.push("--live".to_owned());
     }
+    // Take and rename are two calls: journalled, so that a crash between
+    // them is finished (renamed) at the next open.
+    let intent = if placeholder { Some(Intent::begin(&dom.uuid, &Plan::Rename(take_name.clone(), name.clone()))?) } else { None };
+    crash_point("vbox-create-before-take");
     let out = drv.run_op(&a, Ctx::Domain(dom), "snapshot-create")?;
+    crash_point("vbox-create-after-take");
     let id = parse_taken(&out.stdout);
-    if placeholder {
+    if let Some(intent) = intent {
         let id = id.ok_or_else(|| Error::internal(V, "VBoxManage did not print the new snapshot's UUID"))?;
         drv.run_ok(&args(&["snapshot", &vm, "edit", &id.to_string(), &format!("--name={name}")]), Ctx::Snapshot(dom, &name))?;
+        crash_point("vbox-create-after-rename");
+        intent.end();
     }
     if flags & create::HALT != 0 && drv.is_active(dom)? {
         drv.controlvm(dom, "poweroff")?;
@@ -262,7 +271,9 @@ pub fn revert(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Resu
         return Err(Error::op_invalid(V, "cannot revert snapshot of running domain"));
     }
     let vm = dom.uuid.to_string();
+    crash_point("vbox-revert-before-restore");
     drv.run_op(&args(&["snapshot", &vm, "restore", &v.uuid(i).to_string()]), Ctx::Snapshot(dom, name), "snapshot-revert")?;
+    crash_point("vbox-revert-after-restore");
     if flags & (revert::RUNNING | revert::PAUSED) != 0 {
         drv.start(dom)?;
         if flags & revert::PAUSED != 0 {
@@ -274,7 +285,10 @@ pub fn revert(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Resu
 
 fn delete_one(drv: &VboxDriver, dom: &DomainRef, name: &str, uuid: Uuid) -> Result<()> {
     let vm = dom.uuid.to_string();
-    drv.run_op(&args(&["snapshot", &vm, "delete", &uuid.to_string()]), Ctx::Snapshot(dom, name), "snapshot-delete").map(|_| ())
+    crash_point("vbox-delete-before-one");
+    drv.run_op(&args(&["snapshot", &vm, "delete", &uuid.to_string()]), Ctx::Snapshot(dom, name), "snapshot-delete")?;
+    crash_point("vbox-delete-after-one");
+    Ok(())
 }
 
 /// `virDomainSnapshotDelete`. VirtualBox deletes one snapshot at a time and
@@ -292,9 +306,16 @@ pub fn delete(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Resu
     if flags & delete::CHILDREN != 0 {
         doomed.push(i);
     }
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    // One call per snapshot: journalled, so that a crash part way is
+    // finished (the rest deleted) at the next open.
+    let intent = Intent::begin(&dom.uuid, &Plan::Delete(doomed.iter().map(|&d| v.uuid(d)).collect()))?;
     for d in doomed {
         delete_one(drv, dom, v.name(d), v.uuid(d))?;
     }
+    intent.end();
     Ok(())
 }
 
@@ -310,6 +331,8 @@ pub fn rename(drv: &VboxDriver, dom: &DomainRef, name: &str, new_name: &str, fla
         return Err(Error::op_invalid(V, format!("snapshot '{new_name}' already exists")));
     }
     let vm = dom.uuid.to_string();
-    drv.run_ok(&args(&["snapshot", &vm, "edit", &v.uuid(i).to_string(), &format!("--name={new_name}")]), Ctx::Snapshot(dom, name))
-        .map(|_| ())
+    crash_point("vbox-rename-before-edit");
+    drv.run_ok(&args(&["snapshot", &vm, "edit", &v.uuid(i).to_string(), &format!("--name={new_name}")]), Ctx::Snapshot(dom, name))?;
+    crash_point("vbox-rename-after-edit");
+    Ok(())
 }
