@@ -142,7 +142,7 @@ impl Connection {
     }
 
     fn domain(&self, r: DomainRef) -> Domain {
-        Domain { conn: self.clone(), r: Arc::new(r) }
+        Domain { inner: Arc::new(DomainInner { conn: self.clone(), r }) }
     }
 
     /// Every domain matching `VIR_CONNECT_LIST_DOMAINS_*` `flags` (`virConnectListAllDomains`).
@@ -213,44 +213,50 @@ impl Connection {
 /// A domain handle: connection plus name, UUID and the id seen at lookup.
 #[derive(Clone, Debug)]
 pub struct Domain {
+    /// Shared by every clone (each snapshot handle holds one): a clone is
+    /// one reference count, no copy.
+    inner: Arc<DomainInner>,
+}
+
+#[derive(Debug)]
+struct DomainInner {
     conn: Connection,
-    /// Shared by every clone (each snapshot handle holds one): no name copy.
-    r: Arc<DomainRef>,
+    r: DomainRef,
 }
 
 impl Domain {
     /// The connection this domain came from.
     pub fn connection(&self) -> &Connection {
-        &self.conn
+        &self.inner.conn
     }
 
     /// Domain name (`virDomainGetName`).
     pub fn name(&self) -> &str {
-        &self.r.name
+        &self.inner.r.name
     }
 
     /// Domain UUID (`virDomainGetUUID`).
     pub fn uuid(&self) -> Uuid {
-        self.r.uuid
+        self.inner.r.uuid
     }
 
     /// Domain UUID string (`virDomainGetUUIDString`).
     pub fn uuid_string(&self) -> String {
-        self.r.uuid.to_string()
+        self.inner.r.uuid.to_string()
     }
 
     /// Id cached at lookup, -1 when inactive (`virDomainGetID` returns it as unsigned).
     pub fn id(&self) -> i32 {
-        self.r.id
+        self.inner.r.id
     }
 
     /// The driver's reference for this domain.
     pub fn domain_ref(&self) -> &DomainRef {
-        &self.r
+        &self.inner.r
     }
 
     fn drv(&self) -> &Arc<dyn Driver> {
-        &self.conn.inner.driver
+        &self.inner.conn.inner.driver
     }
 
     fn matches_list_flags(&self, flags: u32) -> Result<bool> {
@@ -263,7 +269,7 @@ impl Domain {
             return Ok(false);
         }
         if flags & (f::PERSISTENT | f::TRANSIENT) != 0 {
-            let p = self.drv().domain_is_persistent(&self.r)?;
+            let p = self.drv().domain_is_persistent(&self.inner.r)?;
             if !((flags & f::PERSISTENT != 0 && p) || (flags & f::TRANSIENT != 0 && !p)) {
                 return Ok(false);
             }
@@ -289,7 +295,7 @@ impl Domain {
             return Ok(false);
         }
         if flags & (f::HAS_SNAPSHOT | f::NO_SNAPSHOT) != 0 {
-            let has = !self.drv().snapshot_list(&self.r, 0, ListKind::Num)?.is_empty();
+            let has = self.drv().snapshot_count(&self.inner.r, None, 0)? > 0;
             if !((flags & f::HAS_SNAPSHOT != 0 && has) || (flags & f::NO_SNAPSHOT != 0 && !has)) {
                 return Ok(false);
             }
@@ -301,12 +307,12 @@ impl Domain {
     pub fn state(&self, flags: u32) -> Result<(DomainState, i32)> {
         let func = format!("{}DomainGetState", self.drv().func_prefix());
         drivers::check_flags(flags, 0, self.drv().error_domain(), &func)?;
-        self.drv().domain_state(&self.r)
+        self.drv().domain_state(&self.inner.r)
     }
 
     /// `virDomainGetInfo`.
     pub fn info(&self) -> Result<DomainInfo> {
-        self.drv().domain_info(&self.r)
+        self.drv().domain_info(&self.inner.r)
     }
 
     /// `virDomainIsActive`.
@@ -316,67 +322,67 @@ impl Domain {
 
     /// `virDomainIsPersistent`.
     pub fn is_persistent(&self) -> Result<bool> {
-        self.drv().domain_is_persistent(&self.r)
+        self.drv().domain_is_persistent(&self.inner.r)
     }
 
     /// The id the domain has now (-1 when inactive), refreshed from the driver.
     pub fn current_id(&self) -> Result<i32> {
-        let fresh = self.drv().lookup_domain_by_uuid(&self.r.uuid)?;
+        let fresh = self.drv().lookup_domain_by_uuid(&self.inner.r.uuid)?;
         Ok(fresh.id)
     }
 
     /// Start (`virDomainCreateWithFlags`).
     pub fn create(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.conn, "virDomainCreateWithFlags")?;
-        self.drv().domain_create(&self.r, flags)
+        ro_check_domain(&self.inner.conn, "virDomainCreateWithFlags")?;
+        self.drv().domain_create(&self.inner.r, flags)
     }
 
     /// Power off (`virDomainDestroyFlags`).
     pub fn destroy(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.conn, "virDomainDestroy")?;
-        self.drv().domain_destroy(&self.r, flags)
+        ro_check_domain(&self.inner.conn, "virDomainDestroy")?;
+        self.drv().domain_destroy(&self.inner.r, flags)
     }
 
     /// Graceful shutdown (`virDomainShutdownFlags`).
     pub fn shutdown(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.conn, "virDomainShutdown")?;
-        self.drv().domain_shutdown(&self.r, flags)
+        ro_check_domain(&self.inner.conn, "virDomainShutdown")?;
+        self.drv().domain_shutdown(&self.inner.r, flags)
     }
 
     /// Pause (`virDomainSuspend`).
     pub fn suspend(&self) -> Result<()> {
-        ro_check_domain(&self.conn, "virDomainSuspend")?;
-        self.drv().domain_suspend(&self.r)
+        ro_check_domain(&self.inner.conn, "virDomainSuspend")?;
+        self.drv().domain_suspend(&self.inner.r)
     }
 
     /// Unpause (`virDomainResume`).
     pub fn resume(&self) -> Result<()> {
-        ro_check_domain(&self.conn, "virDomainResume")?;
-        self.drv().domain_resume(&self.r)
+        ro_check_domain(&self.inner.conn, "virDomainResume")?;
+        self.drv().domain_resume(&self.inner.r)
     }
 
     /// Undefine (`virDomainUndefineFlags`).
     pub fn undefine(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.conn, "virDomainUndefineFlags")?;
-        self.drv().domain_undefine(&self.r, flags)
+        ro_check_domain(&self.inner.conn, "virDomainUndefineFlags")?;
+        self.drv().domain_undefine(&self.inner.r, flags)
     }
 
     /// Domain XML (`virDomainGetXMLDesc`).
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
-        if self.conn.inner.read_only && flags & crate::flags::domain::XML_SECURE != 0 {
+        if self.inner.conn.inner.read_only && flags & crate::flags::domain::XML_SECURE != 0 {
             return Err(Error::new(ErrorCode::OperationDenied, ErrorDomain::Domain, "virDomainGetXMLDesc with secure flag"));
         }
-        self.drv().domain_xml(&self.r, flags)
+        self.drv().domain_xml(&self.inner.r, flags)
     }
 
-    fn snapshot(&self, name: String) -> Snapshot {
-        Snapshot { domain: self.clone(), name: Arc::new(RwLock::new(Arc::from(name))) }
+    fn snapshot(&self, name: Arc<str>) -> Snapshot {
+        Snapshot { domain: self.clone(), name: Arc::new(RwLock::new(name)) }
     }
 
     /// Creates a snapshot (`virDomainSnapshotCreateXML`). Returns a new handle.
     pub fn snapshot_create_xml(&self, xml: &str, flags: u32) -> Result<Snapshot> {
         const F: &str = "virDomainSnapshotCreateXML";
-        ro_check(&self.conn, F)?;
+        ro_check(&self.inner.conn, F)?;
         if flags & create::CURRENT != 0 && flags & create::REDEFINE == 0 {
             return Err(Error::flag_requires(F, crate::flags::create_name(create::REDEFINE), crate::flags::create_name(create::CURRENT)));
         }
@@ -385,28 +391,37 @@ impl Domain {
                 return Err(Error::flags_exclusive(F, crate::flags::create_name(create::REDEFINE), crate::flags::create_name(other)));
             }
         }
-        let name = self.drv().snapshot_create_xml(&self.r, xml, flags)?;
-        Ok(self.snapshot(name))
+        let name = self.drv().snapshot_create_xml(&self.inner.r, xml, flags)?;
+        Ok(self.snapshot(Arc::from(name)))
     }
 
     /// Number of snapshots matching `flags` (`virDomainSnapshotNum`).
     pub fn snapshot_num(&self, flags: u32) -> Result<usize> {
-        Ok(self.drv().snapshot_list(&self.r, flags, ListKind::Num)?.len())
+        self.drv().snapshot_count(&self.inner.r, None, flags)
     }
 
     /// Names of snapshots matching `flags` (`virDomainSnapshotListNames`).
     pub fn snapshot_list_names(&self, flags: u32) -> Result<Vec<String>> {
-        self.drv().snapshot_list(&self.r, flags, ListKind::Names)
+        self.drv().snapshot_list(&self.inner.r, flags, ListKind::Names)
+    }
+
+    /// Calls `f` with each name [`Self::snapshot_list_names`] returns, in
+    /// order, without building a list (the name is borrowed for the call).
+    /// Since 0.1.
+    pub fn snapshot_list_names_with(&self, flags: u32, f: &mut dyn FnMut(&str)) -> Result<()> {
+        self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::Names, &mut |n| f(n))
     }
 
     /// Handles for snapshots matching `flags` (`virDomainListAllSnapshots`).
     pub fn list_all_snapshots(&self, flags: u32) -> Result<Vec<Snapshot>> {
-        Ok(self.drv().snapshot_list(&self.r, flags, ListKind::All)?.into_iter().map(|n| self.snapshot(n)).collect())
+        let mut out = Vec::new();
+        self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::All, &mut |n| out.push(self.snapshot(n.clone())))?;
+        Ok(out)
     }
 
     /// Snapshot by name (`virDomainSnapshotLookupByName`).
     pub fn snapshot_lookup_by_name(&self, name: &str, flags: u32) -> Result<Snapshot> {
-        let n = self.drv().snapshot_lookup(&self.r, name, flags)?;
+        let n = self.drv().snapshot_lookup_shared(&self.inner.r, name, flags)?;
         Ok(self.snapshot(n))
     }
 
@@ -415,19 +430,19 @@ impl Domain {
         let u = Uuid::parse(uuid).ok_or_else(|| {
             Error::invalid_arg(ErrorDomain::DomainSnapshot, format!("invalid snapshot UUID '{}'", crate::names::printable(uuid)))
         })?;
-        let n = self.drv().snapshot_lookup_by_uuid(&self.r, &u, flags)?;
-        Ok(self.snapshot(n))
+        let n = self.drv().snapshot_lookup_by_uuid(&self.inner.r, &u, flags)?;
+        Ok(self.snapshot(Arc::from(n)))
     }
 
     /// 1/0: has a current snapshot (`virDomainHasCurrentSnapshot`).
     pub fn has_current_snapshot(&self, flags: u32) -> Result<bool> {
-        self.drv().snapshot_has_current(&self.r, flags)
+        self.drv().snapshot_has_current(&self.inner.r, flags)
     }
 
     /// The current snapshot (`virDomainSnapshotCurrent`).
     pub fn snapshot_current(&self, flags: u32) -> Result<Snapshot> {
-        match self.drv().snapshot_current(&self.r, flags)? {
-            Some(n) => Ok(self.snapshot(n)),
+        match self.drv().snapshot_current(&self.inner.r, flags)? {
+            Some(n) => Ok(self.snapshot(Arc::from(n))),
             None => Err(Error::new(
                 ErrorCode::NoDomainSnapshot,
                 self.drv().error_domain(),
@@ -443,8 +458,8 @@ impl Domain {
 
     /// Deletes every snapshot (the seed's `snapshot-delete-all`); returns the count.
     pub fn snapshot_delete_all(&self, flags: u32) -> Result<usize> {
-        ro_check(&self.conn, "virDomainSnapshotDeleteAll")?;
-        self.drv().snapshot_delete_all(&self.r, flags)
+        ro_check(&self.inner.conn, "virDomainSnapshotDeleteAll")?;
+        self.drv().snapshot_delete_all(&self.inner.r, flags)
     }
 }
 
@@ -473,50 +488,60 @@ impl Snapshot {
 
     /// The connection (`virDomainSnapshotGetConnect`).
     pub fn connection(&self) -> &Connection {
-        &self.domain.conn
+        &self.domain.inner.conn
     }
 
     fn drv(&self) -> &Arc<dyn Driver> {
         self.domain.drv()
     }
 
-    fn sibling(&self, name: String) -> Snapshot {
+    fn sibling(&self, name: Arc<str>) -> Snapshot {
         self.domain.snapshot(name)
     }
 
     /// XML description (`virDomainSnapshotGetXMLDesc`).
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
-        if self.domain.conn.inner.read_only && flags & xmlf::SECURE != 0 {
+        if self.domain.inner.conn.inner.read_only && flags & xmlf::SECURE != 0 {
             return Err(Error::new(
                 ErrorCode::OperationDenied,
                 ErrorDomain::DomainSnapshot,
                 "virDomainSnapshotGetXMLDesc with secure flag",
             ));
         }
-        self.drv().snapshot_xml_desc(&self.domain.r, &self.name(), flags)
+        self.drv().snapshot_xml_desc(&self.domain.inner.r, &self.name(), flags)
     }
 
     /// Number of children, or descendants with `LIST_DESCENDANTS` (`virDomainSnapshotNumChildren`).
     pub fn num_children(&self, flags: u32) -> Result<usize> {
-        Ok(self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags, ListKind::Num)?.len())
+        self.drv().snapshot_count(&self.domain.inner.r, Some(&self.name()), flags)
     }
 
     /// Children names (`virDomainSnapshotListChildrenNames`).
     pub fn list_children_names(&self, flags: u32) -> Result<Vec<String>> {
-        self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags, ListKind::Names)
+        self.drv().snapshot_list_children(&self.domain.inner.r, &self.name(), flags, ListKind::Names)
+    }
+
+    /// Calls `f` with each name [`Self::list_children_names`] returns, in
+    /// order, without building a list. Since 0.1.
+    pub fn list_children_names_with(&self, flags: u32, f: &mut dyn FnMut(&str)) -> Result<()> {
+        self.drv().snapshot_visit(&self.domain.inner.r, Some(&self.name()), flags, ListKind::Names, &mut |n| f(n))
     }
 
     /// Children handles (`virDomainSnapshotListAllChildren`).
     pub fn list_all_children(&self, flags: u32) -> Result<Vec<Snapshot>> {
-        let names = self.drv().snapshot_list_children(&self.domain.r, &self.name(), flags, ListKind::All)?;
-        Ok(names.into_iter().map(|n| self.sibling(n)).collect())
+        let mut out = Vec::new();
+        let name = self.name();
+        self.drv().snapshot_visit(&self.domain.inner.r, Some(&name), flags, ListKind::All, &mut |n| {
+            out.push(self.sibling(n.clone()));
+        })?;
+        Ok(out)
     }
 
     /// The parent (`virDomainSnapshotGetParent`).
     pub fn parent(&self, flags: u32) -> Result<Snapshot> {
         let name = self.name();
-        match self.drv().snapshot_parent(&self.domain.r, &name, flags)? {
-            Some(p) => Ok(self.sibling(p)),
+        match self.drv().snapshot_parent(&self.domain.inner.r, &name, flags)? {
+            Some(p) => Ok(self.sibling(Arc::from(p))),
             None => Err(Error::new(
                 ErrorCode::NoDomainSnapshot,
                 self.drv().error_domain(),
@@ -527,27 +552,27 @@ impl Snapshot {
 
     /// Is this the current snapshot (`virDomainSnapshotIsCurrent`).
     pub fn is_current(&self, flags: u32) -> Result<bool> {
-        self.drv().snapshot_is_current(&self.domain.r, &self.name(), flags)
+        self.drv().snapshot_is_current(&self.domain.inner.r, &self.name(), flags)
     }
 
     /// Does the driver keep metadata for it (`virDomainSnapshotHasMetadata`).
     pub fn has_metadata(&self, flags: u32) -> Result<bool> {
-        self.drv().snapshot_has_metadata(&self.domain.r, &self.name(), flags)
+        self.drv().snapshot_has_metadata(&self.domain.inner.r, &self.name(), flags)
     }
 
     /// Reverts the domain to this snapshot (`virDomainRevertToSnapshot`).
     pub fn revert(&self, flags: u32) -> Result<()> {
         const F: &str = "virDomainRevertToSnapshot";
-        ro_check(&self.domain.conn, F)?;
+        ro_check(&self.domain.inner.conn, F)?;
         exclusive(flags, revert::RUNNING, revert::PAUSED, F, revert_name)?;
-        self.drv().snapshot_revert(&self.domain.r, &self.name(), flags)
+        self.drv().snapshot_revert(&self.domain.inner.r, &self.name(), flags)
     }
 
     /// Deletes this snapshot (`virDomainSnapshotDelete`), including the
     /// seed's MERGE / MERGE_FORCE / DISCARD / DISCARD_FORCE modes.
     pub fn delete(&self, flags: u32) -> Result<()> {
         const F: &str = "virDomainSnapshotDelete";
-        ro_check(&self.domain.conn, F)?;
+        ro_check(&self.domain.inner.conn, F)?;
         exclusive(flags, delete::CHILDREN, delete::CHILDREN_ONLY, F, delete_name)?;
         let seed = flags & delete::SEED_MODES;
         let flags = if seed == 0 {
@@ -567,7 +592,7 @@ impl Snapshot {
             match seed {
                 delete::DISCARD => {
                     let name = self.name();
-                    if !self.drv().snapshot_list_children(&self.domain.r, &name, 0, ListKind::Num)?.is_empty() {
+                    if self.drv().snapshot_count(&self.domain.inner.r, Some(&name), 0)? > 0 {
                         return Err(Error::op_invalid(
                             self.drv().error_domain(),
                             format!("snapshot '{name}' has children; DISCARD would discard them (use DISCARD_FORCE)"),
@@ -579,18 +604,18 @@ impl Snapshot {
                 _ => 0,
             }
         };
-        self.drv().snapshot_delete(&self.domain.r, &self.name(), flags)
+        self.drv().snapshot_delete(&self.domain.inner.r, &self.name(), flags)
     }
 
     /// Renames this snapshot (`virDomainSnapshotRename`, virsnap 0.1). This
     /// handle (and its clones) then carry the new name.
     pub fn rename(&self, new_name: &str, flags: u32) -> Result<()> {
         const F: &str = "virDomainSnapshotRename";
-        ro_check(&self.domain.conn, F)?;
+        ro_check(&self.domain.inner.conn, F)?;
         drivers::check_flags(flags, 0, ErrorDomain::DomainSnapshot, F)?;
         validate_snapshot_name(new_name)?;
         let old = self.name();
-        self.drv().snapshot_rename(&self.domain.r, &old, new_name, flags)?;
+        self.drv().snapshot_rename(&self.domain.inner.r, &old, new_name, flags)?;
         let mut g = match self.name.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -604,15 +629,15 @@ impl Snapshot {
     /// `REVERT_PAUSED`).
     pub fn create_from(&self, flags: u32) -> Result<()> {
         const F: &str = "virDomainCreateFromSnapshot";
-        ro_check(&self.domain.conn, F)?;
+        ro_check(&self.domain.inner.conn, F)?;
         exclusive(flags, revert::RUNNING, revert::PAUSED, F, revert_name)?;
         drivers::check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, ErrorDomain::DomainSnapshot, F)?;
-        self.drv().snapshot_create_from(&self.domain.r, &self.name(), flags)
+        self.drv().snapshot_create_from(&self.domain.inner.r, &self.name(), flags)
     }
 
     /// The snapshot's UUID string (`virDomainSnapshotGetUUIDString`, virsnap 0.1).
     pub fn uuid_string(&self) -> Result<String> {
-        Ok(self.drv().snapshot_uuid(&self.domain.r, &self.name())?.to_string())
+        Ok(self.drv().snapshot_uuid(&self.domain.inner.r, &self.name())?.to_string())
     }
 }
 

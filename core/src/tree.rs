@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+mod fxhash;
+
 use crate::error::{Error, ErrorDomain, Result};
 use crate::flags::list;
 use crate::model::{SnapshotDef, SnapshotState};
@@ -15,9 +17,27 @@ use crate::uuid::Uuid;
 
 type Idx = usize;
 
+/// Name → slot. Keys are shared with [`Node::name`] and handed out by
+/// [`SnapshotTree::shared_name`] and [`SnapshotTree::visit`], so a snapshot
+/// handle needs no copy of its name.
+type NameIndex = HashMap<Arc<str>, Idx, fxhash::FxBuild>;
+
+/// `LIST_*` bits that filter (the others choose the set or the order).
+const FILTERS: u32 = list::LEAVES
+    | list::NO_LEAVES
+    | list::METADATA
+    | list::NO_METADATA
+    | list::INACTIVE
+    | list::ACTIVE
+    | list::DISK_ONLY
+    | list::INTERNAL
+    | list::EXTERNAL;
+
 #[derive(Debug, Clone)]
 struct Node {
     def: SnapshotDef,
+    /// `def.name`, shared with the name index.
+    name: Arc<str>,
     parent: Option<Idx>,
     /// Children in creation order.
     children: Vec<Idx>,
@@ -46,7 +66,7 @@ pub struct Removal {
 pub struct SnapshotTree {
     nodes: Vec<Option<Node>>,
     free: Vec<Idx>,
-    by_name: HashMap<String, Idx>,
+    by_name: NameIndex,
     by_uuid: HashMap<Uuid, Idx>,
     order: BTreeMap<u64, Idx>,
     roots: Vec<Idx>,
@@ -143,7 +163,14 @@ impl SnapshotTree {
     }
 
     fn name_of(&self, i: Idx) -> &str {
-        self.node(i).def.name.as_deref().unwrap_or_default()
+        &self.node(i).name
+    }
+
+    /// The tree's own copy of `name` (a reference count, no allocation), for
+    /// handles that outlive the call. `None` when `name` does not exist.
+    /// Does not touch the snapshot's definition. Since 0.1.
+    pub fn shared_name(&self, name: &str) -> Option<Arc<str>> {
+        self.by_name.get_key_value(name).map(|(k, _)| k.clone())
     }
 
     /// True when `name` exists.
@@ -227,11 +254,11 @@ impl SnapshotTree {
     /// `None` for a root). A missing UUID is generated and recorded in `def`.
     /// A duplicate name gives libvirt's `domain moment X already exists`.
     pub fn insert(&mut self, mut def: SnapshotDef, has_metadata: bool) -> Result<()> {
-        let name = def
-            .name
-            .clone()
-            .ok_or_else(|| Error::internal(ErrorDomain::DomainSnapshot, "snapshot without a name"))?;
-        if self.by_name.contains_key(&name) {
+        let name: Arc<str> = match def.name.as_deref() {
+            Some(n) => Arc::from(n),
+            None => return Err(Error::internal(ErrorDomain::DomainSnapshot, "snapshot without a name")),
+        };
+        if self.by_name.contains_key(&*name) {
             return Err(moment_exists(&name));
         }
         let parent = match &def.parent {
@@ -255,7 +282,17 @@ impl SnapshotTree {
         };
         let seq = self.next_seq;
         self.next_seq += 1;
-        let node = Node { def, parent, children: Vec::new(), seq, uuid, has_metadata, xml: None, formatted: false };
+        let node = Node {
+            def,
+            name: name.clone(),
+            parent,
+            children: Vec::new(),
+            seq,
+            uuid,
+            has_metadata,
+            xml: None,
+            formatted: false,
+        };
         let i = match self.free.pop() {
             Some(i) => {
                 self.nodes[i] = Some(node);
@@ -403,7 +440,7 @@ impl SnapshotTree {
     fn free_slot(&mut self, i: Idx) -> Option<String> {
         let mut node = self.nodes.get_mut(i)?.take()?;
         let name = node.def.name.take().unwrap_or_default();
-        self.by_name.remove(&name);
+        self.by_name.remove(&*node.name);
         self.by_uuid.remove(&node.uuid);
         self.order.remove(&node.seq);
         self.free.push(i);
@@ -513,8 +550,11 @@ impl SnapshotTree {
             ));
         }
         self.by_name.remove(old);
-        self.by_name.insert(new.to_owned(), i);
-        self.node_mut(i).def.name = Some(new.to_owned());
+        let shared: Arc<str> = Arc::from(new);
+        self.by_name.insert(shared.clone(), i);
+        let n = self.node_mut(i);
+        n.def.name = Some(new.to_owned());
+        n.name = shared;
         let children = self.node(i).children.clone();
         for c in children {
             self.node_mut(c).def.parent = Some(new.to_owned());
@@ -525,9 +565,14 @@ impl SnapshotTree {
     /// Pre-order walk with children newest first (libvirt's TOPOLOGICAL order)
     /// when `newest_first`, else in creation order.
     fn preorder(&self, start: &[Idx], newest_first: bool, out: &mut Vec<Idx>) {
+        self.walk(start, newest_first, |i| out.push(i));
+    }
+
+    /// [`Self::preorder`] calling `f` on each node as it is reached.
+    fn walk(&self, start: &[Idx], newest_first: bool, mut f: impl FnMut(Idx)) {
         let mut stack: Vec<Idx> = if newest_first { start.to_vec() } else { start.iter().rev().copied().collect() };
         while let Some(i) = stack.pop() {
-            out.push(i);
+            f(i);
             let ch = &self.node(i).children;
             if newest_first {
                 stack.extend(ch.iter().copied());
@@ -538,6 +583,9 @@ impl SnapshotTree {
     }
 
     fn filter(&self, i: Idx, flags: u32) -> bool {
+        if flags & FILTERS == 0 {
+            return true;
+        }
         let n = self.node(i);
         if flags & list::LEAVES != 0 && !n.children.is_empty() {
             return false;
@@ -578,15 +626,13 @@ impl SnapshotTree {
         true
     }
 
-    fn collect(&self, candidates: Vec<Idx>, flags: u32) -> Vec<String> {
-        candidates.into_iter().filter(|&i| self.filter(i, flags)).map(|i| self.name_of(i).to_owned()).collect()
-    }
-
     /// Number of snapshots [`Self::list`] would return for `flags`, without
     /// building the list.
     pub fn count(&self, flags: u32) -> usize {
         if flags & list::ROOTS != 0 {
             self.roots.iter().filter(|&&i| self.filter(i, flags)).count()
+        } else if flags & FILTERS == 0 {
+            self.len()
         } else {
             self.order.values().filter(|&&i| self.filter(i, flags)).count()
         }
@@ -596,38 +642,80 @@ impl SnapshotTree {
     /// means roots only; every filter bit applies; creation order unless
     /// TOPOLOGICAL (parents first, siblings newest first, as libvirt).
     pub fn list(&self, flags: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        self.visit(flags, &mut |n| out.push(String::from(&**n)));
+        out
+    }
+
+    /// Calls `f` with each name [`Self::list`] returns, in the same order,
+    /// without copying names or building a list (the name is the tree's
+    /// shared copy: clone the `Arc` to keep it). Since 0.1.
+    pub fn visit(&self, flags: u32, f: &mut dyn FnMut(&Arc<str>)) {
         let topo = flags & list::TOPOLOGICAL != 0;
-        let candidates: Vec<Idx> = if flags & list::ROOTS != 0 {
-            if topo { self.roots.iter().rev().copied().collect() } else { self.roots.clone() }
-        } else if topo {
-            let mut v = Vec::with_capacity(self.len());
-            self.preorder(&self.roots, true, &mut v);
-            v
-        } else {
-            self.order.values().copied().collect()
+        let mut each = |i: Idx| {
+            if self.filter(i, flags) {
+                f(&self.node(i).name);
+            }
         };
-        self.collect(candidates, flags)
+        if flags & list::ROOTS != 0 {
+            if topo {
+                self.roots.iter().rev().for_each(|&i| each(i));
+            } else {
+                self.roots.iter().for_each(|&i| each(i));
+            }
+        } else if topo {
+            self.walk(&self.roots, true, each);
+        } else {
+            self.order.values().for_each(|&i| each(i));
+        }
     }
 
     /// Children listing (`virDomainSnapshotListChildrenNames`): DESCENDANTS
     /// means all descendants; same filters and order rules as [`Self::list`].
     pub fn list_children(&self, name: &str, flags: u32) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        self.visit_children(name, flags, &mut |n| out.push(String::from(&**n)))?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each name [`Self::list_children`] returns, in the same
+    /// order, without copying names. `VIR_ERR_NO_DOMAIN_SNAPSHOT` when `name`
+    /// does not exist. Since 0.1.
+    pub fn visit_children(&self, name: &str, flags: u32, f: &mut dyn FnMut(&Arc<str>)) -> Result<()> {
         let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
         let topo = flags & list::TOPOLOGICAL != 0;
         let ch = &self.node(i).children;
-        let candidates: Vec<Idx> = if flags & list::DESCENDANTS != 0 {
-            let mut v = Vec::new();
-            self.preorder(ch, topo, &mut v);
-            if !topo {
-                v.sort_by_key(|&c| self.node(c).seq);
+        let mut each = |i: Idx| {
+            if self.filter(i, flags) {
+                f(&self.node(i).name);
             }
-            v
-        } else if topo {
-            ch.iter().rev().copied().collect()
-        } else {
-            ch.clone()
         };
-        Ok(self.collect(candidates, flags))
+        if flags & list::DESCENDANTS != 0 {
+            if topo {
+                self.walk(ch, true, each);
+            } else {
+                let mut v = Vec::new();
+                self.preorder(ch, false, &mut v);
+                v.sort_by_key(|&c| self.node(c).seq);
+                v.into_iter().for_each(each);
+            }
+        } else if topo {
+            ch.iter().rev().for_each(|&c| each(c));
+        } else {
+            ch.iter().for_each(|&c| each(c));
+        }
+        Ok(())
+    }
+
+    /// Number of names [`Self::list_children`] would return. Since 0.1.
+    pub fn count_children(&self, name: &str, flags: u32) -> Result<usize> {
+        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        if flags & (list::DESCENDANTS | FILTERS) == 0 {
+            return Ok(self.node(i).children.len());
+        }
+        let mut n = 0;
+        self.visit_children(name, flags, &mut |_| n += 1)?;
+        Ok(n)
     }
 }
 

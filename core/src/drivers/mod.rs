@@ -222,6 +222,43 @@ pub trait Driver: Send + Sync {
     fn snapshot_lookup(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         Err(Error::no_support("virDomainSnapshotLookupByName"))
     }
+    /// Number of names [`Self::snapshot_list`] (`of` is `None`) or
+    /// [`Self::snapshot_list_children`] of `of` would return for `flags`.
+    /// The default builds that list; drivers override it to count in place.
+    /// Since 0.1.
+    fn snapshot_count(&self, dom: &DomainRef, of: Option<&str>, flags: u32) -> Result<usize> {
+        Ok(match of {
+            None => self.snapshot_list(dom, flags, ListKind::Num)?.len(),
+            Some(n) => self.snapshot_list_children(dom, n, flags, ListKind::Num)?.len(),
+        })
+    }
+    /// Calls `visit` with each name [`Self::snapshot_list`] (`of` is `None`)
+    /// or [`Self::snapshot_list_children`] of `of` would return, in order.
+    /// A name is borrowed for the call; clone the `Arc` to keep it. The
+    /// default builds that list and copies each name; drivers override it
+    /// to hand out their own names without copies. Since 0.1.
+    fn snapshot_visit(
+        &self,
+        dom: &DomainRef,
+        of: Option<&str>,
+        flags: u32,
+        kind: ListKind,
+        visit: &mut dyn FnMut(&Arc<str>),
+    ) -> Result<()> {
+        let names = match of {
+            None => self.snapshot_list(dom, flags, kind)?,
+            Some(n) => self.snapshot_list_children(dom, n, flags, kind)?,
+        };
+        for n in names {
+            visit(&Arc::from(n));
+        }
+        Ok(())
+    }
+    /// [`Self::snapshot_lookup`] returning the name as a shared string the
+    /// caller keeps (the default copies it). Since 0.1.
+    fn snapshot_lookup_shared(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Arc<str>> {
+        Ok(Arc::from(self.snapshot_lookup(dom, name, flags)?))
+    }
     /// Snapshot by virsnap UUID; returns its name.
     fn snapshot_lookup_by_uuid(&self, dom: &DomainRef, uuid: &Uuid, flags: u32) -> Result<String> {
         Err(Error::no_support("virDomainSnapshotLookupByUUIDString"))

@@ -372,6 +372,53 @@ impl Driver for TestDriver {
         self.with_domain(dom, |d, _| snapshot::get(d, name).map(|_| name.to_owned()))
     }
 
+    fn snapshot_lookup_shared(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Arc<str>> {
+        check_flags(flags, 0, T, "testDomainSnapshotLookupByName")?;
+        // The index alone: the definition is not touched.
+        self.with_domain(dom, |d, _| d.snapshots.shared_name(name).ok_or_else(|| Error::no_snapshot(T, name)))
+    }
+
+    fn snapshot_count(&self, dom: &DomainRef, of: Option<&str>, flags: u32) -> Result<usize> {
+        let func = if of.is_some() { "testDomainSnapshotNumChildren" } else { "testDomainSnapshotNum" };
+        check_flags(flags, list::ALL, T, func)?;
+        self.with_domain(dom, |d, _| match of {
+            None => Ok(d.snapshots.count(flags)),
+            Some(name) => {
+                snapshot::get(d, name)?;
+                d.snapshots.count_children(name, flags)
+            }
+        })
+    }
+
+    fn snapshot_visit(
+        &self,
+        dom: &DomainRef,
+        of: Option<&str>,
+        flags: u32,
+        kind: ListKind,
+        visit: &mut dyn FnMut(&Arc<str>),
+    ) -> Result<()> {
+        let func = match (of.is_some(), kind) {
+            (false, ListKind::Num) => "testDomainSnapshotNum",
+            (false, ListKind::Names) => "testDomainSnapshotListNames",
+            (false, ListKind::All) => "testDomainListAllSnapshots",
+            (true, ListKind::Num) => "testDomainSnapshotNumChildren",
+            (true, ListKind::Names) => "testDomainSnapshotListChildrenNames",
+            (true, ListKind::All) => "testDomainSnapshotListAllChildren",
+        };
+        check_flags(flags, list::ALL, T, func)?;
+        self.with_domain(dom, |d, _| match of {
+            None => {
+                d.snapshots.visit(flags, visit);
+                Ok(())
+            }
+            Some(name) => {
+                snapshot::get(d, name)?;
+                d.snapshots.visit_children(name, flags, visit)
+            }
+        })
+    }
+
     fn snapshot_lookup_by_uuid(&self, dom: &DomainRef, uuid: &Uuid, flags: u32) -> Result<String> {
         check_flags(flags, 0, T, "testDomainSnapshotLookupByUUIDString")?;
         self.with_domain(dom, |d, _| {
