@@ -206,17 +206,13 @@ pub fn out_string(s: &str) -> Result<*mut c_char, Error> {
     }
 }
 
-/// A malloc'd array of `items.len() + 1` pointers, NULL-terminated.
-pub fn out_array<T>(items: &[*mut T]) -> Result<*mut *mut T, Error> {
-    let n = items.len() + 1;
-    // SAFETY: calloc returns zeroed memory for n pointers or NULL.
-    let arr = unsafe { libc::calloc(n, std::mem::size_of::<*mut T>()) }.cast::<*mut T>();
+/// A malloc'd array of `n + 1` NULL pointers (the caller fills the first
+/// `n`; the last stays the terminator); out of memory → error.
+pub fn out_array<T>(n: usize) -> Result<*mut *mut T, Error> {
+    // SAFETY: calloc returns zeroed memory for n + 1 pointers or NULL.
+    let arr = unsafe { libc::calloc(n + 1, std::mem::size_of::<*mut T>()) }.cast::<*mut T>();
     if arr.is_null() {
         return Err(Error::bare(ErrorCode::NoMemory, ErrorDomain::None));
-    }
-    for (i, it) in items.iter().enumerate() {
-        // SAFETY: `arr` has room for n > i elements.
-        unsafe { *arr.add(i) = *it };
     }
     Ok(arr)
 }

@@ -339,22 +339,13 @@ pub unsafe extern "C" fn virConnectListAllDomains(
         if domains.is_null() {
             return Ok(n);
         }
-        let ptrs: Vec<virDomainPtr> = list
-            .into_iter()
-            .map(|d| handles::publish_domain(&c, d))
-            .collect();
-        match boundary::out_array(&ptrs) {
-            Ok(arr) => {
-                // SAFETY: non-NULL and writable per the contract.
-                unsafe { *domains = arr };
-                Ok(n)
-            }
-            Err(e) => {
-                for p in ptrs {
-                    let _ = handles::release::<handles::DomainHandle, _>(p, F);
-                }
-                Err(e)
-            }
+        let arr: *mut virDomainPtr = boundary::out_array(list.len())?;
+        for (i, d) in list.into_iter().enumerate() {
+            // SAFETY: out_array returned room for n + 1 pointers; i < n.
+            unsafe { *arr.add(i) = handles::publish_domain(&c, d) };
         }
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *domains = arr };
+        Ok(n)
     })
 }

@@ -121,8 +121,10 @@ pub unsafe extern "C" fn virDomainSnapshotNum(domain: virDomainPtr, flags: c_uin
     })
 }
 
-/// Checks `names`/`nameslen`, gets the names and fills at most `nameslen`
-/// malloc'd copies. Returns the total count, as libvirt does.
+/// Checks `names`/`nameslen`, then fills at most `nameslen` malloc'd copies
+/// straight from `visit` (which calls its argument with every matching name,
+/// in order; no list is built). Returns the total count, as libvirt does; on
+/// error nothing is left in `names`.
 ///
 /// # Safety
 /// `names` must be NULL or have room for `nameslen` pointers.
@@ -130,7 +132,7 @@ pub(crate) unsafe fn fill_names(
     names: *mut *mut c_char,
     nameslen: c_int,
     func: &str,
-    get: impl FnOnce() -> virsnap_core::Result<Vec<String>>,
+    visit: impl FnOnce(&mut dyn FnMut(&str)) -> virsnap_core::Result<()>,
 ) -> Result<c_int, Error> {
     if nameslen < 0 {
         return Err(boundary::negative_arg(func, "nameslen", SNAP));
@@ -138,26 +140,39 @@ pub(crate) unsafe fn fill_names(
     if names.is_null() && nameslen > 0 {
         return Err(boundary::null_arg(func, "names", SNAP));
     }
-    let list = get()?;
-    let want = list.len().min(nameslen as usize);
-    for (i, n) in list.iter().take(want).enumerate() {
-        match boundary::out_string(n) {
-            // SAFETY: i < nameslen, room guaranteed by the caller.
-            Ok(p) => unsafe { *names.add(i) = p },
-            Err(e) => {
-                for j in 0..i {
-                    // SAFETY: entries 0..i were malloc'd just above; free them
-                    // and clear the slot so no partial result is left.
-                    unsafe {
-                        libc::free((*names.add(j)).cast());
-                        *names.add(j) = ptr::null_mut();
-                    }
+    let room = nameslen as usize;
+    let mut total = 0usize;
+    let mut written = 0usize;
+    let mut failed: Option<Error> = None;
+    let res = visit(&mut |n| {
+        if written == total && written < room {
+            match boundary::out_string(n) {
+                Ok(p) => {
+                    // SAFETY: written < nameslen, room guaranteed by the caller.
+                    unsafe { *names.add(written) = p };
+                    written += 1;
                 }
-                return Err(e);
+                Err(e) => failed = Some(e),
             }
         }
+        total += 1;
+    });
+    let err = match (res, failed) {
+        (Err(e), _) | (Ok(()), Some(e)) => Some(e),
+        (Ok(()), None) => None,
+    };
+    if let Some(e) = err {
+        for j in 0..written {
+            // SAFETY: entries 0..written were malloc'd just above; free them
+            // and clear the slots so no partial result is left.
+            unsafe {
+                libc::free((*names.add(j)).cast());
+                *names.add(j) = ptr::null_mut();
+            }
+        }
+        return Err(e);
     }
-    Ok(list.len() as c_int)
+    Ok(total as c_int)
 }
 
 /// Fills `names` with up to `nameslen` snapshot names matching `flags`.
@@ -179,11 +194,12 @@ pub unsafe extern "C" fn virDomainSnapshotListNames(
     entry(F, || {
         let d = handles::domain(domain, F)?;
         // SAFETY: forwarded contract.
-        unsafe { fill_names(names, nameslen, F, || d.dom.snapshot_list_names(flags)) }
+        unsafe { fill_names(names, nameslen, F, |f| d.dom.snapshot_list_names_with(flags, f)) }
     })
 }
 
-/// Publishes `list` as a malloc'd NULL-terminated array in `*snaps` (all or nothing).
+/// Publishes `list` as a malloc'd NULL-terminated array in `*snaps` (all or
+/// nothing: the array is allocated before any handle is published).
 ///
 /// # Safety
 /// `snaps` must be NULL or writable.
@@ -191,29 +207,20 @@ unsafe fn publish_list(
     dom: &Arc<DomainHandle>,
     list: Vec<Snapshot>,
     snaps: *mut *mut virDomainSnapshotPtr,
-    func: &str,
 ) -> Result<c_int, Error> {
-    let n = list.len() as c_int;
+    let n = list.len();
     if snaps.is_null() {
-        return Ok(n);
+        return Ok(n as c_int);
     }
-    let ptrs: Vec<virDomainSnapshotPtr> = list
-        .into_iter()
-        .map(|s| handles::publish_snapshot(dom, s))
-        .collect();
-    match boundary::out_array(&ptrs) {
-        Ok(arr) => {
-            // SAFETY: non-NULL and writable per the contract.
-            unsafe { *snaps = arr };
-            Ok(n)
-        }
-        Err(e) => {
-            for p in ptrs {
-                let _ = handles::release::<SnapHandle, _>(p, func);
-            }
-            Err(e)
-        }
-    }
+    let arr: *mut virDomainSnapshotPtr = boundary::out_array(n)?;
+    let handles: Vec<Arc<SnapHandle>> = list.into_iter().map(|s| SnapHandle::new(dom.clone(), s)).collect();
+    // SAFETY: out_array returned room for n + 1 pointers, NULL-filled; the
+    // first n are ours to fill and nothing else refers to the array yet.
+    let out = unsafe { std::slice::from_raw_parts_mut(arr, n) };
+    handles::publish_all(handles, out);
+    // SAFETY: non-NULL and writable per the contract.
+    unsafe { *snaps = arr };
+    Ok(n as c_int)
 }
 
 /// Lists the snapshots matching `flags`. With `snaps` NULL only the count is returned.
@@ -240,7 +247,7 @@ pub unsafe extern "C" fn virDomainListAllSnapshots(
         let d = handles::domain(domain, F)?;
         let list = d.dom.list_all_snapshots(flags)?;
         // SAFETY: forwarded contract.
-        unsafe { publish_list(&d, list, snaps, F) }
+        unsafe { publish_list(&d, list, snaps) }
     })
 }
 
@@ -279,7 +286,7 @@ pub unsafe extern "C" fn virDomainSnapshotListChildrenNames(
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
         // SAFETY: forwarded contract.
-        unsafe { fill_names(names, nameslen, F, || s.snap.list_children_names(flags)) }
+        unsafe { fill_names(names, nameslen, F, |f| s.snap.list_children_names_with(flags, f)) }
     })
 }
 
@@ -305,7 +312,7 @@ pub unsafe extern "C" fn virDomainSnapshotListAllChildren(
         let s = handles::snapshot(snapshot, F)?;
         let list = s.snap.list_all_children(flags)?;
         // SAFETY: forwarded contract.
-        unsafe { publish_list(&s.dom, list, snaps, F) }
+        unsafe { publish_list(&s.dom, list, snaps) }
     })
 }
 

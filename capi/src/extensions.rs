@@ -30,7 +30,7 @@ pub unsafe extern "C" fn virDomainListSnapshotNames(
     entry(F, || {
         let d = handles::domain(domain, F)?;
         // SAFETY: forwarded contract.
-        unsafe { fill_names(names, nameslen, F, || d.dom.snapshot_list_names(flags)) }
+        unsafe { fill_names(names, nameslen, F, |f| d.dom.snapshot_list_names_with(flags, f)) }
     })
 }
 

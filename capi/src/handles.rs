@@ -10,12 +10,17 @@
 //!   strong count after the lock is dropped, because `Drop` removes the key;
 //! - a snapshot handle holds its domain handle, which holds its connection
 //!   handle, as libvirt's objects do, so borrowed pointers from
-//!   `virDomainSnapshotGetDomain`/`GetConnect` keep resolving.
+//!   `virDomainSnapshotGetDomain`/`GetConnect` keep resolving;
+//! - one lock per call on the hot paths: a `Free` of the last reference to
+//!   a snapshot handle unregisters it in the same critical section (so its
+//!   `Drop` does not lock again), and a listing registers its handles in
+//!   chunks under one lock.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ffi::CString;
 use std::os::raw::c_char;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use virsnap_core::{Connection, Domain, Error, ErrorCode, ErrorDomain, Snapshot};
@@ -55,25 +60,42 @@ type Map<T> = HashMap<usize, Entry<T>, BuildHasherDefault<AddrHasher>>;
 /// How many dead handles keep their address reserved (see [`Registry::forget`]).
 const QUARANTINE: usize = 1024;
 
-/// One registry per handle type.
-pub struct Registry<T> {
-    map: Mutex<Map<T>>,
+/// What a registry's lock guards.
+struct Slots<T> {
+    map: Map<T>,
     /// Allocations of the last [`QUARANTINE`] dropped handles, held by a
     /// `Weak` only (the object and the references it held are gone), so the
     /// allocator cannot hand the same address to a new handle right away.
-    dead: Mutex<VecDeque<Weak<T>>>,
+    dead: VecDeque<Weak<T>>,
+}
+
+impl<T> Slots<T> {
+    /// Unregisters `key`; returns the quarantined allocation that falls
+    /// out, to be freed after the lock is dropped.
+    fn unregister(&mut self, key: usize) -> Option<Weak<T>> {
+        let e = self.map.remove(&key)?;
+        self.dead.push_back(e.weak);
+        if self.dead.len() > QUARANTINE { self.dead.pop_front() } else { None }
+    }
+}
+
+/// One registry per handle type.
+pub struct Registry<T> {
+    slots: Mutex<Slots<T>>,
 }
 
 impl<T> Registry<T> {
     const fn new() -> Self {
         Self {
-            map: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())),
-            dead: Mutex::new(VecDeque::new()),
+            slots: Mutex::new(Slots {
+                map: HashMap::with_hasher(BuildHasherDefault::new()),
+                dead: VecDeque::new(),
+            }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Map<T>> {
-        match self.map.lock() {
+    fn lock(&self) -> MutexGuard<'_, Slots<T>> {
+        match self.slots.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
@@ -84,22 +106,14 @@ impl<T> Registry<T> {
     /// double free or a stale pointer from one thread is refused instead of
     /// hitting a new handle another thread just got at the same address.
     fn forget(&self, key: usize) {
-        let Some(e) = self.lock().remove(&key) else { return };
-        let old = {
-            let mut dead = match self.dead.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            dead.push_back(e.weak);
-            if dead.len() > QUARANTINE { dead.pop_front() } else { None }
-        };
-        // Frees only memory (the value was dropped already), outside the locks.
+        let old = self.lock().unregister(key);
+        // Frees only memory (the value was dropped already), outside the lock.
         drop(old);
     }
 
     /// Number of live entries (for tests).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().map.len()
     }
 
     /// True when no handle is alive (for tests).
@@ -114,14 +128,49 @@ pub trait Kind: Sized + Send + Sync + 'static {
     fn registry() -> &'static Registry<Self>;
     /// libvirt's error for an invalid pointer of this kind in `func`.
     fn invalid(func: &str) -> Error;
+    /// For kinds only C holds: the flag [`release`] sets when it has
+    /// unregistered the object itself, so its `Drop` skips
+    /// [`Registry::forget`]. `None`: `Drop` always unregisters.
+    fn unlisted(&self) -> Option<&AtomicBool> {
+        None
+    }
 }
 
 /// Publishes a new object: C owns one reference (`c_refs = 1`).
 pub fn publish<T: Kind, P>(obj: Arc<T>) -> *mut P {
     let key = Arc::as_ptr(&obj) as usize;
     let weak = Arc::downgrade(&obj);
-    T::registry().lock().insert(key, Entry { weak, c_refs: 1 });
+    T::registry().lock().map.insert(key, Entry { weak, c_refs: 1 });
     Arc::into_raw(obj) as *mut P
+}
+
+/// How many objects [`publish_all`] registers per lock.
+const PUBLISH_CHUNK: usize = 512;
+
+/// Publishes every object of `objs` as [`publish`] does, writing the
+/// pointers to `out` in order (`out` must be as long as `objs`; extra
+/// objects are dropped unpublished). One lock per [`PUBLISH_CHUNK`] objects.
+pub fn publish_all<T: Kind, P>(objs: Vec<Arc<T>>, out: &mut [*mut P]) {
+    let mut it = objs.into_iter().zip(out.iter_mut());
+    loop {
+        let mut done = 0;
+        {
+            let mut g = T::registry().lock();
+            g.map.reserve(it.len().min(PUBLISH_CHUNK));
+            for (obj, slot) in it.by_ref() {
+                let key = Arc::as_ptr(&obj) as usize;
+                g.map.insert(key, Entry { weak: Arc::downgrade(&obj), c_refs: 1 });
+                *slot = Arc::into_raw(obj) as *mut P;
+                done += 1;
+                if done == PUBLISH_CHUNK {
+                    break;
+                }
+            }
+        }
+        if done < PUBLISH_CHUNK {
+            return;
+        }
+    }
 }
 
 /// Resolves a key to a live object (a fresh strong reference), or `None`.
@@ -130,7 +179,7 @@ pub fn resolve<T: Kind, P>(p: *mut P) -> Option<Arc<T>> {
         return None;
     }
     let g = T::registry().lock();
-    g.get(&(p as usize)).and_then(|e| e.weak.upgrade())
+    g.map.get(&(p as usize)).and_then(|e| e.weak.upgrade())
     // The guard is dropped after the upgrade; the returned Arc is dropped by
     // the caller, never under the lock.
 }
@@ -140,7 +189,7 @@ pub fn add_ref<T: Kind, P>(p: *mut P, func: &str) -> Result<(), Error> {
     let obj = resolve::<T, P>(p).ok_or_else(|| T::invalid(func))?;
     {
         let mut g = T::registry().lock();
-        match g.get_mut(&(p as usize)) {
+        match g.map.get_mut(&(p as usize)) {
             Some(e) => e.c_refs += 1,
             None => return Err(T::invalid(func)),
         }
@@ -156,21 +205,37 @@ pub fn release<T: Kind, P>(p: *mut P, func: &str) -> Result<bool, Error> {
     if p.is_null() {
         return Err(T::invalid(func));
     }
-    {
+    let key = p as usize;
+    let (arc, quarantined) = {
         let mut g = T::registry().lock();
-        match g.get_mut(&(p as usize)) {
-            Some(e) if e.c_refs > 0 && e.weak.strong_count() > 0 => e.c_refs -= 1,
+        let last = match g.map.get_mut(&key) {
+            Some(e) if e.c_refs > 0 && e.weak.strong_count() > 0 => {
+                e.c_refs -= 1;
+                e.c_refs == 0
+            }
             _ => return Err(T::invalid(func)),
+        };
+        // SAFETY: the registry said C owned at least one reference to this
+        // live object, i.e. one strong count leaked by `publish` or `add_ref`
+        // with `Arc::into_raw` at exactly this address; we just took it back
+        // from the count, so it is reclaimed exactly once.
+        let arc = unsafe { Arc::from_raw(p as *const T) };
+        let mut quarantined = None;
+        // The last C reference and no other holder: nobody can get a new
+        // one (upgrades happen under this lock), so unregister now instead
+        // of locking again in Drop.
+        if last && Arc::strong_count(&arc) == 1 {
+            if let Some(flag) = arc.unlisted() {
+                flag.store(true, Ordering::Relaxed);
+                quarantined = g.unregister(key);
+            }
         }
-    }
-    // SAFETY: the registry said C owned at least one reference to this live
-    // object, i.e. one strong count leaked by `publish` or `add_ref` with
-    // `Arc::into_raw` at exactly this address; we just took it back from the
-    // count, so it is reclaimed exactly once. The lock is released, so the
-    // possible Drop (which takes the lock) cannot deadlock.
-    let arc = unsafe { Arc::from_raw(p as *const T) };
+        (arc, quarantined)
+    };
+    // The lock is released, so a Drop that takes it cannot deadlock.
     let alive = Arc::strong_count(&arc) > 1;
     drop(arc);
+    drop(quarantined);
     Ok(alive)
 }
 
@@ -359,6 +424,8 @@ pub struct SnapHandle {
     /// `virDomainSnapshotGetName` stay valid for the handle's life, even after
     /// a rename.
     names: Mutex<Vec<CString>>,
+    /// Set by [`release`] when it unregistered the handle (see [`Kind::unlisted`]).
+    unlisted: AtomicBool,
 }
 
 impl SnapHandle {
@@ -368,6 +435,7 @@ impl SnapHandle {
             dom,
             snap,
             names: Mutex::new(Vec::new()),
+            unlisted: AtomicBool::new(false),
         })
     }
 
@@ -397,7 +465,9 @@ impl SnapHandle {
 
 impl Drop for SnapHandle {
     fn drop(&mut self) {
-        Self::registry().forget(self as *const Self as usize);
+        if !self.unlisted.load(Ordering::Relaxed) {
+            Self::registry().forget(self as *const Self as usize);
+        }
     }
 }
 
@@ -413,6 +483,9 @@ impl Kind for SnapHandle {
             ErrorDomain::DomainSnapshot,
             func,
         )
+    }
+    fn unlisted(&self) -> Option<&AtomicBool> {
+        Some(&self.unlisted)
     }
 }
 
