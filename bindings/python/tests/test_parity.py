@@ -32,22 +32,10 @@ NODE_DIFFS = {
     "root_xml": "same as amp_xml: embedded <domain> of a node-file snapshot is not normalised",
     "state_after_running_flag": "deliberate (DESIGN.md §4.2): REVERT_RUNNING to a shut-off snapshot "
     "starts the domain in virsnap; libvirt's test driver leaves it shut off",
-    "off_state": "reverting an already shut-off domain to a shut-off snapshot: libvirt keeps reason 0, "
-    "core reports VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT (7)",
 }
 KNOWN_CORE_DIFFS = {
-    "ro_xml_secure": "core/src/connect.rs Snapshot::xml_desc words the read-only SECURE error with "
-    "Error::read_only ('read only access prevents …'); libvirt says "
-    "'operation forbidden: virDomainSnapshotGetXMLDesc with secure flag'",
-    "disk_path_no": "core's test driver names the disk 'vda' in 'disk … must use snapshot mode "
-    "internal'; libvirt keeps the name as given ('/guest/diskimage1')",
     "redefine_minimal_domain": "core keeps a REDEFINE's embedded <domain> as written; libvirt parses "
     "and re-formats it with its defaults (memory unit, currentMemory, vcpu, os arch/boot, clock, on_*, devices)",
-    "lookup_id_negative": "core/src/connect.rs Connection::lookup_by_id reports 'id … must be zero or "
-    "greater' in VIR_FROM_NONE (0); libvirt reports it in VIR_FROM_DOMAIN (20)",
-    "memory_external": "core's test driver accepts <memory snapshot='external'> and makes the disk "
-    "external; libvirt refuses (67: 'source for disk vda is not a regular file; refusing to "
-    "generate external snapshot name')",
 }
 
 
