@@ -25,7 +25,8 @@ SCENARIOS = {
 LIBVIRT_PY = os.environ.get("VIRSNAP_LIBVIRT_PYTHON", "/usr/bin/python3")
 
 # Steps where virsnap-core knowingly differs from libvirt 9.0; each is an
-# xfail with the reason, and turns into a failure once core is fixed.
+# xfail with the reason while the difference lasts (a step that matches passes;
+# drop its entry then, so a regression fails instead of being excused).
 NODE_DIFFS = {
     "amp_xml": "core keeps a node file's embedded <domain> as written; libvirt parses and "
     "re-formats it with its defaults (currentMemory, vcpu placement, boot, clock, on_*, devices)",
