@@ -132,7 +132,8 @@ fn revert_restores_the_domain_definition() {
     let (conn, dom) = node();
     dom.snapshot_lookup_by_name("base", 0).unwrap().revert(0).unwrap();
     let xml = dom.xml_desc(0).unwrap();
-    assert!(!xml.contains("<devices>"), "definition from the snapshot: {xml}");
+    // The snapshot's domain has no disk (the live one has hda), normalised as libvirt does.
+    assert!(!xml.contains("fc4.img") && xml.contains("  <devices>\n  </devices>\n"), "definition from the snapshot: {xml}");
     assert!(xml.contains("<uuid>ef861801-45b9-11cb-88e3-afbfe5370493</uuid>"));
     drop(conn);
 }

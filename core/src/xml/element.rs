@@ -230,7 +230,9 @@ fn write_element(out: &mut String, e: &Element, indent: usize, foreign: bool) {
     }
     let has_elements = e.has_element_children();
     let text = e.text();
-    if !has_elements {
+    // libvirt always writes `<devices>` as an open/close pair on two lines.
+    let empty_devices = !foreign && !has_elements && text.is_empty() && e.name == "devices";
+    if !has_elements && !empty_devices {
         if text.is_empty() {
             out.push_str("/>\n");
         } else {

@@ -99,6 +99,12 @@ pub fn run(dom: &Domain, op: &str, a: &[&str]) -> Result<String, Error> {
         "suspend" => dom.suspend().map(|()| "0".into())?,
         "resume" => dom.resume().map(|()| "0".into())?,
         "undefine" => dom.undefine(int(0)).map(|()| "0".into())?,
+        "definexml" => {
+            let d = dom.connection().define_xml(a[0], 0)?;
+            let xml = d.xml_desc(0);
+            d.undefine(0)?;
+            json_str(&xml?)
+        }
         other => panic!("unknown op {other}"),
     })
 }

@@ -74,6 +74,12 @@ def run(op, args):
         return dom.resume()
     if op == "undefine":
         return dom.undefineFlags(int(args[0]))
+    if op == "definexml":
+        d = conn.defineXML(args[0])
+        try:
+            return d.XMLDesc(0)
+        finally:
+            d.undefine()
     raise SystemExit("unknown op " + op)
 
 

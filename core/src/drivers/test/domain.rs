@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use crate::drivers::DomainRef;
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
-use crate::model::DomainState;
+use crate::model::{DomainState, SnapshotDef};
 use crate::tree::SnapshotTree;
 use crate::uuid::Uuid;
-use crate::xml::{parse_document, Element, Node};
+use crate::xml::{normalize_test_domain, parse_document, Element, Node};
 
 /// One domain of the test driver.
 #[derive(Debug, Clone)]
@@ -103,6 +103,23 @@ impl TestDomain {
 }
 
 
+/// Gives a redefined snapshot's embedded `<domain>` (and `<inactiveDomain>`)
+/// libvirt's defaults and order, as the test driver's parser does.
+pub fn normalize_snapshot_domains(def: &mut SnapshotDef) -> Result<()> {
+    if let Some(d) = def.domain.as_mut() {
+        let el = Arc::make_mut(d);
+        el.strip_whitespace();
+        el.remove_attr("id");
+        normalize_test_domain(el)?;
+    }
+    if let Some(el) = def.inactive_domain.as_mut() {
+        el.strip_whitespace();
+        el.remove_attr("id");
+        normalize_test_domain(el)?;
+    }
+    Ok(())
+}
+
 /// Parses domain XML text into a test domain (shut off, persistent).
 pub fn parse_domain_xml(xml: &str) -> Result<TestDomain> {
     parse_domain(parse_document(xml, "domain_definition", ErrorDomain::Domain)?)
@@ -138,6 +155,7 @@ pub fn parse_domain(mut el: Element) -> Result<TestDomain> {
     if let Some(u) = el.child_mut("uuid") {
         u.children = vec![Node::Text(uuid.to_string())];
     }
+    normalize_test_domain(&mut el)?;
     Ok(TestDomain {
         def: Arc::new(el),
         name,

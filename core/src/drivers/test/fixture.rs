@@ -114,6 +114,7 @@ fn load_snapshots(els: &[Element], dom: &str) -> Result<SnapshotTree> {
     for el in els {
         let snap = el.child("domainsnapshot").unwrap_or(el);
         let mut def = snapshot_from_element(snap, ParseFlags { redefine: true, internal: true })?;
+        super::domain::normalize_snapshot_domains(&mut def)?;
         if let Some(n) = def.name.as_deref() {
             crate::names::validate_snapshot_name(n)?;
         }

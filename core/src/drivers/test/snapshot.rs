@@ -55,6 +55,9 @@ pub fn create_xml(dom: &mut TestDomain, xml: &str, flags: u32) -> Result<String>
     }
     let redefine = flags & create::REDEFINE != 0;
     let mut def = parse_snapshot(xml, ParseFlags { redefine, internal: false })?;
+    if redefine {
+        super::domain::normalize_snapshot_domains(&mut def)?;
+    }
     if flags & create::VALIDATE != 0 {
         validate_snapshot_schema(xml)?;
     }
