@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 mod fxhash;
+mod name_key;
+
+use name_key::NameKey;
 
 use crate::error::{Error, ErrorDomain, Result};
 use crate::flags::list;
@@ -17,10 +20,10 @@ use crate::uuid::Uuid;
 
 type Idx = usize;
 
-/// Name → slot. Keys are shared with [`Node::name`] and handed out by
-/// [`SnapshotTree::shared_name`] and [`SnapshotTree::visit`], so a snapshot
-/// handle needs no copy of its name.
-type NameIndex = HashMap<Arc<str>, Idx, fxhash::FxBuild>;
+/// Name → slot, searched with the name's bytes. Short names sit in the
+/// table itself ([`NameKey`]): a lookup reads no node and no string
+/// elsewhere in memory.
+type NameIndex = HashMap<NameKey, Idx, fxhash::FxBuild>;
 
 /// `LIST_*` bits that filter (the others choose the set or the order).
 const FILTERS: u32 = list::LEAVES
@@ -36,7 +39,7 @@ const FILTERS: u32 = list::LEAVES
 #[derive(Debug, Clone)]
 struct Node {
     def: SnapshotDef,
-    /// `def.name`, shared with the name index.
+    /// `def.name`, shared with handles ([`SnapshotTree::visit`]).
     name: Arc<str>,
     parent: Option<Idx>,
     /// Children in creation order.
@@ -159,23 +162,27 @@ impl SnapshotTree {
     }
 
     fn idx(&self, name: &str) -> Option<Idx> {
-        self.by_name.get(name).copied()
+        self.by_name.get(name.as_bytes()).copied()
     }
 
     fn name_of(&self, i: Idx) -> &str {
         &self.node(i).name
     }
 
-    /// The tree's own copy of `name` (a reference count, no allocation), for
-    /// handles that outlive the call. `None` when `name` does not exist.
-    /// Does not touch the snapshot's definition. Since 0.1.
+    /// `name` as a shared string for a handle that outlives the call, or
+    /// `None` when it does not exist. Reads the index only: a short name is
+    /// copied from the caller's (cheaper than fetching the node's copy from
+    /// a cold cache line), a long one is the tree's own. Since 0.1.
     pub fn shared_name(&self, name: &str) -> Option<Arc<str>> {
-        self.by_name.get_key_value(name).map(|(k, _)| k.clone())
+        match self.by_name.get_key_value(name.as_bytes())? {
+            (NameKey::Shared(s), _) => Some(s.clone()),
+            (NameKey::Inline(..), _) => Some(Arc::from(name)),
+        }
     }
 
     /// True when `name` exists.
     pub fn contains(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+        self.by_name.contains_key(name.as_bytes())
     }
 
     /// The definition of `name`.
@@ -258,7 +265,7 @@ impl SnapshotTree {
             Some(n) => Arc::from(n),
             None => return Err(Error::internal(ErrorDomain::DomainSnapshot, "snapshot without a name")),
         };
-        if self.by_name.contains_key(&*name) {
+        if self.by_name.contains_key(name.as_bytes()) {
             return Err(moment_exists(&name));
         }
         let parent = match &def.parent {
@@ -307,7 +314,7 @@ impl SnapshotTree {
             Some(p) => self.node_mut(p).children.push(i),
             None => self.roots.push(i),
         }
-        self.by_name.insert(name, i);
+        self.by_name.insert(NameKey::new(&name), i);
         self.by_uuid.insert(uuid, i);
         self.order.insert(seq, i);
         Ok(())
@@ -440,7 +447,7 @@ impl SnapshotTree {
     fn free_slot(&mut self, i: Idx) -> Option<String> {
         let mut node = self.nodes.get_mut(i)?.take()?;
         let name = node.def.name.take().unwrap_or_default();
-        self.by_name.remove(&*node.name);
+        self.by_name.remove(node.name.as_bytes());
         self.by_uuid.remove(&node.uuid);
         self.order.remove(&node.seq);
         self.free.push(i);
@@ -543,15 +550,15 @@ impl SnapshotTree {
         if old == new {
             return Ok(());
         }
-        if self.by_name.contains_key(new) {
+        if self.by_name.contains_key(new.as_bytes()) {
             return Err(Error::op_invalid(
                 ErrorDomain::DomainSnapshot,
                 format!("snapshot '{new}' already exists"),
             ));
         }
-        self.by_name.remove(old);
+        self.by_name.remove(old.as_bytes());
         let shared: Arc<str> = Arc::from(new);
-        self.by_name.insert(shared.clone(), i);
+        self.by_name.insert(NameKey::new(&shared), i);
         let n = self.node_mut(i);
         n.def.name = Some(new.to_owned());
         n.name = shared;
