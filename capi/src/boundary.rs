@@ -57,21 +57,40 @@ impl Sentinel for () {
     }
 }
 
+/// The connection involved in the current call, for `virConnSetErrorFunc`
+/// handlers and `virConnGetLastError` (set by handle lookups). The `Weak`
+/// is kept between calls and `noted` says whether the current call set it,
+/// so the usual call on the same connection as the last one costs no
+/// reference-count traffic.
+struct CallConn {
+    noted: bool,
+    conn: Option<Weak<ConnHandle>>,
+}
+
 thread_local! {
-    /// The connection involved in the current call, for `virConnSetErrorFunc`
-    /// handlers and `virConnGetLastError` (set by handle lookups).
-    static CALL_CONN: RefCell<Option<Weak<ConnHandle>>> = const { RefCell::new(None) };
+    static CALL_CONN: RefCell<CallConn> = const { RefCell::new(CallConn { noted: false, conn: None }) };
 }
 
 /// Records the connection the current call works on.
 pub(crate) fn note_conn(c: &Arc<ConnHandle>) {
-    CALL_CONN.with(|cc| *cc.borrow_mut() = Some(Arc::downgrade(c)));
+    CALL_CONN.with(|cc| {
+        let mut cc = cc.borrow_mut();
+        cc.noted = true;
+        if !cc.conn.as_ref().is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(c))) {
+            cc.conn = Some(Arc::downgrade(c));
+        }
+    });
 }
 
 fn take_conn() -> Option<Arc<ConnHandle>> {
-    CALL_CONN
-        .with(|cc| cc.borrow_mut().take())
-        .and_then(|w| w.upgrade())
+    CALL_CONN.with(|cc| {
+        let mut cc = cc.borrow_mut();
+        if std::mem::replace(&mut cc.noted, false) {
+            cc.conn.as_ref().and_then(Weak::upgrade)
+        } else {
+            None
+        }
+    })
 }
 
 fn panic_error(func: &str, payload: &(dyn Any + Send)) -> Error {
@@ -88,7 +107,7 @@ fn panic_error(func: &str, payload: &(dyn Any + Send)) -> Error {
 /// it (handler or stderr) and returns `R::FAIL`.
 pub fn entry<R: Sentinel>(func: &str, f: impl FnOnce() -> Result<R, Error>) -> R {
     errors::reset_last();
-    CALL_CONN.with(|cc| *cc.borrow_mut() = None);
+    CALL_CONN.with(|cc| cc.borrow_mut().noted = false);
     let out = catch_unwind(AssertUnwindSafe(f));
     let err = match out {
         Ok(Ok(v)) => {

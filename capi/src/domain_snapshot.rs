@@ -198,22 +198,17 @@ pub unsafe extern "C" fn virDomainSnapshotListNames(
     })
 }
 
-/// Publishes `list` as a malloc'd NULL-terminated array in `*snaps` (all or
-/// nothing: the array is allocated before any handle is published).
+/// Publishes `handles` as a malloc'd NULL-terminated array in `*snaps`
+/// (all or nothing: the array is allocated before any handle is published).
 ///
 /// # Safety
 /// `snaps` must be NULL or writable.
-unsafe fn publish_list(
-    dom: &Arc<DomainHandle>,
-    list: Vec<Snapshot>,
-    snaps: *mut *mut virDomainSnapshotPtr,
-) -> Result<c_int, Error> {
-    let n = list.len();
+unsafe fn publish_list(handles: Vec<Arc<SnapHandle>>, snaps: *mut *mut virDomainSnapshotPtr) -> Result<c_int, Error> {
+    let n = handles.len();
     if snaps.is_null() {
         return Ok(n as c_int);
     }
     let arr: *mut virDomainSnapshotPtr = boundary::out_array(n)?;
-    let handles: Vec<Arc<SnapHandle>> = list.into_iter().map(|s| SnapHandle::new(dom.clone(), s)).collect();
     // SAFETY: out_array returned room for n + 1 pointers, NULL-filled; the
     // first n are ours to fill and nothing else refers to the array yet.
     let out = unsafe { std::slice::from_raw_parts_mut(arr, n) };
@@ -245,9 +240,16 @@ pub unsafe extern "C" fn virDomainListAllSnapshots(
     }
     entry(F, || {
         let d = handles::domain(domain, F)?;
-        let list = d.dom.list_all_snapshots(flags)?;
+        let mut list = Vec::new();
+        if snaps.is_null() {
+            // Only the count (the driver's checks and errors are those of ListAll).
+            let mut n = 0;
+            d.dom.list_all_snapshots_with(flags, &mut |_| n += 1)?;
+            return Ok(n as c_int);
+        }
+        d.dom.list_all_snapshots_with(flags, &mut |s| list.push(SnapHandle::new(d.clone(), s)))?;
         // SAFETY: forwarded contract.
-        unsafe { publish_list(&d, list, snaps) }
+        unsafe { publish_list(list, snaps) }
     })
 }
 
@@ -310,9 +312,10 @@ pub unsafe extern "C" fn virDomainSnapshotListAllChildren(
     }
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
-        let list = s.snap.list_all_children(flags)?;
+        let mut list = Vec::new();
+        s.snap.list_all_children_with(flags, &mut |c| list.push(SnapHandle::new(s.dom.clone(), c)))?;
         // SAFETY: forwarded contract.
-        unsafe { publish_list(&s.dom, list, snaps) }
+        unsafe { publish_list(list, snaps) }
     })
 }
 

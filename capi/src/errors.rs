@@ -78,6 +78,19 @@ impl _virError {
         }
     }
 
+    /// True when every field is zero or NULL (as [`Self::empty`]).
+    fn is_clear(&self) -> bool {
+        self.code == 0
+            && self.domain == 0
+            && self.level == 0
+            && self.int1 == 0
+            && self.int2 == 0
+            && [self.message, self.str1, self.str2, self.str3].iter().all(|p| p.is_null())
+            && self.conn.is_null()
+            && self.dom.is_null()
+            && self.net.is_null()
+    }
+
     /// Frees the strings and zeroes the structure (libvirt's `virResetError`).
     pub fn reset(&mut self) {
         for p in [self.message, self.str1, self.str2, self.str3] {
@@ -195,9 +208,15 @@ fn with_last<R>(f: impl FnOnce(&mut virError) -> R) -> R {
     LAST.with(|l| f(unsafe { &mut *l.0.get() }))
 }
 
-/// Clears this thread's last error (`virResetLastError`).
+/// Clears this thread's last error (`virResetLastError`). Every call
+/// starts here, and usually there is nothing to clear: then no field is
+/// written and no `free(NULL)` is called.
 pub(crate) fn reset_last() {
-    with_last(virError::reset);
+    with_last(|e| {
+        if !e.is_clear() {
+            e.reset();
+        }
+    });
 }
 
 /// True when this thread has a recorded error.

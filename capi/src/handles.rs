@@ -34,9 +34,14 @@ struct Entry<T> {
     c_refs: usize,
 }
 
-/// Hashes a handle address: a folded 64×64→128 multiply, so the always-zero
-/// alignment bits do not cluster the table (SipHash is not needed: keys
-/// are our own allocation addresses, not attacker-chosen strings).
+/// Hashes a handle address so that neighbouring addresses land in
+/// neighbouring buckets: the low bits (the bucket) are the address without
+/// its always-zero alignment bits, the top 7 bits (hashbrown's tag) come
+/// from a multiply. Handles of one listing are allocated, and usually
+/// freed, in address order, so publishing and freeing them walks the table
+/// instead of missing the cache on every entry. Keys are distinct live
+/// allocations, never equal; SipHash is not needed (our own addresses,
+/// not attacker-chosen strings).
 #[derive(Default)]
 pub struct AddrHasher(u64);
 
@@ -50,8 +55,9 @@ impl Hasher for AddrHasher {
         }
     }
     fn write_usize(&mut self, k: usize) {
-        let m = u128::from(k as u64) * 0x9E37_79B9_7F4A_7C15u128;
-        self.0 = (m as u64) ^ ((m >> 64) as u64);
+        let k = k as u64;
+        let tag = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) & (0x7F << 57);
+        self.0 = (k >> 4) ^ tag;
     }
 }
 
@@ -156,7 +162,9 @@ pub fn publish_all<T: Kind, P>(objs: Vec<Arc<T>>, out: &mut [*mut P]) {
         let mut done = 0;
         {
             let mut g = T::registry().lock();
-            g.map.reserve(it.len().min(PUBLISH_CHUNK));
+            // All at once: growing step by step would rehash the table
+            // several times over during one large listing.
+            g.map.reserve(it.len());
             for (obj, slot) in it.by_ref() {
                 let key = Arc::as_ptr(&obj) as usize;
                 g.map.insert(key, Entry { weak: Arc::downgrade(&obj), c_refs: 1 });

@@ -28,6 +28,15 @@ fn last_message() -> String {
 
 unsafe extern "C" fn quiet(_: *mut c_void, _: virErrorPtr) {}
 
+/// Serializes the tests that use `test:///default`: its driver is shared by
+/// every connection in the process, so one test's snapshots would show up
+/// in another's counts.
+static DEFAULT_DRIVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn default_driver() -> std::sync::MutexGuard<'static, ()> {
+    DEFAULT_DRIVER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn quiet_errors() {
     // SAFETY: a valid handler function.
     unsafe { virSetErrorFunc(ptr::null_mut(), Some(quiet)) };
@@ -59,6 +68,7 @@ fn null_handles_give_libvirt_errors() {
 
 #[test]
 fn forged_and_stale_handles_never_crash() {
+    let _serial = default_driver();
     quiet_errors();
     let mut on_stack = 0u64;
     let forged = (&mut on_stack as *mut u64).cast::<virDomainSnapshot>();
@@ -107,6 +117,7 @@ fn forged_and_stale_handles_never_crash() {
 
 #[test]
 fn null_arguments_and_negative_lengths() {
+    let _serial = default_driver();
     quiet_errors();
     // SAFETY: valid handles; NULL arguments are rejected by the library.
     unsafe {
