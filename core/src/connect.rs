@@ -415,8 +415,15 @@ impl Domain {
     /// Handles for snapshots matching `flags` (`virDomainListAllSnapshots`).
     pub fn list_all_snapshots(&self, flags: u32) -> Result<Vec<Snapshot>> {
         let mut out = Vec::new();
-        self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::All, &mut |n| out.push(self.snapshot(n.clone())))?;
+        self.list_all_snapshots_with(flags, &mut |s| out.push(s))?;
         Ok(out)
+    }
+
+    /// Calls `f` with a new handle for each snapshot
+    /// [`Self::list_all_snapshots`] returns, in order, without building a
+    /// list. Since 0.1.
+    pub fn list_all_snapshots_with(&self, flags: u32, f: &mut dyn FnMut(Snapshot)) -> Result<()> {
+        self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::All, &mut |n| f(self.snapshot(n.clone())))
     }
 
     /// Snapshot by name (`virDomainSnapshotLookupByName`).
@@ -530,11 +537,17 @@ impl Snapshot {
     /// Children handles (`virDomainSnapshotListAllChildren`).
     pub fn list_all_children(&self, flags: u32) -> Result<Vec<Snapshot>> {
         let mut out = Vec::new();
+        self.list_all_children_with(flags, &mut |s| out.push(s))?;
+        Ok(out)
+    }
+
+    /// Calls `f` with a new handle for each snapshot
+    /// [`Self::list_all_children`] returns, in order. Since 0.1.
+    pub fn list_all_children_with(&self, flags: u32, f: &mut dyn FnMut(Snapshot)) -> Result<()> {
         let name = self.name();
         self.drv().snapshot_visit(&self.domain.inner.r, Some(&name), flags, ListKind::All, &mut |n| {
-            out.push(self.sibling(n.clone()));
-        })?;
-        Ok(out)
+            f(self.sibling(n.clone()));
+        })
     }
 
     /// The parent (`virDomainSnapshotGetParent`).
