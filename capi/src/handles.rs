@@ -430,8 +430,9 @@ pub struct SnapHandle {
     pub snap: Snapshot,
     /// Every name this handle has shown to C: pointers returned by
     /// `virDomainSnapshotGetName` stay valid for the handle's life, even after
-    /// a rename.
-    names: Mutex<Vec<CString>>,
+    /// a rename. Boxed on the first `GetName` (most handles never show a
+    /// name: 16 bytes per handle instead of 32).
+    names: Mutex<Option<Box<Vec<CString>>>>,
     /// Set by [`release`] when it unregistered the handle (see [`Kind::unlisted`]).
     unlisted: AtomicBool,
 }
@@ -442,7 +443,7 @@ impl SnapHandle {
         Arc::new(Self {
             dom,
             snap,
-            names: Mutex::new(Vec::new()),
+            names: Mutex::new(None),
             unlisted: AtomicBool::new(false),
         })
     }
@@ -454,6 +455,7 @@ impl SnapHandle {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        let g = g.get_or_insert_with(Box::default);
         if let Some(last) = g.last()
             && last.as_bytes() == name.as_bytes()
         {

@@ -6,7 +6,7 @@
 //! ABI, the Python module and the CLI all call through this module, so they
 //! report identical errors.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::drivers::{self, Auth, Driver, DomainInfo, DomainRef, ListKind, OpenRequest, ProgressFn};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
@@ -376,7 +376,7 @@ impl Domain {
     }
 
     fn snapshot(&self, name: Arc<str>) -> Snapshot {
-        Snapshot { domain: self.clone(), name: Arc::new(RwLock::new(name)) }
+        Snapshot { domain: self.clone(), first: name, shared: OnceLock::new() }
     }
 
     /// Creates a snapshot (`virDomainSnapshotCreateXML`). Returns a new handle.
@@ -473,16 +473,34 @@ impl Domain {
 /// A snapshot handle: domain plus name. It stays valid after the snapshot is
 /// deleted; operations then fail with `VIR_ERR_NO_DOMAIN_SNAPSHOT`.
 /// Clones share the name, so a rename through one is seen by all.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Snapshot {
     domain: Domain,
-    name: Arc<RwLock<Arc<str>>>,
+    /// The name the handle was made with, while `shared` is unset.
+    first: Arc<str>,
+    /// The name shared with clones, made on the first clone or rename and
+    /// from then on the only name: a handle that is never cloned nor renamed
+    /// (every handle a listing or lookup returns through the C ABI) costs no
+    /// allocation for it.
+    shared: OnceLock<Arc<RwLock<Arc<str>>>>,
+}
+
+impl Clone for Snapshot {
+    fn clone(&self) -> Self {
+        Self { domain: self.domain.clone(), first: self.first.clone(), shared: OnceLock::from(self.cell().clone()) }
+    }
 }
 
 impl Snapshot {
+    /// The cell shared with clones, made now if there is none yet.
+    fn cell(&self) -> &Arc<RwLock<Arc<str>>> {
+        self.shared.get_or_init(|| Arc::new(RwLock::new(self.first.clone())))
+    }
+
     /// The snapshot's name (`virDomainSnapshotGetName`).
     pub fn name(&self) -> Arc<str> {
-        match self.name.read() {
+        let Some(cell) = self.shared.get() else { return self.first.clone() };
+        match cell.read() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         }
@@ -629,7 +647,7 @@ impl Snapshot {
         validate_snapshot_name(new_name)?;
         let old = self.name();
         self.drv().snapshot_rename(&self.domain.inner.r, &old, new_name, flags)?;
-        let mut g = match self.name.write() {
+        let mut g = match self.cell().write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
@@ -656,3 +674,33 @@ impl Snapshot {
 
 /// `LIST_*` bits valid on domain-level listing calls.
 pub const LIST_DOMAIN_FLAGS: u32 = list::ALL;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_renames_either_way() {
+        let path = std::env::temp_dir().join(format!("virsnap-connect-{}.xml", std::process::id()));
+        // A private test driver (test:///default is shared by the process).
+        std::fs::write(&path, "<node><domain type='test'><name>d</name><memory>1024</memory><os><type>hvm</type></os></domain></node>").unwrap();
+        let conn = Connection::open(Some(&format!("test://{}", path.display()))).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let dom = conn.lookup_by_name("d").unwrap();
+        let a = dom.snapshot_create_xml("<domainsnapshot><name>a</name></domainsnapshot>", 0).unwrap();
+        // Clone before the rename: both see it.
+        let a2 = a.clone();
+        a.rename("b", 0).unwrap();
+        assert_eq!((&*a.name(), &*a2.name()), ("b", "b"));
+        // Rename an uncloned handle, then clone it; a rename through the clone reaches the original.
+        let c = dom.snapshot_lookup_by_name("b", 0).unwrap();
+        c.rename("c", 0).unwrap();
+        let c2 = c.clone();
+        c2.rename("e", 0).unwrap();
+        assert_eq!((&*c.name(), &*c2.name()), ("e", "e"));
+        // The first pair still says "b" (renames go through handles, not the tree).
+        assert_eq!(&*a.name(), "b");
+        assert_eq!(dom.snapshot_list_names(0).unwrap(), ["e"]);
+    }
+}
