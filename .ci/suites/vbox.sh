@@ -6,7 +6,10 @@
 #  2. When possible: a real VirtualBox 7.2 (Debian's `virtualbox` in a sid
 #     chroot, built once and cached in /var/cache/virsnap/vbox-chroot by
 #     tests/vbox/build-chroot.sh, time-bounded) for the offline operations,
-#     through the Rust API and through the `virsnap` CLI. Skipped, with the
+#     through the Rust API and through the `virsnap` CLI, and the crash-safety
+#     sweep (core/tests/vbox_crash.rs: the process dies at every injected
+#     point of create/delete/revert/rename/redefine; after reopening,
+#     VirtualBox holds the state before or after, never a mix). Skipped, with the
 #     reason printed, when the chroot cannot be built or
 #     VIRSNAP_SKIP_VBOX_CHROOT=1.
 set -euo pipefail
@@ -23,6 +26,8 @@ VIRSNAP_VBOX_CHROOT_TIMEOUT=${VIRSNAP_VBOX_CHROOT_TIMEOUT:-900} bash tests/vbox/
 if [ "$rc" -eq 0 ]; then
     export VIRSNAP_VBOX_CHROOT="$ROOT" VIRSNAP_REQUIRE_VBOX=1
     cargo test -p virsnap-core --locked --test vbox_real -- --test-threads=2
+    echo "-- vbox: crash-safety sweep (kill at every injected point, reopen, before-or-after)"
+    cargo test -p virsnap-core --locked --test vbox_crash -- --test-threads=2 --nocapture 2>&1 | grep -vE '^$|^test child_entry'
     cargo build -p virsnap-cli --locked
     bash tests/vbox/cli-acceptance.sh "${CARGO_TARGET_DIR:-target}/debug/virsnap" "$ROOT"
     bash tests/vbox/cli-acceptance.sh "${CARGO_TARGET_DIR:-target}/debug/virsnap" "$ROOT" /usr/bin/VBoxManage

@@ -167,6 +167,21 @@ fn drain(mut r: impl Read + Send + 'static, progress: Option<PercentFn>) -> std:
     })
 }
 
+/// The crash point of a VBoxManage call that changes the machine (the
+/// read-only ones have none).
+fn changing_call(args: &[String]) -> Option<&'static str> {
+    let a = |i: usize| args.get(i).map_or("", String::as_str);
+    match (a(0), a(2)) {
+        ("snapshot", "take") => Some("vbox-during-take"),
+        ("snapshot", "delete") => Some("vbox-during-delete"),
+        ("snapshot", "restore" | "restorecurrent") => Some("vbox-during-restore"),
+        ("snapshot", "edit") => Some("vbox-during-edit"),
+        ("unregistervm", _) => Some("vbox-during-unregistervm"),
+        ("registervm", _) => Some("vbox-during-registervm"),
+        _ => None,
+    }
+}
+
 /// VBoxManage could not reach VBoxSVC (it was starting or shutting down,
 /// e.g. two clients racing its `--auto-shutdown` restart): nothing was done,
 /// so the command can be run again.
@@ -212,6 +227,10 @@ impl CommandRunner {
             .map_err(|e| Error::system(V, format!("cannot run VBoxManage ({prog})"), &e))?;
         let out = child.stdout.take().map(|r| drain(r, None));
         let err = child.stderr.take().map(|r| drain(r, progress));
+        if let Some(point) = changing_call(args) {
+            // Dies while VBoxManage works, as `kill -9` of this process would.
+            crate::store::crash_point(point);
+        }
         let start = Instant::now();
         let status = loop {
             match child.try_wait() {

@@ -9,7 +9,7 @@
 //!   snapshot, leaf first. Killed in between, only part of the subtree would
 //!   be gone; the next open deletes the rest (rolls forward).
 //!
-//! `DIR/MACHINE-UUID.intent` (DIR as for REDEFINE's journal) holds the
+//! `DIR/MACHINE-UUID.PID-N.intent` (DIR as for REDEFINE's journal) holds the
 //! owner's pid, then `rename`, the placeholder and the final name, or
 //! `delete` and the UUIDs still to delete, in order. It is written before
 //! the first VBoxManage call and removed after the last; [`recover`] (run
@@ -28,7 +28,7 @@ use super::redefine::{journal_dir, remove_stale_tmp_in, write_atomic};
 use super::snapshots::View;
 use super::{args, VboxDriver};
 
-/// The journal of one running multi-step operation; removed by [`Intent::end`].
+/// The journal of one running multi-step operation; removed when dropped.
 #[derive(Debug)]
 pub struct Intent {
     path: PathBuf,
@@ -43,8 +43,11 @@ pub enum Plan {
     Delete(Vec<Uuid>),
 }
 
+/// One file per operation: threads of one process may run several at once.
 fn path_for(machine: &Uuid) -> PathBuf {
-    journal_dir().join(format!("{machine}.intent"))
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    journal_dir().join(format!("{machine}.{}-{n}.intent", std::process::id()))
 }
 
 impl Plan {
@@ -85,6 +88,14 @@ impl Intent {
     /// The operation is complete: forgets it.
     pub fn end(self) {
         crash_point("vbox-before-intent-removal");
+    }
+}
+
+/// Forgets the operation also when it returns an error: the caller has
+/// been told, and the next open must not finish what VirtualBox refused.
+/// Only a process that dies leaves the file.
+impl Drop for Intent {
+    fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -124,7 +135,9 @@ pub fn recover(drv: &VboxDriver) -> Vec<Uuid> {
         if p.extension().and_then(|x| x.to_str()) != Some("intent") {
             continue;
         }
-        let Some(machine) = p.file_stem().and_then(|s| s.to_str()).and_then(Uuid::parse) else { continue };
+        let Some(machine) = p.file_name().and_then(|s| s.to_str()).and_then(|s| s.split('.').next()).and_then(Uuid::parse) else {
+            continue;
+        };
         let Ok(text) = std::fs::read_to_string(&p) else { continue };
         let mut lines = text.lines();
         // An operation still running (this process or another) owns it.

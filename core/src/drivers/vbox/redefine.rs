@@ -259,7 +259,12 @@ pub(super) fn remove_stale_tmp_in(dir: &std::path::Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let n = e.file_name();
-        let Some(pid) = n.to_str().filter(|n| n.starts_with(prefix)).and_then(|n| n.rsplit_once(".virsnap-tmp-")).map(|(_, p)| p) else {
+        let Some(pid) = n
+            .to_str()
+            .filter(|n| n.starts_with(prefix))
+            .and_then(|n| n.rsplit_once(".virsnap-tmp-"))
+            .and_then(|(_, p)| p.split('-').next())
+        else {
             continue;
         };
         if pid.parse::<u32>().is_ok_and(|p| p != std::process::id() && !std::path::Path::new(&format!("/proc/{p}")).exists()) {
@@ -271,9 +276,11 @@ pub(super) fn remove_stale_tmp_in(dir: &std::path::Path, prefix: &str) {
 /// Replaces `path` by `text` durably (temporary file, fsync, rename).
 pub(super) fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
     use std::io::Write;
-    // Per process: two processes never share a temporary file.
+    // Per process and call: two writers never share a temporary file.
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".virsnap-tmp-{}", std::process::id()));
+    tmp_name.push(format!(".virsnap-tmp-{}-{n}", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
     let io = |e: std::io::Error| Error::system(V, format!("cannot write {}", path.display()), &e);
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
