@@ -171,8 +171,6 @@ pub mod fuzzing {
     use crate::drivers::ParsedUri;
     use crate::error::{ErrorCode, ErrorDomain, Result};
 
-    /// Longest single wait of the client in a fuzzed session.
-    const MAX_WAIT: Duration = Duration::from_millis(20);
 
     const DOMAIN: &str = "<domain type='qemu'><name>fuzz</name><memory>65536</memory><devices>\
 <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/nonexistent/a.qcow2'/><target dev='vda' bus='virtio'/></disk>\
@@ -207,13 +205,13 @@ pub mod fuzzing {
     /// `$JOB` by the last `job-id` the client named. Out of chunks it
     /// closes the socket, or with `stall` keeps it open and silent until
     /// the client hangs up.
-    fn peer(mut sock: UnixStream, chunks: Vec<Vec<u8>>, stall: bool, split: bool) -> Seen {
+    fn peer(mut sock: UnixStream, chunks: Vec<Vec<u8>>, stall: bool, split: bool, idle: Duration) -> Seen {
         let mut seen = Seen::default();
         let Ok(rd) = sock.try_clone() else { return seen };
         // A client that sends nothing soon is waiting for a reply the
         // script does not hold (an unmatched id, say): hang up then,
         // unless stalling is what is being tested.
-        if !stall && rd.set_read_timeout(Some(Duration::from_millis(2))).is_err() {
+        if !stall && rd.set_read_timeout(Some(idle)).is_err() {
             return seen;
         }
         let mut rd = BufReader::new(rd);
@@ -274,12 +272,23 @@ pub mod fuzzing {
     /// command, a progress value outside 1..=99 or not rising, or success
     /// reported for a snapshot operation QEMU was never asked to do.
     pub fn qmp_session(data: &[u8]) -> (Result<()>, Seen) {
+        session(data, Duration::from_millis(20), Duration::from_millis(2))
+    }
+
+    /// [`qmp_session`] with time to spare (client waits up to 1 s, the
+    /// peer up to 250 ms for the next command), for tests on a loaded
+    /// machine where the outcome must not depend on timing.
+    pub fn qmp_session_patient(data: &[u8]) -> (Result<()>, Seen) {
+        session(data, Duration::from_secs(1), Duration::from_millis(250))
+    }
+
+    fn session(data: &[u8], max_wait: Duration, idle: Duration) -> (Result<()>, Seen) {
         let (Some(drv), Some(def)) = (driver(), def()) else { panic!("fuzzing driver cannot be set up") };
         let (&sel, rest) = data.split_first().unwrap_or((&0, &[]));
         let chunks: Vec<Vec<u8>> = if rest.is_empty() { Vec::new() } else { rest.split(|&b| b == 0).map(<[u8]>::to_vec).collect() };
         let (stall, split) = (sel & 8 != 0, sel & 16 != 0);
         let Ok((client, server)) = UnixStream::pair() else { panic!("socketpair failed") };
-        let peer = std::thread::spawn(move || peer(server, chunks, stall, split));
+        let peer = std::thread::spawn(move || peer(server, chunks, stall, split, idle));
         let last = Arc::new(Mutex::new(0u32));
         let seen_progress = Arc::clone(&last);
         if let Ok(mut p) = drv.progress.lock() {
@@ -297,7 +306,7 @@ pub mod fuzzing {
             _ => (None, "", ""),
         };
         let tag = "snap 1";
-        let result = Qmp::negotiate(client, MAX_WAIT).and_then(|mut q| {
+        let result = Qmp::negotiate(client, max_wait).and_then(|mut q| {
             let (_status, running) = q.status()?;
             match (sel & 7, op) {
                 // What create/revert/delete do on a running guest: pause, the job, resume.
