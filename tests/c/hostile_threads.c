@@ -10,6 +10,7 @@
  *
  *   hostile_threads SECONDS [URI]   (HOSTILE_DOMAIN, HOSTILE_DOMAIN_XML as hostile.c)
  */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 #include <pthread.h>
@@ -38,6 +39,26 @@ static double now(void) {
 #define MAYBE_GONE(cond) do { if (!(cond) && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_SNAPSHOT) TFAIL(#cond); } while (0)
 #define FAILS_WITH(cond, code) do { if (!(cond) || virGetLastErrorCode() != (code)) TFAIL(#cond " with " #code); } while (0)
 
+/* A stale free is refused only while no new handle lives at the freed
+ * address. The library keeps the last 1024 freed handle addresses out of
+ * reuse, but a thread preempted between its Free and its stale Free can
+ * see more frees than that by the other threads; the allocator (glibc's, or
+ * TSan's, which has no quarantine unlike ASan's and valgrind's) then hands
+ * the address to another thread's new handle and the stale Free releases
+ * that one (seen under TSan: the other thread's next calls failed with
+ * VIR_ERR_INVALID_DOMAIN_SNAPSHOT and TSan reported its name string freed
+ * under it). So each iteration runs under `gate` read-locked and only the
+ * Free + stale Free pair write-locks it: no handle can be created in
+ * between. Writers are preferred, or 8 readers would starve them. */
+static pthread_rwlock_t gate;
+static void gate_init(void) {
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&gate, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
 static const char *BOMB =
     "<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>"
     "<!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'>]><domainsnapshot><name>bomb</name><description>&c;</description>"
@@ -53,9 +74,10 @@ static void *worker(void *arg) {
         snprintf(renamed, sizeof renamed, "r%d-%ld", id, it);
         snprintf(xml, sizeof xml, "<domainsnapshot><name>%s</name><description>thread %d</description></domainsnapshot>",
                  name, id);
+        pthread_rwlock_rdlock(&gate);
         virDomainSnapshotPtr s = virDomainSnapshotCreateXML(dom, xml, 0);
         TCHECK(s != NULL);
-        if (!s) continue;
+        if (!s) { pthread_rwlock_unlock(&gate); continue; }
         TCHECK(strcmp(virDomainSnapshotGetName(s), name) == 0);
         /* lookups */
         virDomainSnapshotPtr l = virDomainSnapshotLookupByName(dom, name, 0);
@@ -136,9 +158,12 @@ static void *worker(void *arg) {
             FAILS_WITH(virDomainSnapshotIsCurrent(r, 0) == -1, VIR_ERR_NO_DOMAIN_SNAPSHOT);
             TCHECK(virDomainSnapshotFree(r) == 0);
         }
-        TCHECK(virDomainSnapshotFree(s) == 0);
         if (l) TCHECK(virDomainSnapshotFree(l) == 0);
+        pthread_rwlock_unlock(&gate);
+        pthread_rwlock_wrlock(&gate);
+        TCHECK(virDomainSnapshotFree(s) == 0);
         FAILS_WITH(virDomainSnapshotFree(s) == -1, VIR_ERR_INVALID_DOMAIN_SNAPSHOT);
+        pthread_rwlock_unlock(&gate);
         ops += 30;
     }
     pthread_mutex_lock(&lock);
@@ -168,6 +193,7 @@ int main(int argc, char **argv) {
     if (!base) return finish("hostile_threads");
 
     pthread_t t[THREADS];
+    gate_init();
     for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, worker, (void *)(size_t)i);
     for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
     checks++;
