@@ -12,7 +12,7 @@ use crate::drivers::{self, Auth, Driver, DomainInfo, DomainRef, ListKind, OpenRe
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{create, delete, list, revert, xml as xmlf};
 use crate::model::DomainState;
-use crate::names::validate_snapshot_name;
+use crate::names::{validate_snapshot_name, SnapName};
 use crate::uuid::Uuid;
 
 /// libvirt's version number this library implements (`LIBVIR_VERSION_NUMBER`).
@@ -375,7 +375,7 @@ impl Domain {
         self.drv().domain_xml(&self.inner.r, flags)
     }
 
-    fn snapshot(&self, name: Arc<str>) -> Snapshot {
+    fn snapshot(&self, name: SnapName) -> Snapshot {
         Snapshot { domain: self.clone(), first: name, shared: OnceLock::new() }
     }
 
@@ -392,7 +392,7 @@ impl Domain {
             }
         }
         let name = self.drv().snapshot_create_xml(&self.inner.r, xml, flags)?;
-        Ok(self.snapshot(Arc::from(name)))
+        Ok(self.snapshot(SnapName::new(&name)))
     }
 
     /// Number of snapshots matching `flags` (`virDomainSnapshotNum`).
@@ -409,7 +409,7 @@ impl Domain {
     /// order, without building a list (the name is borrowed for the call).
     /// Since 0.1.
     pub fn snapshot_list_names_with(&self, flags: u32, f: &mut dyn FnMut(&str)) -> Result<()> {
-        self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::Names, &mut |n| f(n))
+        self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::Names, &mut |n| f(n.as_str()))
     }
 
     /// Handles for snapshots matching `flags` (`virDomainListAllSnapshots`).
@@ -438,7 +438,7 @@ impl Domain {
             Error::invalid_arg(ErrorDomain::DomainSnapshot, format!("invalid snapshot UUID '{}'", crate::names::printable(uuid)))
         })?;
         let n = self.drv().snapshot_lookup_by_uuid(&self.inner.r, &u, flags)?;
-        Ok(self.snapshot(Arc::from(n)))
+        Ok(self.snapshot(SnapName::new(&n)))
     }
 
     /// 1/0: has a current snapshot (`virDomainHasCurrentSnapshot`).
@@ -449,7 +449,7 @@ impl Domain {
     /// The current snapshot (`virDomainSnapshotCurrent`).
     pub fn snapshot_current(&self, flags: u32) -> Result<Snapshot> {
         match self.drv().snapshot_current(&self.inner.r, flags)? {
-            Some(n) => Ok(self.snapshot(Arc::from(n))),
+            Some(n) => Ok(self.snapshot(SnapName::new(&n))),
             None => Err(Error::new(
                 ErrorCode::NoDomainSnapshot,
                 self.drv().error_domain(),
@@ -476,8 +476,9 @@ impl Domain {
 #[derive(Debug)]
 pub struct Snapshot {
     domain: Domain,
-    /// The name the handle was made with, while `shared` is unset.
-    first: Arc<str>,
+    /// The name the handle was made with (inline when short: a handle
+    /// shares no cache line with the tree), while `shared` is unset.
+    first: SnapName,
     /// The name shared with clones, made on the first clone or rename and
     /// from then on the only name: a handle that is never cloned nor renamed
     /// (every handle a listing or lookup returns through the C ABI) costs no
@@ -494,15 +495,25 @@ impl Clone for Snapshot {
 impl Snapshot {
     /// The cell shared with clones, made now if there is none yet.
     fn cell(&self) -> &Arc<RwLock<Arc<str>>> {
-        self.shared.get_or_init(|| Arc::new(RwLock::new(self.first.clone())))
+        self.shared.get_or_init(|| Arc::new(RwLock::new(self.first.to_arc())))
     }
 
     /// The snapshot's name (`virDomainSnapshotGetName`).
     pub fn name(&self) -> Arc<str> {
-        let Some(cell) = self.shared.get() else { return self.first.clone() };
+        let Some(cell) = self.shared.get() else { return self.first.to_arc() };
         match cell.read() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Runs `f` on the current name (no copy while the handle was never
+    /// cloned nor renamed).
+    fn with_name<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        if self.shared.get().is_some() {
+            f(&self.name())
+        } else {
+            f(self.first.as_str())
         }
     }
 
@@ -520,7 +531,7 @@ impl Snapshot {
         self.domain.drv()
     }
 
-    fn sibling(&self, name: Arc<str>) -> Snapshot {
+    fn sibling(&self, name: SnapName) -> Snapshot {
         self.domain.snapshot(name)
     }
 
@@ -533,23 +544,23 @@ impl Snapshot {
                 "virDomainSnapshotGetXMLDesc with secure flag",
             ));
         }
-        self.drv().snapshot_xml_desc(&self.domain.inner.r, &self.name(), flags)
+        self.with_name(|n| self.drv().snapshot_xml_desc(&self.domain.inner.r, n, flags))
     }
 
     /// Number of children, or descendants with `LIST_DESCENDANTS` (`virDomainSnapshotNumChildren`).
     pub fn num_children(&self, flags: u32) -> Result<usize> {
-        self.drv().snapshot_count(&self.domain.inner.r, Some(&self.name()), flags)
+        self.with_name(|n| self.drv().snapshot_count(&self.domain.inner.r, Some(n), flags))
     }
 
     /// Children names (`virDomainSnapshotListChildrenNames`).
     pub fn list_children_names(&self, flags: u32) -> Result<Vec<String>> {
-        self.drv().snapshot_list_children(&self.domain.inner.r, &self.name(), flags, ListKind::Names)
+        self.with_name(|n| self.drv().snapshot_list_children(&self.domain.inner.r, n, flags, ListKind::Names))
     }
 
     /// Calls `f` with each name [`Self::list_children_names`] returns, in
     /// order, without building a list. Since 0.1.
     pub fn list_children_names_with(&self, flags: u32, f: &mut dyn FnMut(&str)) -> Result<()> {
-        self.drv().snapshot_visit(&self.domain.inner.r, Some(&self.name()), flags, ListKind::Names, &mut |n| f(n))
+        self.with_name(|name| self.drv().snapshot_visit(&self.domain.inner.r, Some(name), flags, ListKind::Names, &mut |n| f(n.as_str())))
     }
 
     /// Children handles (`virDomainSnapshotListAllChildren`).
@@ -572,7 +583,7 @@ impl Snapshot {
     pub fn parent(&self, flags: u32) -> Result<Snapshot> {
         let name = self.name();
         match self.drv().snapshot_parent(&self.domain.inner.r, &name, flags)? {
-            Some(p) => Ok(self.sibling(Arc::from(p))),
+            Some(p) => Ok(self.sibling(SnapName::new(&p))),
             None => Err(Error::new(
                 ErrorCode::NoDomainSnapshot,
                 self.drv().error_domain(),
@@ -583,12 +594,12 @@ impl Snapshot {
 
     /// Is this the current snapshot (`virDomainSnapshotIsCurrent`).
     pub fn is_current(&self, flags: u32) -> Result<bool> {
-        self.drv().snapshot_is_current(&self.domain.inner.r, &self.name(), flags)
+        self.with_name(|n| self.drv().snapshot_is_current(&self.domain.inner.r, n, flags))
     }
 
     /// Does the driver keep metadata for it (`virDomainSnapshotHasMetadata`).
     pub fn has_metadata(&self, flags: u32) -> Result<bool> {
-        self.drv().snapshot_has_metadata(&self.domain.inner.r, &self.name(), flags)
+        self.with_name(|n| self.drv().snapshot_has_metadata(&self.domain.inner.r, n, flags))
     }
 
     /// Reverts the domain to this snapshot (`virDomainRevertToSnapshot`).
@@ -596,7 +607,7 @@ impl Snapshot {
         const F: &str = "virDomainRevertToSnapshot";
         ro_check(&self.domain.inner.conn, F)?;
         exclusive(flags, revert::RUNNING, revert::PAUSED, F, revert_name)?;
-        self.drv().snapshot_revert(&self.domain.inner.r, &self.name(), flags)
+        self.with_name(|n| self.drv().snapshot_revert(&self.domain.inner.r, n, flags))
     }
 
     /// Deletes this snapshot (`virDomainSnapshotDelete`), including the
@@ -635,7 +646,7 @@ impl Snapshot {
                 _ => 0,
             }
         };
-        self.drv().snapshot_delete(&self.domain.inner.r, &self.name(), flags)
+        self.with_name(|n| self.drv().snapshot_delete(&self.domain.inner.r, n, flags))
     }
 
     /// Renames this snapshot (`virDomainSnapshotRename`, virsnap 0.1). This
@@ -663,12 +674,12 @@ impl Snapshot {
         ro_check(&self.domain.inner.conn, F)?;
         exclusive(flags, revert::RUNNING, revert::PAUSED, F, revert_name)?;
         drivers::check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, ErrorDomain::DomainSnapshot, F)?;
-        self.drv().snapshot_create_from(&self.domain.inner.r, &self.name(), flags)
+        self.with_name(|n| self.drv().snapshot_create_from(&self.domain.inner.r, n, flags))
     }
 
     /// The snapshot's UUID string (`virDomainSnapshotGetUUIDString`, virsnap 0.1).
     pub fn uuid_string(&self) -> Result<String> {
-        Ok(self.drv().snapshot_uuid(&self.domain.inner.r, &self.name())?.to_string())
+        Ok(self.with_name(|n| self.drv().snapshot_uuid(&self.domain.inner.r, n))?.to_string())
     }
 }
 

@@ -1,6 +1,97 @@
 //! Snapshot-name rules shared by every driver (DESIGN §4.1).
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
 use crate::error::{Error, ErrorDomain, Result};
+
+/// Longest name a [`SnapName`] keeps inline (the value stays 16 bytes).
+const INLINE: usize = 14;
+
+/// A snapshot name held by value in 16 bytes: up to 14 bytes inline (no
+/// allocation and no cache line shared with other holders), longer names
+/// shared behind one thin `Arc`. Hashes and compares as its bytes, so a map
+/// keyed by it is searched with `name.as_bytes()`. Since 0.1.
+#[derive(Clone, Debug)]
+pub struct SnapName(Repr);
+
+#[derive(Clone, Debug)]
+enum Repr {
+    /// Length and bytes (valid UTF-8: copied from a `str`).
+    Inline(u8, [u8; INLINE]),
+    Shared(Arc<Box<str>>),
+}
+
+impl SnapName {
+    /// `name`, copied inline when short, else into a new shared string.
+    pub fn new(name: &str) -> Self {
+        Self::inline(name).unwrap_or_else(|| Self(Repr::Shared(Arc::new(Box::from(name)))))
+    }
+
+    fn inline(name: &str) -> Option<Self> {
+        let b = name.as_bytes();
+        // b.len() <= 14 fits in a u8.
+        (b.len() <= INLINE).then(|| {
+            let mut buf = [0u8; INLINE];
+            buf[..b.len()].copy_from_slice(b);
+            Self(Repr::Inline(b.len() as u8, buf))
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Always valid: the bytes were copied from a str.
+            Repr::Inline(n, b) => std::str::from_utf8(&b[..usize::from(*n)]).unwrap_or_default(),
+            Repr::Shared(s) => s,
+        }
+    }
+
+    /// The name's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline(n, b) => &b[..usize::from(*n)],
+            Repr::Shared(s) => s.as_bytes(),
+        }
+    }
+
+    /// The name as a shared string (a copy).
+    pub fn to_arc(&self) -> Arc<str> {
+        Arc::from(self.as_str())
+    }
+
+    /// True when the name is kept inline.
+    pub fn is_inline(&self) -> bool {
+        matches!(self.0, Repr::Inline(..))
+    }
+}
+
+impl std::fmt::Display for SnapName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Hash for SnapName {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.as_bytes().hash(h);
+    }
+}
+
+impl PartialEq for SnapName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for SnapName {}
+
+impl Borrow<[u8]> for SnapName {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
 
 /// Longest accepted snapshot name, in bytes.
 pub const MAX_NAME_BYTES: usize = 255;
@@ -53,6 +144,29 @@ mod tests {
         for n in ["s1", "my snap name", "1795628407", "ünïcødé", ".hidden", "a..b"] {
             validate_snapshot_name(n).unwrap();
         }
+    }
+
+    #[test]
+    fn snap_names_inline_and_shared() {
+        use std::collections::HashMap;
+        assert_eq!(std::mem::size_of::<SnapName>(), 16);
+        let long = "x".repeat(200);
+        let mut m: HashMap<SnapName, usize> = HashMap::new();
+        for (i, n) in ["", "s1", "fourteen-bytes", "fifteen-bytes-x", "ünï"].iter().enumerate() {
+            m.insert(SnapName::new(n), i);
+        }
+        m.insert(SnapName::new(&long), 9);
+        assert!(SnapName::new("fourteen-bytes").is_inline());
+        assert!(!SnapName::new("fifteen-bytes-x").is_inline());
+        assert_eq!(&*SnapName::new(&long).to_arc(), long.as_str());
+        assert_eq!(SnapName::new(&long).clone().as_str(), long.as_str());
+        assert_eq!(m.get("s1".as_bytes()), Some(&1));
+        assert_eq!(m.get("fifteen-bytes-x".as_bytes()), Some(&3));
+        assert_eq!(m.get(long.as_bytes()), Some(&9));
+        assert_eq!(m.get("s".as_bytes()), None);
+        assert_eq!(m.get("".as_bytes()), Some(&0));
+        assert_eq!(SnapName::new("ünï").as_str(), "ünï");
+        assert_eq!(&*SnapName::new("ünï").to_arc(), "ünï");
     }
 
     #[test]

@@ -9,21 +9,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 mod fxhash;
-mod name_key;
-
-use name_key::NameKey;
 
 use crate::error::{Error, ErrorDomain, Result};
 use crate::flags::list;
 use crate::model::{SnapshotDef, SnapshotState};
+use crate::names::SnapName;
 use crate::uuid::Uuid;
 
 type Idx = usize;
 
 /// Name → slot, searched with the name's bytes. Short names sit in the
-/// table itself ([`NameKey`]): a lookup reads no node and no string
+/// table itself ([`SnapName`]): a lookup reads no node and no string
 /// elsewhere in memory.
-type NameIndex = HashMap<NameKey, Idx, fxhash::FxBuild>;
+type NameIndex = HashMap<SnapName, Idx, fxhash::FxBuild>;
 
 /// `LIST_*` bits that filter (the others choose the set or the order).
 const FILTERS: u32 = list::LEAVES
@@ -39,8 +37,9 @@ const FILTERS: u32 = list::LEAVES
 #[derive(Debug, Clone)]
 struct Node {
     def: SnapshotDef,
-    /// `def.name`, shared with handles ([`SnapshotTree::visit`]).
-    name: Arc<str>,
+    /// `def.name` by value ([`SnapshotTree::visit`] hands it out; a short
+    /// name is copied from this line, which a walk reads anyway).
+    name: SnapName,
     parent: Option<Idx>,
     /// Children in creation order.
     children: Vec<Idx>,
@@ -166,18 +165,14 @@ impl SnapshotTree {
     }
 
     fn name_of(&self, i: Idx) -> &str {
-        &self.node(i).name
+        self.node(i).name.as_str()
     }
 
-    /// `name` as a shared string for a handle that outlives the call, or
-    /// `None` when it does not exist. Reads the index only: a short name is
-    /// copied from the caller's (cheaper than fetching the node's copy from
-    /// a cold cache line), a long one is the tree's own. Since 0.1.
-    pub fn shared_name(&self, name: &str) -> Option<Arc<str>> {
-        match self.by_name.get_key_value(name.as_bytes())? {
-            (NameKey::Shared(s), _) => Some(s.clone()),
-            (NameKey::Inline(..), _) => Some(Arc::from(name)),
-        }
+    /// `name` by value for a handle that outlives the call, or `None` when
+    /// it does not exist. Reads the index only: no node, no allocation (a
+    /// long name shares the tree's string). Since 0.1.
+    pub fn shared_name(&self, name: &str) -> Option<SnapName> {
+        self.by_name.get_key_value(name.as_bytes()).map(|(k, _)| k.clone())
     }
 
     /// True when `name` exists.
@@ -261,12 +256,12 @@ impl SnapshotTree {
     /// `None` for a root). A missing UUID is generated and recorded in `def`.
     /// A duplicate name gives libvirt's `domain moment X already exists`.
     pub fn insert(&mut self, mut def: SnapshotDef, has_metadata: bool) -> Result<()> {
-        let name: Arc<str> = match def.name.as_deref() {
-            Some(n) => Arc::from(n),
+        let name = match def.name.as_deref() {
+            Some(n) => SnapName::new(n),
             None => return Err(Error::internal(ErrorDomain::DomainSnapshot, "snapshot without a name")),
         };
         if self.by_name.contains_key(name.as_bytes()) {
-            return Err(moment_exists(&name));
+            return Err(moment_exists(name.as_str()));
         }
         let parent = match &def.parent {
             Some(p) => Some(self.idx(p).ok_or_else(|| {
@@ -314,7 +309,7 @@ impl SnapshotTree {
             Some(p) => self.node_mut(p).children.push(i),
             None => self.roots.push(i),
         }
-        self.by_name.insert(NameKey::new(&name), i);
+        self.by_name.insert(name, i);
         self.by_uuid.insert(uuid, i);
         self.order.insert(seq, i);
         Ok(())
@@ -557,8 +552,8 @@ impl SnapshotTree {
             ));
         }
         self.by_name.remove(old.as_bytes());
-        let shared: Arc<str> = Arc::from(new);
-        self.by_name.insert(NameKey::new(&shared), i);
+        let shared = SnapName::new(new);
+        self.by_name.insert(shared.clone(), i);
         let n = self.node_mut(i);
         n.def.name = Some(new.to_owned());
         n.name = shared;
@@ -650,14 +645,14 @@ impl SnapshotTree {
     /// TOPOLOGICAL (parents first, siblings newest first, as libvirt).
     pub fn list(&self, flags: u32) -> Vec<String> {
         let mut out = Vec::new();
-        self.visit(flags, &mut |n| out.push(String::from(&**n)));
+        self.visit(flags, &mut |n| out.push(n.as_str().to_owned()));
         out
     }
 
     /// Calls `f` with each name [`Self::list`] returns, in the same order,
-    /// without copying names or building a list (the name is the tree's
-    /// shared copy: clone the `Arc` to keep it). Since 0.1.
-    pub fn visit(&self, flags: u32, f: &mut dyn FnMut(&Arc<str>)) {
+    /// without copying names or building a list (clone the name to keep
+    /// it). Since 0.1.
+    pub fn visit(&self, flags: u32, f: &mut dyn FnMut(&SnapName)) {
         let topo = flags & list::TOPOLOGICAL != 0;
         let mut each = |i: Idx| {
             if self.filter(i, flags) {
@@ -681,14 +676,14 @@ impl SnapshotTree {
     /// means all descendants; same filters and order rules as [`Self::list`].
     pub fn list_children(&self, name: &str, flags: u32) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        self.visit_children(name, flags, &mut |n| out.push(String::from(&**n)))?;
+        self.visit_children(name, flags, &mut |n| out.push(n.as_str().to_owned()))?;
         Ok(out)
     }
 
     /// Calls `f` with each name [`Self::list_children`] returns, in the same
     /// order, without copying names. `VIR_ERR_NO_DOMAIN_SNAPSHOT` when `name`
     /// does not exist. Since 0.1.
-    pub fn visit_children(&self, name: &str, flags: u32, f: &mut dyn FnMut(&Arc<str>)) -> Result<()> {
+    pub fn visit_children(&self, name: &str, flags: u32, f: &mut dyn FnMut(&SnapName)) -> Result<()> {
         let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
         let topo = flags & list::TOPOLOGICAL != 0;
         let ch = &self.node(i).children;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::model::DomainState;
+use crate::names::SnapName;
 use crate::uuid::Uuid;
 
 pub mod esx;
@@ -234,30 +235,30 @@ pub trait Driver: Send + Sync {
     }
     /// Calls `visit` with each name [`Self::snapshot_list`] (`of` is `None`)
     /// or [`Self::snapshot_list_children`] of `of` would return, in order.
-    /// A name is borrowed for the call; clone the `Arc` to keep it. The
-    /// default builds that list and copies each name; drivers override it
-    /// to hand out their own names without copies. Since 0.1.
+    /// A name is borrowed for the call; clone it to keep it. The default
+    /// builds that list and copies each name; drivers override it to hand
+    /// out their own names without a list. Since 0.1.
     fn snapshot_visit(
         &self,
         dom: &DomainRef,
         of: Option<&str>,
         flags: u32,
         kind: ListKind,
-        visit: &mut dyn FnMut(&Arc<str>),
+        visit: &mut dyn FnMut(&SnapName),
     ) -> Result<()> {
         let names = match of {
             None => self.snapshot_list(dom, flags, kind)?,
             Some(n) => self.snapshot_list_children(dom, n, flags, kind)?,
         };
         for n in names {
-            visit(&Arc::from(n));
+            visit(&SnapName::new(&n));
         }
         Ok(())
     }
-    /// [`Self::snapshot_lookup`] returning the name as a shared string the
+    /// [`Self::snapshot_lookup`] returning the name as a [`SnapName`] the
     /// caller keeps (the default copies it). Since 0.1.
-    fn snapshot_lookup_shared(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Arc<str>> {
-        Ok(Arc::from(self.snapshot_lookup(dom, name, flags)?))
+    fn snapshot_lookup_shared(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<SnapName> {
+        Ok(SnapName::new(&self.snapshot_lookup(dom, name, flags)?))
     }
     /// Snapshot by virsnap UUID; returns its name.
     fn snapshot_lookup_by_uuid(&self, dom: &DomainRef, uuid: &Uuid, flags: u32) -> Result<String> {

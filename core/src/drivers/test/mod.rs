@@ -15,6 +15,7 @@ use super::{check_flags, Driver, DomainInfo, DomainRef, ListKind, OpenRequest, P
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{domain as domf, list};
 use crate::model::{reason, DomainState};
+use crate::names::SnapName;
 use crate::uuid::Uuid;
 use crate::xml::{format_snapshot, format_snapshot_with, FormatFlags};
 
@@ -372,7 +373,7 @@ impl Driver for TestDriver {
         self.with_domain(dom, |d, _| snapshot::get(d, name).map(|_| name.to_owned()))
     }
 
-    fn snapshot_lookup_shared(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Arc<str>> {
+    fn snapshot_lookup_shared(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<SnapName> {
         check_flags(flags, 0, T, "testDomainSnapshotLookupByName")?;
         // The index alone: the definition is not touched.
         self.with_domain(dom, |d, _| d.snapshots.shared_name(name).ok_or_else(|| Error::no_snapshot(T, name)))
@@ -396,7 +397,7 @@ impl Driver for TestDriver {
         of: Option<&str>,
         flags: u32,
         kind: ListKind,
-        visit: &mut dyn FnMut(&Arc<str>),
+        visit: &mut dyn FnMut(&SnapName),
     ) -> Result<()> {
         let func = match (of.is_some(), kind) {
             (false, ListKind::Num) => "testDomainSnapshotNum",
