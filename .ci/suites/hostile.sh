@@ -3,6 +3,7 @@
 #
 #   .ci/suites/hostile.sh                           # CI (about 3-4 min)
 #   VIRSNAP_HOSTILE_SECONDS=60 VIRSNAP_PROCS_SECONDS=60 .ci/suites/hostile.sh   # same, explicit
+#   VIRSNAP_HOSTILE_SECONDS=60 .ci/suites/hostile.sh   # long run: ASan and TSan runs 60 s each
 #   VIRSNAP_HELGRIND=1 ...                          # also helgrind (Rust's futex locks give false reports)
 #
 # Steps: build libvirsnap (cargo + capi/build-so.sh); tests/c/hostile.c
@@ -11,7 +12,14 @@
 # on a persistent qemu:///embed domain; tests/c/hostile_threads.c (8 threads
 # on shared handles, every operation plus hostile calls) with ASan for
 # VIRSNAP_HOSTILE_SECONDS (default 60) on test:///default, 20 s on
-# qemu:///embed, 5 s under valgrind; core/tests/reliability_procs.rs (two
+# qemu:///embed, 5 s under valgrind; the same program and tests/c/threads.c
+# under ThreadSanitizer (tests/tsan/run.sh: libvirsnap and Rust's std built
+# instrumented with Debian's rustc-web + rust-web-src via -Zbuild-std, a
+# canary race must be reported first, no suppressions; about 4 min cold,
+# mostly the build) for VIRSNAP_TSAN_SECONDS (default
+# VIRSNAP_HOSTILE_SECONDS, else 30) on test:///default, 10 s threads.c,
+# 10 s on qemu:///embed; SKIP with the reason when apt has no rustc-web or
+# rustc no TSan runtime; core/tests/reliability_procs.rs (two
 # processes on one qemu:///embed domain, VIRSNAP_PROCS_SECONDS, default 60);
 # core/tests/reliability_crash.rs (kill -9 at every injected point of
 # create/delete/revert/rename, 64 points) and reliability_inputs.rs.
@@ -33,7 +41,7 @@ run() { # name command...
     local log=$B/$(echo "$name" | tr ' /:()' '_____').log
     local t0=$SECONDS
     if "$@" >"$log" 2>&1; then
-        ok "$name ($((SECONDS - t0)) s)"; grep -E '^(hostile|hostile_threads|two processes|.*crash points swept)' "$log" | sed 's/^/     /'
+        ok "$name ($((SECONDS - t0)) s)"; grep -E '^(hostile|hostile_threads|threads:|tsan:|two processes|.*crash points swept)' "$log" | sed 's/^/     /'
     else
         bad "$name (log: $log)"; tail -25 "$log" | sed 's/^/     /'
     fi
@@ -90,6 +98,26 @@ if [ "$have_qemu" = 1 ]; then
 fi
 if [ "${VIRSNAP_HELGRIND:-0}" = 1 ]; then
     run "8 threads, 2 s, helgrind" valgrind -q --tool=helgrind --error-exitcode=99 "$B/hostile_threads" 2
+fi
+
+echo "== hostile: 8 threads under ThreadSanitizer (tests/tsan/run.sh)"
+TSAN_SECS=${VIRSNAP_TSAN_SECONDS:-${VIRSNAP_HOSTILE_SECONDS:-30}}
+tlog=$B/tsan_build.log t0=$SECONDS
+tests/tsan/run.sh build >"$tlog" 2>&1; trc=$?
+if [ "$trc" = 0 ]; then
+    ok "TSan build: libvirsnap + std instrumented, canary race reported ($((SECONDS - t0)) s)"
+    grep -E '^(rustc-web|runtime|std|canary):' "$tlog" | sed 's/^/     /'
+    run "8 threads, ${TSAN_SECS} s, TSan, test:///default" tests/tsan/run.sh run hostile_threads "$TSAN_SECS"
+    run "threads.c, 8 threads, 10 s, TSan" tests/tsan/run.sh run threads 10
+    if [ "$have_qemu" = 1 ]; then
+        qemu_root
+        run "8 threads, 10 s, TSan, qemu:///embed" tests/tsan/run.sh run hostile_threads 10 "qemu:///embed?root=$QROOT"
+        unset HOSTILE_DOMAIN_XML HOSTILE_DOMAIN
+    fi
+elif [ "$trc" = 77 ]; then
+    skipped "ThreadSanitizer: $(grep '^SKIP' "$tlog" | tail -1)"
+else
+    bad "TSan build (log: $tlog)"; tail -25 "$tlog" | sed 's/^/     /'
 fi
 
 echo "== hostile: processes and crashes (core/tests/reliability_*.rs)"
