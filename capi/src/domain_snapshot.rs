@@ -9,10 +9,10 @@ use std::os::raw::{c_char, c_int, c_uint};
 use std::ptr;
 use std::sync::Arc;
 
-use virsnap_core::{Error, ErrorDomain, Snapshot};
+use virsnap_core::{Error, ErrorDomain};
 
 use crate::boundary::{self, entry};
-use crate::handles::{self, DomainHandle, SnapHandle};
+use crate::handles::{self, SnapHandle};
 use crate::types::{virConnectPtr, virDomainPtr, virDomainSnapshotPtr};
 
 /// libvirt-domain-snapshot.c reports argument errors in `VIR_FROM_DOMAIN_SNAPSHOT`.

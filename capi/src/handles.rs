@@ -232,11 +232,12 @@ pub fn release<T: Kind, P>(p: *mut P, func: &str) -> Result<bool, Error> {
         // The last C reference and no other holder: nobody can get a new
         // one (upgrades happen under this lock), so unregister now instead
         // of locking again in Drop.
-        if last && Arc::strong_count(&arc) == 1 {
-            if let Some(flag) = arc.unlisted() {
-                flag.store(true, Ordering::Relaxed);
-                quarantined = g.unregister(key);
-            }
+        if last
+            && Arc::strong_count(&arc) == 1
+            && let Some(flag) = arc.unlisted()
+        {
+            flag.store(true, Ordering::Relaxed);
+            quarantined = g.unregister(key);
         }
         (arc, quarantined)
     };
@@ -432,6 +433,7 @@ pub struct SnapHandle {
     /// `virDomainSnapshotGetName` stay valid for the handle's life, even after
     /// a rename. Boxed on the first `GetName` (most handles never show a
     /// name: 16 bytes per handle instead of 32).
+    #[allow(clippy::box_collection)] // the Box is the point: 8 bytes until used
     names: Mutex<Option<Box<Vec<CString>>>>,
     /// Set by [`release`] when it unregistered the handle (see [`Kind::unlisted`]).
     unlisted: AtomicBool,
