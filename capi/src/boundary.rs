@@ -204,25 +204,34 @@ pub fn negative_arg(func: &str, arg: &str, domain: ErrorDomain) -> Error {
 
 /// A malloc'd copy of `s` for the caller to `free()`; out of memory → error.
 pub fn out_string(s: &str) -> Result<*mut c_char, Error> {
-    // As errors::malloc_str: the text up to the first NUL, one malloc and one
-    // copy (no intermediate CString, no strdup rescan).
-    let bytes = s.as_bytes();
-    let len = s.find('\0').unwrap_or(bytes.len());
+    // str::find scans with memchr (an XML text is kilobytes long).
+    let len = s.find('\0').unwrap_or(s.len());
+    malloc_copy(&s.as_bytes()[..len])
+}
+
+/// [`out_string`] for short bytes (a snapshot name) that need no UTF-8
+/// check: a malloc'd NUL-terminated copy up to the first NUL.
+pub fn out_bytes(bytes: &[u8]) -> Result<*mut c_char, Error> {
+    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    malloc_copy(&bytes[..len])
+}
+
+/// One malloc and one copy of `bytes` (no NUL inside) plus a NUL (as
+/// errors::malloc_str: no intermediate CString, no strdup rescan).
+fn malloc_copy(bytes: &[u8]) -> Result<*mut c_char, Error> {
+    let len = bytes.len();
     // SAFETY: malloc returns NULL or `len + 1` writable bytes.
     let p = unsafe { libc::malloc(len + 1) }.cast::<c_char>();
-    if !p.is_null() {
-        // SAFETY: `p` has room for `len + 1` bytes, `bytes` holds at least
-        // `len`, and the fresh allocation cannot overlap `s`.
-        unsafe {
-            ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), p, len);
-            *p.add(len) = 0;
-        }
-    }
     if p.is_null() {
-        Err(Error::bare(ErrorCode::NoMemory, ErrorDomain::None))
-    } else {
-        Ok(p)
+        return Err(Error::bare(ErrorCode::NoMemory, ErrorDomain::None));
     }
+    // SAFETY: `p` has room for `len + 1` bytes, `bytes` holds `len`, and the
+    // fresh allocation cannot overlap `bytes`.
+    unsafe {
+        ptr::copy_nonoverlapping(bytes.as_ptr().cast::<c_char>(), p, len);
+        *p.add(len) = 0;
+    }
+    Ok(p)
 }
 
 /// A malloc'd array of `n + 1` NULL pointers (the caller fills the first

@@ -9,6 +9,7 @@ use std::os::raw::{c_char, c_int, c_uint};
 use std::ptr;
 use std::sync::Arc;
 
+use virsnap_core::names::SnapName;
 use virsnap_core::{Error, ErrorDomain};
 
 use crate::boundary::{self, entry};
@@ -132,7 +133,7 @@ pub(crate) unsafe fn fill_names(
     names: *mut *mut c_char,
     nameslen: c_int,
     func: &str,
-    visit: impl FnOnce(&mut dyn FnMut(&str)) -> virsnap_core::Result<()>,
+    visit: impl FnOnce(&mut dyn FnMut(&SnapName)) -> virsnap_core::Result<()>,
 ) -> Result<c_int, Error> {
     if nameslen < 0 {
         return Err(boundary::negative_arg(func, "nameslen", SNAP));
@@ -146,7 +147,7 @@ pub(crate) unsafe fn fill_names(
     let mut failed: Option<Error> = None;
     let res = visit(&mut |n| {
         if written == total && written < room {
-            match boundary::out_string(n) {
+            match boundary::out_bytes(n.as_bytes()) {
                 Ok(p) => {
                     // SAFETY: written < nameslen, room guaranteed by the caller.
                     unsafe { *names.add(written) = p };

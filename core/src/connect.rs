@@ -406,10 +406,10 @@ impl Domain {
     }
 
     /// Calls `f` with each name [`Self::snapshot_list_names`] returns, in
-    /// order, without building a list (the name is borrowed for the call).
-    /// Since 0.1.
-    pub fn snapshot_list_names_with(&self, flags: u32, f: &mut dyn FnMut(&str)) -> Result<()> {
-        self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::Names, &mut |n| f(n.as_str()))
+    /// order, without building a list (the name is borrowed for the call;
+    /// `as_bytes` reads it without a UTF-8 check). Since 0.1.
+    pub fn snapshot_list_names_with(&self, flags: u32, f: &mut dyn FnMut(&SnapName)) -> Result<()> {
+        self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::Names, f)
     }
 
     /// Handles for snapshots matching `flags` (`virDomainListAllSnapshots`).
@@ -559,8 +559,8 @@ impl Snapshot {
 
     /// Calls `f` with each name [`Self::list_children_names`] returns, in
     /// order, without building a list. Since 0.1.
-    pub fn list_children_names_with(&self, flags: u32, f: &mut dyn FnMut(&str)) -> Result<()> {
-        self.with_name(|name| self.drv().snapshot_visit(&self.domain.inner.r, Some(name), flags, ListKind::Names, &mut |n| f(n.as_str())))
+    pub fn list_children_names_with(&self, flags: u32, f: &mut dyn FnMut(&SnapName)) -> Result<()> {
+        self.with_name(|name| self.drv().snapshot_visit(&self.domain.inner.r, Some(name), flags, ListKind::Names, f))
     }
 
     /// Children handles (`virDomainSnapshotListAllChildren`).
