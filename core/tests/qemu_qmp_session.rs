@@ -44,6 +44,23 @@ fn the_seed_conversations_end_as_expected() {
     assert!(qmp_session(&seed("status-hmp")).0.is_ok());
 }
 
+/// The conversations captured from QEMU 7.2 by tests/fuzz/capture-qmp.py.
+#[test]
+fn real_qemu_conversations_end_as_they_did() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/seeds/qmp_session");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("real-") {
+            continue;
+        }
+        let (r, _) = qmp_session(&std::fs::read(e.path()).unwrap());
+        assert_eq!(r.is_ok(), !name.contains("error"), "{name}: {r:?}");
+        n += 1;
+    }
+    assert!(n >= 12, "only {n} captured conversations");
+}
+
 #[test]
 fn a_reply_without_a_newline_is_cut_off_not_buffered_without_bound() {
     // 17 MiB of one line, never ended, from a peer that then stalls: the
