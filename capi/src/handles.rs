@@ -16,6 +16,7 @@
 //!   `Drop` does not lock again), and a listing registers its handles in
 //!   chunks under one lock.
 
+use std::collections::hash_map::Entry as HashEntry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ffi::CString;
@@ -80,9 +81,14 @@ impl<T> Slots<T> {
     /// out, to be freed after the lock is dropped.
     fn unregister(&mut self, key: usize) -> Option<Weak<T>> {
         let e = self.map.remove(&key)?;
-        self.dead.push_back(e.weak);
-        if self.dead.len() > QUARANTINE { self.dead.pop_front() } else { None }
+        bury(&mut self.dead, e.weak)
     }
+}
+
+/// Quarantines a dead handle's allocation; returns the one that falls out.
+fn bury<T>(dead: &mut VecDeque<Weak<T>>, weak: Weak<T>) -> Option<Weak<T>> {
+    dead.push_back(weak);
+    if dead.len() > QUARANTINE { dead.pop_front() } else { None }
 }
 
 /// One registry per handle type.
@@ -216,8 +222,13 @@ pub fn release<T: Kind, P>(p: *mut P, func: &str) -> Result<bool, Error> {
     let key = p as usize;
     let (arc, quarantined) = {
         let mut g = T::registry().lock();
-        let last = match g.map.get_mut(&key) {
-            Some(e) if e.c_refs > 0 && e.weak.strong_count() > 0 => {
+        let Slots { map, dead } = &mut *g;
+        // One probe: the entry is removed through the same handle.
+        let HashEntry::Occupied(mut slot) = map.entry(key) else {
+            return Err(T::invalid(func));
+        };
+        let last = match slot.get_mut() {
+            e if e.c_refs > 0 && e.weak.strong_count() > 0 => {
                 e.c_refs -= 1;
                 e.c_refs == 0
             }
@@ -237,7 +248,7 @@ pub fn release<T: Kind, P>(p: *mut P, func: &str) -> Result<bool, Error> {
             && let Some(flag) = arc.unlisted()
         {
             flag.store(true, Ordering::Relaxed);
-            quarantined = g.unregister(key);
+            quarantined = bury(dead, slot.remove().weak);
         }
         (arc, quarantined)
     };
