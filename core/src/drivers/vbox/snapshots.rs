@@ -247,8 +247,16 @@ pub fn create(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Resul
     crash_point("vbox-create-after-take");
     let id = parse_taken(&out.stdout);
     if let Some(intent) = intent {
-        let id = id.ok_or_else(|| Error::internal(V, "VBoxManage did not print the new snapshot's UUID"))?;
-        drv.run_ok(&args(&["snapshot", &vm, "edit", &id.to_string(), &format!("--name={name}")]), Ctx::Snapshot(dom, &name))?;
+        // The UUID VBoxManage printed, else the snapshot under the placeholder name.
+        let target = match id {
+            Some(u) => Some(u),
+            None => {
+                let v = View::load(drv, dom, false)?;
+                v.listing.find_name(&take_name).map(|i| v.uuid(i))
+            }
+        };
+        let target = target.ok_or_else(|| Error::internal(V, "VBoxManage did not print the new snapshot's UUID"))?;
+        drv.run_ok(&args(&["snapshot", &vm, "edit", &target.to_string(), &format!("--name={name}")]), Ctx::Snapshot(dom, &name))?;
         crash_point("vbox-create-after-rename");
         intent.end();
     }
