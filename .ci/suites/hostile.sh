@@ -15,8 +15,8 @@
 # qemu:///embed, 5 s under valgrind; the same program and tests/c/threads.c
 # under ThreadSanitizer (tests/tsan/run.sh: libvirsnap and Rust's std built
 # instrumented with Debian's rustc-web + rust-web-src via -Zbuild-std, a
-# canary race must be reported first, no suppressions; about 4 min cold,
-# mostly the build) for VIRSNAP_TSAN_SECONDS (default
+# canary race must be reported first, no suppressions; about 4 min cold:
+# 140 MB of .debs, a 3 min build, then the runs) for VIRSNAP_TSAN_SECONDS (default
 # VIRSNAP_HOSTILE_SECONDS, else 30) on test:///default, 10 s threads.c,
 # 10 s on qemu:///embed; SKIP with the reason when apt has no rustc-web or
 # rustc no TSan runtime; core/tests/reliability_procs.rs (two

@@ -60,7 +60,7 @@ toolchain() {
     llvm=$(dep_of "$stdlib" '^libllvm[0-9]')
     [ -n "$stdlib" ] && [ -n "$llvm" ] || skip "cannot resolve rustc-web's libraries"
     if [ "$(cat "$TC/.complete" 2>/dev/null)" != "$v" ]; then
-        echo "fetching rustc-web $v, rust-web-src, $stdlib, $llvm (about 120 MB) into $TC"
+        echo "fetching rustc-web $v, rust-web-src, $stdlib, $llvm (about 140 MB) into $TC"
         rm -rf "$TC" "$W/debs"; mkdir -p "$W/debs" "$TC"
         (cd "$W/debs" && apt-get download -q "rustc-web=$v" "libstd-rust-web-dev=$v" "$stdlib=$v" \
             "rust-web-src=$v" "$llvm" 2>&1 | grep -v unsandboxed) || skip "apt-get download failed"
