@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Hostile input, concurrency and crash safety (issue 10).
 #
-#   .ci/suites/hostile.sh                           # CI (about 3-4 min)
-#   VIRSNAP_HOSTILE_SECONDS=60 VIRSNAP_PROCS_SECONDS=60 .ci/suites/hostile.sh   # same, explicit
-#   VIRSNAP_HOSTILE_SECONDS=60 .ci/suites/hostile.sh   # long run: ASan and TSan runs 60 s each
+#   .ci/suites/hostile.sh                           # CI (about 6 min, 9 with a cold TSan build)
+#   VIRSNAP_HOSTILE_SECONDS=60 VIRSNAP_TSAN_SECONDS=30 VIRSNAP_PROCS_SECONDS=60 .ci/suites/hostile.sh   # same, explicit
+#   VIRSNAP_HOSTILE_SECONDS=600 VIRSNAP_PROCS_SECONDS=600 .ci/suites/hostile.sh   # long run (ASan and TSan 600 s each)
 #   VIRSNAP_HELGRIND=1 ...                          # also helgrind (Rust's futex locks give false reports)
 #
 # Steps: build libvirsnap (cargo + capi/build-so.sh); tests/c/hostile.c
