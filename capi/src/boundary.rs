@@ -2,7 +2,6 @@
 //! panics, map `Err` to libvirt's sentinel and dispatch the error.
 
 use std::any::Any;
-use std::cell::RefCell;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_uint};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -57,24 +56,9 @@ impl Sentinel for () {
     }
 }
 
-/// The connection involved in the current call, for `virConnSetErrorFunc`
-/// handlers and `virConnGetLastError` (set by handle lookups). The `Weak`
-/// is kept between calls and `noted` says whether the current call set it,
-/// so the usual call on the same connection as the last one costs no
-/// reference-count traffic.
-struct CallConn {
-    noted: bool,
-    conn: Option<Weak<ConnHandle>>,
-}
-
-thread_local! {
-    static CALL_CONN: RefCell<CallConn> = const { RefCell::new(CallConn { noted: false, conn: None }) };
-}
-
-/// Records the connection the current call works on.
+/// Records the connection the current call works on (for error handlers).
 pub(crate) fn note_conn(c: &Arc<ConnHandle>) {
-    CALL_CONN.with(|cc| {
-        let mut cc = cc.borrow_mut();
+    errors::with_call_conn(|cc| {
         cc.noted = true;
         if !cc.conn.as_ref().is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(c))) {
             cc.conn = Some(Arc::downgrade(c));
@@ -83,8 +67,7 @@ pub(crate) fn note_conn(c: &Arc<ConnHandle>) {
 }
 
 fn take_conn() -> Option<Arc<ConnHandle>> {
-    CALL_CONN.with(|cc| {
-        let mut cc = cc.borrow_mut();
+    errors::with_call_conn(|cc| {
         if std::mem::replace(&mut cc.noted, false) {
             cc.conn.as_ref().and_then(Weak::upgrade)
         } else {
@@ -106,8 +89,7 @@ fn panic_error(func: &str, payload: &(dyn Any + Send)) -> Error {
 /// `catch_unwind`, and on `Err` or panic stores the `virError`, dispatches
 /// it (handler or stderr) and returns `R::FAIL`.
 pub fn entry<R: Sentinel>(func: &str, f: impl FnOnce() -> Result<R, Error>) -> R {
-    errors::reset_last();
-    CALL_CONN.with(|cc| cc.borrow_mut().noted = false);
+    errors::begin_call();
     let out = catch_unwind(AssertUnwindSafe(f));
     let err = match out {
         Ok(Ok(v)) => {

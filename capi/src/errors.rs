@@ -183,29 +183,71 @@ fn domain_label(d: c_int) -> &'static str {
     }
 }
 
-/// The thread-local last error. Its `Drop` frees the strings at thread exit.
-struct LastError(UnsafeCell<virError>);
+/// The connection involved in the current call, for `virConnSetErrorFunc`
+/// handlers and `virConnGetLastError` (see `boundary::note_conn`). The
+/// `Weak` is kept between calls and `noted` says whether the current call
+/// set it, so the usual call on the same connection as the last one costs
+/// no reference-count traffic.
+pub(crate) struct CallConn {
+    /// Set by the current call.
+    pub(crate) noted: bool,
+    /// The last connection noted on this thread.
+    pub(crate) conn: Option<std::sync::Weak<handles::ConnHandle>>,
+}
+
+/// The thread-local last error and the current call's connection: one
+/// thread-local, so a call's prologue costs one TLS lookup (a
+/// `__tls_get_addr` call in a shared library). Its `Drop` frees the
+/// strings at thread exit.
+struct LastError {
+    err: UnsafeCell<virError>,
+    call: std::cell::RefCell<CallConn>,
+}
 
 impl Drop for LastError {
     fn drop(&mut self) {
-        self.0.get_mut().reset();
+        self.err.get_mut().reset();
     }
 }
 
 thread_local! {
-    static LAST: LastError = const { LastError(UnsafeCell::new(virError::empty())) };
+    static LAST: LastError = const {
+        LastError {
+            err: UnsafeCell::new(virError::empty()),
+            call: std::cell::RefCell::new(CallConn { noted: false, conn: None }),
+        }
+    };
 }
 
 /// Pointer to this thread's last error (never NULL while the thread lives).
 pub(crate) fn last_ptr() -> virErrorPtr {
-    LAST.with(|l| l.0.get())
+    LAST.with(|l| l.err.get())
+}
+
+/// Runs `f` on this thread's [`CallConn`].
+pub(crate) fn with_call_conn<R>(f: impl FnOnce(&mut CallConn) -> R) -> R {
+    LAST.with(|l| f(&mut l.call.borrow_mut()))
+}
+
+/// Starts an API call: clears the last error (as [`reset_last`]) and
+/// forgets the previous call's connection, in one thread-local access.
+pub(crate) fn begin_call() {
+    LAST.with(|l| {
+        // SAFETY: as in `with_last`: only this thread touches it, and no
+        // other reference into it is alive here.
+        let e = unsafe { &mut *l.err.get() };
+        if !e.is_clear() {
+            e.reset();
+        }
+        l.call.borrow_mut().noted = false;
+    });
 }
 
 fn with_last<R>(f: impl FnOnce(&mut virError) -> R) -> R {
     // SAFETY: the thread-local is only touched from this thread; no other
     // reference into it is alive while `f` runs (callers get raw pointers
     // only, and the library never calls out to C while holding this borrow).
-    LAST.with(|l| f(unsafe { &mut *l.0.get() }))
+    LAST.with(|l| f(unsafe { &mut *l.err.get() }))
 }
 
 /// Clears this thread's last error (`virResetLastError`). Every call
