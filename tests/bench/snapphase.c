@@ -1,0 +1,113 @@
+/* One phase of the snapbench workload, for profiling (issue 9).
+ *
+ *   snapphase N PHASE [REPS]
+ *
+ * Creates N snapshots (a chain) on test:///default, then runs PHASE REPS
+ * times (default 1) and prints the best time per item:
+ *   lookup   LookupByName of every name in a random order (fixed seed), free
+ *   topo     ListAllSnapshots(TOPOLOGICAL), free every handle and the array
+ *   names    SnapshotNum + SnapshotListNames, free every name
+ *   none     nothing (the create-only baseline)
+ * Instructions per item under callgrind: run PHASE and none with REPS 1 and
+ * divide the difference of the two totals by N (tests/bench/README.md).
+ * Built like snapbench.c, against libvirt's headers; run on virsnap with
+ * LD_LIBRARY_PATH=target/release/libvirt-compat.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static unsigned long long rng = 0x9E3779B97F4A7C15ull;
+static unsigned long long next_rand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void die(const char *what) {
+    virErrorPtr e = virGetLastError();
+    fprintf(stderr, "snapphase: %s failed: %s\n", what, e && e->message ? e->message : "?");
+    exit(1);
+}
+
+static void quiet(void *opaque, virErrorPtr e) { (void)opaque; (void)e; }
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: snapphase N lookup|topo|names|none [REPS]\n");
+        return 2;
+    }
+    int n = atoi(argv[1]);
+    const char *phase = argv[2];
+    int reps = argc > 3 ? atoi(argv[3]) : 1;
+    if (n < 1 || reps < 1) return 2;
+    virSetErrorFunc(NULL, quiet);
+    virConnectPtr conn = virConnectOpen("test:///default");
+    if (!conn) die("virConnectOpen");
+    virDomainPtr dom = virDomainLookupByName(conn, "test");
+    if (!dom) die("virDomainLookupByName");
+
+    char (*names)[32] = malloc((size_t)n * sizeof *names);
+    int *perm = malloc((size_t)n * sizeof *perm);
+    char **got = malloc((size_t)n * sizeof *got);
+    if (!names || !perm || !got) return 1;
+    char xml[128];
+    for (int i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "s%d", i);
+        snprintf(xml, sizeof xml, "<domainsnapshot><name>%s</name></domainsnapshot>", names[i]);
+        virDomainSnapshotPtr s = virDomainSnapshotCreateXML(dom, xml, 0);
+        if (!s) die("virDomainSnapshotCreateXML");
+        virDomainSnapshotFree(s);
+        perm[i] = i;
+    }
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(next_rand() % (unsigned long long)(i + 1));
+        int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+    }
+
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        if (!strcmp(phase, "lookup")) {
+            for (int i = 0; i < n; i++) {
+                virDomainSnapshotPtr s = virDomainSnapshotLookupByName(dom, names[perm[i]], 0);
+                if (!s) die("virDomainSnapshotLookupByName");
+                virDomainSnapshotFree(s);
+            }
+        } else if (!strcmp(phase, "topo")) {
+            virDomainSnapshotPtr *snaps = NULL;
+            int k = virDomainListAllSnapshots(dom, &snaps, VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL);
+            if (k != n) die("virDomainListAllSnapshots");
+            for (int i = 0; i < k; i++) virDomainSnapshotFree(snaps[i]);
+            free(snaps);
+        } else if (!strcmp(phase, "names")) {
+            int num = virDomainSnapshotNum(dom, 0);
+            int k = virDomainSnapshotListNames(dom, got, num, 0);
+            if (k != n) die("virDomainSnapshotListNames");
+            for (int i = 0; i < k; i++) free(got[i]);
+        } else if (strcmp(phase, "none")) {
+            fprintf(stderr, "snapphase: unknown phase %s\n", phase);
+            return 2;
+        }
+        double t = now() - t0;
+        if (t < best) best = t;
+    }
+    printf("%s n=%d best of %d: %.3f ms, %.1f ns/item\n", phase, n, reps, best * 1e3, best * 1e9 / n);
+    free(got);
+    free(perm);
+    free(names);
+    virDomainFree(dom);
+    virConnectClose(conn);
+    return 0;
+}
