@@ -65,7 +65,9 @@ toolchain() {
         (cd "$W/debs" && apt-get download -q "rustc-web=$v" "libstd-rust-web-dev=$v" "$stdlib=$v" \
             "rust-web-src=$v" "$llvm" 2>&1 | grep -v unsandboxed) || skip "apt-get download failed"
         for d in "$W"/debs/*.deb; do dpkg-deb -x "$d" "$TC" || skip "dpkg-deb -x $d failed"; done
-        rm -rf "$W/debs"
+        # -Zbuild-std needs only library/ of the source (365 of its 440 MB
+        # are the compiler's and the tools' sources)
+        rm -rf "$W/debs" "$TC"/usr/src/rustc-*/src "$TC"/usr/src/rustc-*/compiler "$TC"/usr/share/doc
         echo "$v" > "$TC/.complete"
     fi
     # libLLVM's own dependencies (ordinary shared libraries)
