@@ -70,7 +70,10 @@ pub struct SnapshotTree {
     free: Vec<Idx>,
     by_name: NameIndex,
     by_uuid: HashMap<Uuid, Idx>,
-    order: BTreeMap<u64, Idx>,
+    /// Creation order: sequence number → slot and name (a copy of the
+    /// node's, so listing names in creation order without filters reads
+    /// this map's packed leaves and not one scattered node per name).
+    order: BTreeMap<u64, (Idx, SnapName)>,
     roots: Vec<Idx>,
     next_seq: u64,
     current: Option<Idx>,
@@ -309,9 +312,9 @@ impl SnapshotTree {
             Some(p) => self.node_mut(p).children.push(i),
             None => self.roots.push(i),
         }
+        self.order.insert(seq, (i, name.clone()));
         self.by_name.insert(name, i);
         self.by_uuid.insert(uuid, i);
-        self.order.insert(seq, i);
         Ok(())
     }
 
@@ -436,7 +439,7 @@ impl SnapshotTree {
 
     /// Every name in creation order.
     pub fn names(&self) -> Vec<String> {
-        self.order.values().map(|&i| self.name_of(i).to_owned()).collect()
+        self.order.values().map(|(_, n)| n.as_str().to_owned()).collect()
     }
 
     fn free_slot(&mut self, i: Idx) -> Option<String> {
@@ -554,6 +557,10 @@ impl SnapshotTree {
         self.by_name.remove(old.as_bytes());
         let shared = SnapName::new(new);
         self.by_name.insert(shared.clone(), i);
+        let seq = self.node(i).seq;
+        if let Some(e) = self.order.get_mut(&seq) {
+            e.1 = shared.clone();
+        }
         let n = self.node_mut(i);
         n.def.name = Some(new.to_owned());
         n.name = shared;
@@ -636,7 +643,7 @@ impl SnapshotTree {
         } else if flags & FILTERS == 0 {
             self.len()
         } else {
-            self.order.values().filter(|&&i| self.filter(i, flags)).count()
+            self.order.values().filter(|&&(i, _)| self.filter(i, flags)).count()
         }
     }
 
@@ -654,21 +661,27 @@ impl SnapshotTree {
     /// it). Since 0.1.
     pub fn visit(&self, flags: u32, f: &mut dyn FnMut(&SnapName)) {
         let topo = flags & list::TOPOLOGICAL != 0;
+        if flags & (list::ROOTS | list::TOPOLOGICAL) == 0 {
+            // Creation order: the names come from the order map itself; a
+            // node is read only when a filter needs it.
+            for (i, n) in self.order.values() {
+                if self.filter(*i, flags) {
+                    f(n);
+                }
+            }
+            return;
+        }
         let mut each = |i: Idx| {
             if self.filter(i, flags) {
                 f(&self.node(i).name);
             }
         };
-        if flags & list::ROOTS != 0 {
-            if topo {
-                self.roots.iter().rev().for_each(|&i| each(i));
-            } else {
-                self.roots.iter().for_each(|&i| each(i));
-            }
-        } else if topo {
+        if flags & list::ROOTS == 0 {
             self.walk(&self.roots, true, each);
+        } else if topo {
+            self.roots.iter().rev().for_each(|&i| each(i));
         } else {
-            self.order.values().for_each(|&i| each(i));
+            self.roots.iter().for_each(|&i| each(i));
         }
     }
 
@@ -895,6 +908,10 @@ mod tests {
         let u = t.uuid_of("b").unwrap();
         t.rename("b", "bee").unwrap();
         assert_eq!(t.lookup_uuid(&u), Some("bee"));
+        // Creation-order listings read the order map's copy of the name.
+        assert_eq!(t.list(0), ["a", "bee", "c", "d"]);
+        assert_eq!(t.names(), ["a", "bee", "c", "d"]);
+        assert_eq!(t.list(list::LEAVES), ["c", "d"]);
         assert_eq!(t.parent("c"), Some("bee"));
         assert_eq!(t.get("c").unwrap().parent.as_deref(), Some("bee"));
         assert!(t.rename("bee", "a").is_err());
