@@ -28,16 +28,10 @@ LIBVIRT_PY = os.environ.get("VIRSNAP_LIBVIRT_PYTHON", "/usr/bin/python3")
 # xfail with the reason while the difference lasts (a step that matches passes;
 # drop its entry then, so a regression fails instead of being excused).
 NODE_DIFFS = {
-    "amp_xml": "core keeps a node file's embedded <domain> as written; libvirt parses and "
-    "re-formats it with its defaults (currentMemory, vcpu placement, boot, clock, on_*, devices)",
-    "root_xml": "same as amp_xml: embedded <domain> of a node-file snapshot is not normalised",
     "state_after_running_flag": "deliberate (DESIGN.md §4.2): REVERT_RUNNING to a shut-off snapshot "
     "starts the domain in virsnap; libvirt's test driver leaves it shut off",
 }
-KNOWN_CORE_DIFFS = {
-    "redefine_minimal_domain": "core keeps a REDEFINE's embedded <domain> as written; libvirt parses "
-    "and re-formats it with its defaults (memory unit, currentMemory, vcpu, os arch/boot, clock, on_*, devices)",
-}
+KNOWN_CORE_DIFFS: dict[str, str] = {}
 
 
 def _libvirt_missing():
