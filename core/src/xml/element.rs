@@ -190,10 +190,15 @@ pub fn escape_into(out: &mut String, s: &str) {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 => {}
+            c if is_dropped_control(c) => {}
             c => out.push(c),
         }
     }
+}
+
+/// Characters [`escape_into`] drops: controls other than tab, LF and CR.
+fn is_dropped_control(c: char) -> bool {
+    (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r')
 }
 
 /// libxml2's escaping for foreign (metadata) content.
@@ -232,8 +237,11 @@ fn write_element(out: &mut String, e: &Element, indent: usize, foreign: bool) {
     let text = e.text();
     // libvirt always writes `<devices>` as an open/close pair on two lines.
     let empty_devices = !foreign && !has_elements && text.is_empty() && e.name == "devices";
+    // Text made only of characters the escaper drops writes as nothing, so
+    // the element is written empty (and reads back the same).
+    let shows_text = if foreign { !text.is_empty() } else { text.chars().any(|c| !is_dropped_control(c)) };
     if !has_elements && !empty_devices {
-        if text.is_empty() {
+        if !shows_text {
             out.push_str("/>\n");
         } else {
             out.push('>');
@@ -385,6 +393,16 @@ fn start_element(s: &quick_xml::events::BytesStart<'_>) -> Result<Element, Strin
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_of_dropped_controls_writes_an_empty_element() {
+        let e = Element::new("vcpu").with_attr("a", "1").with_text("\u{1}\u{7f}");
+        assert_eq!(e.to_libvirt_string(), "<vcpu a='1'>\u{7f}</vcpu>\n");
+        let e = Element::new("vcpu").with_attr("a", "1").with_text("\u{1}\u{2}");
+        assert_eq!(e.to_libvirt_string(), "<vcpu a='1'/>\n");
+        let back = parse_document(&e.to_libvirt_string(), "t", ErrorDomain::Xml).unwrap();
+        assert_eq!(back.to_libvirt_string(), e.to_libvirt_string());
+    }
 
     #[test]
     fn round_trips_libvirt_style() {
