@@ -20,25 +20,6 @@ use virsnap_core::flags::{delete, list};
 use virsnap_core::model::DomainState;
 use virsnap_core::{Connection, Domain, ErrorCode};
 
-fn chroot() -> Option<PathBuf> {
-    let root = PathBuf::from(std::env::var("VIRSNAP_VBOX_CHROOT").unwrap_or_else(|_| "/var/cache/virsnap/vbox-chroot".into()));
-    let why = if !root.join(".virsnap-ready").exists() {
-        Some(format!("no VirtualBox chroot at {} (run tests/vbox/build-chroot.sh)", root.display()))
-    } else if !root.join("proc/self").exists() {
-        Some(format!("{}/proc is not mounted (run tests/vbox/build-chroot.sh)", root.display()))
-    } else {
-        None
-    };
-    match why {
-        Some(w) if std::env::var("VIRSNAP_REQUIRE_VBOX").as_deref() == Ok("1") => panic!("{w}"),
-        Some(w) => {
-            println!("SKIP: {w}");
-            None
-        }
-        None => Some(root),
-    }
-}
-
 struct Vm {
     root: PathBuf,
     name: String,
@@ -134,7 +115,7 @@ fn take(d: &Domain, name: &str) {
 
 #[test]
 fn offline_lifecycle_agrees_with_virtualbox() {
-    let Some(root) = chroot() else { return };
+    let Some(root) = vbox_common::chroot("real VirtualBox") else { return };
     let vm = Vm::new(root, "life");
     let d = vm.dom();
     assert_eq!(d.state(0).unwrap().0, DomainState::Shutoff);
@@ -211,7 +192,7 @@ fn offline_lifecycle_agrees_with_virtualbox() {
 
 #[test]
 fn duplicates_saved_state_and_delete_all() {
-    let Some(root) = chroot() else { return };
+    let Some(root) = vbox_common::chroot("real VirtualBox") else { return };
     let vm = Vm::new(root.clone(), "dup");
     let d = vm.dom();
     take(&d, "a");
@@ -249,7 +230,7 @@ fn duplicates_saved_state_and_delete_all() {
 
 #[test]
 fn redefine_writes_the_vbox_file_of_the_unregistered_machine() {
-    let Some(root) = chroot() else { return };
+    let Some(root) = vbox_common::chroot("real VirtualBox") else { return };
     let vm = Vm::new(root, "redef");
     let d = vm.dom();
     // A root snapshot on a machine without snapshots (7.2 dialect: before <Hardware>).
@@ -303,7 +284,7 @@ fn redefine_writes_the_vbox_file_of_the_unregistered_machine() {
 
 #[test]
 fn an_interrupted_redefine_is_recovered_at_the_next_open() {
-    let Some(root) = chroot() else { return };
+    let Some(root) = vbox_common::chroot("real VirtualBox") else { return };
     let vm = Vm::new(root.clone(), "crash");
     take(&vm.dom(), "s1");
     let info = vm.vbm_ok(&["showvminfo", &vm.name, "--machinereadable"]);

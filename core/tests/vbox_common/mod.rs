@@ -106,3 +106,28 @@ impl Drop for Replay {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The VirtualBox chroot built by tests/vbox/build-chroot.sh
+/// (`VIRSNAP_VBOX_CHROOT`, default /var/cache/virsnap/vbox-chroot), or `None`
+/// after printing `SKIP: <what>: <why>`; `VIRSNAP_REQUIRE_VBOX=1` turns a
+/// skip into a failure.
+pub fn chroot(what: &str) -> Option<PathBuf> {
+    let root = PathBuf::from(std::env::var("VIRSNAP_VBOX_CHROOT").unwrap_or_else(|_| "/var/cache/virsnap/vbox-chroot".into()));
+    let why = if !root.join(".virsnap-ready").exists() {
+        Some(format!("no VirtualBox chroot at {} (run tests/vbox/build-chroot.sh)", root.display()))
+    } else if !root.join("proc/self").exists() {
+        Some(format!("{}/proc is not mounted (run tests/vbox/build-chroot.sh)", root.display()))
+    } else if !root.join("usr/lib/virtualbox/VBoxManage").exists() {
+        Some(format!("no VBoxManage in {}", root.display()))
+    } else {
+        None
+    };
+    match why {
+        Some(w) if std::env::var("VIRSNAP_REQUIRE_VBOX").as_deref() == Ok("1") => panic!("{w}"),
+        Some(w) => {
+            println!("SKIP: {what}: {w}");
+            None
+        }
+        None => Some(root),
+    }
+}
