@@ -12,7 +12,6 @@
 mod vbox_common;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vbox_common::*;
@@ -45,22 +44,7 @@ impl Vm {
     }
 
     fn vbm(&self, args: &[&str]) -> (i32, String, String) {
-        for attempt in 1.. {
-            let o = Command::new("chroot")
-                .arg(&self.root)
-                .args(["env", "HOME=/root", "/usr/lib/virtualbox/VBoxManage"])
-                .args(args)
-                .output()
-                .unwrap();
-            let r: (i32, String, String) = (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into());
-            // VBoxSVC restarting (auto-shutdown race): nothing was done, retry.
-            if r.0 != 0 && r.2.contains("Failed to create the VirtualBox object") && attempt < 4 {
-                std::thread::sleep(std::time::Duration::from_millis(500 * attempt));
-                continue;
-            }
-            return r;
-        }
-        unreachable!()
+        vbox_common::vbm_in(&self.root, args)
     }
 
     fn vbm_ok(&self, args: &[&str]) -> String {

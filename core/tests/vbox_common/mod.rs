@@ -131,3 +131,24 @@ pub fn chroot(what: &str) -> Option<PathBuf> {
         None => Some(root),
     }
 }
+
+/// Runs VBoxManage inside the chroot `root`: (exit code, stdout, stderr).
+/// Retries while VBoxSVC is restarting (auto-shutdown race: nothing was done).
+pub fn vbm_in(root: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut attempt = 1;
+    loop {
+        let o = std::process::Command::new("chroot")
+            .arg(root)
+            .args(["env", "HOME=/root", "/usr/lib/virtualbox/VBoxManage"])
+            .args(args)
+            .output()
+            .unwrap();
+        let r: (i32, String, String) = (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into());
+        if r.0 != 0 && r.2.contains("Failed to create the VirtualBox object") && attempt < 4 {
+            std::thread::sleep(std::time::Duration::from_millis(500 * attempt));
+            attempt += 1;
+            continue;
+        }
+        return r;
+    }
+}
