@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 
@@ -268,6 +269,23 @@ fn open_auth(py: Python<'_>, uri: Option<String>, auth: Bound<'_, PyAny>, flags:
     wrap_conn(py, conn)
 }
 
+/// `field` for a GC visit, or `None` while the object is still being built.
+///
+/// pyo3 0.30.1 lets CPython 3.11 track a `dict` class instance before its
+/// Rust fields are written: `object_new` allocates the zeroed instance
+/// (tracked), then creates its `__dict__`, and that allocation can start a
+/// collection that calls `__traverse__` on the zeroed fields. Visiting the
+/// NULL `Py` crashed the interpreter (`visit_decref(NULL)`).
+fn initialized<T>(field: &Py<T>) -> Option<&Py<T>> {
+    let raw: *const *mut pyo3::ffi::PyObject = std::ptr::from_ref(field).cast();
+    // SAFETY: a `Py<T>` is one non-null object pointer once written; before
+    // that its storage is the zero bytes of a fresh instance. Reading it as a
+    // raw (nullable) pointer is defined either way; volatile so the check is
+    // not folded away on the strength of `Py`'s non-null guarantee.
+    let p = unsafe { std::ptr::read_volatile(raw) };
+    if p.is_null() { None } else { Some(field) }
+}
+
 /// A connection (`libvirt.virConnect`).
 #[pyclass(frozen, subclass, dict, weakref, module = "virsnap", name = "virConnect")]
 pub struct VirConnect {
@@ -497,6 +515,11 @@ macro_rules! dom_int {
 
 #[pymethods]
 impl VirDomain {
+    /// GC support: a domain refers to its connection (cycles through `__dict__` are collectable).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(initialized(&self.conn))
+    }
+
     #[new]
     #[pyo3(signature = (conn = None, _obj = None))]
     fn py_new(conn: Option<Bound<'_, PyAny>>, _obj: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
@@ -787,6 +810,11 @@ macro_rules! snap_call {
 
 #[pymethods]
 impl VirDomainSnapshot {
+    /// GC support: a snapshot refers to its domain (cycles through `__dict__` are collectable).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(initialized(&self.dom))
+    }
+
     #[new]
     #[pyo3(signature = (dom = None, _obj = None))]
     fn py_new(dom: Option<Bound<'_, PyAny>>, _obj: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
