@@ -212,27 +212,29 @@ fn diskspec(ctl: &mut Ctl, buf: &mut String, s: &str) -> bool {
     ok
 }
 
+/// Reads `--name` and `--description` and opens `<ROOT>` with them: the
+/// start of snapshot-create-as's and checkpoint-create-as's XML.
+fn start_doc<'a>(ctl: &mut Ctl, cmd: &'a Cmd, root: &str) -> Option<(String, Option<&'a str>)> {
+    let name = opt_str(ctl, cmd, "name").ok()?;
+    let desc = opt_str(ctl, cmd, "description").ok()?;
+    let mut buf = format!("<{root}>\n");
+    if let Some(n) = name {
+        buf.push_str(&format!("  <name>{}</name>\n", util::xml_escape(n)));
+    }
+    if let Some(d) = desc {
+        buf.push_str(&format!("  <description>{}</description>\n", util::xml_escape(d)));
+    }
+    Some((buf, name))
+}
+
 pub fn cmd_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let flags = create_flags(cmd);
     let Some(dom) = lookup(ctl, cmd, BYANY) else {
         return false;
     };
-    let Ok(name) = opt_str(ctl, cmd, "name") else {
+    let Some((mut buf, _)) = start_doc(ctl, cmd, "domainsnapshot") else {
         return false;
     };
-    let Ok(desc) = opt_str(ctl, cmd, "description") else {
-        return false;
-    };
-    let mut buf = String::from("<domainsnapshot>\n");
-    if let Some(n) = name {
-        buf.push_str(&format!("  <name>{}</name>\n", util::xml_escape(n)));
-    }
-    if let Some(d) = desc {
-        buf.push_str(&format!(
-            "  <description>{}</description>\n",
-            util::xml_escape(d)
-        ));
-    }
     let Ok(mem) = opt_str(ctl, cmd, "memspec") else {
         return false;
     };
@@ -616,14 +618,21 @@ pub fn cmd_revert(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         r = snap.revert(flags | rf::FORCE);
     }
     let name = snap.name();
+    let r = r.map(|()| format!("Domain snapshot {name} reverted\n"));
+    finish(ctl, r, &format!("Failed to revert snapshot {name}"))
+}
+
+/// Ends a command on its call's result: prints the success message (unless
+/// quiet), or keeps the error and prints `failed` (virsh's "Failed to …").
+fn finish(ctl: &mut Ctl, r: Result<String, Error>, failed: &str) -> bool {
     match r {
-        Ok(()) => {
-            ctl.print_extra(&format!("Domain snapshot {name} reverted\n"));
+        Ok(msg) => {
+            ctl.print_extra(&msg);
             true
         }
         Err(e) => {
             ctl.save(e);
-            ctl.error(&format!("Failed to revert snapshot {name}"));
+            ctl.error(failed);
             false
         }
     }
@@ -677,41 +686,24 @@ pub fn cmd_delete(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         }
     }
     let name = snap.name();
-    match snap.delete(flags) {
-        Ok(()) => {
-            if flags & delf::CHILDREN_ONLY != 0 {
-                ctl.print_extra(&format!("Domain snapshot {name} children deleted\n"));
-            } else {
-                ctl.print_extra(&format!("Domain snapshot {name} deleted\n"));
-            }
-            true
+    let r = snap.delete(flags).map(|()| {
+        if flags & delf::CHILDREN_ONLY != 0 {
+            format!("Domain snapshot {name} children deleted\n")
+        } else {
+            format!("Domain snapshot {name} deleted\n")
         }
-        Err(e) => {
-            ctl.save(e);
-            ctl.error(&format!("Failed to delete snapshot {name}"));
-            false
-        }
-    }
+    });
+    finish(ctl, r, &format!("Failed to delete snapshot {name}"))
 }
 
 pub fn cmd_delete_all(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let Some(dom) = lookup(ctl, cmd, BYANY) else {
         return false;
     };
-    match dom.snapshot_delete_all(0) {
-        Ok(n) => {
-            ctl.print_extra(&format!("Domain '{}': {n} snapshots deleted\n", dom.name()));
-            true
-        }
-        Err(e) => {
-            ctl.save(e);
-            ctl.error(&format!(
-                "Failed to delete snapshots of domain '{}'",
-                dom.name()
-            ));
-            false
-        }
-    }
+    let r = dom
+        .snapshot_delete_all(0)
+        .map(|n| format!("Domain '{}': {n} snapshots deleted\n", dom.name()));
+    finish(ctl, r, &format!("Failed to delete snapshots of domain '{}'", dom.name()))
 }
 
 pub fn cmd_rename(ctl: &mut Ctl, cmd: &Cmd) -> bool {
@@ -725,17 +717,10 @@ pub fn cmd_rename(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         return false;
     };
     let snap = lv!(ctl, dom.snapshot_lookup_by_name(old, 0));
-    match snap.rename(new, 0) {
-        Ok(()) => {
-            ctl.print_extra(&format!("Domain snapshot {old} renamed to {new}\n"));
-            true
-        }
-        Err(e) => {
-            ctl.save(e);
-            ctl.error(&format!("Failed to rename snapshot {old}"));
-            false
-        }
-    }
+    let r = snap
+        .rename(new, 0)
+        .map(|()| format!("Domain snapshot {old} renamed to {new}\n"));
+    finish(ctl, r, &format!("Failed to rename snapshot {old}"))
 }
 
 pub fn cmd_start_with_snapshot(ctl: &mut Ctl, cmd: &Cmd) -> bool {
@@ -753,23 +738,11 @@ pub fn cmd_start_with_snapshot(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     if cmd.has("force") {
         flags |= rf::FORCE;
     }
-    match snap.create_from(flags) {
-        Ok(()) => {
-            ctl.print_extra(&format!(
-                "Domain '{}' started from snapshot {name}\n",
-                dom.name()
-            ));
-            true
-        }
-        Err(e) => {
-            ctl.save(e);
-            ctl.error(&format!(
-                "Failed to start domain '{}' from snapshot {name}",
-                dom.name()
-            ));
-            false
-        }
-    }
+    let dname = dom.name();
+    let r = snap
+        .create_from(flags)
+        .map(|()| format!("Domain '{dname}' started from snapshot {name}\n"));
+    finish(ctl, r, &format!("Failed to start domain '{dname}' from snapshot {name}"))
 }
 
 pub fn cmd_edit(ctl: &mut Ctl, cmd: &Cmd) -> bool {
@@ -1047,22 +1020,9 @@ pub fn cmd_checkpoint_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let Some(dom) = lookup(ctl, cmd, BYANY) else {
         return false;
     };
-    let Ok(name) = opt_str(ctl, cmd, "name") else {
+    let Some((mut buf, name)) = start_doc(ctl, cmd, "domaincheckpoint") else {
         return false;
     };
-    let Ok(desc) = opt_str(ctl, cmd, "description") else {
-        return false;
-    };
-    let mut buf = String::from("<domaincheckpoint>\n");
-    if let Some(n) = name {
-        buf.push_str(&format!("  <name>{}</name>\n", util::xml_escape(n)));
-    }
-    if let Some(d) = desc {
-        buf.push_str(&format!(
-            "  <description>{}</description>\n",
-            util::xml_escape(d)
-        ));
-    }
     if cmd.has("diskspec") {
         buf.push_str("  <disks>\n");
         for spec in cmd.argv("diskspec") {

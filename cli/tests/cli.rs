@@ -64,6 +64,25 @@ fn session(line: &str) -> Out {
     run_with(&["-c", "test:///default", line], None, &[])
 }
 
+/// `line` fails on the unknown domain 'nope'.
+fn assert_no_domain(line: &str) {
+    let o = session(line);
+    assert_eq!(
+        (o.stderr.as_str(), o.code),
+        ("error: failed to get domain 'nope'\n", 1),
+        "{line}"
+    );
+}
+
+const NO_SNAPSHOT: &str =
+    "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n";
+
+/// `line` fails on the unknown snapshot 'nope'.
+fn assert_no_snapshot(line: &str) {
+    let o = session(line);
+    assert_eq!((o.stderr.as_str(), o.code), (NO_SNAPSHOT, 1), "{line}");
+}
+
 fn script(name: &str, args: &[&str]) -> (i32, String) {
     let o = Command::new("bash")
         .arg(data_dir().join(name))
@@ -97,9 +116,10 @@ fn libvirt_virsh_snapshot_batches_are_byte_identical() {
     );
 }
 
-#[test]
-fn same_sessions_as_real_virsh() {
-    let (code, text) = script("compare.sh", &[BIN]);
+/// Runs compare.sh (virsh and virsnap on the same sessions) with `args`
+/// after the binary; exit 77 means virsh is not installed: skipped.
+fn compare_with_virsh(args: &[&str]) {
+    let (code, text) = script("compare.sh", &[&[BIN], args].concat());
     if code == 77 {
         eprintln!("{text}");
         return;
@@ -109,15 +129,14 @@ fn same_sessions_as_real_virsh() {
 }
 
 #[test]
+fn same_sessions_as_real_virsh() {
+    compare_with_virsh(&[]);
+}
+
+#[test]
 fn same_random_sessions_as_real_virsh() {
     let file = data_dir().join("compare-random-sessions.txt");
-    let (code, text) = script("compare.sh", &[BIN, file.to_str().expect("utf8")]);
-    if code == 77 {
-        eprintln!("{text}");
-        return;
-    }
-    assert_eq!(code, 0, "virsnap differs from virsh:\n{text}");
-    eprintln!("{}", text.lines().last().unwrap_or(""));
+    compare_with_virsh(&[file.to_str().expect("utf8")]);
 }
 
 #[test]
@@ -153,14 +172,8 @@ fn seed_rename_errors() {
         "error: Failed to rename snapshot a\nerror: Requested operation is not valid: snapshot 'b' already exists\n"
     );
     assert_eq!(o.code, 1);
-    let o = session("snapshot-rename test nope x");
-    assert_eq!(
-        o.stderr,
-        "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n"
-    );
-    assert_eq!(o.code, 1);
-    let o = session("snapshot-rename nope a b");
-    assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
+    assert_no_snapshot("snapshot-rename test nope x");
+    assert_no_domain("snapshot-rename nope a b");
     let o = session("snapshot-create-as test a; snapshot-rename test a x/y");
     assert!(
         o.stderr
@@ -275,13 +288,8 @@ fn seed_delete_conflicting_options() {
         o.stderr,
         "error: --snapshotname and --current are mutually exclusive\n"
     );
-    let o = session("snapshot-delete test nope --merge");
-    assert_eq!(
-        o.stderr,
-        "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n"
-    );
-    let o = session("snapshot-delete nope a --deleteforce");
-    assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
+    assert_no_snapshot("snapshot-delete test nope --merge");
+    assert_no_domain("snapshot-delete nope a --deleteforce");
     let o = session("snapshot-delete test --merge");
     assert_eq!(o.stderr, "error: --snapshotname or --current is required\n");
     let o = session("snapshot-delete test a --merge=1");
@@ -304,11 +312,7 @@ fn seed_delete_all() {
     let o = session("snapshot-delete-all test");
     assert_eq!(o.stdout, "Domain 'test': 0 snapshots deleted\n\n");
     assert_eq!(o.code, 0);
-    let o = session("snapshot-delete-all nope");
-    assert_eq!(
-        (o.stderr.as_str(), o.code),
-        ("error: failed to get domain 'nope'\n", 1)
-    );
+    assert_no_domain("snapshot-delete-all nope");
     let o = session("snapshot-delete-all");
     assert_eq!(
         o.stderr,
@@ -344,14 +348,8 @@ fn seed_start_with_snapshot() {
         "{}",
         o.stdout
     );
-    let o = session("start-with-snapshot test nope");
-    assert_eq!(
-        o.stderr,
-        "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n"
-    );
-    assert_eq!(o.code, 1);
-    let o = session("start-with-snapshot nope s1");
-    assert_eq!(o.stderr, "error: failed to get domain 'nope'\n");
+    assert_no_snapshot("start-with-snapshot test nope");
+    assert_no_domain("start-with-snapshot nope s1");
     let o = session("start-with-snapshot test");
     assert_eq!(
         o.stderr,
@@ -422,12 +420,7 @@ fn unknown_domain_everywhere() {
         "snapshot-list",
         "snapshot-delete-all",
     ] {
-        let o = session(&format!("{c} nope"));
-        assert_eq!(
-            (o.stderr.as_str(), o.code),
-            ("error: failed to get domain 'nope'\n", 1),
-            "{c}"
-        );
+        assert_no_domain(&format!("{c} nope"));
     }
     for c in [
         "snapshot-info",
@@ -437,18 +430,12 @@ fn unknown_domain_everywhere() {
         "snapshot-edit",
         "snapshot-dumpxml",
     ] {
-        let o = session(&format!("{c} nope s1"));
-        assert_eq!(
-            (o.stderr.as_str(), o.code),
-            ("error: failed to get domain 'nope'\n", 1),
-            "{c}"
-        );
+        assert_no_domain(&format!("{c} nope s1"));
     }
 }
 
 #[test]
 fn unknown_snapshot_everywhere() {
-    let nf = "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n";
     for c in [
         "snapshot-info",
         "snapshot-parent",
@@ -456,13 +443,10 @@ fn unknown_snapshot_everywhere() {
         "snapshot-edit",
         "snapshot-current",
     ] {
-        let o = session(&format!("{c} test nope"));
-        assert_eq!((o.stderr.as_str(), o.code), (nf, 1), "{c}");
+        assert_no_snapshot(&format!("{c} test nope"));
     }
-    let o = session("snapshot-revert test nope");
-    assert_eq!(o.stderr, nf);
-    let o = session("snapshot-list test --from nope");
-    assert_eq!(o.stderr, nf);
+    assert_no_snapshot("snapshot-revert test nope");
+    assert_no_snapshot("snapshot-list test --from nope");
     let o = session("snapshot-info test --current");
     assert_eq!(
         o.stderr,
@@ -732,15 +716,10 @@ fn have(prog: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
 }
 
-/// The same commands a virsh script uses, on the qemu driver (offline
-/// domain: qemu-img only, no guest is started).
-#[test]
-fn works_on_qemu_embed() {
-    if !have("qemu-img") {
-        println!("SKIP: qemu-img not installed");
-        return;
-    }
-    let root = std::env::temp_dir().join(format!("virsnap-cli-qemu-{}", std::process::id()));
+/// A fresh `virsnap-cli-TAG-PID` folder with a 16M qcow2 disk and the XML of
+/// an offline qemu domain `name` on it: (folder, XML file, qemu:///embed URI).
+fn qemu_embed(tag: &str, name: &str) -> (PathBuf, PathBuf, String) {
+    let root = std::env::temp_dir().join(format!("virsnap-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("root");
     let disk = root.join("d.qcow2");
@@ -755,7 +734,7 @@ fn works_on_qemu_embed() {
     std::fs::write(
         &xml,
         format!(
-            "<domain type='qemu'><name>q1</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>\
+            "<domain type='qemu'><name>{name}</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>\
              <os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>\
              <driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vda' bus='virtio'/>\
              </disk></devices></domain>",
@@ -764,6 +743,18 @@ fn works_on_qemu_embed() {
     )
     .expect("write xml");
     let uri = format!("qemu:///embed?root={}", root.display());
+    (root, xml, uri)
+}
+
+/// The same commands a virsh script uses, on the qemu driver (offline
+/// domain: qemu-img only, no guest is started).
+#[test]
+fn works_on_qemu_embed() {
+    if !have("qemu-img") {
+        println!("SKIP: qemu-img not installed");
+        return;
+    }
+    let (root, xml, uri) = qemu_embed("qemu", "q1");
     let run = |line: &str| run_with(&["-c", &uri, line], None, &[]);
     let o = run(&format!("define {}", xml.display()));
     assert_eq!((o.stderr.as_str(), o.code), ("", 0));
@@ -802,10 +793,7 @@ fn works_on_qemu_embed() {
     );
     let o = run("snapshot-delete-all q1; snapshot-list q1 --name; snapshot-info q1 nope");
     assert_eq!(o.stdout, "Domain 'q1': 1 snapshots deleted\n\n\n\n");
-    assert_eq!(
-        o.stderr,
-        "error: Domain snapshot not found: no domain snapshot with matching name 'nope'\n"
-    );
+    assert_eq!(o.stderr, NO_SNAPSHOT);
     let o = run("undefine q1");
     assert_eq!(
         (o.stdout.as_str(), o.code),
@@ -822,32 +810,7 @@ fn progress_only_on_a_terminal() {
         println!("SKIP: needs script(1) and qemu-img");
         return;
     }
-    let root = std::env::temp_dir().join(format!("virsnap-cli-progress-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("root");
-    let disk = root.join("d.qcow2");
-    assert!(
-        Command::new("qemu-img")
-            .args(["create", "-q", "-f", "qcow2"])
-            .arg(&disk)
-            .arg("16M")
-            .status()
-            .expect("qemu-img")
-            .success()
-    );
-    let xml = root.join("dom.xml");
-    std::fs::write(
-        &xml,
-        format!(
-            "<domain type='qemu'><name>p1</name><memory unit='KiB'>65536</memory><vcpu>1</vcpu>\
-             <os><type arch='x86_64'>hvm</type></os><devices><disk type='file' device='disk'>\
-             <driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vda' bus='virtio'/>\
-             </disk></devices></domain>",
-            disk.display()
-        ),
-    )
-    .expect("xml");
-    let uri = format!("qemu:///embed?root={}", root.display());
+    let (root, xml, uri) = qemu_embed("progress", "p1");
     let o = run_with(
         &[
             "-c",
