@@ -33,5 +33,23 @@ static int finish(const char *name) {
     return failures ? 1 : 0;
 }
 
+/* Opens `uri` and its domain $HOSTILE_DOMAIN (default "test"), defined from
+ * $HOSTILE_DOMAIN_XML first when that is set; NULL (a check failed) when the
+ * connection or the domain cannot be had. */
+static inline virDomainPtr open_domain(const char *uri, virConnectPtr *conn) {
+    const char *name = getenv("HOSTILE_DOMAIN") ? getenv("HOSTILE_DOMAIN") : "test";
+    *conn = virConnectOpen(uri);
+    CHECK(*conn != NULL);
+    if (!*conn) return NULL;
+    if (getenv("HOSTILE_DOMAIN_XML")) {
+        virDomainPtr d = virDomainDefineXML(*conn, getenv("HOSTILE_DOMAIN_XML"));
+        CHECK(d != NULL);
+        if (d) virDomainFree(d);
+    }
+    virDomainPtr dom = virDomainLookupByName(*conn, name);
+    CHECK(dom != NULL);
+    return dom;
+}
+
 #define SNAP_XML(name) "<domainsnapshot><name>" name "</name><description>d</description></domainsnapshot>"
 #endif

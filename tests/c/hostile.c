@@ -397,18 +397,8 @@ static void readonly_connection(const char *uri) {
 
 int main(int argc, char **argv) {
     const char *uri = argc > 1 ? argv[1] : "test:///default";
-    const char *dname = getenv("HOSTILE_DOMAIN") ? getenv("HOSTILE_DOMAIN") : "test";
     virSetErrorFunc(NULL, quiet_handler);
-    conn = virConnectOpen(uri);
-    CHECK(conn != NULL);
-    if (!conn) return finish("hostile");
-    if (getenv("HOSTILE_DOMAIN_XML")) {
-        virDomainPtr d = virDomainDefineXML(conn, getenv("HOSTILE_DOMAIN_XML"));
-        CHECK(d != NULL);
-        if (d) virDomainFree(d);
-    }
-    dom = virDomainLookupByName(conn, dname);
-    CHECK(dom != NULL);
+    dom = open_domain(uri, &conn);
     if (!dom) return finish("hostile");
     snap = virDomainSnapshotCreateXML(dom, SNAP_XML("h1"), 0);
     CHECK(snap != NULL);

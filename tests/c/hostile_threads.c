@@ -13,51 +13,17 @@
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
-#include <pthread.h>
-#include <time.h>
+#include "threads_common.h"
 
 #define THREADS 8
 static virConnectPtr conn;
 static virDomainPtr dom;
 static virDomainSnapshotPtr base;
 static double seconds = 10;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static long ops_total;
-static int thread_failures;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define TFAIL(what) do { pthread_mutex_lock(&lock); thread_failures++; \
-    fprintf(stderr, "FAIL thread %d line %d: %s (%d: %s)\n", id, __LINE__, what, virGetLastErrorCode(), \
-            virGetLastErrorMessage()); pthread_mutex_unlock(&lock); } while (0)
-#define TCHECK(cond) do { if (!(cond)) TFAIL(#cond); } while (0)
 /* cond true on success; a vanished snapshot is fine */
 #define MAYBE_GONE(cond) do { if (!(cond) && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_SNAPSHOT) TFAIL(#cond); } while (0)
 #define FAILS_WITH(cond, code) do { if (!(cond) || virGetLastErrorCode() != (code)) TFAIL(#cond " with " #code); } while (0)
-
-/* A stale free is refused only while no new handle lives at the freed
- * address. The library keeps the last 1024 freed handle addresses out of
- * reuse, but a thread preempted between its Free and its stale Free can
- * see more frees than that by the other threads; the allocator (glibc's, or
- * TSan's, which has no quarantine unlike ASan's and valgrind's) then hands
- * the address to another thread's new handle and the stale Free releases
- * that one (seen under TSan: the other thread's next calls failed with
- * VIR_ERR_INVALID_DOMAIN_SNAPSHOT and TSan reported its name string freed
- * under it). So each iteration runs under `gate` read-locked and only the
- * Free + stale Free pair write-locks it: no handle can be created in
- * between. Writers are preferred, or 8 readers would starve them. */
-static pthread_rwlock_t gate;
-static void gate_init(void) {
-    pthread_rwlockattr_t a;
-    pthread_rwlockattr_init(&a);
-    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&gate, &a);
-    pthread_rwlockattr_destroy(&a);
-}
 
 static const char *BOMB =
     "<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>"
@@ -159,16 +125,10 @@ static void *worker(void *arg) {
             TCHECK(virDomainSnapshotFree(r) == 0);
         }
         if (l) TCHECK(virDomainSnapshotFree(l) == 0);
-        pthread_rwlock_unlock(&gate);
-        pthread_rwlock_wrlock(&gate);
-        TCHECK(virDomainSnapshotFree(s) == 0);
-        FAILS_WITH(virDomainSnapshotFree(s) == -1, VIR_ERR_INVALID_DOMAIN_SNAPSHOT);
-        pthread_rwlock_unlock(&gate);
+        free_twice(id, s);
         ops += 30;
     }
-    pthread_mutex_lock(&lock);
-    ops_total += ops;
-    pthread_mutex_unlock(&lock);
+    add_ops(ops);
     return NULL;
 }
 
@@ -176,28 +136,13 @@ int main(int argc, char **argv) {
     virSetErrorFunc(NULL, quiet_handler);
     if (argc > 1) seconds = atof(argv[1]);
     const char *uri = argc > 2 ? argv[2] : "test:///default";
-    const char *dname = getenv("HOSTILE_DOMAIN") ? getenv("HOSTILE_DOMAIN") : "test";
-    conn = virConnectOpen(uri);
-    CHECK(conn != NULL);
-    if (!conn) return finish("hostile_threads");
-    if (getenv("HOSTILE_DOMAIN_XML")) {
-        virDomainPtr d = virDomainDefineXML(conn, getenv("HOSTILE_DOMAIN_XML"));
-        CHECK(d != NULL);
-        if (d) virDomainFree(d);
-    }
-    dom = virDomainLookupByName(conn, dname);
-    CHECK(dom != NULL);
+    dom = open_domain(uri, &conn);
     if (!dom) return finish("hostile_threads");
     base = virDomainSnapshotCreateXML(dom, SNAP_XML("base"), 0);
     CHECK(base != NULL);
     if (!base) return finish("hostile_threads");
 
-    pthread_t t[THREADS];
-    gate_init();
-    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, worker, (void *)(size_t)i);
-    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
-    checks++;
-    failures += thread_failures;
+    run_workers(THREADS, worker);
     CHECK(virDomainSnapshotNum(dom, 0) == 1);
     CHECK(virDomainSnapshotDelete(base, 0) == 0);
     CHECK(virDomainSnapshotNum(dom, 0) == 0);

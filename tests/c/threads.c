@@ -6,47 +6,13 @@
 #define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
-#include <pthread.h>
-#include <time.h>
+#include "threads_common.h"
 
 static virConnectPtr conn;
 static virDomainPtr dom;
 static virDomainSnapshotPtr base;
 static double seconds = 10;
 static pthread_barrier_t barrier;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static long ops_total;
-static int thread_failures;
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-#define TCHECK(cond) do { if (!(cond)) { pthread_mutex_lock(&lock); thread_failures++; \
-    fprintf(stderr, "FAIL thread %d line %d: %s (%s)\n", id, __LINE__, #cond, virGetLastErrorMessage()); \
-    pthread_mutex_unlock(&lock); } } while (0)
-
-/* A stale free is refused only while no new handle lives at the freed
- * address. The library keeps the last 1024 freed handle addresses out of
- * reuse, but a thread preempted between its Free and its stale Free can
- * see more frees than that by the other threads; the allocator (glibc's, or
- * TSan's, which has no quarantine unlike ASan's and valgrind's) then hands
- * the address to another thread's new handle and the stale Free releases
- * that one (seen under TSan: the other thread's next calls failed with
- * VIR_ERR_INVALID_DOMAIN_SNAPSHOT and TSan reported its name string freed
- * under it). So each iteration runs under `gate` read-locked and only the
- * Free + stale Free pair write-locks it: no handle can be created in
- * between. Writers are preferred, or 8 readers would starve them. */
-static pthread_rwlock_t gate;
-static void gate_init(void) {
-    pthread_rwlockattr_t a;
-    pthread_rwlockattr_init(&a);
-    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&gate, &a);
-    pthread_rwlockattr_destroy(&a);
-}
 
 static void *own_error(void *arg) {
     int id = (int)(size_t)arg;
@@ -100,16 +66,10 @@ static void *worker(void *arg) {
         TCHECK(virDomainSnapshotDelete(s, 0) == 0);
         TCHECK(virDomainSnapshotIsCurrent(l, 0) == -1 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_SNAPSHOT);
         TCHECK(virDomainSnapshotFree(l) == 0);
-        pthread_rwlock_unlock(&gate);
-        pthread_rwlock_wrlock(&gate);
-        TCHECK(virDomainSnapshotFree(s) == 0);
-        TCHECK(virDomainSnapshotFree(s) == -1);
-        pthread_rwlock_unlock(&gate);
+        free_twice(id, s);
         ops += 16;
     }
-    pthread_mutex_lock(&lock);
-    ops_total += ops;
-    pthread_mutex_unlock(&lock);
+    add_ops(ops);
     return NULL;
 }
 
@@ -122,17 +82,11 @@ int main(int argc, char **argv) {
     CHECK(conn && dom && base);
     if (!base) return finish("threads");
 
-    pthread_t t[8];
     pthread_barrier_init(&barrier, NULL, 2);
-    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, own_error, (void *)(size_t)i);
-    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    run_threads(2, own_error);
     pthread_barrier_destroy(&barrier);
 
-    gate_init();
-    for (int i = 0; i < 8; i++) pthread_create(&t[i], NULL, worker, (void *)(size_t)i);
-    for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
-    checks++;
-    if (thread_failures) failures += thread_failures;
+    run_workers(8, worker);
     CHECK(virDomainSnapshotNum(dom, 0) == 1);
     CHECK(virDomainSnapshotDelete(base, 0) == 0);
     CHECK(virDomainSnapshotFree(base) == 0);
