@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use qemu_common::{skip, Root};
 use virsnap_core::drivers::qemu::qmp::Qmp;
-use virsnap_core::Connection;
+use virsnap_core::{Connection, Domain};
 
 /// A bare QMP snapshot job, as the driver runs it: own connection,
 /// `query-block` for the node, the job, `query-jobs` until concluded, dismiss.
@@ -42,6 +42,21 @@ fn bare_job(sock: &std::path::Path, cmd: &str, tag: &str, stop_cont: bool) {
     }
 }
 
+/// Runs `f`, adding its wall time to `times`.
+fn timed<T>(times: &mut Vec<Duration>, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let v = f();
+    times.push(t.elapsed());
+    v
+}
+
+/// Snapshot `s{i}` created, reverted to and deleted through the library, each timed.
+fn library_round(dom: &Domain, i: usize, c: &mut Vec<Duration>, r: &mut Vec<Duration>, d: &mut Vec<Duration>) {
+    let s = timed(c, || dom.snapshot_create_xml(&format!("<domainsnapshot><name>s{i}</name></domainsnapshot>"), 0).unwrap());
+    timed(r, || s.revert(0).unwrap());
+    timed(d, || s.delete(0).unwrap());
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -68,39 +83,21 @@ fn bench_running_guest_128m() {
     let (mut c, mut r, mut d, mut qc, mut qr, mut qd) = (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut jc, mut jr, mut jd) = (vec![], vec![], vec![]);
     for i in 0..7 {
-        let t = Instant::now();
-        let s = dom.snapshot_create_xml(&format!("<domainsnapshot><name>s{i}</name></domainsnapshot>"), 0).unwrap();
-        c.push(t.elapsed());
-        let t = Instant::now();
-        s.revert(0).unwrap();
-        r.push(t.elapsed());
-        let t = Instant::now();
-        s.delete(0).unwrap();
-        d.push(t.elapsed());
+        library_round(&dom, i, &mut c, &mut r, &mut d);
         // The bare QMP calls (own connection each, as the driver does).
-        let t = Instant::now();
-        Qmp::connect(&sock).unwrap().hmp(&format!("savevm b{i}"), Duration::from_secs(60)).unwrap();
-        qc.push(t.elapsed());
-        let t = Instant::now();
-        let mut q = Qmp::connect(&sock).unwrap();
-        q.execute("stop", None).unwrap();
-        q.hmp(&format!("loadvm b{i}"), Duration::from_secs(60)).unwrap();
-        q.execute("cont", None).unwrap();
-        drop(q);
-        qr.push(t.elapsed());
-        let t = Instant::now();
-        Qmp::connect(&sock).unwrap().hmp(&format!("delvm b{i}"), Duration::from_secs(60)).unwrap();
-        qd.push(t.elapsed());
+        timed(&mut qc, || Qmp::connect(&sock).unwrap().hmp(&format!("savevm b{i}"), Duration::from_secs(60)).unwrap());
+        timed(&mut qr, || {
+            let mut q = Qmp::connect(&sock).unwrap();
+            q.execute("stop", None).unwrap();
+            q.hmp(&format!("loadvm b{i}"), Duration::from_secs(60)).unwrap();
+            q.execute("cont", None).unwrap();
+        });
+        timed(&mut qd, || Qmp::connect(&sock).unwrap().hmp(&format!("delvm b{i}"), Duration::from_secs(60)).unwrap());
         // The bare QMP jobs (what the library uses on QEMU >= 6.0).
-        let t = Instant::now();
-        bare_job(&sock, "snapshot-save", &format!("j{i}"), false);
-        jc.push(t.elapsed());
-        let t = Instant::now();
-        bare_job(&sock, "snapshot-load", &format!("j{i}"), true);
-        jr.push(t.elapsed());
-        let t = Instant::now();
-        bare_job(&sock, "snapshot-delete", &format!("j{i}"), false);
-        jd.push(t.elapsed());
+        let tag = format!("j{i}");
+        timed(&mut jc, || bare_job(&sock, "snapshot-save", &tag, false));
+        timed(&mut jr, || bare_job(&sock, "snapshot-load", &tag, true));
+        timed(&mut jd, || bare_job(&sock, "snapshot-delete", &tag, false));
     }
     println!("BENCH running 128 MiB guest (median of 7), library API vs bare QMP:");
     println!("BENCH   create {} vs snapshot-save job {} (HMP savevm {})", ms(median(c)), ms(median(jc)), ms(median(qc)));
@@ -121,36 +118,24 @@ fn bench_shutoff_guest_qemu_img() {
     let qimg = |args: &[&str]| assert!(std::process::Command::new("qemu-img").args(args).arg(&img).status().unwrap().success());
     let (mut c, mut r, mut d, mut qc, mut qr, mut qd) = (vec![], vec![], vec![], vec![], vec![], vec![]);
     for i in 0..9 {
-        let t = Instant::now();
-        let s = dom.snapshot_create_xml(&format!("<domainsnapshot><name>s{i}</name></domainsnapshot>"), 0).unwrap();
-        c.push(t.elapsed());
-        let t = Instant::now();
-        s.revert(0).unwrap();
-        r.push(t.elapsed());
-        let t = Instant::now();
-        s.delete(0).unwrap();
-        d.push(t.elapsed());
+        library_round(&dom, i, &mut c, &mut r, &mut d);
         let tag = format!("b{i}");
-        let t = Instant::now();
-        qimg(&["snapshot", "-c", &tag]);
-        qc.push(t.elapsed());
-        let t = Instant::now();
-        qimg(&["snapshot", "-a", &tag]);
-        qr.push(t.elapsed());
-        let t = Instant::now();
-        qimg(&["snapshot", "-d", &tag]);
-        qd.push(t.elapsed());
+        timed(&mut qc, || qimg(&["snapshot", "-c", &tag]));
+        timed(&mut qr, || qimg(&["snapshot", "-a", &tag]));
+        timed(&mut qd, || qimg(&["snapshot", "-d", &tag]));
     }
     // One durable journal record on this disk, for scale.
     let f = root.dir.join("sync-probe");
     let mut fs_ = vec![];
     for _ in 0..9 {
         use std::io::Write as _;
-        let t = Instant::now();
-        let mut h = std::fs::OpenOptions::new().create(true).append(true).open(&f).unwrap();
-        h.write_all(&[0u8; 4096]).unwrap();
-        h.sync_data().unwrap();
-        fs_.push(t.elapsed());
+        // the file is closed after the clock stops
+        let _h = timed(&mut fs_, || {
+            let mut h = std::fs::OpenOptions::new().create(true).append(true).open(&f).unwrap();
+            h.write_all(&[0u8; 4096]).unwrap();
+            h.sync_data().unwrap();
+            h
+        });
     }
     println!("BENCH shut-off guest (median of 9), library API vs bare qemu-img; one append+fdatasync here: {}", ms(median(fs_)));
     println!("BENCH   create {} vs qemu-img snapshot -c {}", ms(median(c)), ms(median(qc)));
@@ -186,19 +171,22 @@ fn bench_2000_snapshots() {
     println!("BENCH redefined {n} snapshots in {:.1} s", t.elapsed().as_secs_f64());
     let mut cold = vec![];
     for _ in 0..5 {
-        let t = Instant::now();
-        let c = Connection::open(Some(&root.uri())).unwrap();
-        let d = c.lookup_by_name("vm").unwrap();
-        assert_eq!(d.snapshot_num(0).unwrap(), n);
-        d.snapshot_current(0).unwrap().xml_desc(0).unwrap();
-        cold.push(t.elapsed());
+        // the handles are dropped after the clock stops
+        let _handles = timed(&mut cold, || {
+            let c = Connection::open(Some(&root.uri())).unwrap();
+            let d = c.lookup_by_name("vm").unwrap();
+            assert_eq!(d.snapshot_num(0).unwrap(), n);
+            d.snapshot_current(0).unwrap().xml_desc(0).unwrap();
+            (d, c)
+        });
     }
     let mut warm = vec![];
     for _ in 0..5 {
-        let t = Instant::now();
-        let cur = dom.snapshot_current(0).unwrap();
-        cur.xml_desc(0).unwrap();
-        warm.push(t.elapsed());
+        let _cur = timed(&mut warm, || {
+            let cur = dom.snapshot_current(0).unwrap();
+            cur.xml_desc(0).unwrap();
+            cur
+        });
     }
     println!("BENCH {n} snapshots: fresh connection + list + current + xml {} (what one CLI command pays); warm {}", ms(median(cold)), ms(median(warm)));
     println!("BENCH metadata tree at {}", root.dir.display());
