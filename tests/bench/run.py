@@ -44,7 +44,8 @@ def build(args):
     os.makedirs(BUILD, exist_ok=True)
     exe = os.path.join(BUILD, "snapbench")
     src = os.path.join(HERE, "snapbench.c")
-    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+    newest = max(os.path.getmtime(os.path.join(HERE, f)) for f in ("snapbench.c", "bench.h"))
+    if not os.path.exists(exe) or os.path.getmtime(exe) < newest:
         subprocess.run(["cc", "-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", src, "-o", exe, "-lvirt"], check=True)
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "virsnap-capi"], cwd=ROOT, check=True)

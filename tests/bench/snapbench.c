@@ -19,19 +19,9 @@
  * after create minus before, divided by N).
  */
 #define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#define BENCH_NAME "snapbench"
+#include "bench.h"
 #include <unistd.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static long rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -40,22 +30,6 @@ static long rss_bytes(void) {
     if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
     fclose(f);
     return res * sysconf(_SC_PAGESIZE);
-}
-
-static void die(const char *what) {
-    virErrorPtr e = virGetLastError();
-    fprintf(stderr, "snapbench: %s failed: %s\n", what, e && e->message ? e->message : "?");
-    exit(1);
-}
-
-static void quiet(void *opaque, virErrorPtr e) { (void)opaque; (void)e; }
-
-static unsigned long long rng = 0x9E3779B97F4A7C15ull;
-static unsigned long long next_rand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
 }
 
 int main(int argc, char **argv) {
@@ -67,26 +41,14 @@ int main(int argc, char **argv) {
     const char *uri = argc > 2 ? argv[2] : "test:///default";
     const char *domname = argc > 3 ? argv[3] : "test";
     if (n < 1) return 2;
-    virSetErrorFunc(NULL, quiet);
-
-    virConnectPtr conn = virConnectOpen(uri);
-    if (!conn) die("virConnectOpen");
-    virDomainPtr dom = virDomainLookupByName(conn, domname);
-    if (!dom) die("virDomainLookupByName");
-
-    char (*names)[32] = malloc((size_t)n * sizeof *names);
-    for (int i = 0; i < n; i++) snprintf(names[i], sizeof names[i], "s%d", i);
-    char xml[128];
+    virConnectPtr conn;
+    virDomainPtr dom = open_domain(uri, domname, &conn);
+    snap_name *names = snapshot_names(n);
 
     /* create */
     long rss0 = rss_bytes();
     double t0 = now();
-    for (int i = 0; i < n; i++) {
-        snprintf(xml, sizeof xml, "<domainsnapshot><name>%s</name></domainsnapshot>", names[i]);
-        virDomainSnapshotPtr s = virDomainSnapshotCreateXML(dom, xml, 0);
-        if (!s) die("virDomainSnapshotCreateXML");
-        virDomainSnapshotFree(s);
-    }
+    create_chain(dom, names, n);
     double t_create = now() - t0;
     long rss1 = rss_bytes();
 
@@ -115,12 +77,7 @@ int main(int argc, char **argv) {
     double t_lookup_xml = now() - t0;
 
     /* lookup by name, random order */
-    int *perm = malloc((size_t)n * sizeof *perm);
-    for (int i = 0; i < n; i++) perm[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(next_rand() % (unsigned long long)(i + 1));
-        int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
-    }
+    int *perm = random_order(n);
     t0 = now();
     for (int i = 0; i < n; i++) {
         virDomainSnapshotPtr s = virDomainSnapshotLookupByName(dom, names[perm[i]], 0);

@@ -14,34 +14,8 @@
  * LD_LIBRARY_PATH=target/release/libvirt-compat.
  */
 #define _GNU_SOURCE
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static unsigned long long rng = 0x9E3779B97F4A7C15ull;
-static unsigned long long next_rand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static void die(const char *what) {
-    virErrorPtr e = virGetLastError();
-    fprintf(stderr, "snapphase: %s failed: %s\n", what, e && e->message ? e->message : "?");
-    exit(1);
-}
-
-static void quiet(void *opaque, virErrorPtr e) { (void)opaque; (void)e; }
+#define BENCH_NAME "snapphase"
+#include "bench.h"
 
 int main(int argc, char **argv) {
     if (argc < 3) {
@@ -52,29 +26,13 @@ int main(int argc, char **argv) {
     const char *phase = argv[2];
     int reps = argc > 3 ? atoi(argv[3]) : 1;
     if (n < 1 || reps < 1) return 2;
-    virSetErrorFunc(NULL, quiet);
-    virConnectPtr conn = virConnectOpen("test:///default");
-    if (!conn) die("virConnectOpen");
-    virDomainPtr dom = virDomainLookupByName(conn, "test");
-    if (!dom) die("virDomainLookupByName");
-
-    char (*names)[32] = malloc((size_t)n * sizeof *names);
-    int *perm = malloc((size_t)n * sizeof *perm);
+    virConnectPtr conn;
+    virDomainPtr dom = open_domain("test:///default", "test", &conn);
+    snap_name *names = snapshot_names(n);
     char **got = malloc((size_t)n * sizeof *got);
-    if (!names || !perm || !got) return 1;
-    char xml[128];
-    for (int i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "s%d", i);
-        snprintf(xml, sizeof xml, "<domainsnapshot><name>%s</name></domainsnapshot>", names[i]);
-        virDomainSnapshotPtr s = virDomainSnapshotCreateXML(dom, xml, 0);
-        if (!s) die("virDomainSnapshotCreateXML");
-        virDomainSnapshotFree(s);
-        perm[i] = i;
-    }
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(next_rand() % (unsigned long long)(i + 1));
-        int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
-    }
+    if (!got) return 1;
+    create_chain(dom, names, n);
+    int *perm = random_order(n);
 
     double best = 1e30, first = 0;
     for (int r = 0; r < reps; r++) {
