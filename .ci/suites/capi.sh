@@ -22,7 +22,7 @@ have_libvirt=1
 need_apt libvirt-dev || have_libvirt=0
 [ -f /usr/include/libvirt/libvirt.h ] || have_libvirt=0
 
-R=$ROOT/target/release
+R=${CARGO_TARGET_DIR:-$ROOT/target}/release
 B=$ROOT/tests/c/build
 mkdir -p "$B"
 SECONDS_STRESS=${VIRSNAP_THREADS_SECONDS:-10}

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 
 cargo build --release --locked -p virsnap-cli
-BIN=$ROOT/target/release/virsnap
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/virsnap
 
 status=0
 echo "== cli: cargo tests"

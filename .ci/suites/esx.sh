@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 bash tests/vcsim/build.sh
 cargo build --release --locked -p virsnap-cli -p virsnap-capi
 export VIRSNAP_VCSIM="$PWD/target/vcsim/vcsim"
-export VIRSNAP_CLI="$PWD/target/release/virsnap"
-export VIRSNAP_LIBDIR="$PWD/target/release"
+export VIRSNAP_CLI="${CARGO_TARGET_DIR:-$PWD/target}/release/virsnap"
+export VIRSNAP_LIBDIR="${CARGO_TARGET_DIR:-$PWD/target}/release"
 export VIRSNAP_REQUIRE_VCSIM=1
 cargo test -p virsnap-core --locked --test 'esx_*' -- --test-threads=2 --nocapture
