@@ -6,12 +6,11 @@ use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_uint};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
-use std::sync::{Arc, Weak};
 
 use virsnap_core::{Error, ErrorCode, ErrorDomain};
 
 use crate::errors;
-use crate::handles::ConnHandle;
+use crate::handles::{self, ConnHandle, Ref};
 
 /// Libvirt's failure value for a return type.
 pub trait Sentinel: Copy {
@@ -57,23 +56,17 @@ impl Sentinel for () {
 }
 
 /// Records the connection the current call works on (for error handlers).
-pub(crate) fn note_conn(c: &Arc<ConnHandle>) {
+pub(crate) fn note_conn(c: &ConnHandle) {
     errors::with_call_conn(|cc| {
         cc.noted = true;
-        if !cc.conn.as_ref().is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(c))) {
-            cc.conn = Some(Arc::downgrade(c));
-        }
+        cc.conn = c.key();
     });
 }
 
-fn take_conn() -> Option<Arc<ConnHandle>> {
-    errors::with_call_conn(|cc| {
-        if std::mem::replace(&mut cc.noted, false) {
-            cc.conn.as_ref().and_then(Weak::upgrade)
-        } else {
-            None
-        }
-    })
+/// The connection the failing call noted, if it is still open.
+fn take_conn() -> Option<Ref<ConnHandle>> {
+    let key = errors::with_call_conn(|cc| std::mem::replace(&mut cc.noted, false).then_some(cc.conn))?;
+    handles::conn_quiet(key as crate::types::virConnectPtr)
 }
 
 fn panic_error(func: &str, payload: &(dyn Any + Send)) -> Error {

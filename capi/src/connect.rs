@@ -66,7 +66,7 @@ unsafe fn open_common(
     // SAFETY: forwarded contract.
     let uri = unsafe { boundary::opt_cstr(name, "name", func, ErrorDomain::None) }?;
     let conn = Connection::open_auth(uri, auth, flags)?;
-    Ok(handles::publish(ConnHandle::new(conn)))
+    handles::publish_conn(conn)
 }
 
 /// Opens a read-write connection to `name` (NULL or "": `LIBVIRT_DEFAULT_URI`,
@@ -341,8 +341,20 @@ pub unsafe extern "C" fn virConnectListAllDomains(
         }
         let arr: *mut virDomainPtr = boundary::out_array(list.len())?;
         for (i, d) in list.into_iter().enumerate() {
-            // SAFETY: out_array returned room for n + 1 pointers; i < n.
-            unsafe { *arr.add(i) = handles::publish_domain(&c, d) };
+            match handles::publish_domain(&c, d) {
+                // SAFETY: out_array returned room for n + 1 pointers; i < n.
+                Ok(p) => unsafe { *arr.add(i) = p },
+                Err(e) => {
+                    for j in 0..i {
+                        // SAFETY: entries below i were written above; the
+                        // array was never handed out.
+                        handles::unpublish_domain(unsafe { *arr.add(j) });
+                    }
+                    // SAFETY: our calloc'd array, not handed out.
+                    unsafe { libc::free(arr.cast()) };
+                    return Err(e);
+                }
+            }
         }
         // SAFETY: non-NULL and writable per the contract.
         unsafe { *domains = arr };

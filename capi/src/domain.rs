@@ -42,7 +42,7 @@ pub unsafe extern "C" fn virDomainLookupByName(
         // SAFETY: forwarded contract.
         let name = unsafe { boundary::cstr_arg(name, "name", F, DOM) }?;
         let d = c.conn.lookup_by_name(name)?;
-        Ok(handles::publish_domain(&c, d))
+        handles::publish_domain(&c, d)
     })
 }
 
@@ -67,7 +67,7 @@ pub unsafe extern "C" fn virDomainLookupByUUID(
         // SAFETY: non-NULL and 16 bytes readable per the contract.
         unsafe { std::ptr::copy_nonoverlapping(uuid, raw.as_mut_ptr(), 16) };
         let d = c.conn.lookup_by_uuid(&raw)?;
-        Ok(handles::publish_domain(&c, d))
+        handles::publish_domain(&c, d)
     })
 }
 
@@ -96,7 +96,7 @@ pub unsafe extern "C" fn virDomainLookupByUUIDString(
             ));
         }
         let d = c.conn.lookup_by_uuid_string(s)?;
-        Ok(handles::publish_domain(&c, d))
+        handles::publish_domain(&c, d)
     })
 }
 
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn virDomainLookupByID(conn: virConnectPtr, id: c_int) -> 
             return Err(boundary::negative_arg(F, "id", DOM));
         }
         let d = c.conn.lookup_by_id(id)?;
-        Ok(handles::publish_domain(&c, d))
+        handles::publish_domain(&c, d)
     })
 }
 
@@ -410,7 +410,7 @@ pub unsafe extern "C" fn virDomainDefineXML(
         // SAFETY: forwarded contract.
         let xml = unsafe { boundary::cstr_arg(xml, "xml", F, DOM) }?;
         let d = c.conn.define_xml(xml, 0).map_err(|e| ro_fix(e, F))?;
-        Ok(handles::publish_domain(&c, d))
+        handles::publish_domain(&c, d)
     })
 }
 

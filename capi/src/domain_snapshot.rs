@@ -7,13 +7,12 @@
 
 use std::os::raw::{c_char, c_int, c_uint};
 use std::ptr;
-use std::sync::Arc;
 
 use virsnap_core::names::SnapName;
 use virsnap_core::{Error, ErrorDomain};
 
 use crate::boundary::{self, entry};
-use crate::handles::{self, SnapHandle};
+use crate::handles::{self, SnapHandle, SnapList};
 use crate::types::{virConnectPtr, virDomainPtr, virDomainSnapshotPtr};
 
 /// libvirt-domain-snapshot.c reports argument errors in `VIR_FROM_DOMAIN_SNAPSHOT`.
@@ -86,7 +85,7 @@ pub unsafe extern "C" fn virDomainSnapshotCreateXML(
         // SAFETY: forwarded contract.
         let xml = unsafe { boundary::cstr_arg(xmlDesc, "xmlDesc", F, SNAP) }?;
         let s = d.dom.snapshot_create_xml(xml, flags)?;
-        Ok(handles::publish_snapshot(&d, s))
+        handles::publish_snapshot(&d, s)
     })
 }
 
@@ -199,26 +198,6 @@ pub unsafe extern "C" fn virDomainSnapshotListNames(
     })
 }
 
-/// Publishes `handles` as a malloc'd NULL-terminated array in `*snaps`
-/// (all or nothing: the array is allocated before any handle is published).
-///
-/// # Safety
-/// `snaps` must be NULL or writable.
-unsafe fn publish_list(handles: Vec<Arc<SnapHandle>>, snaps: *mut *mut virDomainSnapshotPtr) -> Result<c_int, Error> {
-    let n = handles.len();
-    if snaps.is_null() {
-        return Ok(n as c_int);
-    }
-    let arr: *mut virDomainSnapshotPtr = boundary::out_array(n)?;
-    // SAFETY: out_array returned room for n + 1 pointers, NULL-filled; the
-    // first n are ours to fill and nothing else refers to the array yet.
-    let out = unsafe { std::slice::from_raw_parts_mut(arr, n) };
-    handles::publish_all(handles, out);
-    // SAFETY: non-NULL and writable per the contract.
-    unsafe { *snaps = arr };
-    Ok(n as c_int)
-}
-
 /// Lists the snapshots matching `flags`. With `snaps` NULL only the count is returned.
 ///
 /// Returns: the count, or −1 (then `*snaps` is NULL). On success `*snaps` is
@@ -241,16 +220,16 @@ pub unsafe extern "C" fn virDomainListAllSnapshots(
     }
     entry(F, || {
         let d = handles::domain(domain, F)?;
-        let mut list = Vec::new();
         if snaps.is_null() {
             // Only the count (the driver's checks and errors are those of ListAll).
             let mut n = 0;
             d.dom.list_all_snapshots_with(flags, &mut |_| n += 1)?;
             return Ok(n as c_int);
         }
-        d.dom.list_all_snapshots_with(flags, &mut |s| list.push(SnapHandle::new(d.clone(), s)))?;
-        // SAFETY: forwarded contract.
-        unsafe { publish_list(list, snaps) }
+        let mut list = SnapList::new(&d);
+        d.dom.list_all_snapshots_with(flags, &mut |s| list.push(s))?;
+        // SAFETY: `snaps` is non-NULL (checked) and writable per the contract.
+        Ok(unsafe { list.finish(snaps) }? as c_int)
     })
 }
 
@@ -313,10 +292,15 @@ pub unsafe extern "C" fn virDomainSnapshotListAllChildren(
     }
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
-        let mut list = Vec::new();
-        s.snap.list_all_children_with(flags, &mut |c| list.push(SnapHandle::new(s.dom.clone(), c)))?;
-        // SAFETY: forwarded contract.
-        unsafe { publish_list(list, snaps) }
+        if snaps.is_null() {
+            let mut n = 0;
+            s.snap.list_all_children_with(flags, &mut |_| n += 1)?;
+            return Ok(n as c_int);
+        }
+        let mut list = SnapList::new(&s.dom);
+        s.snap.list_all_children_with(flags, &mut |c| list.push(c))?;
+        // SAFETY: `snaps` is non-NULL (checked) and writable per the contract.
+        Ok(unsafe { list.finish(snaps) }? as c_int)
     })
 }
 
@@ -338,7 +322,7 @@ pub unsafe extern "C" fn virDomainSnapshotLookupByName(
         // SAFETY: forwarded contract.
         let name = unsafe { boundary::cstr_arg(name, "name", F, SNAP) }?;
         let s = d.dom.snapshot_lookup_by_name(name, flags)?;
-        Ok(handles::publish_snapshot(&d, s))
+        handles::publish_snapshot(&d, s)
     })
 }
 
@@ -376,7 +360,7 @@ pub unsafe extern "C" fn virDomainSnapshotCurrent(
     entry(F, || {
         let d = handles::domain(domain, F)?;
         let s = d.dom.snapshot_current(flags)?;
-        Ok(handles::publish_snapshot(&d, s))
+        handles::publish_snapshot(&d, s)
     })
 }
 
@@ -396,7 +380,7 @@ pub unsafe extern "C" fn virDomainSnapshotGetParent(
     entry(F, || {
         let s = handles::snapshot(snapshot, F)?;
         let p = s.snap.parent(flags)?;
-        Ok(handles::publish_snapshot(&s.dom, p))
+        handles::publish_snapshot(&s.dom, p)
     })
 }
 

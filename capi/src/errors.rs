@@ -184,15 +184,15 @@ fn domain_label(d: c_int) -> &'static str {
 }
 
 /// The connection involved in the current call, for `virConnSetErrorFunc`
-/// handlers and `virConnGetLastError` (see `boundary::note_conn`). The
-/// `Weak` is kept between calls and `noted` says whether the current call
-/// set it, so the usual call on the same connection as the last one costs
-/// no reference-count traffic.
+/// handlers and `virConnGetLastError` (see `boundary::note_conn`). Its key
+/// is kept between calls and `noted` says whether the current call set it;
+/// a failing call resolves it again (a key is never reused, so a closed
+/// connection's key resolves to nothing).
 pub(crate) struct CallConn {
     /// Set by the current call.
     pub(crate) noted: bool,
-    /// The last connection noted on this thread.
-    pub(crate) conn: Option<std::sync::Weak<handles::ConnHandle>>,
+    /// The key of the last connection noted on this thread (0: none).
+    pub(crate) conn: usize,
 }
 
 /// The thread-local last error and the current call's connection: one
@@ -214,7 +214,7 @@ thread_local! {
     static LAST: LastError = const {
         LastError {
             err: UnsafeCell::new(virError::empty()),
-            call: std::cell::RefCell::new(CallConn { noted: false, conn: None }),
+            call: std::cell::RefCell::new(CallConn { noted: false, conn: 0 }),
         }
     };
 }
@@ -318,7 +318,7 @@ fn global_handler() -> Handler {
 /// Dispatches this thread's last error as `virDispatchError` does: copy it
 /// into the connection's error (if the failing call had one), then call the
 /// connection's handler, else the global handler, else print it to stderr.
-pub(crate) fn dispatch(conn: Option<std::sync::Arc<handles::ConnHandle>>) {
+pub(crate) fn dispatch(conn: Option<handles::Ref<handles::ConnHandle>>) {
     if !has_last() {
         set_last(&generic_failure());
     }

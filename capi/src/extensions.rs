@@ -120,6 +120,6 @@ pub unsafe extern "C" fn virDomainSnapshotLookupByUUIDString(
         // SAFETY: forwarded contract.
         let u = unsafe { boundary::cstr_arg(uuid, "uuid", F, SNAP) }?;
         let s = d.dom.snapshot_lookup_by_uuid_string(u, flags)?;
-        Ok(handles::publish_snapshot(&d, s))
+        handles::publish_snapshot(&d, s)
     })
 }

@@ -196,3 +196,126 @@ fn version_and_layout() {
     }
     assert_eq!(v, 9_000_000);
 }
+
+/// Task: a stale snapshot pointer freed again after thousands of other
+/// handles came and went must still be refused (keys are never reused),
+/// and must not touch any live handle.
+#[test]
+fn stale_free_after_many_handles_is_refused() {
+    let _serial = default_driver();
+    quiet_errors();
+    // SAFETY: valid C strings and handles from the library; stale pointers
+    // are only used as registry keys.
+    unsafe {
+        let conn = virConnectOpen(c"test:///default".as_ptr());
+        assert!(!conn.is_null(), "{}", last_message());
+        let dom = virDomainLookupByName(conn, c"test".as_ptr());
+        assert!(!dom.is_null());
+        let snap = virDomainSnapshotCreateXML(
+            dom,
+            c"<domainsnapshot><name>stale1</name></domainsnapshot>".as_ptr(),
+            0,
+        );
+        assert!(!snap.is_null(), "{}", last_message());
+        // Handles that stay alive across the churn.
+        let keep: Vec<_> = (0..8)
+            .map(|_| virDomainSnapshotLookupByName(dom, c"stale1".as_ptr(), 0))
+            .collect();
+        assert!(keep.iter().all(|p| !p.is_null()));
+        let stale = snap;
+        assert_eq!(virDomainSnapshotFree(snap), 0);
+        // More than 3000 create/free cycles of other handles (lookups and
+        // listings), so a slot or address reuse would hand `stale` out again.
+        let mut seen_stale = false;
+        for i in 0..3500 {
+            let s = virDomainSnapshotLookupByName(dom, c"stale1".as_ptr(), 0);
+            assert!(!s.is_null());
+            seen_stale |= s == stale;
+            if i % 500 == 0 {
+                let mut list: *mut virDomainSnapshotPtr = ptr::null_mut();
+                let n = virDomainListAllSnapshots(dom, &mut list, 0);
+                assert!(n >= 1, "{}", last_message());
+                for j in 0..n as usize {
+                    seen_stale |= *list.add(j) == stale;
+                    assert_eq!(virDomainSnapshotFree(*list.add(j)), 0);
+                }
+                libc::free(list.cast());
+            }
+            assert_eq!(virDomainSnapshotFree(s), 0);
+        }
+        assert!(!seen_stale, "a freed key was handed out again");
+        // The stale pointer: -1, VIR_ERR_INVALID_DOMAIN_SNAPSHOT, nothing freed.
+        let before = crate::handles::live_counts().2;
+        assert_eq!(virDomainSnapshotFree(stale), -1);
+        assert_eq!(last_code(), 71);
+        assert_eq!(virGetLastErrorDomain(), 35);
+        assert_eq!(virDomainSnapshotRef(stale), -1);
+        assert_eq!(last_code(), 71);
+        assert!(virDomainSnapshotGetName(stale).is_null());
+        assert_eq!(crate::handles::live_counts().2, before);
+        // Every live handle still works, with its borrowed pointers.
+        for &k in &keep {
+            let name = virDomainSnapshotGetName(k);
+            assert!(!name.is_null(), "{}", last_message());
+            assert_eq!(CStr::from_ptr(name).to_str().ok(), Some("stale1"));
+            assert_eq!(virDomainSnapshotGetDomain(k), dom);
+            assert_eq!(virDomainSnapshotGetConnect(k), conn);
+            assert_eq!(virDomainGetConnect(virDomainSnapshotGetDomain(k)), conn);
+        }
+        // Keys of the three kinds never resolve as one another, and are
+        // non-NULL values that are not canonical x86_64 addresses.
+        for p in [snap as usize, dom as usize, conn as usize] {
+            assert_ne!(p, 0);
+            assert_ne!((p >> 63) & 1, (p >> 62) & 1, "{p:#x} is canonical");
+        }
+        assert!(virDomainGetName(keep[0].cast()).is_null());
+        assert_eq!(last_code(), 7);
+        assert!(virConnectGetURI(dom.cast()).is_null());
+        assert_eq!(last_code(), 6);
+        assert_eq!(virDomainSnapshotDelete(keep[0], 0), 0);
+        for &k in &keep {
+            assert_eq!(virDomainSnapshotFree(k), 0);
+            assert_eq!(virDomainSnapshotFree(k), -1);
+            assert_eq!(last_code(), 71);
+        }
+        assert_eq!(virDomainFree(dom), 0);
+        assert_eq!(virConnectClose(conn), 0);
+    }
+}
+
+/// A domain pointer borrowed from a snapshot keeps resolving while the
+/// snapshot lives, even after C freed its own domain reference, and
+/// `virDomainRef` on it then gives C a reference of its own.
+#[test]
+fn borrowed_pointers_live_as_long_as_their_owner() {
+    let _serial = default_driver();
+    quiet_errors();
+    // SAFETY: valid C strings and handles from the library.
+    unsafe {
+        let conn = virConnectOpen(c"test:///default".as_ptr());
+        let dom = virDomainLookupByName(conn, c"test".as_ptr());
+        let snap = virDomainSnapshotCreateXML(
+            dom,
+            c"<domainsnapshot><name>borrow1</name></domainsnapshot>".as_ptr(),
+            0,
+        );
+        assert!(!snap.is_null(), "{}", last_message());
+        assert_eq!(virDomainFree(dom), 0);
+        assert_eq!(virDomainFree(dom), -1); // C owns no domain reference now
+        assert_eq!(virConnectClose(conn), 1); // still held by the domain
+        let d = virDomainSnapshotGetDomain(snap);
+        assert_eq!(d, dom);
+        assert!(!virDomainGetName(d).is_null());
+        assert_eq!(virDomainGetConnect(d), conn);
+        assert_eq!(virDomainRef(d), 0);
+        assert_eq!(virDomainSnapshotDelete(snap, 0), 0);
+        assert_eq!(virDomainSnapshotFree(snap), 0);
+        // C's own reference keeps the domain (and its connection) alive.
+        assert!(!virDomainGetName(d).is_null());
+        assert_eq!(virDomainFree(d), 0);
+        assert!(virDomainGetName(d).is_null());
+        assert_eq!(last_code(), 7);
+        assert!(virConnectGetURI(conn).is_null());
+        assert_eq!(last_code(), 6);
+    }
+}
