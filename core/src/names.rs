@@ -18,19 +18,51 @@ pub struct SnapName(Repr);
 
 #[derive(Clone, Debug)]
 enum Repr {
-    /// Length and bytes (valid UTF-8: copied from a `str`).
+    /// Length and bytes, zero-padded (valid UTF-8: copied from a `str`).
     Inline(u8, [u8; INLINE]),
-    Shared(Arc<Box<str>>),
+    /// The name's [`tag`] (compared before the string is read) and the name.
+    Shared(u32, Arc<Box<str>>),
+}
+
+/// 32 bits of the name index's hash of `bytes` (its high half; the index
+/// picks home slots with the low half).
+pub(crate) fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
+/// A name being searched for, prepared once for comparing with many
+/// [`SnapName`]s: a short one as its inline form (one fixed-size compare),
+/// a long one by tag and then bytes.
+pub(crate) struct Probe<'a> {
+    bytes: &'a [u8],
+    inline: Option<SnapName>,
+    tag: u32,
+}
+
+impl<'a> Probe<'a> {
+    /// `bytes`, whose index hash is `hash`.
+    pub(crate) fn new(bytes: &'a [u8], hash: u64) -> Self {
+        let inline = SnapName::inline_bytes(bytes);
+        Self { bytes, inline, tag: tag(hash) }
+    }
 }
 
 impl SnapName {
     /// `name`, copied inline when short, else into a new shared string.
     pub fn new(name: &str) -> Self {
-        Self::inline(name).unwrap_or_else(|| Self(Repr::Shared(Arc::new(Box::from(name)))))
+        Self::inline(name).unwrap_or_else(|| {
+            let t = tag(crate::tree::fxhash::hash_bytes(name.as_bytes()));
+            Self(Repr::Shared(t, Arc::new(Box::from(name))))
+        })
     }
 
     fn inline(name: &str) -> Option<Self> {
-        let b = name.as_bytes();
+        Self::inline_bytes(name.as_bytes())
+    }
+
+    /// `b` inline; `as_str` is only right if `b` is UTF-8 (a [`Probe`]
+    /// only compares it).
+    fn inline_bytes(b: &[u8]) -> Option<Self> {
         // b.len() <= 14 fits in a u8.
         (b.len() <= INLINE).then(|| {
             let mut buf = [0u8; INLINE];
@@ -44,7 +76,7 @@ impl SnapName {
         match &self.0 {
             // Always valid: the bytes were copied from a str.
             Repr::Inline(n, b) => std::str::from_utf8(&b[..usize::from(*n)]).unwrap_or_default(),
-            Repr::Shared(s) => s,
+            Repr::Shared(_, s) => s,
         }
     }
 
@@ -52,13 +84,24 @@ impl SnapName {
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline(n, b) => &b[..usize::from(*n)],
-            Repr::Shared(s) => s.as_bytes(),
+            Repr::Shared(_, s) => s.as_bytes(),
         }
     }
 
     /// The name as a shared string (a copy).
     pub fn to_arc(&self) -> Arc<str> {
         Arc::from(self.as_str())
+    }
+
+    /// True when this is the name `p` searches for. A short name is
+    /// compared whole (length and padded bytes); a long one reads its
+    /// string only when the tags agree.
+    pub(crate) fn matches(&self, p: &Probe<'_>) -> bool {
+        match (&self.0, &p.inline) {
+            (Repr::Inline(n, b), Some(SnapName(Repr::Inline(pn, pb)))) => n == pn && b == pb,
+            (Repr::Shared(t, s), None) => *t == p.tag && s.as_bytes() == p.bytes,
+            _ => false,
+        }
     }
 
     /// True when the name is kept inline.

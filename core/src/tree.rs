@@ -1,14 +1,19 @@
 //! The snapshot tree of one domain: an arena with a name index, a UUID index,
 //! creation order and the current snapshot.
 //!
-//! Costs: lookup O(1); insert O(log n); list O(n); children O(k);
-//! removing a subtree O(size of subtree · log n). Nothing walks the whole tree
-//! unless the caller asked for the whole tree.
+//! Costs: lookup O(1); insert amortized O(1); list O(n); children O(k);
+//! removing a subtree O(size of subtree), amortized. Nothing walks the whole
+//! tree unless the caller asked for the whole tree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-mod fxhash;
+pub(crate) mod fxhash;
+mod name_index;
+mod order;
+
+use name_index::NameIndex;
+use order::CreationOrder;
 
 use crate::error::{Error, ErrorDomain, Result};
 use crate::flags::list;
@@ -17,11 +22,6 @@ use crate::names::SnapName;
 use crate::uuid::Uuid;
 
 type Idx = usize;
-
-/// Name → slot, searched with the name's bytes. Short names sit in the
-/// table itself ([`SnapName`]): a lookup reads no node and no string
-/// elsewhere in memory.
-type NameIndex = HashMap<SnapName, Idx, fxhash::FxBuild>;
 
 /// `LIST_*` bits that filter (the others choose the set or the order).
 const FILTERS: u32 = list::LEAVES
@@ -43,7 +43,8 @@ struct Node {
     parent: Option<Idx>,
     /// Children in creation order.
     children: Vec<Idx>,
-    seq: u64,
+    /// Position in [`CreationOrder`] (renumbered, in order, when it compacts).
+    seq: usize,
     uuid: Uuid,
     has_metadata: bool,
     /// The definition formatted by the driver ([`SnapshotTree::cache_xml`]);
@@ -68,14 +69,15 @@ pub struct Removal {
 pub struct SnapshotTree {
     nodes: Vec<Option<Node>>,
     free: Vec<Idx>,
+    /// Name → slot. Short names sit in the table itself ([`SnapName`]): a
+    /// lookup reads no node and no string elsewhere in memory.
     by_name: NameIndex,
     by_uuid: HashMap<Uuid, Idx>,
-    /// Creation order: sequence number → slot and name (a copy of the
-    /// node's, so listing names in creation order without filters reads
-    /// this map's packed leaves and not one scattered node per name).
-    order: BTreeMap<u64, (Idx, SnapName)>,
+    /// Creation order with a copy of each name, so listing names in
+    /// creation order without filters reads one dense array and not one
+    /// scattered node per name.
+    order: CreationOrder,
     roots: Vec<Idx>,
-    next_seq: u64,
     current: Option<Idx>,
     /// UUIDs live only in the index ([`Self::in_memory`]): definitions do not
     /// get a `<virsnap><uuid>` private element (fewer allocations per
@@ -140,7 +142,7 @@ impl SnapshotTree {
 
     /// True when there are no snapshots.
     pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
+        self.by_name.len() == 0
     }
 
     fn node(&self, i: Idx) -> &Node {
@@ -164,7 +166,7 @@ impl SnapshotTree {
     }
 
     fn idx(&self, name: &str) -> Option<Idx> {
-        self.by_name.get(name.as_bytes()).copied()
+        self.by_name.get(name.as_bytes())
     }
 
     fn name_of(&self, i: Idx) -> &str {
@@ -175,12 +177,12 @@ impl SnapshotTree {
     /// it does not exist. Reads the index only: no node, no allocation (a
     /// long name shares the tree's string). Since 0.1.
     pub fn shared_name(&self, name: &str) -> Option<SnapName> {
-        self.by_name.get_key_value(name.as_bytes()).map(|(k, _)| k.clone())
+        self.by_name.get_name(name.as_bytes()).cloned()
     }
 
     /// True when `name` exists.
     pub fn contains(&self, name: &str) -> bool {
-        self.by_name.contains_key(name.as_bytes())
+        self.by_name.contains(name.as_bytes())
     }
 
     /// The definition of `name`.
@@ -263,7 +265,7 @@ impl SnapshotTree {
             Some(n) => SnapName::new(n),
             None => return Err(Error::internal(ErrorDomain::DomainSnapshot, "snapshot without a name")),
         };
-        if self.by_name.contains_key(name.as_bytes()) {
+        if self.by_name.contains(name.as_bytes()) {
             return Err(moment_exists(name.as_str()));
         }
         let parent = match &def.parent {
@@ -285,14 +287,12 @@ impl SnapshotTree {
                 u
             }
         };
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let node = Node {
             def,
             name: name.clone(),
             parent,
             children: Vec::new(),
-            seq,
+            seq: 0,
             uuid,
             has_metadata,
             xml: None,
@@ -312,7 +312,10 @@ impl SnapshotTree {
             Some(p) => self.node_mut(p).children.push(i),
             None => self.roots.push(i),
         }
-        self.order.insert(seq, (i, name.clone()));
+        let seq = self.order.push(i, name.clone());
+        if let Some(Some(n)) = self.nodes.get_mut(i) {
+            n.seq = seq;
+        }
         self.by_name.insert(name, i);
         self.by_uuid.insert(uuid, i);
         Ok(())
@@ -439,7 +442,7 @@ impl SnapshotTree {
 
     /// Every name in creation order.
     pub fn names(&self) -> Vec<String> {
-        self.order.values().map(|(_, n)| n.as_str().to_owned()).collect()
+        self.order.names().map(|n| n.as_str().to_owned()).collect()
     }
 
     fn free_slot(&mut self, i: Idx) -> Option<String> {
@@ -447,7 +450,12 @@ impl SnapshotTree {
         let name = node.def.name.take().unwrap_or_default();
         self.by_name.remove(node.name.as_bytes());
         self.by_uuid.remove(&node.uuid);
-        self.order.remove(&node.seq);
+        let nodes = &mut self.nodes;
+        self.order.remove(node.seq, &mut |j, seq| {
+            if let Some(Some(n)) = nodes.get_mut(j) {
+                n.seq = seq;
+            }
+        });
         self.free.push(i);
         if self.current == Some(i) {
             self.current = None;
@@ -548,7 +556,7 @@ impl SnapshotTree {
         if old == new {
             return Ok(());
         }
-        if self.by_name.contains_key(new.as_bytes()) {
+        if self.by_name.contains(new.as_bytes()) {
             return Err(Error::op_invalid(
                 ErrorDomain::DomainSnapshot,
                 format!("snapshot '{new}' already exists"),
@@ -557,10 +565,7 @@ impl SnapshotTree {
         self.by_name.remove(old.as_bytes());
         let shared = SnapName::new(new);
         self.by_name.insert(shared.clone(), i);
-        let seq = self.node(i).seq;
-        if let Some(e) = self.order.get_mut(&seq) {
-            e.1 = shared.clone();
-        }
+        self.order.rename(self.node(i).seq, shared.clone());
         let n = self.node_mut(i);
         n.def.name = Some(new.to_owned());
         n.name = shared;
@@ -643,7 +648,7 @@ impl SnapshotTree {
         } else if flags & FILTERS == 0 {
             self.len()
         } else {
-            self.order.values().filter(|&&(i, _)| self.filter(i, flags)).count()
+            self.order.iter().filter(|&(i, _)| self.filter(i, flags)).count()
         }
     }
 
@@ -664,9 +669,13 @@ impl SnapshotTree {
         if flags & (list::ROOTS | list::TOPOLOGICAL) == 0 {
             // Creation order: the names come from the order map itself; a
             // node is read only when a filter needs it.
-            for (i, n) in self.order.values() {
-                if self.filter(*i, flags) {
-                    f(n);
+            if flags & FILTERS == 0 {
+                self.order.names().for_each(f);
+            } else {
+                for (i, n) in self.order.iter() {
+                    if self.filter(i, flags) {
+                        f(n);
+                    }
                 }
             }
             return;
@@ -900,6 +909,29 @@ mod tests {
         t.insert(def("y", None), true).unwrap();
         assert!(!t.is_sole_root("x"));
         assert_eq!(t.list(0), ["x", "y"]);
+    }
+
+    #[test]
+    fn creation_order_survives_compaction() {
+        let mut t = SnapshotTree::new();
+        t.insert(def("r", None), true).unwrap();
+        for i in 0..20 {
+            t.insert(def(&format!("c{i}"), Some("r")), true).unwrap();
+        }
+        for i in (0..20).filter(|i| i % 4 != 3) {
+            t.remove(&format!("c{i}")).unwrap();
+        }
+        t.insert(def("late", Some("c7")), true).unwrap();
+        t.rename("c11", "eleven").unwrap();
+        assert_eq!(t.list(0), ["r", "c3", "c7", "eleven", "c15", "c19", "late"]);
+        assert_eq!(t.list(list::LEAVES), ["c3", "eleven", "c15", "c19", "late"]);
+        assert_eq!(t.children("r"), ["c3", "c7", "eleven", "c15", "c19"]);
+        // Moving a child back keeps creation order among siblings.
+        t.set_parent("c3", Some("c7")).unwrap();
+        t.set_parent("c3", Some("r")).unwrap();
+        assert_eq!(t.children("r"), ["c3", "c7", "eleven", "c15", "c19"]);
+        assert_eq!(t.list_children("r", list::DESCENDANTS).unwrap(), ["c3", "c7", "eleven", "c15", "c19", "late"]);
+        assert_eq!(t.count(list::LEAVES), 5);
     }
 
     #[test]
