@@ -127,6 +127,9 @@ struct State<T: 'static> {
     free: u32,
     /// Live and reserved slots.
     live: usize,
+    /// End address of the prefaulted part of the newest chunk (see
+    /// [`prefault`]).
+    faulted_to: usize,
 }
 
 impl<T: Kind> State<T> {
@@ -170,12 +173,23 @@ impl<T: Kind> State<T> {
             None => {
                 let chunk = new_chunk::<T>((1usize << FIRST_CHUNK_SHIFT) << c)?;
                 self.chunks[c] = Some(chunk);
+                // Chunks fill in order: the new one is the one to prefault.
+                self.faulted_to = chunk.as_ptr() as usize;
                 chunk
             }
         };
         self.high += 1;
         self.live += 1;
-        Some((index, chunk.get(off)?))
+        let slot = chunk.get(off)?;
+        let end = (slot as *const Slot<T> as usize) + std::mem::size_of::<Slot<T>>();
+        if end > self.faulted_to {
+            let chunk_start = chunk.as_ptr() as usize;
+            let from = self.faulted_to.max(chunk_start);
+            let to = (end + PREFAULT).min(chunk_start + std::mem::size_of_val(chunk));
+            prefault(from, to);
+            self.faulted_to = to;
+        }
+        Some((index, slot))
     }
 
     /// Gives back a reserved slot that never held a handle (its
@@ -208,19 +222,53 @@ impl<T: Kind> State<T> {
     }
 }
 
+const PAGE: usize = 4096;
+/// How far ahead of the newest slot in use [`prefault`] maps memory.
+const PREFAULT: usize = 128 << 10;
+
+/// Maps the pages of `[from, to)` (inside one of our allocations) in one
+/// system call instead of one page fault per page as slots are first
+/// written: a page fault costs microseconds on a VM, and a listing of 10k
+/// snapshots writes about 180 new pages. Only a hint: on kernels without
+/// `MADV_POPULATE_WRITE` (before 5.14) nothing happens and the pages fault
+/// in as usual. The memory's contents do not change.
+fn prefault(from: usize, to: usize) {
+    let from = from & !(PAGE - 1);
+    if to <= from {
+        return;
+    }
+    // SAFETY: the range lies in memory this process has allocated (a slot
+    // chunk, start rounded down to its page); MADV_POPULATE_WRITE only
+    // maps pages as a write would, without changing their contents.
+    unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_POPULATE_WRITE) };
+}
+
 /// A zeroed chunk of `len` slots, leaked (the registry lives as long as the
-/// process).
+/// process). Mapped directly: the kernel's pages are already zero, so
+/// nothing is written until a slot is used (calloc would clear a heap
+/// chunk page by page), and [`prefault`] maps them in bulk.
 fn new_chunk<T>(len: usize) -> Option<&'static [Slot<T>]> {
     let layout = Layout::array::<Slot<T>>(len).ok()?;
-    // SAFETY: the layout has a non-zero size (len > 0, a slot holds atomics).
-    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Slot<T>>();
-    if p.is_null() {
+    // SAFETY: an anonymous private mapping of a non-zero size; no address
+    // hint, no file.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            layout.size(),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED || p.is_null() {
         return None;
     }
-    // SAFETY: `p` is a zeroed, aligned allocation of `len` slots; all-zero
-    // atomics and an uninitialised `MaybeUninit` make a valid free slot,
-    // and the memory is never freed, so the slice lives for 'static.
-    Some(unsafe { std::slice::from_raw_parts(p, len) })
+    // SAFETY: `p` is a page-aligned (so slot-aligned), zero-filled mapping
+    // of room for `len` slots; all-zero atomics and an uninitialised
+    // `MaybeUninit` make a valid free slot, and the mapping is never
+    // unmapped, so the slice lives for 'static.
+    Some(unsafe { std::slice::from_raw_parts(p.cast::<Slot<T>>(), len) })
 }
 
 /// One registry per handle type.
@@ -231,7 +279,7 @@ pub struct Registry<T: 'static> {
 impl<T: Kind> Registry<T> {
     const fn new() -> Self {
         Self {
-            state: Mutex::new(State { chunks: [None; CHUNKS], high: 0, free: 0, live: 0 }),
+            state: Mutex::new(State { chunks: [None; CHUNKS], high: 0, free: 0, live: 0, faulted_to: 0 }),
         }
     }
 
