@@ -96,6 +96,20 @@ fn main() {
             black_box(t.get(n));
         }
     });
+    // Each lookup's address depends on the previous result, so cache misses
+    // are not overlapped (as in a C caller doing real work between calls).
+    for n in [1_000, 100_000] {
+        let t = chain(n, &domain);
+        let names: Vec<String> = (0..n).map(|i| format!("s{}", (i * 7919) % n)).collect();
+        let zero = black_box(0usize);
+        measure(&format!("tree: shared_name, random, dependent, n={n}"), rounds, n, || {
+            let mut dep = 0;
+            for i in 0..n {
+                dep = t.shared_name(&names[i + dep * zero]).map_or(0, |s| s.as_bytes().len());
+            }
+            black_box(dep);
+        });
+    }
     measure("tree: list names, creation order (per name)", rounds, N, || {
         black_box(t.list(0));
     });
