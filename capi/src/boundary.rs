@@ -57,15 +57,12 @@ impl Sentinel for () {
 
 /// Records the connection the current call works on (for error handlers).
 pub(crate) fn note_conn(c: &ConnHandle) {
-    errors::with_call_conn(|cc| {
-        cc.noted = true;
-        cc.conn = c.key();
-    });
+    errors::note_call_conn(c.key());
 }
 
 /// The connection the failing call noted, if it is still open.
 fn take_conn() -> Option<Ref<ConnHandle>> {
-    let key = errors::with_call_conn(|cc| std::mem::replace(&mut cc.noted, false).then_some(cc.conn))?;
+    let key = errors::take_call_conn()?;
     handles::conn_quiet(key as crate::types::virConnectPtr)
 }
 

@@ -80,15 +80,16 @@ impl _virError {
 
     /// True when every field is zero or NULL (as [`Self::empty`]).
     fn is_clear(&self) -> bool {
-        self.code == 0
-            && self.domain == 0
-            && self.level == 0
-            && self.int1 == 0
-            && self.int2 == 0
-            && [self.message, self.str1, self.str2, self.str3].iter().all(|p| p.is_null())
-            && self.conn.is_null()
-            && self.dom.is_null()
-            && self.net.is_null()
+        // One OR chain, no early exits: every API call starts here.
+        let ints = self.code | self.domain | self.level | self.int1 | self.int2;
+        let ptrs = self.message as usize
+            | self.str1 as usize
+            | self.str2 as usize
+            | self.str3 as usize
+            | self.conn as usize
+            | self.dom as usize
+            | self.net as usize;
+        ints == 0 && ptrs == 0
     }
 
     /// Frees the strings and zeroes the structure (libvirt's `virResetError`).
@@ -190,9 +191,9 @@ fn domain_label(d: c_int) -> &'static str {
 /// connection's key resolves to nothing).
 pub(crate) struct CallConn {
     /// Set by the current call.
-    pub(crate) noted: bool,
+    noted: std::cell::Cell<bool>,
     /// The key of the last connection noted on this thread (0: none).
-    pub(crate) conn: usize,
+    conn: std::cell::Cell<usize>,
 }
 
 /// The thread-local last error and the current call's connection: one
@@ -201,7 +202,7 @@ pub(crate) struct CallConn {
 /// strings at thread exit.
 struct LastError {
     err: UnsafeCell<virError>,
-    call: std::cell::RefCell<CallConn>,
+    call: CallConn,
 }
 
 impl Drop for LastError {
@@ -214,7 +215,7 @@ thread_local! {
     static LAST: LastError = const {
         LastError {
             err: UnsafeCell::new(virError::empty()),
-            call: std::cell::RefCell::new(CallConn { noted: false, conn: 0 }),
+            call: CallConn { noted: std::cell::Cell::new(false), conn: std::cell::Cell::new(0) },
         }
     };
 }
@@ -224,9 +225,18 @@ pub(crate) fn last_ptr() -> virErrorPtr {
     LAST.with(|l| l.err.get())
 }
 
-/// Runs `f` on this thread's [`CallConn`].
-pub(crate) fn with_call_conn<R>(f: impl FnOnce(&mut CallConn) -> R) -> R {
-    LAST.with(|l| f(&mut l.call.borrow_mut()))
+/// Records `key` as the connection of the current call on this thread.
+pub(crate) fn note_call_conn(key: usize) {
+    LAST.with(|l| {
+        l.call.noted.set(true);
+        l.call.conn.set(key);
+    });
+}
+
+/// The key of the connection the current call noted, if it noted one
+/// (and forgets that it did).
+pub(crate) fn take_call_conn() -> Option<usize> {
+    LAST.with(|l| l.call.noted.replace(false).then(|| l.call.conn.get()))
 }
 
 /// Starts an API call: clears the last error (as [`reset_last`]) and
@@ -239,7 +249,7 @@ pub(crate) fn begin_call() {
         if !e.is_clear() {
             e.reset();
         }
-        l.call.borrow_mut().noted = false;
+        l.call.noted.set(false);
     });
 }
 

@@ -168,28 +168,64 @@ impl<T: Kind> State<T> {
             return None;
         }
         let (c, off) = locate(index);
-        let chunk = match self.chunks[c] {
-            Some(chunk) => chunk,
-            None => {
-                let chunk = new_chunk::<T>((1usize << FIRST_CHUNK_SHIFT) << c)?;
-                self.chunks[c] = Some(chunk);
-                // Chunks fill in order: the new one is the one to prefault.
-                self.faulted_to = chunk.as_ptr() as usize;
-                chunk
-            }
-        };
+        let chunk = self.chunk(c)?;
+        let slot = chunk.get(off)?;
         self.high += 1;
         self.live += 1;
-        let slot = chunk.get(off)?;
-        let end = (slot as *const Slot<T> as usize) + std::mem::size_of::<Slot<T>>();
+        self.prefault_to(chunk, off + 1);
+        Some((index, slot))
+    }
+
+    /// Takes up to `want` slots into `out` as [`Self::take`] does, free
+    /// ones first, then fresh ones a run at a time; `out` pops them in
+    /// index order. Fewer only when out of memory or of keys.
+    fn take_into(&mut self, mut want: usize, out: &mut Vec<(u32, &'static Slot<T>)>) {
+        while want > 0 && self.free != 0 {
+            let Some(s) = self.take() else { return };
+            out.push(s);
+            want -= 1;
+        }
+        while want > 0 {
+            let index = self.high;
+            if u64::from(index) >= CAPACITY {
+                return;
+            }
+            let (c, off) = locate(index);
+            let Some(chunk) = self.chunk(c) else { return };
+            let run = want.min(chunk.len() - off);
+            let Some(slots) = chunk.get(off..off + run) else { return };
+            for (i, slot) in slots.iter().enumerate().rev() {
+                out.push((index + i as u32, slot));
+            }
+            self.high += run as u32;
+            self.live += run;
+            want -= run;
+            self.prefault_to(chunk, off + run);
+        }
+    }
+
+    /// Chunk `c`, allocated if needed.
+    fn chunk(&mut self, c: usize) -> Option<&'static [Slot<T>]> {
+        if let Some(chunk) = *self.chunks.get(c)? {
+            return Some(chunk);
+        }
+        let chunk = new_chunk::<T>((1usize << FIRST_CHUNK_SHIFT) << c)?;
+        self.chunks[c] = Some(chunk);
+        // Chunks fill in order: the new one is the one to prefault.
+        self.faulted_to = chunk.as_ptr() as usize;
+        Some(chunk)
+    }
+
+    /// Makes sure the first `used` slots of `chunk` (the newest) are
+    /// mapped, and [`PREFAULT`] bytes beyond them.
+    fn prefault_to(&mut self, chunk: &'static [Slot<T>], used: usize) {
+        let start = chunk.as_ptr() as usize;
+        let end = start + used * std::mem::size_of::<Slot<T>>();
         if end > self.faulted_to {
-            let chunk_start = chunk.as_ptr() as usize;
-            let from = self.faulted_to.max(chunk_start);
-            let to = (end + PREFAULT).min(chunk_start + std::mem::size_of_val(chunk));
-            prefault(from, to);
+            let to = (end + PREFAULT).min(start + std::mem::size_of_val(chunk));
+            prefault(self.faulted_to.max(start), to);
             self.faulted_to = to;
         }
-        Some((index, slot))
     }
 
     /// Gives back a reserved slot that never held a handle (its
@@ -224,7 +260,7 @@ impl<T: Kind> State<T> {
 
 const PAGE: usize = 4096;
 /// How far ahead of the newest slot in use [`prefault`] maps memory.
-const PREFAULT: usize = 128 << 10;
+const PREFAULT: usize = 64 << 10;
 
 /// Maps the pages of `[from, to)` (inside one of our allocations) in one
 /// system call instead of one page fault per page as slots are first
@@ -859,13 +895,8 @@ impl<'a> SnapList<'a> {
     #[cold]
     fn refill(&mut self) -> Result<(), Error> {
         {
-            let mut st = SnapHandle::registry().lock();
-            while self.spare.len() < BATCH {
-                match st.take() {
-                    Some(s) => self.spare.push(s),
-                    None => break,
-                }
-            }
+            let want = BATCH - self.spare.len();
+            SnapHandle::registry().lock().take_into(want, &mut self.spare);
         }
         let n = self.spare.len() as u32;
         if n == 0 {
@@ -879,10 +910,18 @@ impl<'a> SnapList<'a> {
         Ok(())
     }
 
-    /// Doubles the array (realloc keeps it malloc'd for the caller's free()).
+    /// Grows the array (realloc keeps it malloc'd for the caller's free()):
+    /// 64, 1024 and 16384 entries, then doubling. The big steps spare a
+    /// large listing the chain of heap copies (each one new memory to
+    /// fault in); from 16384 entries (128 KiB) glibc maps the array, and
+    /// later growth moves pages (mremap) instead of copying them.
     #[cold]
     fn grow(&mut self) -> Result<(), Error> {
-        let cap = (self.cap * 2).max(64);
+        let cap = match self.cap {
+            0 => 64,
+            c if c < 16384 => c * 16,
+            c => c * 2,
+        };
         let bytes = cap.checked_mul(std::mem::size_of::<virDomainSnapshotPtr>()).ok_or_else(out_of_handles)?;
         // SAFETY: `arr` is NULL or our malloc'd array; on failure it stays valid.
         let p = unsafe { libc::realloc(self.arr.cast(), bytes) }.cast::<virDomainSnapshotPtr>();
