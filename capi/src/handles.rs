@@ -34,8 +34,10 @@
 //!   malloc'd array it returns.
 //!
 //! Locks: one mutex per registry, never held across a driver call nor
-//! while a handle is dropped; order snapshot → domain → connection is never
-//! needed because no code holds two of them.
+//! while a handle is dropped, and no code holds two of them. A listing
+//! takes the snapshot registry's lock briefly inside the driver's visit
+//! callback (to reserve a batch of slots): a leaf lock, under which nothing
+//! else is locked or dropped, so no lock order can close a cycle.
 
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
