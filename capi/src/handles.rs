@@ -992,3 +992,94 @@ impl Drop for SnapList<'_> {
 pub fn live_counts() -> (usize, usize, usize) {
     (CONNS.len(), DOMAINS.len(), SNAPSHOTS.len())
 }
+
+#[cfg(test)]
+mod slab_tests {
+    //! The slab's bookkeeping on a kind of its own (so other tests' handles
+    //! do not interfere).
+    use super::*;
+
+    struct Dummy(u32);
+
+    static DUMMIES: Registry<Dummy> = Registry::new();
+
+    /// The tests below share `DUMMIES` and expect LIFO slot reuse.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn serial() -> MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    impl Kind for Dummy {
+        const TAG: u64 = 0;
+        fn registry() -> &'static Registry<Self> {
+            &DUMMIES
+        }
+        fn invalid(func: &str) -> Error {
+            Error::new(ErrorCode::InvalidArg, ErrorDomain::None, func)
+        }
+    }
+
+    fn key_parts(key: usize) -> (u32, u32) {
+        decode(Dummy::TAG, key).expect("a Dummy key")
+    }
+
+    #[test]
+    fn keys_are_never_reused_and_exhausted_slots_retire() {
+        let _serial = serial();
+        let k1: *mut u8 = publish(Dummy(1)).expect("publish");
+        let (i1, g1) = key_parts(k1 as usize);
+        assert_eq!(resolve::<Dummy, _>(k1).map(|r| r.0), Some(1));
+        assert_eq!(release::<Dummy, _>(k1, "t").ok(), Some(false));
+        assert!(resolve::<Dummy, _>(k1).is_none());
+        assert!(release::<Dummy, _>(k1, "t").is_err());
+        // The slot comes back (LIFO) under a new generation.
+        let k2: *mut u8 = publish(Dummy(2)).expect("publish");
+        assert_eq!(key_parts(k2 as usize), (i1, g1 + 1));
+        assert!(resolve::<Dummy, _>(k1).is_none());
+        assert_eq!(release::<Dummy, _>(k2, "t").ok(), Some(false));
+        // A slot at the last generation is retired, not reused.
+        DUMMIES.lock().slot(i1).expect("slot").generation.store(u32::MAX, Ordering::Relaxed);
+        let k3: *mut u8 = publish(Dummy(3)).expect("publish");
+        assert_eq!(key_parts(k3 as usize), (i1, u32::MAX));
+        assert_eq!(release::<Dummy, _>(k3, "t").ok(), Some(false));
+        let k4: *mut u8 = publish(Dummy(4)).expect("publish");
+        assert_ne!(key_parts(k4 as usize).0, i1);
+        for k in [k1, k2, k3] {
+            assert!(resolve::<Dummy, _>(k).is_none());
+        }
+        assert_eq!(resolve::<Dummy, _>(k4).map(|r| r.0), Some(4));
+        assert_eq!(release::<Dummy, _>(k4, "t").ok(), Some(false));
+    }
+
+    #[test]
+    fn a_rust_reference_outlives_the_last_c_reference() {
+        let _serial = serial();
+        let k: *mut u8 = publish(Dummy(7)).expect("publish");
+        let r = resolve::<Dummy, _>(k).expect("live");
+        let r2 = r.clone();
+        drop(r);
+        assert!(add_ref::<Dummy, _>(k, "t").is_ok());
+        assert_eq!(release::<Dummy, _>(k, "t").ok(), Some(true));
+        assert_eq!(release::<Dummy, _>(k, "t").ok(), Some(true)); // r2 still holds it
+        assert!(release::<Dummy, _>(k, "t").is_err()); // over-free refused
+        assert_eq!(r2.0, 7);
+        assert!(resolve::<Dummy, _>(k).is_some());
+        drop(r2); // the last reference: the slot is reclaimed
+        assert!(resolve::<Dummy, _>(k).is_none());
+        assert!(add_ref::<Dummy, _>(k, "t").is_err());
+    }
+
+    #[test]
+    fn foreign_values_are_not_keys() {
+        let _serial = serial();
+        let k: *mut u8 = publish(Dummy(9)).expect("publish");
+        let key = k as usize;
+        for bad in [0usize, 0x10, 0x7fff_ffff_f000, usize::MAX, key & !(1 << 63), key | 1 << 62] {
+            assert!(resolve::<Dummy, _>(bad as *mut u8).is_none(), "{bad:#x}");
+        }
+        // The same index and generation under another kind's tag.
+        assert!(resolve::<SnapHandle, _>((key | 3 << KIND_SHIFT) as *mut u8).is_none());
+        assert_eq!(release::<Dummy, _>(k, "t").ok(), Some(false));
+    }
+}
