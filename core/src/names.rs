@@ -24,8 +24,8 @@ enum Repr {
     Shared(u32, Arc<Box<str>>),
 }
 
-/// 32 bits of the name index's hash of `bytes` (its high half; the index
-/// picks home slots with the low half).
+/// The tag of a name whose index hash is `hash`: its high half (the index
+/// picks home lines with the low half).
 pub(crate) fn tag(hash: u64) -> u32 {
     (hash >> 32) as u32
 }
