@@ -34,17 +34,20 @@ const FILTERS: u32 = list::LEAVES
     | list::INTERNAL
     | list::EXTERNAL;
 
+/// What a walk reads (name, children, parent, seq) comes first, in the
+/// node's first cache line: nodes are line-aligned.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 struct Node {
-    def: SnapshotDef,
     /// `def.name` by value ([`SnapshotTree::visit`] hands it out; a short
     /// name is copied from this line, which a walk reads anyway).
     name: SnapName,
-    parent: Option<Idx>,
     /// Children in creation order.
     children: Vec<Idx>,
+    parent: Option<Idx>,
     /// Position in [`CreationOrder`] (renumbered, in order, when it compacts).
     seq: usize,
+    def: SnapshotDef,
     uuid: Uuid,
     has_metadata: bool,
     /// The definition formatted by the driver ([`SnapshotTree::cache_xml`]);
