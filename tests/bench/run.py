@@ -40,7 +40,16 @@ OPS = [
 ]
 
 
+def need_apt(*pkgs):
+    """Installs the Debian packages that are missing (as the CI suites do,
+    through .ci/lib.sh's need_apt: root only, else it names them)."""
+    cmd = 'source "$1/.ci/lib.sh" && shift && need_apt "$@"'
+    if subprocess.run(["bash", "-c", cmd, "bash", ROOT, *pkgs]).returncode != 0:
+        sys.exit(f"missing packages: {' '.join(pkgs)} (install them, or run as root)")
+
+
 def build(args):
+    need_apt("gcc", "libc6-dev", "libvirt-dev")
     os.makedirs(BUILD, exist_ok=True)
     exe = os.path.join(BUILD, "snapbench")
     src = os.path.join(HERE, "snapbench.c")
@@ -61,9 +70,14 @@ def build_python(args):
     site = os.path.join(BUILD, "py-site")
     wheels = os.path.join(BUILD, "py-wheel")
     if not args.no_build or not os.path.isdir(os.path.join(site, "virsnap")):
+        need_apt("python3-libvirt", "python3-venv")
         maturin = args.maturin or os.path.join(ROOT, "target", "venv-python", "bin", "maturin")
         if not os.path.exists(maturin):
-            sys.exit("maturin not found: run .ci/suites/python.sh once (it creates target/venv-python) or pass --maturin")
+            # The venv .ci/suites/python.sh makes, with just maturin in it.
+            venv = os.path.dirname(os.path.dirname(maturin))
+            subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+            subprocess.run([os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q",
+                            "--disable-pip-version-check", "maturin>=1.9.4,<2"], check=True)
         env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(TARGET, "py"))
         subprocess.run([maturin, "build", "--release", "-q", "--manifest-path",
                         os.path.join(ROOT, "bindings", "python", "Cargo.toml"),
