@@ -22,10 +22,11 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
 
 use virsnap_core::drivers::{Auth, CredRequest};
 use virsnap_core::error::LEVEL_ERROR;
+use virsnap_core::names::SnapName;
 use virsnap_core::{Connection, Domain, Error, ErrorCode, ErrorDomain, Snapshot};
 
 // ---------------------------------------------------------------------------
@@ -99,6 +100,39 @@ where
     match py.detach(f) {
         Ok(v) => Ok(v),
         Err(e) => Err(raise(py, e)),
+    }
+}
+
+/// Snapshot names gathered without the GIL into one buffer (two
+/// allocations however many names), made a `list` of `str` with it.
+#[derive(Default)]
+struct NameBuf {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl NameBuf {
+    /// The names `visit` passes to its callback, in order.
+    fn gather(visit: impl FnOnce(&mut dyn FnMut(&SnapName)) -> Result<(), Error>) -> Result<Self, Error> {
+        let mut b = Self::default();
+        visit(&mut |n| {
+            b.text.push_str(n.as_str());
+            b.ends.push(b.text.len());
+        })?;
+        Ok(b)
+    }
+
+    fn into_list(self, py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+        let mut start = 0;
+        PyList::new(
+            py,
+            self.ends.iter().map(|&end| {
+                // Each range is one whole name pushed by `gather`.
+                let name = self.text.get(start..end).unwrap_or_default();
+                start = end;
+                PyString::new(py, name)
+            }),
+        )
     }
 }
 
@@ -716,9 +750,10 @@ impl VirDomain {
     }
 
     #[pyo3(name = "snapshotListNames", signature = (flags = 0))]
-    fn snapshot_list_names(&self, py: Python<'_>, flags: i64) -> PyResult<Vec<String>> {
+    fn snapshot_list_names<'py>(&self, py: Python<'py>, flags: i64) -> PyResult<Bound<'py, PyList>> {
         let f = flags32(flags);
-        dom_int!(self, py, |d: &Domain| d.snapshot_list_names(f))
+        let d = self.dom.clone();
+        call(py, move || NameBuf::gather(|g| d.snapshot_list_names_with(f, g)))?.into_list(py)
     }
 
     #[pyo3(name = "snapshotNum", signature = (flags = 0))]
@@ -842,9 +877,10 @@ impl VirDomainSnapshot {
     }
 
     #[pyo3(name = "listChildrenNames", signature = (flags = 0))]
-    fn list_children_names(&self, py: Python<'_>, flags: i64) -> PyResult<Vec<String>> {
+    fn list_children_names<'py>(&self, py: Python<'py>, flags: i64) -> PyResult<Bound<'py, PyList>> {
         let f = flags32(flags);
-        snap_call!(self, py, |s: &Snapshot| s.list_children_names(f))
+        let s = self.snap.clone();
+        call(py, move || NameBuf::gather(|g| s.list_children_names_with(f, g)))?.into_list(py)
     }
 
     #[pyo3(name = "numChildren", signature = (flags = 0))]
