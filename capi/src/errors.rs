@@ -184,25 +184,18 @@ fn domain_label(d: c_int) -> &'static str {
     }
 }
 
-/// The connection involved in the current call, for `virConnSetErrorFunc`
-/// handlers and `virConnGetLastError` (see `boundary::note_conn`). Its key
-/// is kept between calls and `noted` says whether the current call set it;
-/// a failing call resolves it again (a key is never reused, so a closed
-/// connection's key resolves to nothing).
-pub(crate) struct CallConn {
-    /// Set by the current call.
-    noted: std::cell::Cell<bool>,
-    /// The key of the last connection noted on this thread (0: none).
-    conn: std::cell::Cell<usize>,
-}
-
 /// The thread-local last error and the current call's connection: one
 /// thread-local, so a call's prologue costs one TLS lookup (a
 /// `__tls_get_addr` call in a shared library). Its `Drop` frees the
 /// strings at thread exit.
 struct LastError {
     err: UnsafeCell<virError>,
-    call: CallConn,
+    /// Key of the connection the current call works on, for
+    /// `virConnSetErrorFunc` handlers and `virConnGetLastError` (see
+    /// `boundary::note_conn`); 0: none. A failing call resolves it again
+    /// (a key is never reused, so a closed connection's key resolves to
+    /// nothing).
+    call_conn: std::cell::Cell<usize>,
 }
 
 impl Drop for LastError {
@@ -215,7 +208,7 @@ thread_local! {
     static LAST: LastError = const {
         LastError {
             err: UnsafeCell::new(virError::empty()),
-            call: CallConn { noted: std::cell::Cell::new(false), conn: std::cell::Cell::new(0) },
+            call_conn: std::cell::Cell::new(0),
         }
     };
 }
@@ -227,16 +220,13 @@ pub(crate) fn last_ptr() -> virErrorPtr {
 
 /// Records `key` as the connection of the current call on this thread.
 pub(crate) fn note_call_conn(key: usize) {
-    LAST.with(|l| {
-        l.call.noted.set(true);
-        l.call.conn.set(key);
-    });
+    LAST.with(|l| l.call_conn.set(key));
 }
 
 /// The key of the connection the current call noted, if it noted one
 /// (and forgets that it did).
 pub(crate) fn take_call_conn() -> Option<usize> {
-    LAST.with(|l| l.call.noted.replace(false).then(|| l.call.conn.get()))
+    LAST.with(|l| Some(l.call_conn.replace(0)).filter(|&k| k != 0))
 }
 
 /// Starts an API call: clears the last error (as [`reset_last`]) and
@@ -249,7 +239,7 @@ pub(crate) fn begin_call() {
         if !e.is_clear() {
             e.reset();
         }
-        l.call.noted.set(false);
+        l.call_conn.set(0);
     });
 }
 

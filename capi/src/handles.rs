@@ -158,52 +158,57 @@ impl<T: Kind> State<T> {
     /// Takes a free slot (reserved: strong 0, off the free list), growing
     /// the slab when none is free. `None`: out of memory or of keys.
     fn take(&mut self) -> Option<(u32, &'static Slot<T>)> {
-        if self.free != 0 {
-            let index = self.free - 1;
-            let slot = self.slot(index)?;
-            self.free = slot.next.load(Ordering::Relaxed);
-            self.live += 1;
-            return Some((index, slot));
+        if let Some(s) = self.pop_free() {
+            return Some(s);
         }
-        let index = self.high;
-        if u64::from(index) >= CAPACITY {
-            return None;
-        }
-        let (c, off) = locate(index);
-        let chunk = self.chunk(c)?;
-        let slot = chunk.get(off)?;
-        self.high += 1;
-        self.live += 1;
-        self.prefault_to(chunk, off + 1);
-        Some((index, slot))
+        let (index, run) = self.fresh(1)?;
+        Some((index, run.first()?))
     }
 
     /// Takes up to `want` slots into `out` as [`Self::take`] does, free
     /// ones first, then fresh ones a run at a time; `out` pops them in
     /// index order. Fewer only when out of memory or of keys.
     fn take_into(&mut self, mut want: usize, out: &mut Vec<(u32, &'static Slot<T>)>) {
-        while want > 0 && self.free != 0 {
-            let Some(s) = self.take() else { return };
+        while want > 0
+            && let Some(s) = self.pop_free()
+        {
             out.push(s);
             want -= 1;
         }
-        while want > 0 {
-            let index = self.high;
-            if u64::from(index) >= CAPACITY {
-                return;
-            }
-            let (c, off) = locate(index);
-            let Some(chunk) = self.chunk(c) else { return };
-            let run = want.min(chunk.len() - off);
-            let Some(slots) = chunk.get(off..off + run) else { return };
-            for (i, slot) in slots.iter().enumerate().rev() {
+        while want > 0
+            && let Some((index, run)) = self.fresh(want)
+        {
+            for (i, slot) in run.iter().enumerate().rev() {
                 out.push((index + i as u32, slot));
             }
-            self.high += run as u32;
-            self.live += run;
-            want -= run;
-            self.prefault_to(chunk, off + run);
+            want -= run.len();
         }
+    }
+
+    /// The head of the free list, taken off it.
+    fn pop_free(&mut self) -> Option<(u32, &'static Slot<T>)> {
+        let index = self.free.checked_sub(1)?;
+        let slot = self.slot(index)?;
+        self.free = slot.next.load(Ordering::Relaxed);
+        self.live += 1;
+        Some((index, slot))
+    }
+
+    /// Up to `want` (at least 1) never-used slots, consecutive in one
+    /// chunk, with the index of the first; prefaulted.
+    fn fresh(&mut self, want: usize) -> Option<(u32, &'static [Slot<T>])> {
+        let index = self.high;
+        if u64::from(index) >= CAPACITY {
+            return None;
+        }
+        let (c, off) = locate(index);
+        let chunk = self.chunk(c)?;
+        let run = want.clamp(1, chunk.len() - off);
+        let slots = chunk.get(off..off + run)?;
+        self.high += run as u32;
+        self.live += run;
+        self.prefault_to(chunk, off + run);
+        Some((index, slots))
     }
 
     /// Chunk `c`, allocated if needed.

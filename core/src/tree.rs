@@ -290,34 +290,26 @@ impl SnapshotTree {
                 u
             }
         };
+        let i = self.free.pop().unwrap_or(self.nodes.len());
         let node = Node {
             def,
             name: name.clone(),
             parent,
             children: Vec::new(),
-            seq: 0,
+            seq: self.order.push(i, name.clone()),
             uuid,
             has_metadata,
             xml: None,
             formatted: false,
         };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.nodes[i] = Some(node);
-                i
-            }
-            None => {
-                self.nodes.push(Some(node));
-                self.nodes.len() - 1
-            }
-        };
+        if i == self.nodes.len() {
+            self.nodes.push(Some(node));
+        } else {
+            self.nodes[i] = Some(node);
+        }
         match parent {
             Some(p) => self.node_mut(p).children.push(i),
             None => self.roots.push(i),
-        }
-        let seq = self.order.push(i, name.clone());
-        if let Some(Some(n)) = self.nodes.get_mut(i) {
-            n.seq = seq;
         }
         self.by_name.insert(name, i);
         self.by_uuid.insert(uuid, i);
