@@ -63,6 +63,36 @@ fn run(bin: &str, uri: &str, cwd: &Path, cmd: &str) -> String {
     format!("{out}--stderr--\n{}\n--exit {code}--", err.join("\n"))
 }
 
+/// The virsnap binary and two fresh embed roots (ours, libvirt's) with the
+/// same guest `vm` defined from `vm.xml`; `None` (after printing why) when
+/// a component is missing.
+fn side_by_side(tag: &str) -> Option<(String, Root, Root)> {
+    if skip() {
+        return None;
+    }
+    let Some(virsnap) = virsnap_bin() else {
+        println!("SKIP: virsnap binary not built (cargo build -p virsnap-cli)");
+        return None;
+    };
+    if !libvirt_qemu_present() {
+        println!("SKIP: libvirt 9.0 virsh / qemu driver not installed");
+        return None;
+    }
+    // libvirt's embed driver needs these to exist (DESIGN §5).
+    let _ = Command::new("groupadd").args(["-r", "kvm"]).output();
+    let _ = Command::new("useradd").args(["-r", "libvirt-qemu"]).output();
+    let ours = Root::new(&format!("{tag}-ours"));
+    let theirs = Root::new(&format!("{tag}-libvirt"));
+    std::fs::create_dir_all(theirs.dir.join("etc")).unwrap();
+    std::fs::write(theirs.dir.join("etc/qemu.conf"), "user = \"root\"\ngroup = \"root\"\nstdio_handler = \"file\"\n").unwrap();
+    for r in [&ours, &theirs] {
+        let img = r.image("vm.qcow2");
+        let xml = Root::domain_xml("vm", &img).replace("<name>vm</name>", "<name>vm</name><uuid>4d7ae8c4-3b4c-4ef0-9a35-8c9b0f1d2e3a</uuid>");
+        std::fs::write(r.dir.join("vm.xml"), xml).unwrap();
+    }
+    Some((virsnap.to_string_lossy().into_owned(), ours, theirs))
+}
+
 const SESSION: &[&str] = &[
     "define vm.xml",
     "snapshot-create-as vm off1 --description first",
@@ -100,31 +130,8 @@ const SESSION: &[&str] = &[
 
 #[test]
 fn same_session_as_libvirt() {
-    if skip() {
-        return;
-    }
-    let Some(virsnap) = virsnap_bin() else {
-        println!("SKIP: virsnap binary not built (cargo build -p virsnap-cli)");
-        return;
-    };
-    if !libvirt_qemu_present() {
-        println!("SKIP: libvirt 9.0 virsh / qemu driver not installed");
-        return;
-    }
-    // libvirt's embed driver needs these to exist (DESIGN §5).
-    let _ = Command::new("groupadd").args(["-r", "kvm"]).output();
-    let _ = Command::new("useradd").args(["-r", "libvirt-qemu"]).output();
-    let ours = Root::new("tr-ours");
-    let theirs = Root::new("tr-libvirt");
-    std::fs::create_dir_all(theirs.dir.join("etc")).unwrap();
-    std::fs::write(theirs.dir.join("etc/qemu.conf"), "user = \"root\"\ngroup = \"root\"\nstdio_handler = \"file\"\n").unwrap();
-    for r in [&ours, &theirs] {
-        let img = r.image("vm.qcow2");
-        let xml = Root::domain_xml("vm", &img).replace("<name>vm</name>", "<name>vm</name><uuid>4d7ae8c4-3b4c-4ef0-9a35-8c9b0f1d2e3a</uuid>");
-        std::fs::write(r.dir.join("vm.xml"), xml).unwrap();
-    }
+    let Some((vs, ours, theirs)) = side_by_side("tr") else { return };
     let mut diffs = Vec::new();
-    let vs = virsnap.to_string_lossy().into_owned();
     for cmd in SESSION {
         // `?cmd` runs on both but is not compared: libvirt 9.0's embed
         // driver, run under this harness, sometimes stops a QEMU that a
@@ -151,4 +158,86 @@ fn same_session_as_libvirt() {
     }
     assert!(diffs.is_empty(), "{} of {} commands differ:\n{}", diffs.len(), SESSION.len(), diffs.join("\n"));
     println!("transcript: {} commands, identical output", SESSION.len());
+}
+
+/// Seconds `cmd` takes as one CLI process, and its output.
+fn timed(bin: &str, uri: &str, cwd: &Path, cmd: &str) -> (f64, String) {
+    let t = std::time::Instant::now();
+    let out = run(bin, uri, cwd, cmd);
+    (t.elapsed().as_secs_f64(), out)
+}
+
+/// Runs `cmds` in one CLI process (read from its standard input).
+fn batch(bin: &str, uri: &str, cwd: &Path, cmds: &str) {
+    use std::io::Write;
+    let mut c = Command::new(bin)
+        .args(["-q", "-c", uri])
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(cmds.as_bytes()).unwrap();
+    assert!(c.wait().unwrap().success(), "{bin}: batch failed");
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Benchmark (issue 9, QEMU part; not a test): per-command wall time of the
+/// CLI against libvirt 9.0's `virsh -c qemu:///embed` on the same qcow2 and
+/// QEMU, each command a fresh process as from a shell: create, revert and
+/// delete on a running guest, then every read and a create/delete on a
+/// shut-off domain with `VSQ_BENCH_N` (default 2000) snapshots. Medians of
+/// `VSQ_BENCH_REPS` (default 5). Run with
+/// `cargo build --release -p virsnap-cli && cargo test --release -p virsnap-core --test qemu_transcript -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_commands_vs_libvirt() {
+    let Some((vs, ours, theirs)) = side_by_side("bench") else { return };
+    let n: usize = std::env::var("VSQ_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let reps: usize = std::env::var("VSQ_BENCH_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let sides = [(vs.as_str(), &ours), ("virsh", &theirs)];
+    let mut rows: Vec<(String, [f64; 2])> = Vec::new();
+    let mut time = |label: &str, cmds: &dyn Fn(usize) -> String, expect: &str| {
+        let mut med = [0.0; 2];
+        for (k, (bin, root)) in sides.iter().enumerate() {
+            let mut t = Vec::new();
+            for i in 0..reps {
+                let (s, out) = timed(bin, &root.uri(), &root.dir, &cmds(i));
+                assert!(out.contains(expect), "{bin} {}: {out}", cmds(i));
+                t.push(s);
+            }
+            med[k] = median(t);
+        }
+        rows.push((label.to_owned(), med));
+    };
+    for (bin, root) in sides {
+        run(bin, &root.uri(), &root.dir, "define vm.xml");
+        run(bin, &root.uri(), &root.dir, "start vm");
+    }
+    time("create (running guest)", &|i| format!("snapshot-create-as vm r{i}"), "--exit 0--");
+    time("revert (running guest)", &|i| format!("snapshot-revert vm r{i}"), "--exit 0--");
+    time("delete (running guest)", &|i| format!("snapshot-delete vm r{i}"), "--exit 0--");
+    for (bin, root) in sides {
+        run(bin, &root.uri(), &root.dir, "destroy vm");
+        let cmds: String = (0..n).map(|i| format!("snapshot-create-as vm s{i}\n")).collect();
+        batch(bin, &root.uri(), &root.dir, &cmds);
+    }
+    let last = format!("s{}", n - 1);
+    time(&format!("snapshot-list --name ({n} snapshots)"), &|_| "snapshot-list vm --name".into(), &last);
+    time(&format!("snapshot-list --tree ({n})"), &|_| "snapshot-list vm --tree".into(), &last);
+    time(&format!("snapshot-info ({n})"), &|_| format!("snapshot-info vm {last}"), "--exit 0--");
+    time(&format!("snapshot-dumpxml ({n})"), &|_| format!("snapshot-dumpxml vm {last}"), "--exit 0--");
+    time(&format!("snapshot-current ({n})"), &|_| "snapshot-current vm --name".into(), &last);
+    time(&format!("create, shut off ({n})"), &|i| format!("snapshot-create-as vm x{i}"), "--exit 0--");
+    time(&format!("delete, shut off ({n})"), &|i| format!("snapshot-delete vm x{i}"), "--exit 0--");
+    let _ = run("virsh", &theirs.uri(), &theirs.dir, "destroy vm");
+    println!("BENCH CLI per command (median of {reps}, one process each): virsnap vs libvirt 9.0 virsh, qemu:///embed");
+    for (label, [a, b]) in rows {
+        println!("BENCH   {label:<38} {:>8.1} ms {:>8.1} ms  {:>6.1}x", a * 1e3, b * 1e3, b / a);
+    }
 }
