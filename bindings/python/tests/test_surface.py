@@ -228,8 +228,8 @@ def test_constants_match_libvirt_python():
     if not os.path.exists(LIBVIRT_PY_SOURCE):
         pytest.skip(f"{LIBVIRT_PY_SOURCE} absent (python3-libvirt not installed)")
     theirs = dict(
-        (m.group(1), int(m.group(2)))
-        for m in re.finditer(r"^(VIR_\w+) = (-?\d+)$", open(LIBVIRT_PY_SOURCE).read(), re.M)
+        (m.group(1), int(m.group(2)) if m.group(2) is not None else m.group(3))
+        for m in re.finditer(r'^(VIR_\w+) = (?:(-?\d+)|"([^"]*)")$', open(LIBVIRT_PY_SOURCE).read(), re.M)
     )
     ours = {n: getattr(libvirt, n) for n in dir(libvirt) if n.startswith("VIR_")}
     assert len(ours) > 300

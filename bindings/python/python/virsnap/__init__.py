@@ -15,6 +15,21 @@ delete modes.
 from typing import Optional, Tuple
 
 from ._constants import *  # noqa: F401,F403
+from ._surface import *  # noqa: F401,F403
+from ._pyimpl import (
+    virEventAddHandle as virEventAddHandle,
+    virEventAddTimeout as virEventAddTimeout,
+    virEventInvokeFreeCallback as virEventInvokeFreeCallback,
+    virEventRegisterDefaultImpl as virEventRegisterDefaultImpl,
+    virEventRegisterImpl as virEventRegisterImpl,
+    virEventRemoveHandle as virEventRemoveHandle,
+    virEventRemoveTimeout as virEventRemoveTimeout,
+    virEventRunDefaultImpl as virEventRunDefaultImpl,
+    virEventUpdateHandle as virEventUpdateHandle,
+    virEventUpdateTimeout as virEventUpdateTimeout,
+    virInitialize as virInitialize,
+)
+from . import _native, _pyimpl, _surface
 from ._native import (
     getVersion as getVersion,
     open as open,
@@ -32,6 +47,34 @@ from ._native import (
 )
 
 __version__ = "0.1.0"
+
+# virsnap extensions (seed delete modes; bits 16..19, never combined with libvirt's delete flags)
+VIR_DOMAIN_SNAPSHOT_DELETE_MERGE: int = 65536
+VIR_DOMAIN_SNAPSHOT_DELETE_MERGE_FORCE: int = 131072
+VIR_DOMAIN_SNAPSHOT_DELETE_DISCARD: int = 262144
+VIR_DOMAIN_SNAPSHOT_DELETE_DISCARD_FORCE: int = 524288
+
+
+def _attach() -> None:
+    """Give the extension's classes the rest of libvirt-python's methods:
+    those written in Python (_pyimpl) and the generated VIR_ERR_NO_SUPPORT
+    ones (_surface). Never replaces a method the extension has."""
+    for name, generated in _surface.NATIVE_UNSUPPORTED.items():
+        cls = getattr(_native, name)
+        mixins = [getattr(_pyimpl, name + "Methods", None), generated]
+        for mixin in mixins:
+            if mixin is None:
+                continue
+            for attr, fn in vars(mixin).items():
+                if attr.startswith("__"):
+                    continue
+                if attr in vars(cls):
+                    raise ImportError(f"virsnap: {name}.{attr} is both native and in {mixin.__name__}; "
+                                      "rerun bindings/python/gen_surface.py")
+                setattr(cls, attr, fn)
+
+
+_attach()
 
 _ErrTuple = Tuple[int, int, str, int, Optional[str], Optional[str], Optional[str], int, int]
 

@@ -1,0 +1,375 @@
+"""The parts of libvirt-python's surface virsnap implements in Python.
+
+- the event API: ``virEventRegisterDefaultImpl`` / ``virEventRunDefaultImpl``
+  (a real poll(2) loop, run by the caller as with libvirt), handles and
+  timers (``virEventAdd/Update/RemoveHandle``, ``...Timeout``), and
+  ``virEventRegisterImpl`` for an external loop (libvirt's own
+  ``libvirtaio`` works on it);
+- ``virInitialize``;
+- ``virConnect.registerCloseCallback`` / ``unregisterCloseCallback``: accepted
+  and never called, as libvirt does for a driver without a remote
+  connection to lose (test, qemu:///embed).
+
+Return values and failures follow libvirt 9.0 (watch and timer ids count from
+1, removing an unknown id raises ``libvirtError('virEventRemoveHandle()
+failed')``, updating one is ignored). ``gen_surface.py`` reads this file: what
+is defined here is not generated as unsupported.
+
+Since 0.2.
+"""
+
+import os
+import select
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
+
+from ._constants import (
+    VIR_EVENT_HANDLE_ERROR,
+    VIR_EVENT_HANDLE_HANGUP,
+    VIR_EVENT_HANDLE_READABLE,
+    VIR_EVENT_HANDLE_WRITABLE,
+)
+
+_T = TypeVar("_T")
+_EventCB = Callable[[int, int, int, _T], None]
+_EventAddHandleFunc = Callable[[int, int, _EventCB, _T], int]
+_EventUpdateHandleFunc = Callable[[int, int], None]
+_EventRemoveHandleFunc = Callable[[int], int]
+_TimerCB = Callable[[int, _T], None]
+_EventAddTimeoutFunc = Callable[[int, _TimerCB, _T], int]
+_EventUpdateTimeoutFunc = Callable[[int, int], None]
+_EventRemoveTimeoutFunc = Callable[[int], int]
+
+_TO_POLL = (
+    (VIR_EVENT_HANDLE_READABLE, select.POLLIN),
+    (VIR_EVENT_HANDLE_WRITABLE, select.POLLOUT),
+    (VIR_EVENT_HANDLE_ERROR, select.POLLERR),
+    (VIR_EVENT_HANDLE_HANGUP, select.POLLHUP),
+)
+
+
+def _poll_mask(events: int) -> int:
+    return sum(p for v, p in _TO_POLL if events & v)
+
+
+def _vir_events(revents: int) -> int:
+    return sum(v for v, p in _TO_POLL if revents & p)
+
+
+def _failed(what: str) -> BaseException:
+    # libvirt-python raises libvirtError(defmsg): it carries the thread's
+    # last error, which the event functions do not set.
+    from . import libvirtError
+
+    return libvirtError(f"{what}() failed")
+
+
+def _report_callback_exception() -> None:
+    # libvirt-python's C dispatcher prints a callback's exception and goes on.
+    traceback.print_exc(file=sys.stderr)
+
+
+class _DefaultLoop:
+    """libvirt's default event loop: handles and timers, one iteration per run_once().
+
+    Thread-safe: add/update/remove from any thread wake a poll in progress
+    (a pipe to self). Callbacks run in the thread that runs the loop, with no
+    lock held, so they may add or remove handles and timers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
+        # watch -> [fd, events, cb, opaque]
+        self._handles: Dict[int, List[Any]] = {}
+        # timer -> [interval ms, due (monotonic s), cb, opaque]
+        self._timers: Dict[int, List[Any]] = {}
+        self._next_watch = 1
+        self._next_timer = 1
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: a wake-up is pending anyway
+
+    def add_handle(self, fd: int, events: int, cb: Any, opaque: Any) -> int:
+        with self._lock:
+            watch = self._next_watch
+            self._next_watch += 1
+            self._handles[watch] = [fd, events, cb, opaque]
+        self._wake()
+        return watch
+
+    def update_handle(self, watch: int, events: int) -> None:
+        with self._lock:
+            h = self._handles.get(watch)
+            if h is not None:
+                h[1] = events
+        self._wake()
+
+    def remove_handle(self, watch: int) -> int:
+        with self._lock:
+            if self._handles.pop(watch, None) is None:
+                return -1
+        self._wake()
+        return 0
+
+    def add_timeout(self, interval: int, cb: Any, opaque: Any) -> int:
+        with self._lock:
+            timer = self._next_timer
+            self._next_timer += 1
+            self._timers[timer] = [interval, time.monotonic() + max(interval, 0) / 1000.0, cb, opaque]
+        self._wake()
+        return timer
+
+    def update_timeout(self, timer: int, interval: int) -> None:
+        with self._lock:
+            t = self._timers.get(timer)
+            if t is not None:
+                t[0] = interval
+                t[1] = time.monotonic() + max(interval, 0) / 1000.0
+        self._wake()
+
+    def remove_timeout(self, timer: int) -> int:
+        with self._lock:
+            if self._timers.pop(timer, None) is None:
+                return -1
+        self._wake()
+        return 0
+
+    def run_once(self) -> int:
+        """Wait for the first handle event or due timer, dispatch what is ready; 0."""
+        with self._run_lock:
+            poller = select.poll()
+            poller.register(self._wake_r, select.POLLIN)
+            masks: Dict[int, int] = {}
+            with self._lock:
+                now = time.monotonic()
+                wait: Optional[float] = None
+                for interval, due, _cb, _op in self._timers.values():
+                    if interval >= 0:
+                        left = max(0.0, due - now)
+                        wait = left if wait is None else min(wait, left)
+                for fd, events, _cb, _op in self._handles.values():
+                    m = _poll_mask(events)
+                    if fd >= 0 and m:
+                        masks[fd] = masks.get(fd, 0) | m
+            for fd, m in masks.items():
+                poller.register(fd, m)
+            timeout_ms = None if wait is None else int(wait * 1000.0 + 0.999)
+            ready = poller.poll(timeout_ms)
+            revents: Dict[int, int] = {}
+            for fd, ev in ready:
+                if fd == self._wake_r:
+                    self._drain()
+                else:
+                    revents[fd] = revents.get(fd, 0) | ev
+            self._dispatch_timers()
+            self._dispatch_handles(revents)
+        return 0
+
+    def _drain(self) -> None:
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _dispatch_timers(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            fire = []
+            for timer, t in self._timers.items():
+                if t[0] >= 0 and t[1] <= now:
+                    t[1] = now + t[0] / 1000.0
+                    fire.append((timer, t[2], t[3]))
+        for timer, cb, opaque in fire:
+            with self._lock:
+                if timer not in self._timers:
+                    continue  # removed by an earlier callback
+            try:
+                cb(timer, opaque)
+            except Exception:
+                _report_callback_exception()
+
+    def _dispatch_handles(self, revents: Dict[int, int]) -> None:
+        if not revents:
+            return
+        with self._lock:
+            fire = []
+            for watch, (fd, events, cb, opaque) in self._handles.items():
+                ev = _vir_events(revents.get(fd, 0)) & (events | VIR_EVENT_HANDLE_ERROR | VIR_EVENT_HANDLE_HANGUP)
+                if ev:
+                    fire.append((watch, fd, ev, cb, opaque))
+        for watch, fd, ev, cb, opaque in fire:
+            with self._lock:
+                if watch not in self._handles:
+                    continue
+            try:
+                cb(watch, fd, ev, opaque)
+            except Exception:
+                _report_callback_exception()
+
+
+class _CustomImpl:
+    """The six callables of virEventRegisterImpl."""
+
+    def __init__(self, *funcs: Any) -> None:
+        (self.add_handle, self.update_handle, self.remove_handle,
+         self.add_timeout, self.update_timeout, self.remove_timeout) = funcs
+
+
+_impl_lock = threading.Lock()
+_default_loop: Optional[_DefaultLoop] = None
+_impl: Union[None, _DefaultLoop, _CustomImpl] = None
+
+
+def _default() -> _DefaultLoop:
+    global _default_loop
+    with _impl_lock:
+        if _default_loop is None:
+            _default_loop = _DefaultLoop()
+        return _default_loop
+
+
+def _eventInvokeHandleCallback(watch: int, fd: int, event: int, opaque: Any, opaquecompat: Any = None) -> None:
+    """What a custom impl's addHandle receives as `cb` (as libvirt-python):
+    calls the callback registered with virEventAddHandle."""
+    if opaquecompat:
+        callback, opaque_ = opaque, opaquecompat
+    else:
+        callback, opaque_ = opaque[0], opaque[1]
+    callback(watch, fd, event, opaque_)
+
+
+def _eventInvokeTimeoutCallback(timer: int, opaque: Any, opaquecompat: Any = None) -> None:
+    """What a custom impl's addTimeout receives as `cb`."""
+    if opaquecompat:
+        callback, opaque_ = opaque, opaquecompat
+    else:
+        callback, opaque_ = opaque[0], opaque[1]
+    callback(timer, opaque_)
+
+
+def _custom_int(ret: Any) -> int:
+    return ret if isinstance(ret, int) else -1
+
+
+def virEventRegisterDefaultImpl() -> int:
+    """Use virsnap's default poll(2) loop for events; run it with virEventRunDefaultImpl(). 0."""
+    global _impl
+    loop = _default()
+    with _impl_lock:
+        _impl = loop
+    return 0
+
+
+def virEventRunDefaultImpl() -> int:
+    """Run one iteration of the default loop (blocks until an event or a due timer). 0."""
+    return _default().run_once()
+
+
+def virEventRegisterImpl(addHandle, updateHandle, removeHandle, addTimeout, updateTimeout, removeTimeout):
+    """Use an external event loop given as libvirt-python's six functions."""
+    global _impl
+    with _impl_lock:
+        _impl = _CustomImpl(addHandle, updateHandle, removeHandle, addTimeout, updateTimeout, removeTimeout)
+
+
+def virEventAddHandle(fd: int, events: int, cb: _EventCB, opaque: _T) -> int:
+    """Watch `fd` for `events` (VIR_EVENT_HANDLE_*): `cb(watch, fd, events, opaque)`. The watch id."""
+    impl = _impl
+    if isinstance(impl, _DefaultLoop):
+        return impl.add_handle(fd, events, cb, opaque)
+    if isinstance(impl, _CustomImpl):
+        ret = _custom_int(impl.add_handle(fd, events, _eventInvokeHandleCallback, (cb, opaque, None)))
+        if ret >= 0:
+            return ret
+    raise _failed("virEventAddHandle")
+
+
+def virEventAddTimeout(timeout: int, cb: _TimerCB, opaque: _T) -> int:
+    """Call `cb(timer, opaque)` every `timeout` ms (0: every iteration, -1: disabled). The timer id."""
+    impl = _impl
+    if isinstance(impl, _DefaultLoop):
+        return impl.add_timeout(timeout, cb, opaque)
+    if isinstance(impl, _CustomImpl):
+        ret = _custom_int(impl.add_timeout(timeout, _eventInvokeTimeoutCallback, (cb, opaque, None)))
+        if ret >= 0:
+            return ret
+    raise _failed("virEventAddTimeout")
+
+
+def virEventUpdateHandle(watch, events):
+    """Change the events watched; an unknown watch is ignored."""
+    impl = _impl
+    if isinstance(impl, _DefaultLoop):
+        impl.update_handle(watch, events)
+    elif isinstance(impl, _CustomImpl):
+        impl.update_handle(watch, events)
+
+
+def virEventUpdateTimeout(timer, timeout):
+    """Change a timer's interval; an unknown timer is ignored."""
+    impl = _impl
+    if isinstance(impl, _DefaultLoop):
+        impl.update_timeout(timer, timeout)
+    elif isinstance(impl, _CustomImpl):
+        impl.update_timeout(timer, timeout)
+
+
+def virEventRemoveHandle(watch):
+    """Stop watching; 0, or libvirtError for an unknown watch."""
+    impl = _impl
+    ret = -1
+    if isinstance(impl, _DefaultLoop):
+        ret = impl.remove_handle(watch)
+    elif isinstance(impl, _CustomImpl):
+        ret = _custom_int(impl.remove_handle(watch))
+    if ret == -1:
+        raise _failed("virEventRemoveHandle")
+    return ret
+
+
+def virEventRemoveTimeout(timer):
+    """Remove a timer; 0, or libvirtError for an unknown timer."""
+    impl = _impl
+    ret = -1
+    if isinstance(impl, _DefaultLoop):
+        ret = impl.remove_timeout(timer)
+    elif isinstance(impl, _CustomImpl):
+        ret = _custom_int(impl.remove_timeout(timer))
+    if ret == -1:
+        raise _failed("virEventRemoveTimeout")
+    return ret
+
+
+def virEventInvokeFreeCallback(opaque: Any) -> None:
+    """For custom impls: free the opaque of an added handle or timer (virsnap's need no freeing)."""
+    ff = opaque[2]
+    if ff is not None:
+        ff(opaque[1])
+
+
+def virInitialize():
+    """Initialize the library (nothing to do). 0."""
+    return 0
+
+
+class virConnectMethods:
+    """virConnect methods written in Python; virsnap/__init__.py attaches them."""
+
+    def unregisterCloseCallback(self) -> None:
+        """Removes a close event callback (none is kept: see registerCloseCallback)."""
+
+    def registerCloseCallback(self, cb: Callable, opaque: _T) -> int:
+        """Accepted and never called: virsnap's drivers have no remote connection
+        to lose (libvirt 9.0 answers 0 the same way for test:/// and qemu:///embed)."""
+        return 0
+
