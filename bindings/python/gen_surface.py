@@ -153,6 +153,7 @@ class Libvirt:
             fail(f"imported {libvirt.__file__}, expected {LIBVIRT_PY}")
         self.mod = libvirt
         self.source = open(LIBVIRT_PY, encoding="utf-8").read()
+        self.lines = self.source.splitlines()
         self.tree = ast.parse(self.source)
         self.class_nodes = {n.name: n for n in self.tree.body if isinstance(n, ast.ClassDef)}
         self.func_nodes = {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef)}
@@ -167,6 +168,11 @@ class Libvirt:
             n for n in public
             if inspect.isfunction(getattr(libvirt, n)) and getattr(libvirt, n).__module__ == "libvirt"
         ]
+
+    def segment(self, node):
+        """The whole source lines of `node`, indentation kept
+        (ast.get_source_segment re-splits the 9000-line file on every call)."""
+        return "\n".join(self.lines[node.lineno - 1 : node.end_lineno])
 
     def methods(self, cls):
         """Public method nodes of `cls`, in source order."""
@@ -186,12 +192,12 @@ class Libvirt:
             if isinstance(n, ast.ClassDef):
                 break
             if isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) and t.id.startswith("_") for t in n.targets):
-                lines.append(ast.get_source_segment(self.source, n))
+                lines.append(self.segment(n))
         return lines
 
     def cfunc(self, cls, node, seen=()):
         """The libvirtmod function a method wraps (through self.other() calls)."""
-        src = ast.get_source_segment(self.source, node)
+        src = self.segment(node)
         m = re.search(r"libvirtmod\.(\w+)\(", src)
         if m:
             return m.group(1)
@@ -337,12 +343,12 @@ def main():
         if init is not None:
             # libvirt's constructor as is: it only accepts a wrapped C object,
             # which virsnap never hands out.
-            body += ast.get_source_segment(lv.source, init, padded=True).splitlines() + [""]
+            body += lv.segment(init).splitlines() + [""]
         for n in lv.methods(cls):
             cf = lv.cfunc(cls, n)
             if cf is None:
                 # an accessor on the Python object (connect(), domain(), ...)
-                body += ast.get_source_segment(lv.source, n, padded=True).splitlines() + [""]
+                body += lv.segment(n).splitlines() + [""]
                 continue
             lines = unsupported_def(cls, n, "    ")
             used_domains.add(lines[-1].rsplit(", ", 1)[1].rstrip(")"))
@@ -358,7 +364,9 @@ def main():
     out += [f"    {d}," for d in sorted(used_domains)] + [")"]
     out += ["from ._native import _no_support, virConnect, virDomain, virDomainSnapshot", ""]
     out += lv.aliases()
-    out += ["", "__all__ = ["] + [f'    "{c}",' for c in generated_classes + module_missing] + ["]"]
+    # the aliases too: libvirt's own libvirtaio annotates with libvirt._EventCB / _TimerCB
+    alias_names = [a.split(" =", 1)[0] for a in lv.aliases()]
+    out += ["", "__all__ = ["] + [f'    "{c}",' for c in generated_classes + module_missing + alias_names] + ["]"]
     while body and body[-1] == "":
         body.pop()
     out += body

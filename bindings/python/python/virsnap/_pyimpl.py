@@ -257,8 +257,26 @@ def _eventInvokeTimeoutCallback(timer: int, opaque: Any, opaquecompat: Any = Non
     callback(timer, opaque_)
 
 
-def _custom_int(ret: Any) -> int:
+def _custom_add(add: Callable[..., Any], *args: Any) -> int:
+    """A custom impl's addHandle/addTimeout result as libvirt-python reads it:
+    the int returned, -1 if it raised (the exception is printed)."""
+    try:
+        ret = add(*args)
+    except Exception:
+        _report_callback_exception()
+        return -1
     return ret if isinstance(ret, int) else -1
+
+
+def _custom_remove(remove: Callable[[int], Any], ident: int) -> int:
+    """A custom impl's removeHandle/removeTimeout as libvirt-python reads it:
+    0 whatever it returns, -1 if it raised (the exception is printed)."""
+    try:
+        remove(ident)
+    except Exception:
+        _report_callback_exception()
+        return -1
+    return 0
 
 
 def virEventRegisterDefaultImpl() -> int:
@@ -288,7 +306,7 @@ def virEventAddHandle(fd: int, events: int, cb: _EventCB, opaque: _T) -> int:
     if isinstance(impl, _DefaultLoop):
         return impl.add_handle(fd, events, cb, opaque)
     if isinstance(impl, _CustomImpl):
-        ret = _custom_int(impl.add_handle(fd, events, _eventInvokeHandleCallback, (cb, opaque, None)))
+        ret = _custom_add(impl.add_handle, fd, events, _eventInvokeHandleCallback, (cb, opaque, None))
         if ret >= 0:
             return ret
     raise _failed("virEventAddHandle")
@@ -300,7 +318,7 @@ def virEventAddTimeout(timeout: int, cb: _TimerCB, opaque: _T) -> int:
     if isinstance(impl, _DefaultLoop):
         return impl.add_timeout(timeout, cb, opaque)
     if isinstance(impl, _CustomImpl):
-        ret = _custom_int(impl.add_timeout(timeout, _eventInvokeTimeoutCallback, (cb, opaque, None)))
+        ret = _custom_add(impl.add_timeout, timeout, _eventInvokeTimeoutCallback, (cb, opaque, None))
         if ret >= 0:
             return ret
     raise _failed("virEventAddTimeout")
@@ -331,7 +349,7 @@ def virEventRemoveHandle(watch):
     if isinstance(impl, _DefaultLoop):
         ret = impl.remove_handle(watch)
     elif isinstance(impl, _CustomImpl):
-        ret = _custom_int(impl.remove_handle(watch))
+        ret = _custom_remove(impl.remove_handle, watch)
     if ret == -1:
         raise _failed("virEventRemoveHandle")
     return ret
@@ -344,7 +362,7 @@ def virEventRemoveTimeout(timer):
     if isinstance(impl, _DefaultLoop):
         ret = impl.remove_timeout(timer)
     elif isinstance(impl, _CustomImpl):
-        ret = _custom_int(impl.remove_timeout(timer))
+        ret = _custom_remove(impl.remove_timeout, timer)
     if ret == -1:
         raise _failed("virEventRemoveTimeout")
     return ret

@@ -55,6 +55,20 @@ __all__ = [
     "virStoragePool",
     "virStorageVol",
     "virStream",
+    "_T",
+    "_EventCB",
+    "_EventAddHandleFunc",
+    "_EventUpdateHandleFunc",
+    "_EventRemoveHandleFunc",
+    "_TimerCB",
+    "_EventAddTimeoutFunc",
+    "_EventUpdateTimeoutFunc",
+    "_EventRemoveTimeoutFunc",
+    "_DomainCB",
+    "_BlkioParameter",
+    "_MemoryParameter",
+    "_SchedParameter",
+    "_TypedParameter",
 ]
 
 
