@@ -296,7 +296,9 @@ def main():
         doc = doc_line(node)
         if doc:
             lines.append(f'{indent}    """{doc}"""')
-        lines.append(f"{indent}    raise _no_support({func!r}, {dom})")
+        # a closed connection fails first, as in libvirt
+        conn = ", self" if cls == "virConnect" and indent else ""
+        lines.append(f"{indent}    raise _no_support({func!r}, {dom}{conn})")
         return lines
 
     # --- _surface.py ------------------------------------------------------
@@ -329,7 +331,7 @@ def main():
                  f'    """{cls} methods of libvirt-python that virsnap does not implement."""', ""]
         for n in missing:
             lines = unsupported_def(cls, n, "    ")
-            used_domains.add(lines[-1].rsplit(", ", 1)[1].rstrip(")"))
+            used_domains.add(re.search(r"\b(VIR_FROM_\w+)", lines[-1]).group(1))
             body += lines + [""]
 
     generated_classes = [c for c in lv.classes if c not in NATIVE_CLASSES]
@@ -351,14 +353,14 @@ def main():
                 body += lv.segment(n).splitlines() + [""]
                 continue
             lines = unsupported_def(cls, n, "    ")
-            used_domains.add(lines[-1].rsplit(", ", 1)[1].rstrip(")"))
+            used_domains.add(re.search(r"\b(VIR_FROM_\w+)", lines[-1]).group(1))
             body += lines + [""]
 
     module_missing = [f for f in lv.functions if f not in native_funcs and f not in py_funcs]
     for f in module_missing:
         node = lv.func_nodes[f]
         lines = unsupported_def("virConnect", node, "")
-        used_domains.add(lines[-1].rsplit(", ", 1)[1].rstrip(")"))
+        used_domains.add(re.search(r"\b(VIR_FROM_\w+)", lines[-1]).group(1))
         body += ["", ""] + lines
 
     out += [f"    {d}," for d in sorted(used_domains)] + [")"]

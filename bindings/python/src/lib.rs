@@ -212,11 +212,18 @@ fn no_support_in(py: Python<'_>, func: &str, domain: i32) -> PyResult<PyErr> {
     Ok(raise(py, Reported { err, domain, label }))
 }
 
-/// `_no_support(func, domain)`: the `libvirtError` (`VIR_ERR_NO_SUPPORT`)
-/// the generated methods of `_surface.py` raise, already reported.
+/// `_no_support(func, domain, conn=None)`: the `libvirtError`
+/// (`VIR_ERR_NO_SUPPORT`) the generated methods of `_surface.py` raise,
+/// already reported. A closed `conn` gives `VIR_ERR_INVALID_CONN` instead,
+/// as every other call on it (libvirt checks the connection first).
 #[pyfunction]
-#[pyo3(name = "_no_support")]
-fn py_no_support(py: Python<'_>, func: &str, domain: i32) -> PyResult<Py<PyAny>> {
+#[pyo3(name = "_no_support", signature = (func, domain, conn = None))]
+fn py_no_support(py: Python<'_>, func: &str, domain: i32, conn: Option<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+    if let Some(c) = conn.as_ref().and_then(|c| c.cast::<VirConnect>().ok()) {
+        if let Err(e) = c.get().live(py, func) {
+            return Ok(e.into_value(py).into_any());
+        }
+    }
     let e = no_support_in(py, func, domain)?;
     Ok(e.into_value(py).into_any())
 }

@@ -82,7 +82,11 @@ step("remove_handle", lambda: libvirt.virEventRemoveHandle(watch))
 step("remove_handle_twice", lambda: libvirt.virEventRemoveHandle(watch))
 step("remove_timeout", lambda: libvirt.virEventRemoveTimeout(timer))
 step("remove_timeout_twice", lambda: libvirt.virEventRemoveTimeout(timer))
-step("second_ids", lambda: (libvirt.virEventAddHandle(r, 1, noop, None), libvirt.virEventAddTimeout(-1, noop, None)))
+ids = (libvirt.virEventAddHandle(r, 1, noop, None), libvirt.virEventAddTimeout(-1, noop, None))
+print("second ids", ids)
+libvirt.virEventRemoveHandle(ids[0])
+libvirt.virEventRemoveTimeout(ids[1])
+os.read(r, 1)  # the "y" the disabled handle left
 
 # the usual program: the loop in a daemon thread, snapshot work in the main one
 stop = threading.Event()
@@ -93,7 +97,8 @@ def loop():
         libvirt.virEventRunDefaultImpl()
 
 
-threading.Thread(target=loop, daemon=True).start()
+thread = threading.Thread(target=loop, daemon=True)
+thread.start()
 fired = threading.Event()
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 conn = libvirt.open("test:///default")
@@ -110,5 +115,9 @@ def once(timer, opaque):
 libvirt.virEventAddTimeout(50, once, None)
 print("timer fired in the loop thread", fired.wait(600))
 snap.delete()
+conn.close()
+# stop the loop thread before exiting: a timer wakes its last iteration
 stop.set()
-print("done")
+libvirt.virEventAddTimeout(0, noop, None)
+thread.join(600)
+print("loop thread stopped", not thread.is_alive())

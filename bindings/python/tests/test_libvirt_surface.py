@@ -167,3 +167,12 @@ def test_same_output_as_libvirt_python(script):
     ours = _run(sys.executable, script, "virsnap")
     assert ours[0] == theirs[0]
     assert ours[1] == theirs[1]
+
+
+def test_closed_connection_is_invalid_before_no_support(quiet):
+    c = libvirt.open("test:///default")
+    c.close()
+    with pytest.raises(libvirt.libvirtError) as ei:
+        c.networkLookupByName("default")
+    assert ei.value.get_error_code() == libvirt.VIR_ERR_INVALID_CONN
+    assert "virNetworkLookupByName" in str(ei.value)

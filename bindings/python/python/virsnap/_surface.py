@@ -77,459 +77,459 @@ class _virConnectUnsupported:
 
     def allocPages(self, pages, startCell=0, cellCount=0, flags=0):
         """Allocate or free some pages in the huge pages pool"""
-        raise _no_support('virNodeAllocPages', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeAllocPages', VIR_FROM_DOMAIN, self)
 
     def baselineCPU(self, xmlCPUs, flags=0):
         """Computes the most feature-rich CPU which is compatible with all given host CPUs."""
-        raise _no_support('virConnectBaselineCPU', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectBaselineCPU', VIR_FROM_DOMAIN, self)
 
     def baselineHypervisorCPU(self, emulator, arch, machine, virttype, xmlCPUs, flags=0):
         """Computes the most feature-rich CPU which is compatible with all given CPUs and can be provided by the specified hypervisor."""
-        raise _no_support('virConnectBaselineHypervisorCPU', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectBaselineHypervisorCPU', VIR_FROM_DOMAIN, self)
 
     def changeBegin(self, flags=0):
         """This function creates a restore point to which one can return"""
-        raise _no_support('virInterfaceChangeBegin', VIR_FROM_INTERFACE)
+        raise _no_support('virInterfaceChangeBegin', VIR_FROM_INTERFACE, self)
 
     def changeCommit(self, flags=0):
         """This commits the changes made to interfaces and frees the restore point"""
-        raise _no_support('virInterfaceChangeCommit', VIR_FROM_INTERFACE)
+        raise _no_support('virInterfaceChangeCommit', VIR_FROM_INTERFACE, self)
 
     def changeRollback(self, flags=0):
         """This cancels changes made to interfaces settings by restoring previous"""
-        raise _no_support('virInterfaceChangeRollback', VIR_FROM_INTERFACE)
+        raise _no_support('virInterfaceChangeRollback', VIR_FROM_INTERFACE, self)
 
     def compareCPU(self, xmlDesc, flags=0):
         """Compares the given CPU description with the host CPU."""
-        raise _no_support('virConnectCompareCPU', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectCompareCPU', VIR_FROM_DOMAIN, self)
 
     def compareHypervisorCPU(self, emulator, arch, machine, virttype, xmlCPU, flags=0):
         """Compares the given CPU description with the CPU the specified hypervisor is"""
-        raise _no_support('virConnectCompareHypervisorCPU', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectCompareHypervisorCPU', VIR_FROM_DOMAIN, self)
 
     def createLinux(self, xmlDesc, flags=0):
         """Deprecated after 0.4.6."""
-        raise _no_support('virDomainCreateLinux', VIR_FROM_DOMAIN)
+        raise _no_support('virDomainCreateLinux', VIR_FROM_DOMAIN, self)
 
     def domainXMLFromNative(self, nativeFormat, nativeConfig, flags=0):
         """Reads native configuration data  describing a domain, and"""
-        raise _no_support('virConnectDomainXMLFromNative', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectDomainXMLFromNative', VIR_FROM_DOMAIN, self)
 
     def domainXMLToNative(self, nativeFormat, domainXml, flags=0):
         """Reads a domain XML configuration document, and generates"""
-        raise _no_support('virConnectDomainXMLToNative', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectDomainXMLToNative', VIR_FROM_DOMAIN, self)
 
     def findStoragePoolSources(self, type, srcSpec, flags=0):
         """Talks to a storage backend and attempts to auto-discover the set of"""
-        raise _no_support('virConnectFindStoragePoolSources', VIR_FROM_STORAGE)
+        raise _no_support('virConnectFindStoragePoolSources', VIR_FROM_STORAGE, self)
 
     def getCPUMap(self, flags=0):
         """Get node CPU information"""
-        raise _no_support('virNodeGetCPUMap', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetCPUMap', VIR_FROM_DOMAIN, self)
 
     def getCPUModelNames(self, arch, flags=0):
         """Get the list of supported CPU models."""
-        raise _no_support('virConnectGetCPUModelNames', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectGetCPUModelNames', VIR_FROM_DOMAIN, self)
 
     def getCPUStats(self, cpuNum, flags=0):
         """Extract node's CPU statistics."""
-        raise _no_support('virNodeGetCPUStats', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetCPUStats', VIR_FROM_DOMAIN, self)
 
     def getCapabilities(self):
         """Provides capabilities of the hypervisor / driver."""
-        raise _no_support('virConnectGetCapabilities', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectGetCapabilities', VIR_FROM_DOMAIN, self)
 
     def getCellsFreeMemory(self, startCell, maxCells):
         """Returns the available memory for a list of cells"""
-        raise _no_support('virNodeGetCellsFreeMemory', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetCellsFreeMemory', VIR_FROM_DOMAIN, self)
 
     def getDomainCapabilities(self, emulatorbin=None, arch=None, machine=None, virttype=None, flags=0):
         """Query domain capabilities"""
-        raise _no_support('virConnectGetDomainCapabilities', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectGetDomainCapabilities', VIR_FROM_DOMAIN, self)
 
     def getFreeMemory(self):
         """provides the free memory available on the Node"""
-        raise _no_support('virNodeGetFreeMemory', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetFreeMemory', VIR_FROM_DOMAIN, self)
 
     def getFreePages(self, pages, startCell, maxCells, flags=0):
         """Returns the number of available pages for a list of cells and page sizes"""
-        raise _no_support('virNodeGetFreePages', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetFreePages', VIR_FROM_DOMAIN, self)
 
     def getHostname(self):
         """This returns a system hostname on which the hypervisor is"""
-        raise _no_support('virConnectGetHostname', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectGetHostname', VIR_FROM_DOMAIN, self)
 
     def getInfo(self):
         """Extract hardware information about the Node. Note that the memory size is reported in MiB instead of KiB."""
-        raise _no_support('virNodeGetInfo', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetInfo', VIR_FROM_DOMAIN, self)
 
     def getMaxVcpus(self, type):
         """Provides the maximum number of virtual CPUs supported for a guest VM of a"""
-        raise _no_support('virConnectGetMaxVcpus', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectGetMaxVcpus', VIR_FROM_DOMAIN, self)
 
     def getMemoryParameters(self, flags=0):
         """Get the node memory parameters"""
-        raise _no_support('virNodeGetMemoryParameters', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetMemoryParameters', VIR_FROM_DOMAIN, self)
 
     def getMemoryStats(self, cellNum, flags=0):
         """Extract node's memory statistics."""
-        raise _no_support('virNodeGetMemoryStats', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetMemoryStats', VIR_FROM_DOMAIN, self)
 
     def getSEVInfo(self, flags=0):
         """Get platform specific information from the SEV firmware"""
-        raise _no_support('virNodeGetSEVInfo', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetSEVInfo', VIR_FROM_DOMAIN, self)
 
     def getSecurityModel(self):
         """Extract information about the hypervisor security model"""
-        raise _no_support('virNodeGetSecurityModel', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeGetSecurityModel', VIR_FROM_DOMAIN, self)
 
     def getStoragePoolCapabilities(self, flags=0):
         """Prior creating a storage pool (for instance via virStoragePoolCreateXML"""
-        raise _no_support('virConnectGetStoragePoolCapabilities', VIR_FROM_STORAGE)
+        raise _no_support('virConnectGetStoragePoolCapabilities', VIR_FROM_STORAGE, self)
 
     def getSysinfo(self, flags=0):
         """This returns the XML description of the sysinfo details for the"""
-        raise _no_support('virConnectGetSysinfo', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectGetSysinfo', VIR_FROM_DOMAIN, self)
 
     def interfaceDefineXML(self, xml, flags=0):
         """Define an inactive persistent physical host interface or modify an existing"""
-        raise _no_support('virInterfaceDefineXML', VIR_FROM_INTERFACE)
+        raise _no_support('virInterfaceDefineXML', VIR_FROM_INTERFACE, self)
 
     def interfaceLookupByMACString(self, macstr):
         """Try to lookup an interface on the given hypervisor based on its MAC."""
-        raise _no_support('virInterfaceLookupByMACString', VIR_FROM_INTERFACE)
+        raise _no_support('virInterfaceLookupByMACString', VIR_FROM_INTERFACE, self)
 
     def interfaceLookupByName(self, name):
         """Try to lookup an interface on the given hypervisor based on its name."""
-        raise _no_support('virInterfaceLookupByName', VIR_FROM_INTERFACE)
+        raise _no_support('virInterfaceLookupByName', VIR_FROM_INTERFACE, self)
 
     def listDefinedInterfaces(self):
         """list the defined interfaces, stores the pointers to the names in @names"""
-        raise _no_support('virConnectListDefinedInterfaces', VIR_FROM_INTERFACE)
+        raise _no_support('virConnectListDefinedInterfaces', VIR_FROM_INTERFACE, self)
 
     def listDefinedNetworks(self):
         """list the defined networks, stores the pointers to the names in @names"""
-        raise _no_support('virConnectListDefinedNetworks', VIR_FROM_NETWORK)
+        raise _no_support('virConnectListDefinedNetworks', VIR_FROM_NETWORK, self)
 
     def listDefinedStoragePools(self):
         """list the defined storage pool, stores the pointers to the names in @names"""
-        raise _no_support('virConnectListDefinedStoragePools', VIR_FROM_STORAGE)
+        raise _no_support('virConnectListDefinedStoragePools', VIR_FROM_STORAGE, self)
 
     def listDevices(self, cap, flags=0):
         """list the node devices"""
-        raise _no_support('virNodeListDevices', VIR_FROM_NODEDEV)
+        raise _no_support('virNodeListDevices', VIR_FROM_NODEDEV, self)
 
     def listInterfaces(self):
         """list the running interfaces, stores the pointers to the names in @names"""
-        raise _no_support('virConnectListInterfaces', VIR_FROM_INTERFACE)
+        raise _no_support('virConnectListInterfaces', VIR_FROM_INTERFACE, self)
 
     def listNWFilters(self):
         """List the defined network filters"""
-        raise _no_support('virConnectListNWFilters', VIR_FROM_NWFILTER)
+        raise _no_support('virConnectListNWFilters', VIR_FROM_NWFILTER, self)
 
     def listNetworks(self):
         """list the networks, stores the pointers to the names in @names"""
-        raise _no_support('virConnectListNetworks', VIR_FROM_NETWORK)
+        raise _no_support('virConnectListNetworks', VIR_FROM_NETWORK, self)
 
     def listSecrets(self):
         """List the defined secret IDs"""
-        raise _no_support('virConnectListSecrets', VIR_FROM_SECRET)
+        raise _no_support('virConnectListSecrets', VIR_FROM_SECRET, self)
 
     def listStoragePools(self):
         """list the storage pools, stores the pointers to the names in @names"""
-        raise _no_support('virConnectListStoragePools', VIR_FROM_STORAGE)
+        raise _no_support('virConnectListStoragePools', VIR_FROM_STORAGE, self)
 
     def networkCreateXML(self, xmlDesc):
         """Create and start a new virtual network, based on an XML description"""
-        raise _no_support('virNetworkCreateXML', VIR_FROM_NETWORK)
+        raise _no_support('virNetworkCreateXML', VIR_FROM_NETWORK, self)
 
     def networkCreateXMLFlags(self, xmlDesc, flags=0):
         """Create and start a new virtual network, based on an XML description"""
-        raise _no_support('virNetworkCreateXMLFlags', VIR_FROM_NETWORK)
+        raise _no_support('virNetworkCreateXMLFlags', VIR_FROM_NETWORK, self)
 
     def networkDefineXML(self, xml):
         """Define an inactive persistent virtual network or modify an existing"""
-        raise _no_support('virNetworkDefineXML', VIR_FROM_NETWORK)
+        raise _no_support('virNetworkDefineXML', VIR_FROM_NETWORK, self)
 
     def networkDefineXMLFlags(self, xml, flags=0):
         """Define an inactive persistent virtual network or modify an existing"""
-        raise _no_support('virNetworkDefineXMLFlags', VIR_FROM_NETWORK)
+        raise _no_support('virNetworkDefineXMLFlags', VIR_FROM_NETWORK, self)
 
     def networkLookupByName(self, name):
         """Try to lookup a network on the given hypervisor based on its name."""
-        raise _no_support('virNetworkLookupByName', VIR_FROM_NETWORK)
+        raise _no_support('virNetworkLookupByName', VIR_FROM_NETWORK, self)
 
     def networkLookupByUUID(self, uuid):
         """Try to lookup a network on the given hypervisor based on its UUID."""
-        raise _no_support('virNetworkLookupByUUID', VIR_FROM_NETWORK)
+        raise _no_support('virNetworkLookupByUUID', VIR_FROM_NETWORK, self)
 
     def networkLookupByUUIDString(self, uuidstr):
         """Try to lookup a network on the given hypervisor based on its UUID."""
-        raise _no_support('virNetworkLookupByUUID', VIR_FROM_NETWORK)
+        raise _no_support('virNetworkLookupByUUID', VIR_FROM_NETWORK, self)
 
     def newStream(self, flags=0):
         """Creates a new stream object which can be used to perform"""
-        raise _no_support('virStreamNew', VIR_FROM_STREAMS)
+        raise _no_support('virStreamNew', VIR_FROM_STREAMS, self)
 
     def nodeDeviceCreateXML(self, xmlDesc, flags=0):
         """Create a new device on the VM host machine, for example, virtual"""
-        raise _no_support('virNodeDeviceCreateXML', VIR_FROM_NODEDEV)
+        raise _no_support('virNodeDeviceCreateXML', VIR_FROM_NODEDEV, self)
 
     def nodeDeviceDefineXML(self, xmlDesc, flags=0):
         """Define a new device on the VM host machine, for example, a mediated device"""
-        raise _no_support('virNodeDeviceDefineXML', VIR_FROM_NODEDEV)
+        raise _no_support('virNodeDeviceDefineXML', VIR_FROM_NODEDEV, self)
 
     def nodeDeviceLookupByName(self, name):
         """Lookup a node device by its name."""
-        raise _no_support('virNodeDeviceLookupByName', VIR_FROM_NODEDEV)
+        raise _no_support('virNodeDeviceLookupByName', VIR_FROM_NODEDEV, self)
 
     def nodeDeviceLookupSCSIHostByWWN(self, wwnn, wwpn, flags=0):
         """Lookup SCSI Host which is capable with 'fc_host' by its WWNN and WWPN."""
-        raise _no_support('virNodeDeviceLookupSCSIHostByWWN', VIR_FROM_NODEDEV)
+        raise _no_support('virNodeDeviceLookupSCSIHostByWWN', VIR_FROM_NODEDEV, self)
 
     def numOfDefinedInterfaces(self):
         """Provides the number of defined (inactive) interfaces on the physical host."""
-        raise _no_support('virConnectNumOfDefinedInterfaces', VIR_FROM_INTERFACE)
+        raise _no_support('virConnectNumOfDefinedInterfaces', VIR_FROM_INTERFACE, self)
 
     def numOfDefinedNetworks(self):
         """Provides the number of inactive networks."""
-        raise _no_support('virConnectNumOfDefinedNetworks', VIR_FROM_NETWORK)
+        raise _no_support('virConnectNumOfDefinedNetworks', VIR_FROM_NETWORK, self)
 
     def numOfDefinedStoragePools(self):
         """Provides the number of inactive storage pools"""
-        raise _no_support('virConnectNumOfDefinedStoragePools', VIR_FROM_STORAGE)
+        raise _no_support('virConnectNumOfDefinedStoragePools', VIR_FROM_STORAGE, self)
 
     def numOfDevices(self, cap, flags=0):
         """Provides the number of node devices."""
-        raise _no_support('virNodeNumOfDevices', VIR_FROM_NODEDEV)
+        raise _no_support('virNodeNumOfDevices', VIR_FROM_NODEDEV, self)
 
     def numOfInterfaces(self):
         """Provides the number of active interfaces on the physical host."""
-        raise _no_support('virConnectNumOfInterfaces', VIR_FROM_INTERFACE)
+        raise _no_support('virConnectNumOfInterfaces', VIR_FROM_INTERFACE, self)
 
     def numOfNWFilters(self):
         """Provides the number of nwfilters."""
-        raise _no_support('virConnectNumOfNWFilters', VIR_FROM_NWFILTER)
+        raise _no_support('virConnectNumOfNWFilters', VIR_FROM_NWFILTER, self)
 
     def numOfNetworks(self):
         """Provides the number of active networks."""
-        raise _no_support('virConnectNumOfNetworks', VIR_FROM_NETWORK)
+        raise _no_support('virConnectNumOfNetworks', VIR_FROM_NETWORK, self)
 
     def numOfSecrets(self):
         """Fetch number of currently defined secrets."""
-        raise _no_support('virConnectNumOfSecrets', VIR_FROM_SECRET)
+        raise _no_support('virConnectNumOfSecrets', VIR_FROM_SECRET, self)
 
     def numOfStoragePools(self):
         """Provides the number of active storage pools"""
-        raise _no_support('virConnectNumOfStoragePools', VIR_FROM_STORAGE)
+        raise _no_support('virConnectNumOfStoragePools', VIR_FROM_STORAGE, self)
 
     def nwfilterBindingCreateXML(self, xml, flags=0):
         """Define a new network filter, based on an XML description"""
-        raise _no_support('virNWFilterBindingCreateXML', VIR_FROM_NWFILTER)
+        raise _no_support('virNWFilterBindingCreateXML', VIR_FROM_NWFILTER, self)
 
     def nwfilterBindingLookupByPortDev(self, portdev):
         """Try to lookup a network filter binding on the given hypervisor based"""
-        raise _no_support('virNWFilterBindingLookupByPortDev', VIR_FROM_NWFILTER)
+        raise _no_support('virNWFilterBindingLookupByPortDev', VIR_FROM_NWFILTER, self)
 
     def nwfilterDefineXML(self, xmlDesc):
         """Define a new network filter, based on an XML description"""
-        raise _no_support('virNWFilterDefineXML', VIR_FROM_NWFILTER)
+        raise _no_support('virNWFilterDefineXML', VIR_FROM_NWFILTER, self)
 
     def nwfilterDefineXMLFlags(self, xmlDesc, flags=0):
         """Define a new network filter, based on an XML description"""
-        raise _no_support('virNWFilterDefineXMLFlags', VIR_FROM_NWFILTER)
+        raise _no_support('virNWFilterDefineXMLFlags', VIR_FROM_NWFILTER, self)
 
     def nwfilterLookupByName(self, name):
         """Try to lookup a network filter on the given hypervisor based on its name."""
-        raise _no_support('virNWFilterLookupByName', VIR_FROM_NWFILTER)
+        raise _no_support('virNWFilterLookupByName', VIR_FROM_NWFILTER, self)
 
     def nwfilterLookupByUUID(self, uuid):
         """Try to lookup a network filter on the given hypervisor based on its UUID."""
-        raise _no_support('virNWFilterLookupByUUID', VIR_FROM_NWFILTER)
+        raise _no_support('virNWFilterLookupByUUID', VIR_FROM_NWFILTER, self)
 
     def nwfilterLookupByUUIDString(self, uuidstr):
         """Try to lookup an nwfilter on the given hypervisor based on its UUID."""
-        raise _no_support('virNWFilterLookupByUUID', VIR_FROM_NWFILTER)
+        raise _no_support('virNWFilterLookupByUUID', VIR_FROM_NWFILTER, self)
 
     def restore(self, frm):
         """This method will restore a domain saved to disk by virDomainSave()."""
-        raise _no_support('virDomainRestore', VIR_FROM_DOMAIN)
+        raise _no_support('virDomainRestore', VIR_FROM_DOMAIN, self)
 
     def restoreFlags(self, frm, dxml=None, flags=0):
         """This method will restore a domain saved to disk by virDomainSave()."""
-        raise _no_support('virDomainRestoreFlags', VIR_FROM_DOMAIN)
+        raise _no_support('virDomainRestoreFlags', VIR_FROM_DOMAIN, self)
 
     def restoreParams(self, params, flags=0):
         """This method will restore a domain saved to disk."""
-        raise _no_support('virDomainRestoreParams', VIR_FROM_DOMAIN)
+        raise _no_support('virDomainRestoreParams', VIR_FROM_DOMAIN, self)
 
     def saveImageDefineXML(self, file, dxml, flags=0):
         """This updates the definition of a domain stored in a saved state"""
-        raise _no_support('virDomainSaveImageDefineXML', VIR_FROM_DOMAIN)
+        raise _no_support('virDomainSaveImageDefineXML', VIR_FROM_DOMAIN, self)
 
     def saveImageGetXMLDesc(self, file, flags=0):
         """This method will extract the XML describing the domain at the time"""
-        raise _no_support('virDomainSaveImageGetXMLDesc', VIR_FROM_DOMAIN)
+        raise _no_support('virDomainSaveImageGetXMLDesc', VIR_FROM_DOMAIN, self)
 
     def secretDefineXML(self, xml, flags=0):
         """If XML specifies a UUID, locates the specified secret and replaces all"""
-        raise _no_support('virSecretDefineXML', VIR_FROM_SECRET)
+        raise _no_support('virSecretDefineXML', VIR_FROM_SECRET, self)
 
     def secretLookupByUUID(self, uuid):
         """Try to lookup a secret on the given hypervisor based on its UUID."""
-        raise _no_support('virSecretLookupByUUID', VIR_FROM_SECRET)
+        raise _no_support('virSecretLookupByUUID', VIR_FROM_SECRET, self)
 
     def secretLookupByUUIDString(self, uuidstr):
         """Try to lookup a secret on the given hypervisor based on its UUID."""
-        raise _no_support('virSecretLookupByUUID', VIR_FROM_SECRET)
+        raise _no_support('virSecretLookupByUUID', VIR_FROM_SECRET, self)
 
     def secretLookupByUsage(self, usageType, usageID):
         """Try to lookup a secret on the given hypervisor based on its usage"""
-        raise _no_support('virSecretLookupByUsage', VIR_FROM_SECRET)
+        raise _no_support('virSecretLookupByUsage', VIR_FROM_SECRET, self)
 
     def setIdentity(self, params, flags=0):
         """Override the default identity information associated with the connection."""
-        raise _no_support('virConnectSetIdentity', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectSetIdentity', VIR_FROM_DOMAIN, self)
 
     def setKeepAlive(self, interval, count):
         """Start sending keepalive messages after @interval seconds of inactivity and"""
-        raise _no_support('virConnectSetKeepAlive', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectSetKeepAlive', VIR_FROM_DOMAIN, self)
 
     def setMemoryParameters(self, params, flags=0):
         """Change the node memory tunables"""
-        raise _no_support('virNodeSetMemoryParameters', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeSetMemoryParameters', VIR_FROM_DOMAIN, self)
 
     def storagePoolCreateXML(self, xmlDesc, flags=0):
         """Create a new storage based on its XML description. The"""
-        raise _no_support('virStoragePoolCreateXML', VIR_FROM_STORAGE)
+        raise _no_support('virStoragePoolCreateXML', VIR_FROM_STORAGE, self)
 
     def storagePoolDefineXML(self, xml, flags=0):
         """Define an inactive persistent storage pool or modify an existing persistent"""
-        raise _no_support('virStoragePoolDefineXML', VIR_FROM_STORAGE)
+        raise _no_support('virStoragePoolDefineXML', VIR_FROM_STORAGE, self)
 
     def storagePoolLookupByName(self, name):
         """Fetch a storage pool based on its unique name"""
-        raise _no_support('virStoragePoolLookupByName', VIR_FROM_STORAGE)
+        raise _no_support('virStoragePoolLookupByName', VIR_FROM_STORAGE, self)
 
     def storagePoolLookupByTargetPath(self, path):
         """Fetch a storage pool which maps to a particular target directory."""
-        raise _no_support('virStoragePoolLookupByTargetPath', VIR_FROM_STORAGE)
+        raise _no_support('virStoragePoolLookupByTargetPath', VIR_FROM_STORAGE, self)
 
     def storagePoolLookupByUUID(self, uuid):
         """Fetch a storage pool based on its globally unique id"""
-        raise _no_support('virStoragePoolLookupByUUID', VIR_FROM_STORAGE)
+        raise _no_support('virStoragePoolLookupByUUID', VIR_FROM_STORAGE, self)
 
     def storagePoolLookupByUUIDString(self, uuidstr):
         """Fetch a storage pool based on its globally unique id"""
-        raise _no_support('virStoragePoolLookupByUUID', VIR_FROM_STORAGE)
+        raise _no_support('virStoragePoolLookupByUUID', VIR_FROM_STORAGE, self)
 
     def storageVolLookupByKey(self, key):
         """Fetch a pointer to a storage volume based on its"""
-        raise _no_support('virStorageVolLookupByKey', VIR_FROM_STORAGE)
+        raise _no_support('virStorageVolLookupByKey', VIR_FROM_STORAGE, self)
 
     def storageVolLookupByPath(self, path):
         """Fetch a pointer to a storage volume based on its"""
-        raise _no_support('virStorageVolLookupByPath', VIR_FROM_STORAGE)
+        raise _no_support('virStorageVolLookupByPath', VIR_FROM_STORAGE, self)
 
     def suspendForDuration(self, target, duration, flags=0):
         """Attempt to suspend the node (host machine) for the given duration of"""
-        raise _no_support('virNodeSuspendForDuration', VIR_FROM_DOMAIN)
+        raise _no_support('virNodeSuspendForDuration', VIR_FROM_DOMAIN, self)
 
     def virConnGetLastError(self):
         """Provide a pointer to the last error caught on that connection"""
-        raise _no_support('virConnGetLastError', VIR_FROM_NONE)
+        raise _no_support('virConnGetLastError', VIR_FROM_NONE, self)
 
     def virConnResetLastError(self):
         """The error object is kept in thread local storage, so separate"""
-        raise _no_support('virConnResetLastError', VIR_FROM_NONE)
+        raise _no_support('virConnResetLastError', VIR_FROM_NONE, self)
 
     def domainEventDeregister(self, cb: _DomainCB) -> None:
         """Removes a Domain Event Callback. De-registering for a"""
-        raise _no_support('virConnectDomainEventDeregister', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectDomainEventDeregister', VIR_FROM_DOMAIN, self)
 
     def domainEventRegister(self, cb: _DomainCB, opaque: _T) -> None:
         """Adds a Domain Event Callback. Registering for a domain"""
-        raise _no_support('virConnectDomainEventRegister', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectDomainEventRegister', VIR_FROM_DOMAIN, self)
 
     def domainEventDeregisterAny(self, callbackID: int) -> None:
         """Removes a Domain Event Callback. De-registering for a"""
-        raise _no_support('virConnectDomainEventDeregisterAny', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectDomainEventDeregisterAny', VIR_FROM_DOMAIN, self)
 
     def networkEventDeregisterAny(self, callbackID: int) -> None:
         """Removes a Network Event Callback. De-registering for a"""
-        raise _no_support('virConnectNetworkEventDeregisterAny', VIR_FROM_NETWORK)
+        raise _no_support('virConnectNetworkEventDeregisterAny', VIR_FROM_NETWORK, self)
 
     def networkEventRegisterAny(self, net: Optional['virNetwork'], eventID: int, cb: Callable, opaque: _T) -> int:
         """Adds a Network Event Callback. Registering for a network"""
-        raise _no_support('virConnectNetworkEventRegisterAny', VIR_FROM_NETWORK)
+        raise _no_support('virConnectNetworkEventRegisterAny', VIR_FROM_NETWORK, self)
 
     def domainEventRegisterAny(self, dom: Optional['virDomain'], eventID: int, cb: Callable, opaque: _T) -> int:
         """Adds a Domain Event Callback. Registering for a domain"""
-        raise _no_support('virConnectDomainEventRegisterAny', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectDomainEventRegisterAny', VIR_FROM_DOMAIN, self)
 
     def storagePoolEventDeregisterAny(self, callbackID: int) -> None:
         """Removes a Storage Pool Event Callback. De-registering for a"""
-        raise _no_support('virConnectStoragePoolEventDeregisterAny', VIR_FROM_STORAGE)
+        raise _no_support('virConnectStoragePoolEventDeregisterAny', VIR_FROM_STORAGE, self)
 
     def storagePoolEventRegisterAny(self, pool: Optional['virStoragePool'], eventID: int, cb: Callable, opaque: _T) -> int:
         """Adds a Storage Pool Event Callback. Registering for a storage pool"""
-        raise _no_support('virConnectStoragePoolEventRegisterAny', VIR_FROM_STORAGE)
+        raise _no_support('virConnectStoragePoolEventRegisterAny', VIR_FROM_STORAGE, self)
 
     def nodeDeviceEventDeregisterAny(self, callbackID: int) -> None:
         """Removes a Node Device Event Callback. De-registering for a"""
-        raise _no_support('virConnectNodeDeviceEventDeregisterAny', VIR_FROM_NODEDEV)
+        raise _no_support('virConnectNodeDeviceEventDeregisterAny', VIR_FROM_NODEDEV, self)
 
     def nodeDeviceEventRegisterAny(self, dev: Optional['virNodeDevice'], eventID: int, cb: Callable, opaque: _T) -> int:
         """Adds a Node Device Event Callback. Registering for a node device"""
-        raise _no_support('virConnectNodeDeviceEventRegisterAny', VIR_FROM_NODEDEV)
+        raise _no_support('virConnectNodeDeviceEventRegisterAny', VIR_FROM_NODEDEV, self)
 
     def secretEventDeregisterAny(self, callbackID: int) -> None:
         """Removes a Secret Event Callback. De-registering for a"""
-        raise _no_support('virConnectSecretEventDeregisterAny', VIR_FROM_SECRET)
+        raise _no_support('virConnectSecretEventDeregisterAny', VIR_FROM_SECRET, self)
 
     def secretEventRegisterAny(self, secret: Optional['virSecret'], eventID: int, cb: Callable, opaque: _T) -> int:
         """Adds a Secret Event Callback. Registering for a secret"""
-        raise _no_support('virConnectSecretEventRegisterAny', VIR_FROM_SECRET)
+        raise _no_support('virConnectSecretEventRegisterAny', VIR_FROM_SECRET, self)
 
     def listAllStoragePools(self, flags: int=0) -> List['virStoragePool']:
         """Returns a list of storage pool objects"""
-        raise _no_support('virConnectListAllStoragePools', VIR_FROM_STORAGE)
+        raise _no_support('virConnectListAllStoragePools', VIR_FROM_STORAGE, self)
 
     def listAllNetworks(self, flags: int=0) -> List['virNetwork']:
         """Returns a list of network objects"""
-        raise _no_support('virConnectListAllNetworks', VIR_FROM_NETWORK)
+        raise _no_support('virConnectListAllNetworks', VIR_FROM_NETWORK, self)
 
     def listAllInterfaces(self, flags: int=0) -> List['virInterface']:
         """Returns a list of interface objects"""
-        raise _no_support('virConnectListAllInterfaces', VIR_FROM_INTERFACE)
+        raise _no_support('virConnectListAllInterfaces', VIR_FROM_INTERFACE, self)
 
     def listAllDevices(self, flags: int=0) -> List['virNodeDevice']:
         """Returns a list of host node device objects"""
-        raise _no_support('virConnectListAllNodeDevices', VIR_FROM_NODEDEV)
+        raise _no_support('virConnectListAllNodeDevices', VIR_FROM_NODEDEV, self)
 
     def listAllNWFilters(self, flags: int=0) -> List['virNWFilter']:
         """Returns a list of network filter objects"""
-        raise _no_support('virConnectListAllNWFilters', VIR_FROM_NWFILTER)
+        raise _no_support('virConnectListAllNWFilters', VIR_FROM_NWFILTER, self)
 
     def listAllNWFilterBindings(self, flags: int=0) -> List['virNWFilterBinding']:
         """Returns a list of network filter binding objects"""
-        raise _no_support('virConnectListAllNWFilterBindings', VIR_FROM_NWFILTER)
+        raise _no_support('virConnectListAllNWFilterBindings', VIR_FROM_NWFILTER, self)
 
     def listAllSecrets(self, flags: int=0) -> List['virSecret']:
         """Returns a list of secret objects"""
-        raise _no_support('virConnectListAllSecrets', VIR_FROM_SECRET)
+        raise _no_support('virConnectListAllSecrets', VIR_FROM_SECRET, self)
 
     def createXMLWithFiles(self, xmlDesc: str, files: List[int], flags: int=0) -> 'virDomain':
         """Launch a new guest domain, based on an XML description similar"""
-        raise _no_support('virDomainCreateXMLWithFiles', VIR_FROM_DOMAIN)
+        raise _no_support('virDomainCreateXMLWithFiles', VIR_FROM_DOMAIN, self)
 
     def getAllDomainStats(self, stats: int=0, flags: int=0) -> List[Tuple['virDomain', Dict[str, Any]]]:
         """Query statistics for all domains on a given connection."""
-        raise _no_support('virConnectGetAllDomainStats', VIR_FROM_DOMAIN)
+        raise _no_support('virConnectGetAllDomainStats', VIR_FROM_DOMAIN, self)
 
     def domainListGetStats(self, doms: List['virDomain'], stats: int=0, flags: int=0) -> List[Tuple['virDomain', Dict[str, Any]]]:
         """Query statistics for given domains."""
-        raise _no_support('virDomainListGetStats', VIR_FROM_DOMAIN)
+        raise _no_support('virDomainListGetStats', VIR_FROM_DOMAIN, self)
 
 
 
