@@ -26,7 +26,7 @@ def main():
         sym, node = line.split("\t")[:2]
         node_of[sym] = node
     exports = sorted(
-        set(re.findall(r'pub unsafe extern "C" fn (\w+)', "".join(p.read_text() for p in sorted(src.glob("*.rs")))))
+        set(re.findall(r'pub (?:unsafe extern "C" fn|static mut) (vir\w+)', "".join(p.read_text() for p in sorted(src.glob("*.rs")))))
     )
     nodes = sorted({n for n in node_of.values() if re.fullmatch(r"LIBVIRT_[0-9.]+", n)}, key=vkey)
     by_node = {n: [] for n in nodes}

@@ -159,6 +159,24 @@ else
     echo "skip drop-in: libvirt-dev (Debian's libvirt 9.0) not installed"
 fi
 
+echo "== capi: event loop and default auth, on libvirt and on libvirt-compat"
+if [ "$have_libvirt" = 1 ]; then
+    run "compile event.c (-lvirt)" cc "${CFLAGS[@]}" -I/usr/include tests/c/event.c -o "$B/event-real" -lvirt -pthread
+    run "compile auth.c (-lvirt)" cc -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L tests/c/auth.c \
+        -o "$B/auth-real" -lvirt -lutil
+    for lib in libvirt compat; do
+        env=(); [ "$lib" = compat ] && env=(env LD_LIBRARY_PATH="$R/libvirt-compat")
+        run "event loop on $lib (handles, timeouts, removal in callbacks, cross-thread wake-up)" "${env[@]}" "$B/event-real"
+        run "application event impl on $lib (virEventRegisterImpl)" "${env[@]}" "$B/event-real" app
+        run "virConnectAuthPtrDefault on $lib (pty)" sh -c '"$@" >"$0" 2>&1' "$B/auth-pty.$lib.out" "${env[@]}" "$B/auth-real"
+        run "virConnectAuthPtrDefault on $lib (pipe)" sh -c 'printf "bob\n" | "$@" >"$0" 2>&1' "$B/auth-pipe.$lib.out" "${env[@]}" "$B/auth-real" pipe
+    done
+    run "default auth transcripts identical to libvirt's (pty)" diff -u "$B/auth-pty.libvirt.out" "$B/auth-pty.compat.out"
+    run "default auth transcripts identical to libvirt's (pipe)" diff -u "$B/auth-pipe.libvirt.out" "$B/auth-pipe.compat.out"
+else
+    echo "skip event/auth: libvirt-dev not installed"
+fi
+
 echo "== capi: install + pkg-config"
 pkgconf() {
     local pfx; pfx=$(mktemp -d)

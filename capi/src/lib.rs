@@ -14,11 +14,13 @@
 //! the header only).
 #![allow(non_camel_case_types, non_snake_case)]
 
+pub mod auth_default;
 pub mod boundary;
 pub mod connect;
 pub mod domain;
 pub mod domain_snapshot;
 pub mod errors;
+pub mod event;
 pub mod extensions;
 pub mod flags;
 pub mod handles;
