@@ -171,6 +171,32 @@ if [ "$have_libvirt" = 1 ]; then
         run "virConnectAuthPtrDefault on $lib (pty)" sh -c '"$@" >"$0" 2>&1' "$B/auth-pty.$lib.out" "${env[@]}" "$B/auth-real"
         run "virConnectAuthPtrDefault on $lib (pipe)" sh -c 'printf "bob\n" | "$@" >"$0" 2>&1' "$B/auth-pipe.$lib.out" "${env[@]}" "$B/auth-real" pipe
     done
+    run "compile hostinfo.c (-lvirt)" cc -std=c11 -Wall -Wextra -Werror tests/c/hostinfo.c -o "$B/hostinfo-real" -lvirt
+    hostinfo_test() {
+        "$B/hostinfo-real" test:///default test full-caps >"$B/hostinfo.test.libvirt.out" 2>&1
+        LD_LIBRARY_PATH=$R/libvirt-compat "$B/hostinfo-real" test:///default test full-caps >"$B/hostinfo.test.compat.out" 2>&1
+        diff -u "$B/hostinfo.test.libvirt.out" "$B/hostinfo.test.compat.out"
+    }
+    run "host info, capabilities, close callback, keepalive on test:///default identical to libvirt's" hostinfo_test
+    if [ -x /usr/sbin/virtqemud ] || [ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ]; then
+        hostinfo_qemu() {
+            getent group kvm >/dev/null || groupadd -r kvm
+            id libvirt-qemu >/dev/null 2>&1 || useradd -r libvirt-qemu
+            local d; d=$(mktemp -d)
+            mkdir -p "$d/libvirt/etc" "$d/compat"
+            printf 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n' >"$d/libvirt/etc/qemu.conf"
+            qemu-img create -q -f qcow2 "$d/vm.qcow2" 16M
+            local xml="<domain type='qemu'><name>vm</name><uuid>4d7ae8c4-3b4c-4ef0-9a35-8c9b0f1d2e3a</uuid><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$d/vm.qcow2'/><target dev='vda' bus='virtio'/></disk></devices></domain>"
+            HOSTINFO_DEFINE_XML=$xml "$B/hostinfo-real" "qemu:///embed?root=$d/libvirt" vm >"$B/hostinfo.qemu.libvirt.out" 2>&1
+            HOSTINFO_DEFINE_XML=$xml LD_LIBRARY_PATH=$R/libvirt-compat "$B/hostinfo-real" "qemu:///embed?root=$d/compat" vm \
+                >"$B/hostinfo.qemu.compat.out" 2>&1
+            rm -rf "$d"
+            diff -u "$B/hostinfo.qemu.libvirt.out" "$B/hostinfo.qemu.compat.out"
+        }
+        run "host info (this machine's node info, max vCPUs, sysinfo) on qemu:///embed identical to libvirt's" hostinfo_qemu
+    else
+        echo "skip qemu host info: libvirt's qemu driver not installed"
+    fi
     run "default auth transcripts identical to libvirt's (pty)" diff -u "$B/auth-pty.libvirt.out" "$B/auth-pty.compat.out"
     run "default auth transcripts identical to libvirt's (pipe)" diff -u "$B/auth-pipe.libvirt.out" "$B/auth-pipe.compat.out"
 else

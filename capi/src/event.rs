@@ -137,13 +137,6 @@ fn register(new: Impl) -> bool {
     true
 }
 
-/// True when the registered implementation is this library's default loop
-/// (used by connections to decide whether keepalive can run).
-pub(crate) fn has_impl() -> bool {
-    let i = registered();
-    i.add_handle.is_some() && i.add_timeout.is_some()
-}
-
 // ---------------------------------------------------------------------------
 // The default implementation.
 

@@ -17,6 +17,7 @@
 pub mod auth_default;
 pub mod boundary;
 pub mod connect;
+pub mod connect_info;
 pub mod domain;
 pub mod domain_snapshot;
 pub mod errors;
