@@ -11,7 +11,8 @@
 //!
 //! Modules, one per API family: [`connect`], [`domain`], [`domain_snapshot`],
 //! [`errors`], [`extensions`] (virsnap 0.1 seed calls) and [`flags`] (enums for
-//! the header only).
+//! the header only); [`unsupported`] holds the generated rest of libvirt 9.0's
+//! public ABI (each entry point fails with `VIR_ERR_NO_SUPPORT`).
 #![allow(non_camel_case_types, non_snake_case)]
 
 pub mod auth_default;
@@ -26,6 +27,7 @@ pub mod extensions;
 pub mod flags;
 pub mod handles;
 pub mod types;
+pub mod unsupported;
 
 #[cfg(test)]
 mod tests;
