@@ -197,6 +197,7 @@ if [ "$have_libvirt" = 1 ]; then
     else
         echo "skip qemu host info: libvirt's qemu driver not installed"
     fi
+    run "valgrind event loop on compat" env LD_LIBRARY_PATH="$R/libvirt-compat" "${VG[@]}" "$B/event-real"
     run "default auth transcripts identical to libvirt's (pty)" diff -u "$B/auth-pty.libvirt.out" "$B/auth-pty.compat.out"
     run "default auth transcripts identical to libvirt's (pipe)" diff -u "$B/auth-pipe.libvirt.out" "$B/auth-pipe.compat.out"
 else
