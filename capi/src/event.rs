@@ -444,10 +444,10 @@ fn run_once() -> c_int {
         }
         return 0;
     }
-    if let Some(r) = wake_fd {
-        if fds.last().is_some_and(|p| p.revents != 0) {
-            drain_wake(r);
-        }
+    if let Some(r) = wake_fd
+        && fds.last().is_some_and(|p| p.revents != 0)
+    {
+        drain_wake(r);
     }
     dispatch_timers();
     for (i, watch) in watches.iter().enumerate() {
