@@ -23,6 +23,7 @@ pub mod errors;
 pub mod extensions;
 pub mod flags;
 pub mod handles;
+pub mod qemu;
 pub mod types;
 pub mod unsupported;
 
