@@ -182,10 +182,18 @@ if [ "$have_libvirt" = 1 ]; then
         grep -q '"return":{"name":"pt"}' "$w/compat.out"
         diff -u "$w/libvirt.out" "$w/compat.out"
     }
+    authid() { # test driver node-file <auth> and virDomainGetID, python3-libvirt on both
+        local w=$B/authid; rm -rf "$w"; mkdir -p "$w/libvirt" "$w/compat"
+        /usr/bin/python3 tests/abi/testdriver_auth_id.py "$w/libvirt" >"$w/libvirt.out" 2>&1
+        LD_LIBRARY_PATH=$R/libvirt-compat /usr/bin/python3 tests/abi/testdriver_auth_id.py "$w/compat" >"$w/compat.out" 2>&1
+        grep -q 'wrong password -> error code=45' "$w/compat.out"
+        diff -u "$w/libvirt.out" "$w/compat.out"
+    }
     if [ "$have_pyqemu" = 1 ]; then
         run "qemu monitor / agent pass-through and GetID: python3-libvirt on libvirt-compat = on libvirt" passthrough
+        run "test driver <auth> and GetID: python3-libvirt on libvirt-compat = on libvirt" authid
     else
-        skip "qemu pass-through: python3-libvirt, qemu-utils or qemu-system-x86 missing"
+        skip "qemu pass-through, test driver auth: python3-libvirt, qemu-utils or qemu-system-x86 missing"
     fi
     run "lifecycle.c passes on real libvirt too" sh -c "cc ${CFLAGS[*]} -I/usr/include tests/c/lifecycle.c -o '$B/lifecycle-real' -lvirt -pthread && '$B/lifecycle-real'"
 else
