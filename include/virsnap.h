@@ -693,6 +693,28 @@ typedef enum virsnapDomainSnapshotDeleteMode {
 } virsnapDomainSnapshotDeleteMode;
 
 /*
+ Bits of the `events` of a handle (`virEventHandleType`).
+ */
+typedef enum virEventHandleType {
+  /*
+   The file handle is readable (0.5.0).
+   */
+  VIR_EVENT_HANDLE_READABLE = 1,
+  /*
+   The file handle is writable (0.5.0).
+   */
+  VIR_EVENT_HANDLE_WRITABLE = 2,
+  /*
+   An error condition on the file handle (0.5.0).
+   */
+  VIR_EVENT_HANDLE_ERROR = 4,
+  /*
+   The peer hung up (0.5.0).
+   */
+  VIR_EVENT_HANDLE_HANGUP = 8,
+} virEventHandleType;
+
+/*
  A connection to a hypervisor (`struct _virConnect`, opaque).
  The pointer is a registry key: it is never dereferenced by the library.
  */
@@ -814,6 +836,66 @@ typedef struct _virDomain virDomain;
  A reference to a domain; release owned references with `virDomainFree`.
  */
 typedef virDomain *virDomainPtr;
+
+/*
+ Host node information (`struct _virNodeInfo`), filled by `virNodeGetInfo`.
+ Layout as libvirt's.
+ */
+typedef struct _virNodeInfo {
+  /*
+   CPU model, NUL-terminated.
+   */
+  char model[32];
+  /*
+   Memory size in KiB.
+   */
+  unsigned long memory;
+  /*
+   Number of active CPUs.
+   */
+  unsigned int cpus;
+  /*
+   Expected CPU frequency in MHz, 0 if unknown.
+   */
+  unsigned int mhz;
+  /*
+   Number of NUMA cells, 1 for uniform memory access.
+   */
+  unsigned int nodes;
+  /*
+   Number of CPU sockets per node.
+   */
+  unsigned int sockets;
+  /*
+   Number of cores per socket.
+   */
+  unsigned int cores;
+  /*
+   Number of threads per core.
+   */
+  unsigned int threads;
+} _virNodeInfo;
+
+/*
+ `virNodeInfo`.
+ */
+typedef struct _virNodeInfo virNodeInfo;
+
+/*
+ Pointer to a caller-owned `virNodeInfo`.
+ */
+typedef virNodeInfo *virNodeInfoPtr;
+
+/*
+ Called when a connection closes for a reason other than
+ `virConnectClose` (`virConnectCloseFunc`): `(conn, reason, opaque)`.
+ */
+typedef void (*virConnectCloseFunc)(virConnectPtr conn, int reason, void *opaque);
+
+/*
+ Releases the `opaque` of a removed handle or timer (or of a callback).
+ */
+typedef void (*virFreeCallback)(void *opaque);
 
 /*
  `virDomainInfo`, filled by `virDomainGetInfo`. Layout as libvirt's.
@@ -944,9 +1026,72 @@ typedef virError *virErrorPtr;
  */
 typedef void (*virErrorFunc)(void *userData, virErrorPtr error);
 
+/*
+ Called when a watched file handle has an event:
+ `(watch, fd, events, opaque)`.
+ */
+typedef void (*virEventHandleCallback)(int watch, int fd, int events, void *opaque);
+
+/*
+ An implementation's "add handle" function.
+ */
+typedef int (*virEventAddHandleFunc)(int fd,
+                                     int event,
+                                     virEventHandleCallback cb,
+                                     void *opaque,
+                                     virFreeCallback ff);
+
+/*
+ An implementation's "update handle" function.
+ */
+typedef void (*virEventUpdateHandleFunc)(int watch, int event);
+
+/*
+ An implementation's "remove handle" function.
+ */
+typedef int (*virEventRemoveHandleFunc)(int watch);
+
+/*
+ Called when a timer fires: `(timer, opaque)`.
+ */
+typedef void (*virEventTimeoutCallback)(int timer, void *opaque);
+
+/*
+ An implementation's "add timeout" function.
+ */
+typedef int (*virEventAddTimeoutFunc)(int timeout,
+                                      virEventTimeoutCallback cb,
+                                      void *opaque,
+                                      virFreeCallback ff);
+
+/*
+ An implementation's "update timeout" function.
+ */
+typedef void (*virEventUpdateTimeoutFunc)(int timer, int timeout);
+
+/*
+ An implementation's "remove timeout" function.
+ */
+typedef int (*virEventRemoveTimeoutFunc)(int timer);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ libvirt's default authentication (`virConnectAuthPtrDefault`), for
+ `virConnectOpenAuth(uri, virConnectAuthPtrDefault, flags)`.
+
+ Ownership: points to a static owned by the library; never free it.
+ Since: libvirt 0.4.0.
+ */
+extern virConnectAuthPtr virConnectAuthPtrDefault;
+
+/*
+ Reads a passphrase from the controlling terminal without echo
+ (falls back to stdin/stderr when there is none).
+ */
+extern char *getpass(const char *prompt);
 
 /*
  Initializes the library. Optional: every entry point initializes lazily.
@@ -1081,6 +1226,185 @@ int virConnectNumOfDomains(virConnectPtr conn);
  `conn` is a registry key; `domains` must be NULL or writable.
  */
 int virConnectListAllDomains(virConnectPtr conn, virDomainPtr **domains, unsigned int flags);
+
+/*
+ Whether the connection is alive. virsnap's drivers run in-process (the
+ ESX one over HTTPS per request), so an open connection is alive.
+
+ Returns: 1, or −1 for an invalid connection. Since: libvirt 0.9.8.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+int virConnectIsAlive(virConnectPtr conn);
+
+/*
+ Whether the connection is encrypted: 1 for ESX (HTTPS), else 0 (no
+ network transport).
+
+ Returns: 1, 0, or −1 for an invalid connection. Since: libvirt 0.7.3.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+int virConnectIsEncrypted(virConnectPtr conn);
+
+/*
+ Whether the connection is secure against eavesdropping: 1 (local, or
+ HTTPS), as libvirt's local drivers report.
+
+ Returns: 1, or −1 for an invalid connection. Since: libvirt 0.7.3.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+int virConnectIsSecure(virConnectPtr conn);
+
+/*
+ The host name of the hypervisor host (libvirt's `virGetHostname`).
+
+ Returns: a malloc'd string the caller `free()`s, or NULL.
+ Since: libvirt 0.3.0.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+char *virConnectGetHostname(virConnectPtr conn);
+
+/*
+ The capabilities XML of the driver (for test:///…, libvirt's fixed
+ fake host and guests).
+
+ Returns: a malloc'd string the caller `free()`s, or NULL.
+ Since: libvirt 0.2.1.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+char *virConnectGetCapabilities(virConnectPtr conn);
+
+/*
+ The host's SMBIOS sysinfo XML. `flags` must be 0.
+
+ Returns: a malloc'd string the caller `free()`s, or NULL.
+ Since: libvirt 0.8.8.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+char *virConnectGetSysinfo(virConnectPtr conn, unsigned int flags);
+
+/*
+ Fills `info` with the host's node information (test driver: libvirt's
+ fixed fake node; qemu: this machine, as libvirt computes it).
+
+ Returns: 0, or −1. Since: libvirt 0.1.0.
+
+ # Safety
+ `conn` is a registry key; `info` must be NULL or writable.
+ */
+int virNodeGetInfo(virConnectPtr conn, virNodeInfoPtr info);
+
+/*
+ The most virtual CPUs a guest of `type` may have (NULL: the driver's
+ default type).
+
+ Returns: the count, or −1. Since: libvirt 0.2.1.
+
+ # Safety
+ `conn` is a registry key; `type` NULL or a C string.
+ */
+int virConnectGetMaxVcpus(virConnectPtr conn, const char *type);
+
+/*
+ The hypervisor version in `hvVer` (major * 1,000,000 + minor * 1,000 +
+ release; the test driver reports 2 as libvirt's does).
+
+ Returns: 0, or −1. Since: libvirt 0.0.3.
+
+ # Safety
+ `conn` is a registry key; `hvVer` must be NULL or writable.
+ */
+int virConnectGetVersion(virConnectPtr conn, unsigned long *hvVer);
+
+/*
+ Registers a callback for a connection closed by the hypervisor side.
+ virsnap's drivers are in-process and never close a connection on their
+ own, so, as libvirt's local drivers, this only checks its arguments:
+ `cb` is never called and `freecb` is not called either.
+
+ Returns: 0, or −1 (invalid connection, NULL `cb`). Since: libvirt 0.10.0.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+int virConnectRegisterCloseCallback(virConnectPtr conn,
+                                    virConnectCloseFunc cb,
+                                    void *opaque,
+                                    virFreeCallback freecb);
+
+/*
+ Unregisters a close callback (see `virConnectRegisterCloseCallback`).
+
+ Returns: 0, or −1 (invalid connection, NULL `cb`). Since: libvirt 0.10.0.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+int virConnectUnregisterCloseCallback(virConnectPtr conn, virConnectCloseFunc cb);
+
+/*
+ Keepalive applies to remote connections only: like libvirt's local
+ drivers, virsnap's fail with `VIR_ERR_NO_SUPPORT`.
+
+ Returns: −1. Since: libvirt 0.9.8.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+int virConnectSetKeepAlive(virConnectPtr conn, int interval, unsigned int count);
+
+/*
+ The OS type of the domain (`hvm`, …; the test driver says `linux`).
+
+ Returns: a malloc'd string the caller `free()`s, or NULL.
+ Since: libvirt 0.0.3.
+
+ # Safety
+ `domain` may be any value; it is only used as a registry key.
+ */
+char *virDomainGetOSType(virDomainPtr domain);
+
+/*
+ The maximum memory of the domain in KiB.
+
+ Returns: the size, or 0 on error. Since: libvirt 0.0.3.
+
+ # Safety
+ `domain` may be any value; it is only used as a registry key.
+ */
+unsigned long virDomainGetMaxMemory(virDomainPtr domain);
+
+/*
+ Whether the domain has a persistent configuration.
+
+ Returns: 1, 0, or −1. Since: libvirt 0.7.3.
+
+ # Safety
+ `dom` may be any value; it is only used as a registry key.
+ */
+int virDomainIsPersistent(virDomainPtr dom);
+
+/*
+ Whether the running domain's configuration was changed since it
+ started: virsnap offers no live configuration changes, so 0.
+
+ Returns: 0, or −1 for an invalid domain. Since: libvirt 0.8.6.
+
+ # Safety
+ `dom` may be any value; it is only used as a registry key.
+ */
+int virDomainIsUpdated(virDomainPtr dom);
 
 /*
  Looks up a domain by name.
@@ -1721,6 +2045,120 @@ void virConnResetLastError(virConnectPtr conn);
  or safe to call from any thread with `userData`.
  */
 void virConnSetErrorFunc(virConnectPtr conn, void *userData, virErrorFunc handler);
+
+/*
+ Registers the default event loop (a poll(2) loop driven by
+ `virEventRunDefaultImpl`) unless an implementation is already registered.
+
+ Returns: 0, or −1 if the wake-up pipe cannot be created.
+ Since: libvirt 0.9.0.
+
+ # Safety
+ None: takes no arguments.
+ */
+int virEventRegisterDefaultImpl(void);
+
+/*
+ Runs one iteration of the default event loop: waits until a registered
+ handle is ready, a timer is due or another thread changes the set, then
+ dispatches. Blocks forever when nothing is registered.
+
+ Returns: 0, or −1 if poll fails. Since: libvirt 0.9.0.
+
+ # Safety
+ None: takes no arguments. Callbacks registered by the caller run on this
+ thread.
+ */
+int virEventRunDefaultImpl(void);
+
+/*
+ Registers an application's event loop. Ignored once an implementation
+ (this one or the default) is registered, as in libvirt.
+
+ Since: libvirt 0.5.0.
+
+ # Safety
+ The functions must be safe to call from any thread.
+ */
+void virEventRegisterImpl(virEventAddHandleFunc addHandle,
+                          virEventUpdateHandleFunc updateHandle,
+                          virEventRemoveHandleFunc removeHandle,
+                          virEventAddTimeoutFunc addTimeout,
+                          virEventUpdateTimeoutFunc updateTimeout,
+                          virEventRemoveTimeoutFunc removeTimeout);
+
+/*
+ Watches `fd` for `events` (`virEventHandleType` bits; error and hang-up
+ are always reported) and calls `cb` when they occur. `ff`, if not NULL,
+ releases `opaque` after the handle is removed.
+
+ Returns: the watch number (> 0), or −1 without a registered
+ implementation. Since: libvirt 0.9.3.
+
+ # Safety
+ `cb` and `ff` must be safe to call with `opaque` from the loop's thread.
+ */
+int virEventAddHandle(int fd,
+                      int events,
+                      virEventHandleCallback cb,
+                      void *opaque,
+                      virFreeCallback ff);
+
+/*
+ Changes the events watched on `watch` (0 stops watching, keeping it
+ registered). Unknown watches are ignored.
+
+ Since: libvirt 0.9.3.
+
+ # Safety
+ None beyond the registered implementation's.
+ */
+void virEventUpdateHandle(int watch, int events);
+
+/*
+ Stops watching `watch`; its free callback runs later from the loop.
+
+ Returns: 0, or −1 if `watch` is not registered (or no implementation is).
+ Since: libvirt 0.9.3.
+
+ # Safety
+ None beyond the registered implementation's.
+ */
+int virEventRemoveHandle(int watch);
+
+/*
+ Adds a timer firing every `timeout` ms (0: every iteration, −1: disabled).
+ `ff`, if not NULL, releases `opaque` after the timer is removed.
+
+ Returns: the timer id (> 0), or −1 without a registered implementation.
+ Since: libvirt 0.9.3.
+
+ # Safety
+ `cb` and `ff` must be safe to call with `opaque` from the loop's thread.
+ */
+int virEventAddTimeout(int timeout, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff);
+
+/*
+ Changes a timer's interval (restarting it); −1 disables it. Unknown
+ timers are ignored.
+
+ Since: libvirt 0.9.3.
+
+ # Safety
+ None beyond the registered implementation's.
+ */
+void virEventUpdateTimeout(int timer, int timeout);
+
+/*
+ Removes a timer; its free callback runs later from the loop.
+
+ Returns: 0, or −1 if `timer` is not registered (or no implementation is).
+ Since: libvirt 0.9.3.
+
+ # Safety
+ None beyond the registered implementation's.
+ */
+int virEventRemoveTimeout(int timer);
 
 /*
  Same as `virDomainSnapshotListNames` (the seed's name for it).

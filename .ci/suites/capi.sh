@@ -6,11 +6,14 @@
 #   VIRSNAP_THREADS_SECONDS=30 .ci/suites/capi.sh   # the issue's 30 s run
 #
 # Steps: cargo build --release + capi/build-so.sh (versioned relink),
-# symbol-version check with objdump, header freshness + capi unit tests,
+# the ABI table against the installed libvirt-dev, exported symbols and
+# version nodes of all libraries against the installed libvirt 9.0
+# (tests/abi/check-exports.py), header freshness + capi unit tests,
 # C programs (-std=c11 -Wall -Wextra -Werror) run directly, under valgrind
 # and with ASan, ABI conformance against Debian's libvirt-dev, binary drop-in
 # (same binary on libvirt and on libvirt-compat/libvirt.so.0, outputs
-# identical), pkg-config after install. Prints "N passed, M failed" last and
+# identical; a program referencing the whole API with -lvirt -lvirt-qemu
+# -lvirt-lxc), pkg-config after install. Prints "N passed, M failed, K skipped" last and
 # exits non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,17 +24,20 @@ need_apt gcc g++ binutils pkg-config valgrind python3 libc6-dev
 have_libvirt=1
 need_apt libvirt-dev || have_libvirt=0
 [ -f /usr/include/libvirt/libvirt.h ] || have_libvirt=0
+have_pyqemu=1
+need_apt python3-libvirt qemu-utils qemu-system-x86 || have_pyqemu=0
 
 R=${CARGO_TARGET_DIR:-$ROOT/target}/release
 B=$ROOT/tests/c/build
 mkdir -p "$B"
 SECONDS_STRESS=${VIRSNAP_THREADS_SECONDS:-10}
-TSV=${VIRSNAP_SYMBOLS_TSV:-/work/shared/conformance/libvirt/abi/libvirt-9.0-public-symbols.tsv}
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -pthread -I"$ROOT/include")
 LINK=(-L"$R" -lvirsnap -Wl,-rpath,"$R")
 pass=0
 fail=0
+skipped=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 run() { # name command...
     local name=$1; shift
@@ -45,33 +51,32 @@ if cargo build --release -p virsnap-capi && capi/build-so.sh; then ok "build (ca
 
 echo "== capi: library files and symbol versions"
 check_files() {
-    for f in libvirsnap.so.0 libvirsnap.so libvirsnap.a virsnap.pc libvirt-compat/libvirt.so.0; do
+    for f in libvirsnap.so.0 libvirsnap.so libvirsnap.a virsnap.pc libvirt-compat/libvirt.so.0 \
+        libvirt-compat/libvirt-qemu.so.0 libvirt-compat/libvirt-lxc.so.0; do
         [ -e "$R/$f" ] || { echo "missing $R/$f"; return 1; }
     done
     readelf -d "$R/libvirsnap.so.0" | grep -q 'SONAME.*\[libvirsnap.so.0\]'
     readelf -d "$R/libvirt-compat/libvirt.so.0" | grep -q 'SONAME.*\[libvirt.so.0\]'
 }
 run "files and sonames" check_files
-check_versions() {
-    local so=$1 dump; dump=$(objdump -T "$so" | awk '$4 == ".text" && $NF ~ /^vir/ {print $NF, $(NF-1)}' | sort)
-    local n; n=$(echo "$dump" | grep -c .)
-    [ "$n" -ge 76 ] || { echo "only $n exported vir* functions"; return 1; }
-    local bad_count=0
-    while read -r sym node; do
-        want=$(awk -F'\t' -v s="$sym" '$1 == s {print $2}' "$TSV")
-        [ -n "$want" ] || want=VIRSNAP_0.1
-        if [ "$node" != "$want" ]; then echo "$sym has $node, want $want"; bad_count=$((bad_count + 1)); fi
-    done <<<"$dump"
-    # nothing but vir* functions is exported
-    if objdump -T "$so" | awk '$4 == ".text" {print $NF}' | grep -v '^vir'; then echo "unexpected exports"; return 1; fi
-    echo "$n symbols checked"
-    [ "$bad_count" -eq 0 ]
+abi_exports() { # the exported set (names, version nodes, kinds) is libvirt 9.0's
+    python3 tests/abi/check-exports.py "$R"
 }
-if [ -f "$TSV" ]; then
-    run "symbol versions libvirsnap.so.0" check_versions "$R/libvirsnap.so.0"
-    run "symbol versions libvirt-compat/libvirt.so.0" check_versions "$R/libvirt-compat/libvirt.so.0"
+abi_negative() { # the comparison must catch a symbol in the wrong node
+    local n=$B/abi-negative; rm -rf "$n"; mkdir -p "$n/libvirt-compat"
+    sed '/^        virNodeGetInfo;$/d' "$R/abi-link/libvirt.syms" >"$n/libvirt.syms"
+    cc -shared -o "$n/libvirt-compat/libvirt.so.0" -Wl,--whole-archive "$R/libvirsnap.a" -Wl,--no-whole-archive \
+        -Wl,--version-script="$n/libvirt.syms" -Wl,-soname,libvirt.so.0 -lgcc_s -lpthread -ldl -lm -lc
+    cp "$n/libvirt-compat/libvirt.so.0" "$n/libvirsnap.so.0"
+    cp "$R/libvirt-compat/libvirt-qemu.so.0" "$R/libvirt-compat/libvirt-lxc.so.0" "$n/libvirt-compat/"
+    ! python3 tests/abi/check-exports.py "$n" >"$n/out" && grep -q 'missing virNodeGetInfo@LIBVIRT_0.1.0' "$n/out"
+}
+if [ "$have_libvirt" = 1 ]; then
+    run "capi/abi/libvirt-9.0.tsv matches the installed libvirt-dev" python3 capi/abi/gen-table.py --check capi/abi/libvirt-9.0.tsv
+    run "exports = libvirt 9.0's public ABI (libvirt, libvirt-qemu, libvirt-lxc)" abi_exports
+    run "export check detects a symbol in the wrong node" abi_negative
 else
-    echo "skip symbol versions: $TSV not found"
+    skip "symbol versions: libvirt-dev (Debian's libvirt 9.0) not installed"
 fi
 
 echo "== capi: header freshness and Rust unit tests"
@@ -132,7 +137,7 @@ if [ "$have_libvirt" = 1 ]; then
     }
     run "enum values and struct layouts match libvirt 9.0" enums
 else
-    echo "skip ABI conformance: libvirt-dev not installed"
+    skip "ABI conformance: libvirt-dev not installed"
 fi
 run "header compiles as C++ and twice" g++ -std=c++17 -Wall -Wextra -Werror -pedantic -I"$ROOT/include" \
     tests/abi/cxx.cpp -o "$B/cxx" "${LINK[@]}"
@@ -154,13 +159,94 @@ if [ "$have_libvirt" = 1 ]; then
         echo "$(wc -l <"$B/dropin.libvirt.out") identical lines"
     }
     run "binary drop-in: identical output on libvirt and libvirt-compat, and rebuilt from source" dropin
+    wholeapi() { # references all of libvirt 9.0's API; out-of-scope calls as on libvirt
+        local w=$B/whole; mkdir -p "$w"
+        python3 tests/abi/gen-allrefs.py "$w/allrefs.h"
+        cc -std=c11 -Wall -Wextra -Werror -I"$w" tests/c/wholeapi.c -o "$w/wholeapi" \
+            -Wl,--no-as-needed -lvirt -lvirt-qemu -lvirt-lxc -Wl,-z,now
+        "$w/wholeapi" >"$w/libvirt.out" 2>&1
+        LD_LIBRARY_PATH=$R/libvirt-compat "$w/wholeapi" >"$w/compat.out" 2>&1
+        for l in libvirt libvirt-qemu libvirt-lxc; do
+            LD_LIBRARY_PATH=$R/libvirt-compat ldd "$w/wholeapi" | grep -q "$R/libvirt-compat/$l.so.0"
+        done
+        grep -q '^527 of 527 public symbols bound' "$w/compat.out"
+        grep -q 'not supported by the connection driver: virNWFilterLookupByName' "$w/compat.out"
+        diff -u "$w/libvirt.out" "$w/compat.out"
+    }
+    run "whole-API program (-lvirt -lvirt-qemu -lvirt-lxc, -z now) loads on libvirt-compat, same errors as libvirt" wholeapi
+    passthrough() { # libvirt-qemu pass-through + virDomainGetID on qemu:///embed, python3-libvirt on both
+        local w=$B/passthrough; rm -rf "$w"; mkdir -p "$w/libvirt" "$w/compat"
+        /usr/bin/python3 tests/abi/qemu_passthrough.py "$w/libvirt" >"$w/libvirt.out" 2>"$w/libvirt.err"
+        LD_LIBRARY_PATH=$R/libvirt-compat /usr/bin/python3 tests/abi/qemu_passthrough.py "$w/compat" \
+            >"$w/compat.out" 2>"$w/compat.err"
+        grep -q '"return":{"name":"pt"}' "$w/compat.out"
+        diff -u "$w/libvirt.out" "$w/compat.out"
+    }
+    authid() { # test driver node-file <auth> and virDomainGetID, python3-libvirt on both
+        local w=$B/authid; rm -rf "$w"; mkdir -p "$w/libvirt" "$w/compat"
+        /usr/bin/python3 tests/abi/testdriver_auth_id.py "$w/libvirt" >"$w/libvirt.out" 2>&1
+        LD_LIBRARY_PATH=$R/libvirt-compat /usr/bin/python3 tests/abi/testdriver_auth_id.py "$w/compat" >"$w/compat.out" 2>&1
+        grep -q 'wrong password -> error code=45' "$w/compat.out"
+        diff -u "$w/libvirt.out" "$w/compat.out"
+    }
+    if [ "$have_pyqemu" = 1 ]; then
+        run "qemu monitor / agent pass-through and GetID: python3-libvirt on libvirt-compat = on libvirt" passthrough
+        run "test driver <auth> and GetID: python3-libvirt on libvirt-compat = on libvirt" authid
+    else
+        skip "qemu pass-through, test driver auth: python3-libvirt, qemu-utils or qemu-system-x86 missing"
+    fi
     run "lifecycle.c passes on real libvirt too" sh -c "cc ${CFLAGS[*]} -I/usr/include tests/c/lifecycle.c -o '$B/lifecycle-real' -lvirt -pthread && '$B/lifecycle-real'"
 else
-    echo "skip drop-in: libvirt-dev (Debian's libvirt 9.0) not installed"
+    skip "drop-in: libvirt-dev (Debian's libvirt 9.0) not installed"
+fi
+
+echo "== capi: event loop and default auth, on libvirt and on libvirt-compat"
+if [ "$have_libvirt" = 1 ]; then
+    run "compile event.c (-lvirt)" cc "${CFLAGS[@]}" -I/usr/include tests/c/event.c -o "$B/event-real" -lvirt -pthread
+    run "compile auth.c (-lvirt)" cc -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L tests/c/auth.c \
+        -o "$B/auth-real" -lvirt -lutil
+    for lib in libvirt compat; do
+        env=(); [ "$lib" = compat ] && env=(env LD_LIBRARY_PATH="$R/libvirt-compat")
+        run "event loop on $lib (handles, timeouts, removal in callbacks, cross-thread wake-up)" "${env[@]}" "$B/event-real"
+        run "application event impl on $lib (virEventRegisterImpl)" "${env[@]}" "$B/event-real" app
+        run "virConnectAuthPtrDefault on $lib (pty)" sh -c '"$@" >"$0" 2>&1' "$B/auth-pty.$lib.out" "${env[@]}" "$B/auth-real"
+        run "virConnectAuthPtrDefault on $lib (pipe)" sh -c 'printf "bob\n" | "$@" >"$0" 2>&1' "$B/auth-pipe.$lib.out" "${env[@]}" "$B/auth-real" pipe
+    done
+    run "compile hostinfo.c (-lvirt)" cc -std=c11 -Wall -Wextra -Werror tests/c/hostinfo.c -o "$B/hostinfo-real" -lvirt
+    hostinfo_test() {
+        "$B/hostinfo-real" test:///default test full-caps >"$B/hostinfo.test.libvirt.out" 2>&1
+        LD_LIBRARY_PATH=$R/libvirt-compat "$B/hostinfo-real" test:///default test full-caps >"$B/hostinfo.test.compat.out" 2>&1
+        diff -u "$B/hostinfo.test.libvirt.out" "$B/hostinfo.test.compat.out"
+    }
+    run "host info, capabilities, close callback, keepalive on test:///default identical to libvirt's" hostinfo_test
+    if [ -x /usr/sbin/virtqemud ] || [ -e /usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so ]; then
+        hostinfo_qemu() {
+            getent group kvm >/dev/null || groupadd -r kvm
+            id libvirt-qemu >/dev/null 2>&1 || useradd -r libvirt-qemu
+            local d; d=$(mktemp -d)
+            mkdir -p "$d/libvirt/etc" "$d/compat"
+            printf 'user = "root"\ngroup = "root"\nstdio_handler = "file"\n' >"$d/libvirt/etc/qemu.conf"
+            qemu-img create -q -f qcow2 "$d/vm.qcow2" 16M
+            local xml="<domain type='qemu'><name>vm</name><uuid>4d7ae8c4-3b4c-4ef0-9a35-8c9b0f1d2e3a</uuid><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$d/vm.qcow2'/><target dev='vda' bus='virtio'/></disk></devices></domain>"
+            HOSTINFO_DEFINE_XML=$xml "$B/hostinfo-real" "qemu:///embed?root=$d/libvirt" vm >"$B/hostinfo.qemu.libvirt.out" 2>&1
+            HOSTINFO_DEFINE_XML=$xml LD_LIBRARY_PATH=$R/libvirt-compat "$B/hostinfo-real" "qemu:///embed?root=$d/compat" vm \
+                >"$B/hostinfo.qemu.compat.out" 2>&1
+            rm -rf "$d"
+            diff -u "$B/hostinfo.qemu.libvirt.out" "$B/hostinfo.qemu.compat.out"
+        }
+        run "host info (this machine's node info, max vCPUs, sysinfo) on qemu:///embed identical to libvirt's" hostinfo_qemu
+    else
+        echo "skip qemu host info: libvirt's qemu driver not installed"
+    fi
+    run "valgrind event loop on compat" env LD_LIBRARY_PATH="$R/libvirt-compat" "${VG[@]}" "$B/event-real"
+    run "default auth transcripts identical to libvirt's (pty)" diff -u "$B/auth-pty.libvirt.out" "$B/auth-pty.compat.out"
+    run "default auth transcripts identical to libvirt's (pipe)" diff -u "$B/auth-pipe.libvirt.out" "$B/auth-pipe.compat.out"
+else
+    echo "skip event/auth: libvirt-dev not installed"
 fi
 
 echo "== capi: install + pkg-config"
-pkgconf() {
+pkgconf() { # the README's one build command for C users, then a libvirt-written file unchanged
     local pfx; pfx=$(mktemp -d)
     capi/build-so.sh --install "$pfx" >/dev/null
     local flags; flags=$(PKG_CONFIG_PATH=$pfx/lib/pkgconfig pkg-config --cflags --libs virsnap)
@@ -168,9 +254,14 @@ pkgconf() {
     # shellcheck disable=SC2086
     cc -std=c11 -Wall -Wextra -Werror tests/c/lifecycle.c -o "$pfx/lifecycle" $flags -Wl,-rpath,"$pfx/lib"
     "$pfx/lifecycle"
+    # shellcheck disable=SC2086
+    cc -std=c11 -Wall -Wextra -Werror tests/c/dropin.c -o "$pfx/dropin" $flags -Wl,-rpath,"$pfx/lib"
+    "$pfx/dropin" >"$pfx/dropin.out" 2>&1
+    if [ -f "$B/dropin.libvirt.out" ]; then diff -u "$B/dropin.libvirt.out" "$pfx/dropin.out"; fi
+    for l in libvirt libvirt-qemu libvirt-lxc; do [ -f "$pfx/lib/virsnap/libvirt-compat/$l.so.0" ]; done
     rm -rf "$pfx"
 }
-run "install + pkg-config --cflags --libs virsnap" pkgconf
+run "install + pkg-config --cflags --libs virsnap (libvirt-written dropin.c unchanged)" pkgconf
 
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]

@@ -199,15 +199,26 @@ pub unsafe extern "C" fn virConnectOpenAuth(
                 // SAFETY: `credtype` points to `ncredtype` ints per the contract.
                 unsafe { std::slice::from_raw_parts(a.credtype, a.ncredtype as usize) }.to_vec()
             };
-            a.cb.map(|cb| {
-                let c = CAuth {
-                    cb,
-                    cbdata: a.cbdata as usize,
-                };
-                Auth {
-                    cred_types: types,
-                    callback: Arc::new(move |r: &mut [CredRequest]| c.call(r)),
+            let callback: Arc<virsnap_core::drivers::AuthCallback> = match a.cb {
+                Some(cb) => {
+                    let c = CAuth {
+                        cb,
+                        cbdata: a.cbdata as usize,
+                    };
+                    Arc::new(move |r: &mut [CredRequest]| c.call(r))
                 }
+                // libvirt's virAuthGet*: credential types but no callback.
+                None => Arc::new(|_: &mut [CredRequest]| {
+                    Err(Error::new(
+                        virsnap_core::ErrorCode::InvalidArg,
+                        ErrorDomain::Auth,
+                        "Missing authentication callback",
+                    ))
+                }),
+            };
+            Some(Auth {
+                cred_types: types,
+                callback,
             })
         };
         // SAFETY: forwarded contract.

@@ -142,7 +142,8 @@ impl Connection {
     }
 
     fn domain(&self, r: DomainRef) -> Domain {
-        Domain { inner: Arc::new(DomainInner { conn: self.clone(), r }) }
+        let id = std::sync::atomic::AtomicI32::new(r.id);
+        Domain { inner: Arc::new(DomainInner { conn: self.clone(), r, id }) }
     }
 
     /// Every domain matching `VIR_CONNECT_LIST_DOMAINS_*` `flags` (`virConnectListAllDomains`).
@@ -222,6 +223,9 @@ pub struct Domain {
 struct DomainInner {
     conn: Connection,
     r: DomainRef,
+    /// The id this handle reports: `r.id` at lookup, updated by this
+    /// handle's own create / destroy / shutdown (as libvirt's `dom->id`).
+    id: std::sync::atomic::AtomicI32,
 }
 
 impl Domain {
@@ -245,9 +249,23 @@ impl Domain {
         self.inner.r.uuid.to_string()
     }
 
-    /// Id cached at lookup, -1 when inactive (`virDomainGetID` returns it as unsigned).
+    /// The handle's id, -1 when inactive (`virDomainGetID` returns it as
+    /// unsigned): seen at lookup, and updated when a create, destroy or
+    /// shutdown through this handle succeeds (other handles keep theirs, as
+    /// in libvirt).
     pub fn id(&self) -> i32 {
-        self.inner.r.id
+        self.inner.id.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// After a successful create / destroy / shutdown through this handle:
+    /// takes the domain's id from the driver, as libvirt's drivers set
+    /// `dom->id`. The operation itself has succeeded, so a failing lookup
+    /// (the domain vanished meanwhile) leaves the id as it was rather than
+    /// turn that success into an error.
+    fn refresh_id(&self) {
+        if let Ok(r) = self.drv().lookup_domain_by_uuid(&self.inner.r.uuid) {
+            self.inner.id.store(r.id, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// The driver's reference for this domain.
@@ -334,19 +352,46 @@ impl Domain {
     /// Start (`virDomainCreateWithFlags`).
     pub fn create(&self, flags: u32) -> Result<()> {
         ro_check_domain(&self.inner.conn, "virDomainCreateWithFlags")?;
-        self.drv().domain_create(&self.inner.r, flags)
+        self.drv().domain_create(&self.inner.r, flags)?;
+        self.refresh_id();
+        Ok(())
     }
 
     /// Power off (`virDomainDestroyFlags`).
     pub fn destroy(&self, flags: u32) -> Result<()> {
         ro_check_domain(&self.inner.conn, "virDomainDestroy")?;
-        self.drv().domain_destroy(&self.inner.r, flags)
+        self.drv().domain_destroy(&self.inner.r, flags)?;
+        if !self.drv().keeps_handle_id_on_stop() {
+            self.refresh_id();
+        }
+        Ok(())
     }
 
     /// Graceful shutdown (`virDomainShutdownFlags`).
     pub fn shutdown(&self, flags: u32) -> Result<()> {
         ro_check_domain(&self.inner.conn, "virDomainShutdown")?;
-        self.drv().domain_shutdown(&self.inner.r, flags)
+        self.drv().domain_shutdown(&self.inner.r, flags)?;
+        if !self.drv().keeps_handle_id_on_stop() {
+            self.refresh_id();
+        }
+        Ok(())
+    }
+
+    /// `virDomainQemuMonitorCommand` / `…WithFiles` (`func`): `cmd` to the
+    /// guest's QEMU monitor (QMP JSON; HMP text with flag 1); the reply text.
+    /// Drivers other than qemu give `VIR_ERR_NO_SUPPORT`. Since: virsnap 0.1.
+    pub fn qemu_monitor_command(&self, cmd: &str, flags: u32, func: &str) -> Result<String> {
+        // libvirt-qemu.c reports from VIR_FROM_NONE.
+        ro_check(&self.inner.conn, func).map_err(|e| e.in_domain(ErrorDomain::None))?;
+        self.drv().qemu_monitor_command(&self.inner.r, cmd, flags, func)
+    }
+
+    /// `virDomainQemuAgentCommand`: `cmd` (JSON) to the guest agent within
+    /// `timeout` seconds (or a `VIR_DOMAIN_QEMU_AGENT_COMMAND_*` value).
+    /// Since: virsnap 0.1.
+    pub fn qemu_agent_command(&self, cmd: &str, timeout: i32, flags: u32) -> Result<String> {
+        ro_check(&self.inner.conn, "virDomainQemuAgentCommand").map_err(|e| e.in_domain(ErrorDomain::None))?;
+        self.drv().qemu_agent_command(&self.inner.r, cmd, timeout, flags)
     }
 
     /// Pause (`virDomainSuspend`).

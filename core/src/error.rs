@@ -127,18 +127,36 @@ numbered! {
         Qemu = 10, "VIR_FROM_QEMU";
         /// The test driver.
         Test = 12, "VIR_FROM_TEST";
+        /// Storage pools and volumes (the storage API's own errors).
+        Storage = 18, "VIR_FROM_STORAGE";
+        /// Virtual networks (the network API's own errors).
+        Network = 19, "VIR_FROM_NETWORK";
         /// Domain configuration (moment lists).
         Domain = 20, "VIR_FROM_DOMAIN";
+        /// Host devices (the node-device API's own errors).
+        Nodedev = 22, "VIR_FROM_NODEDEV";
         /// The VirtualBox driver.
         Vbox = 25, "VIR_FROM_VBOX";
+        /// Host interfaces (the interface API's own errors).
+        Interface = 26, "VIR_FROM_INTERFACE";
         /// The ESX driver.
         Esx = 28, "VIR_FROM_ESX";
+        /// Secrets (the secret API's own errors).
+        Secret = 30, "VIR_FROM_SECRET";
+        /// Network filters (the nwfilter API's own errors).
+        Nwfilter = 33, "VIR_FROM_NWFILTER";
         /// Domain snapshots (public-wrapper checks and snapshot XML).
         DomainSnapshot = 35, "VIR_FROM_DOMAIN_SNAPSHOT";
+        /// Streams (the stream API's own errors).
+        Streams = 38, "VIR_FROM_STREAMS";
+        /// The event loop.
+        Event = 40, "VIR_FROM_EVENT";
         /// URI parsing.
         Uri = 45, "VIR_FROM_URI";
         /// Authentication.
         Auth = 46, "VIR_FROM_AUTH";
+        /// Domain checkpoints (the checkpoint API's own errors).
+        DomainCheckpoint = 69, "VIR_FROM_DOMAIN_CHECKPOINT";
     }
 }
 
@@ -153,7 +171,16 @@ impl ErrorDomain {
             Self::Conf => "Config File",
             Self::Qemu => "QEMU Driver",
             Self::Test => "Test Driver",
+            Self::Storage => "Storage Driver",
+            Self::Network => "Network Driver",
             Self::Domain => "Domain Config",
+            Self::Nodedev => "Node Device Driver",
+            Self::Interface => "Network Interface Driver",
+            Self::Secret => "Secrets Driver",
+            Self::Nwfilter => "Network Filter Driver",
+            Self::Streams => "I/O Stream Utils",
+            Self::Event => "Event Loop",
+            Self::DomainCheckpoint => "Domain Checkpoint",
             Self::Vbox => "VBOX",
             Self::Esx => "ESX Driver",
             Self::DomainSnapshot => "Domain Snapshot",

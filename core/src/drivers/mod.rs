@@ -203,6 +203,24 @@ pub trait Driver: Send + Sync {
         Err(Error::no_support("virDomainUndefineFlags"))
     }
 
+    /// True when libvirt's driver leaves a handle's id as it was after a
+    /// destroy or shutdown through it (qemu); false when it sets it from the
+    /// domain (-1 once stopped: test, esx, vbox). Since: virsnap 0.1.
+    fn keeps_handle_id_on_stop(&self) -> bool {
+        false
+    }
+    /// `virDomainQemuMonitorCommand[WithFiles]` (`func`): `cmd` to the
+    /// running guest's monitor, QMP JSON (or HMP text with flag
+    /// `VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP`); returns the reply as libvirt
+    /// does. Since: virsnap 0.1.
+    fn qemu_monitor_command(&self, dom: &DomainRef, cmd: &str, flags: u32, func: &str) -> Result<String> {
+        Err(Error::no_support(func))
+    }
+    /// `virDomainQemuAgentCommand`: `cmd` to the guest agent. Since: virsnap 0.1.
+    fn qemu_agent_command(&self, dom: &DomainRef, cmd: &str, timeout: i32, flags: u32) -> Result<String> {
+        Err(Error::no_support("virDomainQemuAgentCommand"))
+    }
+
     /// Create a snapshot; returns its name.
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         Err(Error::no_support("virDomainSnapshotCreateXML"))

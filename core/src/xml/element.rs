@@ -289,6 +289,8 @@ pub fn parse_document(xml: &str, what: &str, domain: ErrorDomain) -> Result<Elem
     cfg.check_comments = true;
     cfg.expand_empty_elements = false;
     let mut stack: Vec<Element> = Vec::new();
+    // Line of each open element's start tag (libxml2 names it on EOF).
+    let mut start_lines: Vec<usize> = Vec::new();
     let mut root: Option<Element> = None;
     let line_of = |pos: u64| xml.as_bytes()[..(pos as usize).min(xml.len())].iter().filter(|b| **b == b'\n').count() + 1;
     loop {
@@ -304,6 +306,7 @@ pub fn parse_document(xml: &str, what: &str, domain: ErrorDomain) -> Result<Elem
                     return Err(fail(line_of(pos), &format!("Excessive depth in document: {MAX_DEPTH}")));
                 }
                 stack.push(start_element(&s).map_err(|m| fail(line_of(pos), &m))?);
+                start_lines.push(line_of(pos));
             }
             Event::Empty(s) => {
                 let el = start_element(&s).map_err(|m| fail(line_of(pos), &m))?;
@@ -316,6 +319,7 @@ pub fn parse_document(xml: &str, what: &str, domain: ErrorDomain) -> Result<Elem
                 let Some(el) = stack.pop() else {
                     return Err(fail(line_of(pos), "unexpected end tag"));
                 };
+                start_lines.pop();
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(Node::Element(el)),
                     None => root = Some(el),
@@ -344,10 +348,37 @@ pub fn parse_document(xml: &str, what: &str, domain: ErrorDomain) -> Result<Elem
             Event::Eof => break,
         }
     }
-    if !stack.is_empty() {
-        return Err(fail(line_of(xml.len() as u64), "Premature end of data"));
+    if let (Some(open), Some(started)) = (stack.last(), start_lines.last()) {
+        // libxml2's wording, then the context libvirt's catchXMLError adds:
+        // the input's last line and a pointer to the end of input.
+        let msg = format!(
+            "Premature end of data in tag {} line {started}\n{}",
+            open.name,
+            eof_context(xml)
+        );
+        return Err(fail(line_of(xml.len() as u64), &msg));
     }
     root.ok_or_else(|| fail(1, "Document is empty"))
+}
+
+/// libvirt's `catchXMLError` context for an error at the end of `xml`: the
+/// line holding the end of input ("(null)" when empty), a newline, and `-`
+/// up to the error column followed by `^`.
+fn eof_context(xml: &str) -> String {
+    let b = xml.as_bytes();
+    // libxml2's cursor sits on the terminating NUL: search back to the
+    // start of its line.
+    let start = b.iter().rposition(|&c| c == b'\n' || c == b'\r').map_or(0, |i| i + 1);
+    let line = &xml[start..];
+    let mut out = String::with_capacity(line.len() * 2 + 8);
+    // An empty context line is a NULL string in libvirt, printed "(null)".
+    out.push_str(if line.is_empty() { "(null)" } else { line });
+    out.push('\n');
+    for &c in line.as_bytes() {
+        out.push(if c == b'\t' { '\t' } else { '-' });
+    }
+    out.push('^');
+    out
 }
 
 fn push_text(parent: &mut Element, txt: &str) {

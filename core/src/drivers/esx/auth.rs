@@ -103,8 +103,11 @@ fn ask(auth: Option<&Auth>, kinds: &[i32], prompt: String, challenge: &str, defa
         default: default.map(str::to_owned),
         result: None,
     }];
-    (auth.callback)(&mut req)
-        .map_err(|e| Error::new(ErrorCode::AuthCancelled, ESX, format!("credential callback failed: {}", e.message)))?;
+    (auth.callback)(&mut req).map_err(|e| match e.code {
+        // libvirt's "Missing authentication callback" (a virConnectAuth without one).
+        ErrorCode::InvalidArg => e,
+        _ => Error::new(ErrorCode::AuthCancelled, ESX, format!("credential callback failed: {}", e.message)),
+    })?;
     let [r] = req;
     Ok(r.result.or(r.default))
 }

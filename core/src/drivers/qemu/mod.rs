@@ -548,6 +548,15 @@ impl Driver for QemuDriver {
         self.set_status(&dom.name, Status { id: st.id, reason: reason::RUNNING_UNPAUSED })
     }
 
+    fn keeps_handle_id_on_stop(&self) -> bool {
+        true
+    }
+    fn qemu_monitor_command(&self, dom: &DomainRef, cmd: &str, flags: u32, _func: &str) -> Result<String> {
+        self.monitor_command(dom, cmd, flags)
+    }
+    fn qemu_agent_command(&self, dom: &DomainRef, _cmd: &str, _timeout: i32, flags: u32) -> Result<String> {
+        self.agent_command(dom, flags)
+    }
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         self.snap_create(dom, xml, flags)
     }

@@ -515,7 +515,8 @@ impl QemuDriver {
             flags,
             create::REDEFINE | create::CURRENT | create::NO_METADATA | create::HALT | create::DISK_ONLY | create::REUSE_EXT | create::ATOMIC | create::LIVE | create::VALIDATE,
             DOM,
-            "qemuDomainSnapshotCreateXML",
+            // libvirt 9.0 checks the flags in qemu_snapshot.c's qemuSnapshotCreateXML.
+            "qemuSnapshotCreateXML",
         )?;
         let (store, _l) = self.lock(&dom.name)?;
         let domdef = self.def(&dom.name)?;
@@ -831,9 +832,10 @@ impl QemuDriver {
                 if flags & (revert::RUNNING | revert::PAUSED) != 0 {
                     let run = flags & revert::RUNNING != 0;
                     self.start_guest(&target, None, run, reason::RUNNING_FROM_SNAPSHOT, reason::PAUSED_USER)?;
-                } else if persistent.is_some() {
-                    self.set_status(&dom.name, Status { id: 0, reason: reason::SHUTOFF_FROM_SNAPSHOT })?;
                 }
+                // A guest that was already shut off keeps its shutoff
+                // reason (libvirt's qemuSnapshotRevertInactive only sets
+                // SHUTOFF_FROM_SNAPSHOT when it stops a running guest).
             }
         }
         crash_point("qemu-revert-after-hypervisor");

@@ -54,10 +54,18 @@ pub fn default_domains() -> Result<Vec<TestDomain>> {
     Ok(vec![d])
 }
 
+/// A parsed node file: its domains and the users of its `<auth>` section.
+pub struct NodeFile {
+    /// The domains, in file order.
+    pub domains: Vec<TestDomain>,
+    /// `<auth><user password='…'>name</user></auth>`: (name, password).
+    pub users: Vec<(String, Option<String>)>,
+}
+
 /// Loads a libvirt test-driver node file: `<node>` with `<domain>` children
 /// (inline, or `<domain file='…'/>` relative to the node file), each may hold
 /// `<test:runstate>` and `<test:domainsnapshot>` elements.
-pub fn load_node_file(path: &Path) -> Result<Vec<TestDomain>> {
+pub fn load_node_file(path: &Path) -> Result<NodeFile> {
     let open_err = |e: std::io::Error| Error::system(ErrorDomain::Test, format!("failed to read '{}'", path.display()), &e);
     let meta = std::fs::metadata(path).map_err(open_err)?;
     if meta.len() > crate::xml::MAX_DOCUMENT_BYTES as u64 {
@@ -104,7 +112,17 @@ pub fn load_node_file(path: &Path) -> Result<Vec<TestDomain>> {
         dom.snapshots = load_snapshots(&snapshot_els, &dom.name)?;
         out.push(dom);
     }
-    Ok(out)
+    let mut users = Vec::new();
+    for auth in root.elements().filter(|e| e.name == "auth") {
+        for u in auth.elements().filter(|e| e.name == "user") {
+            let name = u.text();
+            if name.is_empty() {
+                return Err(Error::xml(ErrorDomain::Test, "missing username in /node/auth/user field"));
+            }
+            users.push((name, u.attr("password").map(str::to_owned)));
+        }
+    }
+    Ok(NodeFile { domains: out, users })
 }
 
 fn load_snapshots(els: &[Element], dom: &str) -> Result<SnapshotTree> {

@@ -37,14 +37,14 @@ pub struct TestDriver {
 static DEFAULT: Lazy<Mutex<Weak<TestDriver>>> = Lazy::new(|| Mutex::new(Weak::new()));
 
 /// Opens `test:///default` or `test:///ABS/PATH.xml`.
-pub(crate) fn open(_req: &OpenRequest, uri: &ParsedUri) -> Option<Result<Arc<dyn Driver>>> {
+pub(crate) fn open(req: &OpenRequest, uri: &ParsedUri) -> Option<Result<Arc<dyn Driver>>> {
     if uri.scheme != "test" {
         return None;
     }
-    Some(open_test(uri))
+    Some(open_test(req, uri))
 }
 
-fn open_test(uri: &ParsedUri) -> Result<Arc<dyn Driver>> {
+fn open_test(req: &OpenRequest, uri: &ParsedUri) -> Result<Arc<dyn Driver>> {
     if !uri.host.is_empty() {
         return Err(Error::new(ErrorCode::NoConnect, ErrorDomain::None, format!("test://{}{}", uri.host, uri.path)));
     }
@@ -60,9 +60,71 @@ fn open_test(uri: &ParsedUri) -> Result<Arc<dyn Driver>> {
     if !uri.path.starts_with('/') || uri.path.len() < 2 {
         return Err(Error::invalid_arg(ErrorDomain::Test, format!("testOpen: supplied path must be absolute: '{}'", uri.path)));
     }
-    let domains = fixture::load_node_file(std::path::Path::new(&uri.path))?;
+    let node = fixture::load_node_file(std::path::Path::new(&uri.path))?;
+    authenticate(&node.users, req.auth.as_ref())?;
+    let domains = node.domains;
     let next = domains.iter().map(|d| d.id).max().unwrap_or(0).max(0) + 1;
     Ok(Arc::new(TestDriver::new(domains, next)))
+}
+
+/// libvirt's `testConnectAuthenticate`: a node file with an `<auth>`
+/// section asks for a username, then (for an unknown user or one with a
+/// password) a password, through the caller's callback, and compares.
+fn authenticate(users: &[(String, Option<String>)], auth: Option<&super::Auth>) -> Result<()> {
+    use super::cred;
+    if users.is_empty() {
+        return Ok(());
+    }
+    let username = ask(auth, &[cred::AUTHNAME], "Enter username for localhost".to_owned(), "Username request failed", "VIR_CRED_AUTHNAME")?;
+    let user = users.iter().find(|(n, _)| *n == username);
+    let password = match user {
+        Some((_, None)) => None,
+        _ => Some(ask(
+            auth,
+            &[cred::PASSPHRASE, cred::NOECHOPROMPT],
+            format!("Enter {username}'s password for localhost"),
+            "Password request failed",
+            "VIR_CRED_PASSPHRASE or VIR_CRED_NOECHOPROMPT",
+        )?),
+    };
+    match user {
+        Some((_, want)) if *want == password => Ok(()),
+        _ => Err(Error::new(
+            ErrorCode::AuthFailed,
+            T,
+            "authentication failed, see test XML for the correct username/password",
+        )),
+    }
+}
+
+/// libvirt's `virAuthGetUsername` / `virAuthGetPassword` for the test
+/// driver: the first credential type of `kinds` the caller offers is asked
+/// for with `prompt` (challenge `localhost`).
+fn ask(auth: Option<&super::Auth>, kinds: &[i32], prompt: String, failed: &str, kind_names: &str) -> Result<String> {
+    let auth_err = |code, what: &str| Error::new(code, ErrorDomain::Auth, what);
+    let auth = auth.ok_or_else(|| auth_err(ErrorCode::InvalidArg, "Missing authentication credentials"))?;
+    let kind = auth
+        .cred_types
+        .iter()
+        .copied()
+        .find(|k| kinds.contains(k))
+        .ok_or_else(|| auth_err(ErrorCode::AuthFailed, &format!("Missing {kind_names} credential type")))?;
+    let mut req = [super::CredRequest {
+        kind,
+        prompt,
+        challenge: Some("localhost".to_owned()),
+        default: None,
+        result: None,
+    }];
+    match (auth.callback)(&mut req) {
+        // The caller's virConnectAuth has no callback.
+        Err(e) if e.code == ErrorCode::InvalidArg => Err(e),
+        Err(_) => Err(auth_err(ErrorCode::AuthFailed, failed)),
+        Ok(()) => {
+            let [r] = req;
+            r.result.ok_or_else(|| auth_err(ErrorCode::AuthFailed, failed))
+        }
+    }
 }
 
 fn not_found_uuid(dom: &DomainRef) -> Error {

@@ -1,0 +1,476 @@
+//! What programs ask a connection before reaching snapshot code
+//! (libvirt's `libvirt-host.c`): liveness and security, host name,
+//! capabilities, node information, vCPU limits, versions, sysinfo, close
+//! callbacks and keepalive; and the domain facts bindings read alongside
+//! (`virDomainGetOSType`, `virDomainGetMaxMemory`, `virDomainIsPersistent`,
+//! `virDomainIsUpdated`). Values come from `virsnap_core::host`.
+
+use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
+
+use virsnap_core::{Error, ErrorCode, ErrorDomain};
+
+use crate::boundary::{self, entry};
+use crate::event::virFreeCallback;
+use crate::handles;
+use crate::types::{virConnectPtr, virDomainPtr};
+
+const NONE: ErrorDomain = ErrorDomain::None;
+const DOM: ErrorDomain = ErrorDomain::Domain;
+
+/// Host node information (`struct _virNodeInfo`), filled by `virNodeGetInfo`.
+/// Layout as libvirt's.
+#[repr(C)]
+pub struct _virNodeInfo {
+    /// CPU model, NUL-terminated.
+    pub model: [c_char; 32],
+    /// Memory size in KiB.
+    pub memory: c_ulong,
+    /// Number of active CPUs.
+    pub cpus: c_uint,
+    /// Expected CPU frequency in MHz, 0 if unknown.
+    pub mhz: c_uint,
+    /// Number of NUMA cells, 1 for uniform memory access.
+    pub nodes: c_uint,
+    /// Number of CPU sockets per node.
+    pub sockets: c_uint,
+    /// Number of cores per socket.
+    pub cores: c_uint,
+    /// Number of threads per core.
+    pub threads: c_uint,
+}
+/// `virNodeInfo`.
+pub type virNodeInfo = _virNodeInfo;
+/// Pointer to a caller-owned `virNodeInfo`.
+pub type virNodeInfoPtr = *mut virNodeInfo;
+
+/// Called when a connection closes for a reason other than
+/// `virConnectClose` (`virConnectCloseFunc`): `(conn, reason, opaque)`.
+pub type virConnectCloseFunc =
+    Option<unsafe extern "C" fn(conn: virConnectPtr, reason: c_int, opaque: *mut c_void)>;
+
+/// Whether the connection is alive. virsnap's drivers run in-process (the
+/// ESX one over HTTPS per request), so an open connection is alive.
+///
+/// Returns: 1, or −1 for an invalid connection. Since: libvirt 0.9.8.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectIsAlive(conn: virConnectPtr) -> c_int {
+    entry("virConnectIsAlive", || {
+        handles::conn(conn, "virConnectIsAlive")?;
+        Ok(1)
+    })
+}
+
+/// Whether the connection is encrypted: 1 for ESX (HTTPS), else 0 (no
+/// network transport).
+///
+/// Returns: 1, 0, or −1 for an invalid connection. Since: libvirt 0.7.3.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectIsEncrypted(conn: virConnectPtr) -> c_int {
+    entry("virConnectIsEncrypted", || {
+        let c = handles::conn(conn, "virConnectIsEncrypted")?;
+        Ok(c_int::from(virsnap_core::host::is_encrypted(&c.conn)))
+    })
+}
+
+/// Whether the connection is secure against eavesdropping: 1 (local, or
+/// HTTPS), as libvirt's local drivers report.
+///
+/// Returns: 1, or −1 for an invalid connection. Since: libvirt 0.7.3.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectIsSecure(conn: virConnectPtr) -> c_int {
+    entry("virConnectIsSecure", || {
+        handles::conn(conn, "virConnectIsSecure")?;
+        Ok(1)
+    })
+}
+
+/// The host name of the hypervisor host (libvirt's `virGetHostname`).
+///
+/// Returns: a malloc'd string the caller `free()`s, or NULL.
+/// Since: libvirt 0.3.0.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectGetHostname(conn: virConnectPtr) -> *mut c_char {
+    entry("virConnectGetHostname", || {
+        handles::conn(conn, "virConnectGetHostname")?;
+        boundary::out_string(&hostname()?)
+    })
+}
+
+/// The capabilities XML of the driver (for test:///…, libvirt's fixed
+/// fake host and guests).
+///
+/// Returns: a malloc'd string the caller `free()`s, or NULL.
+/// Since: libvirt 0.2.1.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectGetCapabilities(conn: virConnectPtr) -> *mut c_char {
+    entry("virConnectGetCapabilities", || {
+        let c = handles::conn(conn, "virConnectGetCapabilities")?;
+        boundary::out_string(&virsnap_core::host::capabilities(&c.conn)?)
+    })
+}
+
+/// The host's SMBIOS sysinfo XML. `flags` must be 0.
+///
+/// Returns: a malloc'd string the caller `free()`s, or NULL.
+/// Since: libvirt 0.8.8.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectGetSysinfo(conn: virConnectPtr, flags: c_uint) -> *mut c_char {
+    const F: &str = "virConnectGetSysinfo";
+    entry(F, || {
+        let c = handles::conn(conn, F)?;
+        if flags != 0 {
+            let (dom, func) = driver_func(&c.conn, "ConnectGetSysinfo");
+            return Err(Error::unsupported_flags(dom, flags, &func));
+        }
+        boundary::out_string(&virsnap_core::host::sysinfo(&c.conn)?)
+    })
+}
+
+/// libvirt's driver-internal function name and error domain for flag errors.
+fn driver_func(c: &virsnap_core::Connection, suffix: &str) -> (ErrorDomain, String) {
+    match c.type_name().to_ascii_uppercase().as_str() {
+        "TEST" => (ErrorDomain::Test, format!("test{suffix}")),
+        "QEMU" => (ErrorDomain::Qemu, format!("qemu{suffix}")),
+        "ESX" => (ErrorDomain::Esx, format!("esx{suffix}")),
+        _ => (ErrorDomain::Vbox, format!("vbox{suffix}")),
+    }
+}
+
+/// Fills `info` with the host's node information (test driver: libvirt's
+/// fixed fake node; qemu: this machine, as libvirt computes it).
+///
+/// Returns: 0, or −1. Since: libvirt 0.1.0.
+///
+/// # Safety
+/// `conn` is a registry key; `info` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virNodeGetInfo(conn: virConnectPtr, info: virNodeInfoPtr) -> c_int {
+    const F: &str = "virNodeGetInfo";
+    entry(F, || {
+        let c = handles::conn(conn, F)?;
+        if info.is_null() {
+            return Err(boundary::null_arg(F, "info", DOM));
+        }
+        let n = virsnap_core::host::node_info(&c.conn)?;
+        // SAFETY: non-NULL and writable per the contract.
+        let out = unsafe { &mut *info };
+        out.model = [0; 32];
+        for (d, s) in out.model.iter_mut().zip(n.model.bytes().take(31)) {
+            *d = s as c_char;
+        }
+        out.memory = n.memory as c_ulong;
+        out.cpus = n.cpus;
+        out.mhz = n.mhz;
+        out.nodes = n.nodes;
+        out.sockets = n.sockets;
+        out.cores = n.cores;
+        out.threads = n.threads;
+        Ok(0)
+    })
+}
+
+/// The most virtual CPUs a guest of `type` may have (NULL: the driver's
+/// default type).
+///
+/// Returns: the count, or −1. Since: libvirt 0.2.1.
+///
+/// # Safety
+/// `conn` is a registry key; `type` NULL or a C string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectGetMaxVcpus(conn: virConnectPtr, r#type: *const c_char) -> c_int {
+    const F: &str = "virConnectGetMaxVcpus";
+    entry(F, || {
+        let c = handles::conn(conn, F)?;
+        // SAFETY: forwarded contract.
+        let kind = unsafe { boundary::opt_cstr(r#type, "type", F, NONE) }?;
+        max_vcpus(&c.conn, kind)
+    })
+}
+
+/// The hypervisor version in `hvVer` (major * 1,000,000 + minor * 1,000 +
+/// release; the test driver reports 2 as libvirt's does).
+///
+/// Returns: 0, or −1. Since: libvirt 0.0.3.
+///
+/// # Safety
+/// `conn` is a registry key; `hvVer` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectGetVersion(conn: virConnectPtr, hvVer: *mut c_ulong) -> c_int {
+    const F: &str = "virConnectGetVersion";
+    entry(F, || {
+        let c = handles::conn(conn, F)?;
+        if hvVer.is_null() {
+            return Err(boundary::null_arg(F, "hvVer", DOM));
+        }
+        let v = c.conn.hypervisor_version()?;
+        // SAFETY: non-NULL and writable per the contract.
+        unsafe { *hvVer = v as c_ulong };
+        Ok(0)
+    })
+}
+
+/// Registers a callback for a connection closed by the hypervisor side.
+/// virsnap's drivers are in-process and never close a connection on their
+/// own, so, as libvirt's local drivers, this only checks its arguments:
+/// `cb` is never called and `freecb` is not called either.
+///
+/// Returns: 0, or −1 (invalid connection, NULL `cb`). Since: libvirt 0.10.0.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectRegisterCloseCallback(
+    conn: virConnectPtr,
+    cb: virConnectCloseFunc,
+    opaque: *mut c_void,
+    freecb: virFreeCallback,
+) -> c_int {
+    const F: &str = "virConnectRegisterCloseCallback";
+    let _ = (opaque, freecb);
+    entry(F, || {
+        handles::conn(conn, F)?;
+        if cb.is_none() {
+            return Err(boundary::null_arg(F, "cb", DOM));
+        }
+        Ok(0)
+    })
+}
+
+/// Unregisters a close callback (see `virConnectRegisterCloseCallback`).
+///
+/// Returns: 0, or −1 (invalid connection, NULL `cb`). Since: libvirt 0.10.0.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectUnregisterCloseCallback(
+    conn: virConnectPtr,
+    cb: virConnectCloseFunc,
+) -> c_int {
+    const F: &str = "virConnectUnregisterCloseCallback";
+    entry(F, || {
+        handles::conn(conn, F)?;
+        if cb.is_none() {
+            return Err(boundary::null_arg(F, "cb", DOM));
+        }
+        Ok(0)
+    })
+}
+
+/// Keepalive applies to remote connections only: like libvirt's local
+/// drivers, virsnap's fail with `VIR_ERR_NO_SUPPORT`.
+///
+/// Returns: −1. Since: libvirt 0.9.8.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virConnectSetKeepAlive(conn: virConnectPtr, interval: c_int, count: c_uint) -> c_int {
+    const F: &str = "virConnectSetKeepAlive";
+    let _ = (interval, count);
+    entry(F, || {
+        handles::conn(conn, F)?;
+        Err::<c_int, _>(Error::new(ErrorCode::NoSupport, DOM, F))
+    })
+}
+
+/// The OS type of the domain (`hvm`, …; the test driver says `linux`).
+///
+/// Returns: a malloc'd string the caller `free()`s, or NULL.
+/// Since: libvirt 0.0.3.
+///
+/// # Safety
+/// `domain` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virDomainGetOSType(domain: virDomainPtr) -> *mut c_char {
+    const F: &str = "virDomainGetOSType";
+    entry(F, || {
+        let d = handles::domain(domain, F)?;
+        if d.conn.conn.type_name().eq_ignore_ascii_case("TEST") {
+            return boundary::out_string("linux");
+        }
+        let xml = d.dom.xml_desc(0)?;
+        boundary::out_string(&os_type(&xml).unwrap_or_else(|| "hvm".to_owned()))
+    })
+}
+
+/// The text of `<domain><os><type>` in a domain XML.
+fn os_type(xml: &str) -> Option<String> {
+    let os = xml.find("<os>").or_else(|| xml.find("<os "))?;
+    let rest = &xml[os..];
+    let t = rest.find("<type")?;
+    let rest = &rest[t..];
+    let gt = rest.find('>')?;
+    if rest[..gt].ends_with('/') {
+        return None;
+    }
+    let rest = &rest[gt + 1..];
+    let end = rest.find("</type>")?;
+    Some(rest[..end].trim().to_owned())
+}
+
+/// The maximum memory of the domain in KiB.
+///
+/// Returns: the size, or 0 on error. Since: libvirt 0.0.3.
+///
+/// # Safety
+/// `domain` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virDomainGetMaxMemory(domain: virDomainPtr) -> c_ulong {
+    const F: &str = "virDomainGetMaxMemory";
+    let mut out: c_ulong = 0;
+    let _: c_int = entry(F, || {
+        let d = handles::domain(domain, F)?;
+        out = d.dom.info()?.max_mem as c_ulong;
+        Ok(0)
+    });
+    out
+}
+
+/// Whether the domain has a persistent configuration.
+///
+/// Returns: 1, 0, or −1. Since: libvirt 0.7.3.
+///
+/// # Safety
+/// `dom` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virDomainIsPersistent(dom: virDomainPtr) -> c_int {
+    const F: &str = "virDomainIsPersistent";
+    entry(F, || {
+        let d = handles::domain(dom, F)?;
+        Ok(c_int::from(d.dom.is_persistent()?))
+    })
+}
+
+/// Whether the running domain's configuration was changed since it
+/// started: virsnap offers no live configuration changes, so 0.
+///
+/// Returns: 0, or −1 for an invalid domain. Since: libvirt 0.8.6.
+///
+/// # Safety
+/// `dom` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virDomainIsUpdated(dom: virDomainPtr) -> c_int {
+    const F: &str = "virDomainIsUpdated";
+    entry(F, || {
+        handles::domain(dom, F)?;
+        Ok(0)
+    })
+}
+
+/// The host name as libvirt's `virGetHostname`: `gethostname(2)`; a name
+/// without a dot is replaced by its canonical name from `getaddrinfo(3)`
+/// unless that fails or is "localhost".
+fn hostname() -> Result<String, Error> {
+    let mut buf = [0 as libc::c_char; 256];
+    // SAFETY: `buf` is writable for its length minus the NUL we keep.
+    if unsafe { libc::gethostname(buf.as_mut_ptr(), buf.len() - 1) } != 0 {
+        return Err(Error::new(
+            ErrorCode::SystemError,
+            ErrorDomain::None,
+            format!("failed to determine host name: {}", std::io::Error::last_os_error()),
+        ));
+    }
+    // SAFETY: NUL-terminated (the last byte stays 0).
+    let short = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_owned();
+    let short_s = short.to_string_lossy().into_owned();
+    if short_s.contains('.') {
+        return Ok(short_s);
+    }
+    // SAFETY: zeroed addrinfo is a valid "no hints" value.
+    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
+    hints.ai_flags = libc::AI_CANONNAME;
+    hints.ai_family = libc::AF_UNSPEC;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: valid C strings and out-pointer; freed below.
+    let rc = unsafe { libc::getaddrinfo(short.as_ptr(), std::ptr::null(), &hints, &mut res) };
+    if rc != 0 || res.is_null() {
+        return Ok(short_s);
+    }
+    // SAFETY: getaddrinfo succeeded: `res` is a valid list.
+    let canon = unsafe { (*res).ai_canonname };
+    let name = if canon.is_null() {
+        short_s.clone()
+    } else {
+        // SAFETY: a non-NULL canonical name is NUL-terminated.
+        unsafe { std::ffi::CStr::from_ptr(canon) }.to_string_lossy().into_owned()
+    };
+    // SAFETY: `res` came from getaddrinfo and is freed once.
+    unsafe { libc::freeaddrinfo(res) };
+    if name.is_empty() || name.starts_with("localhost") {
+        return Ok(short_s);
+    }
+    Ok(name)
+}
+
+/// The most vCPUs a guest of `kind` may have (`virConnectGetMaxVcpus`).
+fn max_vcpus(conn: &virsnap_core::Connection, kind: Option<&str>) -> Result<i32, Error> {
+    match conn.type_name().to_ascii_uppercase().as_str() {
+        "TEST" => Ok(32),
+        "QEMU" => match kind {
+            None => Ok(16),
+            Some(k) if k.eq_ignore_ascii_case("qemu") => Ok(16),
+            Some(k) if k.eq_ignore_ascii_case("kvm") => kvm_max_vcpus(),
+            Some(k) => Err(Error::invalid_arg(ErrorDomain::Qemu, format!("unknown type '{k}'"))),
+        },
+        _ => Err(Error::no_support("virConnectGetMaxVcpus")),
+    }
+}
+
+/// `KVM_CAP_MAX_VCPUS` (else `KVM_CAP_NR_VCPUS`, else 4) from /dev/kvm.
+fn kvm_max_vcpus() -> Result<i32, Error> {
+    const KVM_CHECK_EXTENSION: libc::c_ulong = 0xAE03;
+    const KVM_CAP_NR_VCPUS: libc::c_int = 9;
+    const KVM_CAP_MAX_VCPUS: libc::c_int = 66;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::SystemError,
+                ErrorDomain::None,
+                format!("Unable to open /dev/kvm: {e}"),
+            )
+        })?;
+    use std::os::fd::AsRawFd;
+    for cap in [KVM_CAP_MAX_VCPUS, KVM_CAP_NR_VCPUS] {
+        // SAFETY: KVM_CHECK_EXTENSION takes an integer argument and only
+        // returns a value; the fd is open for the call's duration.
+        let n = unsafe { libc::ioctl(f.as_raw_fd(), KVM_CHECK_EXTENSION, cap) };
+        if n > 0 {
+            return Ok(n);
+        }
+    }
+    Ok(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::os_type;
+
+    #[test]
+    fn os_type_from_xml() {
+        let x = "<domain type='qemu'><name>vm</name><os>\n<type arch='x86_64' machine='pc'>hvm</type></os></domain>";
+        assert_eq!(os_type(x).as_deref(), Some("hvm"));
+        assert_eq!(os_type("<domain/>"), None);
+    }
+}
