@@ -32,27 +32,9 @@ use virsnap_core::{Connection, Domain, Error, ErrorCode, ErrorDomain, Snapshot};
 // ---------------------------------------------------------------------------
 // Errors
 
-/// An error as reported to Python: core's [`Error`], with libvirt's number
-/// and label of its error domain. Those differ from `err.domain` only for
-/// the `VIR_FROM_*` of libvirt files virsnap does not implement (network,
-/// storage, ...), which core has no variant for ([`no_support_in`]).
-#[derive(Clone)]
-struct Reported {
-    err: Error,
-    domain: i32,
-    label: &'static str,
-}
-
-impl From<Error> for Reported {
-    fn from(err: Error) -> Self {
-        let (domain, label) = (err.domain as i32, err.domain.label());
-        Self { err, domain, label }
-    }
-}
-
 thread_local! {
     /// libvirt's thread-local last error (`virGetLastError`).
-    static LAST_ERROR: RefCell<Option<Reported>> = const { RefCell::new(None) };
+    static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
 }
 
 /// The handler installed by `registerErrorHandler(f, ctx)`; `None` = libvirt's
@@ -66,11 +48,10 @@ fn libvirt_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
 }
 
 /// `err` 9-tuple: (code, domain, message, level, str1, str2, str3, int1, int2).
-fn err_tuple<'py>(py: Python<'py>, r: &Reported) -> PyResult<Bound<'py, PyTuple>> {
-    let e = &r.err;
+fn err_tuple<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
     (
         e.code as i32,
-        r.domain,
+        e.domain as i32,
         e.message.as_str(),
         LEVEL_ERROR,
         e.str1.as_deref(),
@@ -82,31 +63,28 @@ fn err_tuple<'py>(py: Python<'py>, r: &Reported) -> PyResult<Bound<'py, PyTuple>
         .into_pyobject(py)
 }
 
-fn set_last_error(e: Option<Reported>) {
+fn set_last_error(e: Option<Error>) {
     LAST_ERROR.with(|l| *l.borrow_mut() = e);
 }
 
 /// Reports `e` as libvirt does (handler or stderr), records it as the
 /// thread's last error and builds the `libvirtError` to raise.
-fn raise(py: Python<'_>, e: impl Into<Reported>) -> PyErr {
-    let r: Reported = e.into();
-    set_last_error(Some(r.clone()));
+fn raise(py: Python<'_>, e: Error) -> PyErr {
+    set_last_error(Some(e.clone()));
     let handler = match HANDLER.lock() {
         Ok(g) => g.as_ref().map(|(f, c)| (f.clone_ref(py), c.clone_ref(py))),
         Err(p) => p.into_inner().as_ref().map(|(f, c)| (f.clone_ref(py), c.clone_ref(py))),
     };
     match handler {
         Some((f, ctx)) => {
-            let res = err_tuple(py, &r).and_then(|t| f.bind(py).call1((ctx, t)));
-            if let Err(err) = res {
+            let r = err_tuple(py, &e).and_then(|t| f.bind(py).call1((ctx, t)));
+            if let Err(err) = r {
                 err.print(py);
             }
         }
-        // libvirt's default handler: `libvirt: <label> error : <message>`.
-        None if r.label.is_empty() => eprintln!("libvirt:  error : {}", r.err.message),
-        None => eprintln!("libvirt: {} error : {}", r.label, r.err.message),
+        None => eprintln!("{}", e.default_handler_line()),
     }
-    match libvirt_error_type(py).and_then(|t| t.call1((r.err.message.as_str(),))) {
+    match libvirt_error_type(py).and_then(|t| t.call1((e.message.as_str(),))) {
         Ok(inst) => PyErr::from_value(inst),
         Err(err) => err,
     }
@@ -182,34 +160,13 @@ fn no_support(py: Python<'_>, func: &str) -> PyErr {
     raise(py, Error::new(ErrorCode::NoSupport, ErrorDomain::Domain, func.to_owned()))
 }
 
-/// libvirt's `virErrorDomainName` label of the `VIR_FROM_*` numbers of
-/// libvirt's public API files: core's domains plus those of the files
-/// virsnap does not implement.
-fn domain_label(domain: i32) -> Option<&'static str> {
-    if let Some(d) = ErrorDomain::from_i32(domain) {
-        return Some(d.label());
-    }
-    Some(match domain {
-        18 => "Storage Driver",
-        19 => "Network Driver",
-        22 => "Node Device Driver",
-        26 => "Network Interface Driver",
-        30 => "Secrets Driver",
-        33 => "Network Filter Driver",
-        38 => "I/O Stream Utils",
-        69 => "Domain Checkpoint",
-        _ => return None,
-    })
-}
-
 /// `VIR_ERR_NO_SUPPORT` for `func` in error domain `domain` (the
 /// `VIR_FROM_THIS` of `func`'s libvirt file), reported as libvirt reports
 /// it (last error, handler or stderr).
 fn no_support_in(py: Python<'_>, func: &str, domain: i32) -> PyResult<PyErr> {
-    let label = domain_label(domain).ok_or_else(|| PyValueError::new_err(format!("unknown error domain {domain}")))?;
+    let domain = ErrorDomain::from_i32(domain).ok_or_else(|| PyValueError::new_err(format!("unknown error domain {domain}")))?;
     set_last_error(None);
-    let err = Error::new(ErrorCode::NoSupport, ErrorDomain::None, func.to_owned());
-    Ok(raise(py, Reported { err, domain, label }))
+    Ok(raise(py, Error::new(ErrorCode::NoSupport, domain, func.to_owned())))
 }
 
 /// `_no_support(func, domain, conn=None)`: the `libvirtError`
@@ -248,19 +205,19 @@ fn vir_reset_last_error() {
 #[pyfunction]
 #[pyo3(name = "virGetLastErrorCode")]
 fn vir_get_last_error_code() -> i32 {
-    LAST_ERROR.with(|l| l.borrow().as_ref().map_or(0, |e| e.err.code as i32))
+    LAST_ERROR.with(|l| l.borrow().as_ref().map_or(0, |e| e.code as i32))
 }
 
 #[pyfunction]
 #[pyo3(name = "virGetLastErrorDomain")]
 fn vir_get_last_error_domain() -> i32 {
-    LAST_ERROR.with(|l| l.borrow().as_ref().map_or(0, |e| e.domain))
+    LAST_ERROR.with(|l| l.borrow().as_ref().map_or(0, |e| e.domain as i32))
 }
 
 #[pyfunction]
 #[pyo3(name = "virGetLastErrorMessage")]
 fn vir_get_last_error_message() -> String {
-    LAST_ERROR.with(|l| l.borrow().as_ref().map_or_else(|| "no error".to_owned(), |e| e.err.message.clone()))
+    LAST_ERROR.with(|l| l.borrow().as_ref().map_or_else(|| "no error".to_owned(), |e| e.message.clone()))
 }
 
 /// `registerErrorHandler(f, ctx)`: `f(ctx, err)` is called for every error;
@@ -476,10 +433,29 @@ impl VirConnect {
         Ok(1)
     }
 
+    /// 1 only for a connection over the network with TLS (esx over https).
     #[pyo3(name = "isEncrypted")]
     fn is_encrypted(&self, py: Python<'_>) -> PyResult<i32> {
-        self.live(py, "virConnectIsEncrypted")?;
-        Ok(0)
+        let c = self.live(py, "virConnectIsEncrypted")?;
+        Ok(int(virsnap_core::host::is_encrypted(&c)))
+    }
+
+    /// `[model, memory MiB, cpus, mhz, nodes, sockets, cores, threads]`
+    /// (`virNodeGetInfo`; the test driver's fixed node, or this host).
+    /// Since 0.2.
+    #[pyo3(name = "getInfo")]
+    fn get_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let c = self.live(py, "virNodeGetInfo")?;
+        let n = call(py, move || virsnap_core::host::node_info(&c))?;
+        let t = (n.model, n.memory >> 10, n.cpus, n.mhz, n.nodes, n.sockets, n.cores, n.threads).into_pyobject(py)?;
+        PyList::new(py, t.iter())
+    }
+
+    /// The capabilities XML (`virConnectGetCapabilities`). Since 0.2.
+    #[pyo3(name = "getCapabilities")]
+    fn get_capabilities(&self, py: Python<'_>) -> PyResult<String> {
+        let c = self.live(py, "virConnectGetCapabilities")?;
+        call(py, move || virsnap_core::host::capabilities(&c))
     }
 
     #[pyo3(name = "lookupByName")]

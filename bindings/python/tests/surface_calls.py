@@ -34,6 +34,10 @@ def step(name, f):
 
 
 step("virInitialize", libvirt.virInitialize)
+step("isEncrypted", conn.isEncrypted)
+step("isSecure", conn.isSecure)
+step("getInfo", conn.getInfo)
+step("getCapabilities", conn.getCapabilities)
 step("registerCloseCallback", lambda: conn.registerCloseCallback(lambda c, reason, opaque: None, None))
 step("unregisterCloseCallback", conn.unregisterCloseCallback)
 step("setKeepAlive", lambda: conn.setKeepAlive(5, 3))

@@ -135,10 +135,6 @@ class _virConnectUnsupported:
         """Extract node's CPU statistics."""
         raise _no_support('virNodeGetCPUStats', VIR_FROM_DOMAIN, self)
 
-    def getCapabilities(self):
-        """Provides capabilities of the hypervisor / driver."""
-        raise _no_support('virConnectGetCapabilities', VIR_FROM_DOMAIN, self)
-
     def getCellsFreeMemory(self, startCell, maxCells):
         """Returns the available memory for a list of cells"""
         raise _no_support('virNodeGetCellsFreeMemory', VIR_FROM_DOMAIN, self)
@@ -158,10 +154,6 @@ class _virConnectUnsupported:
     def getHostname(self):
         """This returns a system hostname on which the hypervisor is"""
         raise _no_support('virConnectGetHostname', VIR_FROM_DOMAIN, self)
-
-    def getInfo(self):
-        """Extract hardware information about the Node. Note that the memory size is reported in MiB instead of KiB."""
-        raise _no_support('virNodeGetInfo', VIR_FROM_DOMAIN, self)
 
     def getMaxVcpus(self, type):
         """Provides the maximum number of virtual CPUs supported for a guest VM of a"""
