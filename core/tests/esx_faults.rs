@@ -203,6 +203,7 @@ fn bad_uris_and_nothing_listening() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn vcsim_crash_on_deleting_current_root_is_an_rpc_error() {
     let Some(mut v) = Vcsim::start("crash") else { return };
     let conn = Connection::open_auth(Some(&v.uri()), Some(auth("pass")), 0).unwrap();
@@ -222,6 +223,7 @@ fn vcsim_crash_on_deleting_current_root_is_an_rpc_error() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn session_terminated_on_the_server_is_renewed() {
     let Some(v) = Vcsim::start("relogin") else { return };
     let conn = Connection::open_auth(Some(&v.uri()), Some(auth("pass")), 0).unwrap();
@@ -284,6 +286,7 @@ fn quoted_secure_cookie_is_sent_back_verbatim_over_http() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn vm_removed_on_the_server_is_no_domain() {
     let Some(v) = Vcsim::start("removed") else { return };
     let conn = Connection::open_auth(Some(&v.uri()), Some(auth("pass")), 0).unwrap();

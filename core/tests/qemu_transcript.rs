@@ -1,8 +1,8 @@
 //! Transcript test: one command session through `virsnap` and through
 //! libvirt 9.0's `virsh -c qemu:///embed?root=…` (no daemon), each on its
 //! own fresh root with the same guest, outputs compared command by command.
-//! Skipped with a reason when virsh, libvirt's qemu driver or the virsnap
-//! binary (built by the workspace build) is absent.
+//! Ignored (cargo counts it, with the reason) when build.rs found no virsh,
+//! libvirt's qemu driver or virsnap binary (built by the workspace build).
 #![allow(clippy::unwrap_used)]
 
 mod qemu_common;
@@ -64,20 +64,14 @@ fn run(bin: &str, uri: &str, cwd: &Path, cmd: &str) -> String {
 }
 
 /// The virsnap binary and two fresh embed roots (ours, libvirt's) with the
-/// same guest `vm` defined from `vm.xml`; `None` (after printing why) when
-/// a component is missing.
+/// same guest `vm` defined from `vm.xml`; panics when a component is
+/// missing (the tests are ignored where build.rs found one missing).
 fn side_by_side(tag: &str) -> Option<(String, Root, Root)> {
     if skip() {
         return None;
     }
-    let Some(virsnap) = virsnap_bin() else {
-        println!("SKIP: virsnap binary not built (cargo build -p virsnap-cli)");
-        return None;
-    };
-    if !libvirt_qemu_present() {
-        println!("SKIP: libvirt 9.0 virsh / qemu driver not installed");
-        return None;
-    }
+    let virsnap = virsnap_bin().expect("the virsnap binary is required (cargo build -p virsnap-cli)");
+    assert!(libvirt_qemu_present(), "libvirt 9.0 virsh and its qemu driver are required");
     // libvirt's embed driver needs these to exist (DESIGN §5).
     let _ = Command::new("groupadd").args(["-r", "kvm"]).output();
     let _ = Command::new("useradd").args(["-r", "libvirt-qemu"]).output();
@@ -129,6 +123,7 @@ const SESSION: &[&str] = &[
 ];
 
 #[test]
+#[cfg_attr(any(virsnap_no_qemu, virsnap_no_libvirt_qemu, virsnap_no_cli_any), ignore = "needs qemu-system-x86_64 and qemu-img; libvirt 9.0 virsh and its qemu driver; the virsnap binary (cargo build -p virsnap-cli)")]
 fn same_session_as_libvirt() {
     let Some((vs, ours, theirs)) = side_by_side("tr") else { return };
     let mut diffs = Vec::new();
