@@ -60,7 +60,7 @@ impl Vcsim {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("vcsim printed no URL in 20 s");
+        let line = rx.recv_timeout(Duration::from_secs(120)).expect("vcsim printed no URL in 120 s");
         // http://user:pass@127.0.0.1:PORT/sdk
         let addr = line.trim().split('@').nth(1).and_then(|r| r.split('/').next()).expect("vcsim URL").to_owned();
         Some(Self { child, addr, tmp })
@@ -73,7 +73,7 @@ impl Vcsim {
 
     /// A driver URI for this vcsim.
     pub fn uri(&self) -> String {
-        format!("esx://root@{}/?transport=http&no_verify=1&timeout=20", self.addr)
+        format!("esx://root@{}/?transport=http&no_verify=1&timeout=120", self.addr)
     }
 
     /// Is the process still alive?
@@ -131,7 +131,7 @@ fn envelope(method: &str, inner: &str) -> String {
 /// One HTTP/1.0 POST; returns (status, Set-Cookie pair, body).
 pub fn post(addr: &str, cookie: &str, body: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
     let req = format!(
         "POST /sdk HTTP/1.0\r\nHost: {addr}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n{}\r\n{body}",
         body.len(),
