@@ -133,9 +133,9 @@ fi
 echo "== hostile: processes and crashes (core/tests/reliability_*.rs)"
 if [ "$have_qemu" = 1 ]; then
     run "two processes, ${VIRSNAP_PROCS_SECONDS} s, one qemu:///embed domain" \
-        env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_procs -- --nocapture --test-threads=1
+        env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_procs -- --include-ignored --nocapture --test-threads=1
     run "crash sweep: kill -9 at every point of create/delete/revert/rename" \
-        env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_crash -- --nocapture --test-threads=2
+        env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_crash -- --include-ignored --nocapture --test-threads=2
 else
     skipped "two processes and crash sweep: qemu-img not installable"
 fi
