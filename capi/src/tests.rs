@@ -34,7 +34,9 @@ unsafe extern "C" fn quiet(_: *mut c_void, _: virErrorPtr) {}
 static DEFAULT_DRIVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn default_driver() -> std::sync::MutexGuard<'static, ()> {
-    DEFAULT_DRIVER.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    DEFAULT_DRIVER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn quiet_errors() {
@@ -360,14 +362,20 @@ fn unimplemented_entry_points_are_libvirts_no_support() {
     unsafe {
         let conn = virConnectOpen(uri.as_ptr());
         assert!(!conn.is_null());
-        let r = crate::unsupported::generated::virNWFilterLookupByName(conn.cast(), c"x".as_ptr().cast_mut().cast());
+        let r = crate::unsupported::generated::virNWFilterLookupByName(
+            conn.cast(),
+            c"x".as_ptr().cast_mut().cast(),
+        );
         assert!(r.is_null());
         assert_eq!((last_code(), virGetLastErrorDomain()), (3, 33));
         assert_eq!(
             last_message(),
             "this function is not supported by the connection driver: virNWFilterLookupByName"
         );
-        let r = crate::unsupported::generated::virNWFilterLookupByName(ptr::null_mut(), ptr::null_mut());
+        let r = crate::unsupported::generated::virNWFilterLookupByName(
+            ptr::null_mut(),
+            ptr::null_mut(),
+        );
         assert!(r.is_null());
         assert_eq!((last_code(), virGetLastErrorDomain()), (6, 33));
         assert_eq!(virConnectClose(conn), 0);
