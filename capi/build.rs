@@ -46,7 +46,8 @@ fn main() {
     let mut defined = BTreeSet::new();
     let mut text_of = Vec::new();
     for f in &files {
-        let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
+        let text =
+            std::fs::read_to_string(f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
         scan(&text, &mut defined);
         text_of.push(text);
     }
@@ -94,7 +95,8 @@ fn prefix(library: &str) -> Option<&'static str> {
 }
 
 fn read_table(path: &Path) -> Vec<Row> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut rows = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
@@ -130,14 +132,24 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// Adds every `extern "C" fn NAME(` and `static [mut] NAME` of `text` to `defined`.
 fn scan(text: &str, defined: &mut BTreeSet<String>) {
-    for (marker, need_paren) in [("extern \"C\" fn ", true), ("static mut ", false), ("static ", false)] {
+    for (marker, need_paren) in [
+        ("extern \"C\" fn ", true),
+        ("static mut ", false),
+        ("static ", false),
+    ] {
         let mut rest = text;
         while let Some(i) = rest.find(marker) {
             rest = &rest[i + marker.len()..];
-            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             let name = &rest[..end];
             let next = rest[end..].trim_start();
-            let shaped = if need_paren { next.starts_with('(') } else { next.starts_with(':') };
+            let shaped = if need_paren {
+                next.starts_with('(')
+            } else {
+                next.starts_with(':')
+            };
             if name.starts_with("vir") && shaped {
                 defined.insert(name.to_owned());
             }
@@ -178,7 +190,11 @@ fn rust_type(ty: &str) -> &'static str {
         "double" => "f64",
         // Object handles (virFooPtr), arrays, strings and callback typedefs
         // (virFooCallback / virFooFunc) are all one pointer.
-        t if t.contains('*') || t.ends_with("Ptr") || t.ends_with("Callback") || t.ends_with("Func") => {
+        t if t.contains('*')
+            || t.ends_with("Ptr")
+            || t.ends_with("Callback")
+            || t.ends_with("Func") =>
+        {
             "*mut c_void"
         }
         other => panic!("capi/abi/libvirt-9.0.tsv: no ABI mapping for C type {other:?}"),
@@ -206,14 +222,26 @@ fn stub_function(out: &mut String, r: &Row, forwarded: Option<&str>) {
     let mut params = Vec::new();
     for (i, a) in r.args.iter().enumerate() {
         let used = i == 0 && first != "Nothing";
-        params.push(format!("{}a{i}: {}", if used { "" } else { "_" }, rust_type(a)));
+        params.push(format!(
+            "{}a{i}: {}",
+            if used { "" } else { "_" },
+            rust_type(a)
+        ));
     }
     let link = match forwarded {
         Some(p) => format!("#[unsafe(export_name = \"{p}{}\")]", r.name),
         None => "#[unsafe(no_mangle)]".to_owned(),
     };
-    let ret = if r.ret == "void" { String::new() } else { format!(" -> {}", rust_type(&r.ret)) };
-    let tail = if r.ret == "void" { String::new() } else { format!("    {}\n", sentinel(&r.ret)) };
+    let ret = if r.ret == "void" {
+        String::new()
+    } else {
+        format!(" -> {}", rust_type(&r.ret))
+    };
+    let tail = if r.ret == "void" {
+        String::new()
+    } else {
+        format!("    {}\n", sentinel(&r.ret))
+    };
     let _ = write!(
         out,
         "/// `{name}` ({lib}.so.0): not supported by virsnap's drivers.\n\
@@ -230,7 +258,11 @@ fn stub_function(out: &mut String, r: &Row, forwarded: Option<&str>) {
 }
 
 fn stub_variable(out: &mut String, r: &Row) {
-    assert!(r.name == "virConnectAuthPtrDefault", "no placeholder known for data symbol {}", r.name);
+    assert!(
+        r.name == "virConnectAuthPtrDefault",
+        "no placeholder known for data symbol {}",
+        r.name
+    );
     let _ = write!(
         out,
         "/// `{name}` placeholder: a NULL `virConnectAuthPtr` (no credential prompts).\n\

@@ -21,7 +21,13 @@ const FROM: ErrorDomain = ErrorDomain::None;
 ///
 /// # Safety
 /// `cmd` NULL or a C string; `result` NULL or writable.
-unsafe fn monitor(domain: virDomainPtr, cmd: *const c_char, result: *mut *mut c_char, flags: c_uint, func: &str) -> Result<c_int, Error> {
+unsafe fn monitor(
+    domain: virDomainPtr,
+    cmd: *const c_char,
+    result: *mut *mut c_char,
+    flags: c_uint,
+    func: &str,
+) -> Result<c_int, Error> {
     let d = handles::domain(domain, func)?;
     if result.is_null() {
         return Err(boundary::null_arg(func, "result", FROM));
@@ -81,7 +87,11 @@ pub unsafe extern "C" fn virDomainQemuMonitorCommandWithFiles(
     entry(F, || {
         handles::domain(domain, F)?;
         if ninfiles > 0 {
-            return Err(Error::new(ErrorCode::NoSupport, FROM, "fd passing is not supported by this connection"));
+            return Err(Error::new(
+                ErrorCode::NoSupport,
+                FROM,
+                "fd passing is not supported by this connection",
+            ));
         }
         if !outfiles.is_null() {
             // SAFETY: non-NULL and writable per the contract.

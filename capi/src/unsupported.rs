@@ -54,8 +54,13 @@ pub struct NullAuth(pub *mut c_void);
 // SAFETY: the placeholder is a NULL pointer that is never written.
 unsafe impl Sync for NullAuth {}
 
-#[allow(missing_docs, clippy::too_many_arguments, clippy::missing_safety_doc, unused_imports)]
-mod generated {
+#[allow(
+    missing_docs,
+    clippy::too_many_arguments,
+    clippy::missing_safety_doc,
+    unused_imports
+)]
+pub(crate) mod generated {
     use std::os::raw::{c_int, c_long, c_longlong, c_uint, c_ulong, c_ulonglong, c_void};
 
     use virsnap_core::ErrorDomain;
