@@ -181,11 +181,11 @@ impl ErrorDomain {
             Self::Streams => "I/O Stream Utils",
             Self::Event => "Event Loop",
             Self::DomainCheckpoint => "Domain Checkpoint",
-            Self::Vbox => "VBOX",
+            Self::Vbox => "VirtualBox Driver",
             Self::Esx => "ESX Driver",
             Self::DomainSnapshot => "Domain Snapshot",
             Self::Uri => "URI Utils",
-            Self::Auth => "Auth Utils",
+            Self::Auth => "Authentication Utils",
         }
     }
 }
