@@ -171,7 +171,9 @@ pub fn start(def: &DomainDef, files: &RunFiles, opts: &StartOpts) -> Result<u32>
             format!("internal error: process exited while connecting to monitor: {}", tail.join(" ")),
         ));
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // libvirt waits 30 s for the monitor (QEMU_DEFAULT_MONITOR_WAIT); a TCG
+    // guest on a loaded 2-core machine can need more than the 10 s used before.
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(pid) = running_pid(files) {
             if files.qmp.exists() {
