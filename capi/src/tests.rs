@@ -319,3 +319,57 @@ fn borrowed_pointers_live_as_long_as_their_owner() {
         assert_eq!(last_code(), 6);
     }
 }
+
+#[test]
+fn a_defined_handle_reports_the_live_id_after_create() {
+    let _serial = default_driver();
+    quiet_errors();
+    let uri = CString::new("test:///default").unwrap();
+    let xml = CString::new(
+        "<domain type='test'><name>capi-id</name><memory>1024</memory><os><type>hvm</type></os></domain>",
+    )
+    .unwrap();
+    // SAFETY: valid C strings; every handle is released below.
+    unsafe {
+        let conn = virConnectOpen(uri.as_ptr());
+        assert!(!conn.is_null());
+        let dom = virDomainDefineXML(conn, xml.as_ptr());
+        assert!(!dom.is_null());
+        assert_eq!(virDomainGetID(dom), u32::MAX);
+        assert_eq!(virDomainCreate(dom), 0);
+        let live = virDomainGetID(dom);
+        assert!(live != u32::MAX && live > 0, "id after create: {live}");
+        let again = virDomainLookupByName(conn, c"capi-id".as_ptr());
+        assert_eq!(virDomainGetID(again), live);
+        assert_eq!(virDomainDestroy(dom), 0);
+        assert_eq!(virDomainGetID(dom), u32::MAX);
+        assert_eq!(virDomainFree(again), 0);
+        assert_eq!(virDomainUndefine(dom), 0);
+        assert_eq!(virDomainFree(dom), 0);
+        assert_eq!(virConnectClose(conn), 0);
+    }
+}
+
+#[test]
+fn unimplemented_entry_points_are_libvirts_no_support() {
+    quiet_errors();
+    let uri = CString::new("test:///default").unwrap();
+    let _serial = default_driver();
+    // SAFETY: generated stubs take any argument values; the connection is
+    // a registry key and released below.
+    unsafe {
+        let conn = virConnectOpen(uri.as_ptr());
+        assert!(!conn.is_null());
+        let r = crate::unsupported::generated::virNWFilterLookupByName(conn.cast(), c"x".as_ptr().cast_mut().cast());
+        assert!(r.is_null());
+        assert_eq!((last_code(), virGetLastErrorDomain()), (3, 33));
+        assert_eq!(
+            last_message(),
+            "this function is not supported by the connection driver: virNWFilterLookupByName"
+        );
+        let r = crate::unsupported::generated::virNWFilterLookupByName(ptr::null_mut(), ptr::null_mut());
+        assert!(r.is_null());
+        assert_eq!((last_code(), virGetLastErrorDomain()), (6, 33));
+        assert_eq!(virConnectClose(conn), 0);
+    }
+}

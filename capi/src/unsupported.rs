@@ -55,7 +55,7 @@ pub struct NullAuth(pub *mut c_void);
 unsafe impl Sync for NullAuth {}
 
 #[allow(missing_docs, clippy::too_many_arguments, clippy::missing_safety_doc, unused_imports)]
-mod generated {
+pub(crate) mod generated {
     use std::os::raw::{c_int, c_long, c_longlong, c_uint, c_ulong, c_ulonglong, c_void};
 
     use virsnap_core::ErrorDomain;
