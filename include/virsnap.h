@@ -1328,6 +1328,27 @@ int virConnectGetMaxVcpus(virConnectPtr conn, const char *type);
 int virConnectGetVersion(virConnectPtr conn, unsigned long *hvVer);
 
 /*
+ Free memory of the host in bytes.
+
+ Returns: the amount, or 0 on error. Since: libvirt 0.3.3.
+
+ # Safety
+ `conn` may be any value; it is only used as a registry key.
+ */
+unsigned long long virNodeGetFreeMemory(virConnectPtr conn);
+
+/*
+ Whether the domain starts with the host: virsnap's test and qemu
+ drivers never mark a domain autostart, so 0 (libvirt's default).
+
+ Returns: 0 in `*autostart`, or −1. Since: libvirt 0.2.1.
+
+ # Safety
+ `domain` is a registry key; `autostart` must be NULL or writable.
+ */
+int virDomainGetAutostart(virDomainPtr domain, int *autostart);
+
+/*
  Registers a callback for a connection closed by the hypervisor side.
  virsnap's drivers are in-process and never close a connection on their
  own, so, as libvirt's local drivers, this only checks its arguments:

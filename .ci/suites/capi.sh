@@ -239,6 +239,22 @@ if [ "$have_libvirt" = 1 ]; then
         echo "skip qemu host info: libvirt's qemu driver not installed"
     fi
     run "valgrind event loop on compat" env LD_LIBRARY_PATH="$R/libvirt-compat" "${VG[@]}" "$B/event-real"
+    auth_open() { # a real virConnectOpenAuth(.., virConnectAuthPtrDefault, 0) on a node file with <auth>
+        printf '%s\n' "<node><auth><user password='pw'>alice</user><user>bob</user></auth>" \
+            "<domain type='test'><name>n1</name><memory>1024</memory><os><type>hvm</type></os></domain></node>" >"$B/auth-node.xml"
+        local lib
+        for lib in libvirt compat; do
+            local env=(); [ "$lib" = compat ] && env=(env LD_LIBRARY_PATH="$R/libvirt-compat")
+            for who in "alice pw" "alice nope" "carol pw" "bob x"; do
+                # shellcheck disable=SC2086
+                "${env[@]}" "$B/auth-real" open "test://$B/auth-node.xml" $who || echo "exit $?"
+            done >"$B/auth-open.$lib.out" 2>&1
+        done
+        grep -q "opened: 1 domains" "$B/auth-open.libvirt.out"
+        grep -q "code=45 domain=12" "$B/auth-open.libvirt.out"
+        diff -u "$B/auth-open.libvirt.out" "$B/auth-open.compat.out"
+    }
+    run "virConnectOpenAuth with virConnectAuthPtrDefault on a test node file with <auth> (pty): identical to libvirt's" auth_open
     run "default auth transcripts identical to libvirt's (pty)" diff -u "$B/auth-pty.libvirt.out" "$B/auth-pty.compat.out"
     run "default auth transcripts identical to libvirt's (pipe)" diff -u "$B/auth-pipe.libvirt.out" "$B/auth-pipe.compat.out"
 else

@@ -5,7 +5,7 @@
 //! (`virDomainGetOSType`, `virDomainGetMaxMemory`, `virDomainIsPersistent`,
 //! `virDomainIsUpdated`). Values come from `virsnap_core::host`.
 
-use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_void};
+use std::os::raw::{c_char, c_int, c_uint, c_ulong, c_ulonglong, c_void};
 
 use virsnap_core::{Error, ErrorCode, ErrorDomain};
 
@@ -224,6 +224,50 @@ pub unsafe extern "C" fn virConnectGetVersion(conn: virConnectPtr, hvVer: *mut c
         // SAFETY: non-NULL and writable per the contract.
         unsafe { *hvVer = v as c_ulong };
         Ok(0)
+    })
+}
+
+/// Free memory of the host in bytes.
+///
+/// Returns: the amount, or 0 on error. Since: libvirt 0.3.3.
+///
+/// # Safety
+/// `conn` may be any value; it is only used as a registry key.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virNodeGetFreeMemory(conn: virConnectPtr) -> c_ulonglong {
+    const F: &str = "virNodeGetFreeMemory";
+    let mut out: c_ulonglong = 0;
+    let _: c_int = entry(F, || {
+        let c = handles::conn(conn, F)?;
+        out = virsnap_core::host::free_memory(&c.conn)?;
+        Ok(0)
+    });
+    out
+}
+
+/// Whether the domain starts with the host: virsnap's test and qemu
+/// drivers never mark a domain autostart, so 0 (libvirt's default).
+///
+/// Returns: 0 in `*autostart`, or −1. Since: libvirt 0.2.1.
+///
+/// # Safety
+/// `domain` is a registry key; `autostart` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn virDomainGetAutostart(domain: virDomainPtr, autostart: *mut c_int) -> c_int {
+    const F: &str = "virDomainGetAutostart";
+    entry(F, || {
+        let d = handles::domain(domain, F)?;
+        if autostart.is_null() {
+            return Err(boundary::null_arg(F, "autostart", DOM));
+        }
+        match d.conn.conn.type_name().to_ascii_uppercase().as_str() {
+            "TEST" | "QEMU" => {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { *autostart = 0 };
+                Ok(0)
+            }
+            _ => Err(Error::new(ErrorCode::NoSupport, DOM, F)),
+        }
     })
 }
 

@@ -191,6 +191,51 @@ pub fn node_info(conn: &Connection) -> Result<NodeInfo> {
     }
 }
 
+/// Free memory of the host in bytes (`virNodeGetFreeMemory`): the test
+/// driver's fixed 3145728 (libvirt's sum of its fake cells' free memory);
+/// for qemu the NUMA nodes' MemFree (else /proc/meminfo's), as libvirt's
+/// `virHostMemGetFreeMemory`.
+pub fn free_memory(conn: &Connection) -> Result<u64> {
+    match conn.type_name().to_ascii_uppercase().as_str() {
+        "TEST" => Ok(3_145_728),
+        "QEMU" => host_free_memory(),
+        _ => Err(Error::no_support("virNodeGetFreeMemory")),
+    }
+}
+
+fn mem_free_kib(meminfo: &str) -> Option<u64> {
+    meminfo.lines().find_map(|l| {
+        // "MemFree:  123 kB" or, per node, "Node 0 MemFree:  123 kB"
+        let (_, v) = l.split_once("MemFree:")?;
+        v.trim().trim_end_matches("kB").trim().parse().ok()
+    })
+}
+
+fn host_free_memory() -> Result<u64> {
+    let mut total = 0u64;
+    let mut found = false;
+    if let Ok(rd) = fs::read_dir("/sys/devices/system/node") {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.strip_prefix("node").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())) {
+                if let Some(kib) = read_small(&e.path().join("meminfo")).as_deref().and_then(mem_free_kib) {
+                    total += kib * 1024;
+                    found = true;
+                }
+            }
+        }
+    }
+    if found {
+        return Ok(total);
+    }
+    read_small(Path::new("/proc/meminfo"))
+        .as_deref()
+        .and_then(mem_free_kib)
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| Error::new(ErrorCode::SystemError, ErrorDomain::None, "cannot read MemFree in /proc/meminfo"))
+}
+
 /// True for connections libvirt reports as encrypted (`virConnectIsEncrypted`):
 /// only the ESX driver talks over the network (https).
 pub fn is_encrypted(conn: &Connection) -> bool {

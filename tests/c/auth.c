@@ -9,7 +9,10 @@
  * controlling terminal, so getpass(3) reads the passphrase from it with echo
  * off); the parent answers each prompt and records everything the terminal
  * shows. `auth pipe`: stdin is a pipe, so echoed credentials are read from
- * it, and EOF gives the default result. */
+ * it, and EOF gives the default result. `auth open URI USER PASS`: a
+ * real open, virConnectOpenAuth(URI, virConnectAuthPtrDefault, 0), in a
+ * child on a pty whose prompts the parent answers with USER and PASS (URI: a
+ * test:///node.xml file with <auth>, so the test driver asks). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +20,14 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 
 static void print_cred_types(void) {
     virConnectAuthPtr a = virConnectAuthPtrDefault;
@@ -78,28 +84,50 @@ static int expect(int fd, char *log, size_t cap, size_t *len, const char *want) 
     }
 }
 
-static int pty_mode(void) {
+static void ask_child(void) { ask(); }
+
+static const char *open_uri;
+
+static void open_with_default_auth(void) {
+    virConnectPtr c = virConnectOpenAuth(open_uri, virConnectAuthPtrDefault, 0);
+    if (c) {
+        printf("\nopened: %d domains\nlen=\n", virConnectNumOfDomains(c));
+        virConnectClose(c);
+    } else {
+        virErrorPtr e = virGetLastError();
+        printf("\nopen failed: code=%d domain=%d %s\nlen=\n", e ? e->code : 0, e ? e->domain : 0,
+               e && e->message ? e->message : "(none)");
+    }
+    fflush(stdout);
+}
+
+/* getpass(3) switches echo off with TCSAFLUSH, discarding input typed
+ * before: wait (bounded) until the terminal's ECHO flag is off. */
+static void wait_noecho(int master) {
+    for (int i = 0; i < 60000; i++) {
+        struct termios t;
+        if (tcgetattr(master, &t) == 0 && !(t.c_lflag & ECHO)) return;
+        struct timespec ts = { 0, 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int pty_mode(const char *const steps[][3], size_t nsteps, void (*child)(void)) {
     int master;
     pid_t pid = forkpty(&master, NULL, NULL, NULL);
     if (pid < 0) { perror("forkpty"); return 1; }
     if (pid == 0) {
-        ask();
+        child();
         _exit(0);
     }
     static char log[65536];
     size_t len = 0;
-    const char *steps[][2] = {
-        { "Username: ", "alice\n" },
-        { "Password: ", "s3cret\n" },
-        { "Realm: ", "\n" },
-        { "Say: ", "hello world\n" },
-        { "Secret: ", "\n" },
-    };
     int ok = 1;
-    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    for (size_t i = 0; i < nsteps; i++) {
         if (expect(master, log, sizeof(log), &len, steps[i][0]) < 0) { ok = 0; break; }
+        if (steps[i][2][0] == 'n') wait_noecho(master);
         if (write(master, steps[i][1], strlen(steps[i][1])) < 0) { ok = 0; break; }
-        expect(master, log, sizeof(log), &len, i + 1 < sizeof(steps) / sizeof(steps[0]) ? steps[i + 1][0] : "len=");
+        expect(master, log, sizeof(log), &len, i + 1 < nsteps ? steps[i + 1][0] : "len=");
     }
     expect(master, log, sizeof(log), &len, NULL);
     int status = 0;
@@ -136,5 +164,24 @@ int main(int argc, char **argv) {
         return rc == 0 ? 0 : 1;
     }
     fflush(stdout);
-    return pty_mode();
+    if (argc > 4 && strcmp(argv[1], "open") == 0) {
+        /* the test driver's prompts for a node file with <auth> */
+        static char user[256], pass[256];
+        snprintf(user, sizeof(user), "%s\n", argv[3]);
+        snprintf(pass, sizeof(pass), "%s\n", argv[4]);
+        const char *const steps[][3] = {
+            { "Enter username for localhost: ", user, "echo" },
+            { "password for localhost: ", pass, "noecho" },
+        };
+        open_uri = argv[2];
+        return pty_mode(steps, 2, open_with_default_auth);
+    }
+    static const char *const steps[][3] = {
+        { "Username: ", "alice\n", "echo" },
+        { "Password: ", "s3cret\n", "noecho" },
+        { "Realm: ", "\n", "echo" },
+        { "Say: ", "hello world\n", "echo" },
+        { "Secret: ", "\n", "noecho" },
+    };
+    return pty_mode(steps, 5, ask_child);
 }

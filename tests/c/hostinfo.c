@@ -64,6 +64,8 @@ int main(int argc, char **argv) {
     printf("register close cb NULL=%d\n", virConnectRegisterCloseCallback(c, NULL, NULL, NULL));
     err("  last");
     printf("unregister close cb=%d\n", virConnectUnregisterCloseCallback(c, close_cb));
+    unsigned long long fm = virNodeGetFreeMemory(c);
+    printf("free memory %s\n", fm == 3145728ULL ? "3145728" : fm > 0 ? "> 0" : "0");
     printf("keepalive=%d\n", virConnectSetKeepAlive(c, 5, 3));
     err("  last");
     printf("alive(NULL)=%d\n", virConnectIsAlive(NULL));
@@ -80,6 +82,9 @@ int main(int argc, char **argv) {
     free(os);
     printf("maxmemory=%lu\n", virDomainGetMaxMemory(d));
     printf("persistent=%d updated=%d\n", virDomainIsPersistent(d), virDomainIsUpdated(d));
+    int as = -1;
+    int asrc = virDomainGetAutostart(d, &as);
+    printf("autostart rc=%d value=%d\n", asrc, as);
     printf("maxmemory(NULL)=%lu\n", virDomainGetMaxMemory(NULL));
     err("  last");
     virDomainFree(d);
