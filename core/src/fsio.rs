@@ -31,6 +31,9 @@ const TMP_MARK: &str = ".virsnap-tmp-";
 pub enum Durability {
     /// The file and the directory entry are fsynced before returning.
     Synced,
+    /// Renamed over the target without fsync: a process crash leaves the
+    /// old or the new content (small runtime files not worth a flush).
+    Atomic,
     /// No fsync: the caller can rebuild the file (a journal record that is
     /// already durable, or a cache that is checked before use). The old
     /// target is unlinked before the rename: renaming over an existing file
