@@ -403,6 +403,8 @@ fn take_bytes<'a>(buf: &'a [u8], pos: &mut usize, n: usize) -> Option<&'a [u8]> 
 /// Replaces `path` by `data` without fsync ([`Durability::Rebuildable`]).
 /// Only for files the journal can rebuild: a crash can leave them missing.
 fn overwrite(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    fsio::remove_if_exists(path)?;
+    crash_point("store-overwrite-after-unlink");
     fsio::replace(path, data, Durability::Rebuildable)
 }
 
@@ -560,7 +562,7 @@ impl SnapshotStore {
 
     fn mark_applied(&self, len: u64) {
         // A hint only: a missing or stale marker makes the next reader replay.
-        let _ = overwrite(&self.dir.join(APPLIED), format!("{}\n", self.applied_line(len)).as_bytes());
+        let _ = fsio::replace(&self.dir.join(APPLIED), format!("{}\n", self.applied_line(len)).as_bytes(), Durability::Rebuildable);
     }
 
     /// Makes every file the journal names durable, then empties it.
