@@ -78,7 +78,18 @@ impl ReadError {
 /// final component is not followed if it is a symlink (`ELOOP`, reported
 /// as [`ReadError::Io`]).
 pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
-    let f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).open(path)?;
+    read_bounded(path, cap, libc::O_NOFOLLOW)
+}
+
+/// [`read_regular`] following a symlink at `path` (for files the user
+/// names, such as a test driver's node file, where libvirt follows links).
+pub fn read_regular_following(path: &Path, cap: u64) -> Result<String, ReadError> {
+    let b = read_bounded(path, cap, 0)?;
+    String::from_utf8(b).map_err(|e| ReadError::Io(io::Error::new(io::ErrorKind::InvalidData, e)))
+}
+
+fn read_bounded(path: &Path, cap: u64, flags: i32) -> Result<Vec<u8>, ReadError> {
+    let f = OpenOptions::new().read(true).custom_flags(flags | libc::O_NONBLOCK | libc::O_CLOEXEC).open(path)?;
     let meta = f.metadata()?;
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular);
