@@ -240,11 +240,12 @@ fn crash_after_the_journal_record_is_the_after_state() {
     assert_eq!(names(&root, 0), ["a"]);
     assert_eq!(current(&root).as_deref(), Some("a"));
     agree(&root, &img);
-    // Dying half way through applying a record (a file written over but not
-    // yet cut, or only some of the files done) is repaired from the journal.
+    // Dying half way through applying a record (a file removed and its
+    // replacement not yet renamed in, or only some of the files done) is
+    // repaired from the journal.
     assert!(run_child(&root, "create", "d", None));
     assert!(run_child(&root, "create", "e", None));
-    for (i, point) in ["store-overwrite-before-cut", "store-apply#2", "store-overwrite-before-cut#2"].iter().enumerate() {
+    for (i, point) in ["store-overwrite-after-unlink", "store-apply#2", "store-overwrite-after-unlink#2"].iter().enumerate() {
         let target = ["d", "e", "a"][i];
         assert!(!run_child(&root, "revert", target, Some(point)), "{point}");
         assert_eq!(current(&root).as_deref(), Some(target), "{point}");

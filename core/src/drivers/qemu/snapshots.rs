@@ -85,14 +85,10 @@ impl Cache {
 /// tell two quick changes from different processes apart.
 fn bump_gen(store: &SnapshotStore) {
     let p = store.dir().join(".gen");
-    let n: u64 = fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    // In place (no rename, no truncation to zero: either makes ext4 start
-    // a writeback at once); a torn value only misses the caches.
-    use std::os::unix::fs::FileExt as _;
-    if let Ok(f) = fs::OpenOptions::new().write(true).create(true).truncate(false).open(&p) {
-        let text = format!("{:020}\n", n + 1);
-        let _ = f.write_all_at(text.as_bytes(), 0).and_then(|()| f.set_len(text.len() as u64));
-    }
+    let n: u64 = super::read_small(&p).and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    // No fsync; a lost or stale value only misses the caches (the stamp
+    // also holds the directory's mtime, which every change moves).
+    let _ = crate::fsio::replace(&p, format!("{:020}\n", n + 1).as_bytes(), crate::fsio::Durability::Rebuildable);
 }
 
 /// Journal of a delete in progress: `full` or `metadata-only`, then the
@@ -145,9 +141,31 @@ fn journal_change(file: &str, lines: &[&str]) -> Change {
     (file.to_owned(), Some(text.into_bytes()))
 }
 
-fn read_journal(store: &SnapshotStore, file: &str) -> Option<Vec<String>> {
-    let text = fs::read_to_string(store.dir().join(file)).ok()?;
-    Some(text.lines().map(str::to_owned).collect())
+/// Reads operation journal `file` (`None` when there is none), checked:
+/// a delete journal is `full` or `metadata-only` then snapshot names, a
+/// rename journal two names; anything else is refused with
+/// `VIR_ERR_INTERNAL_ERROR` before any of it is acted on.
+fn read_journal(store: &SnapshotStore, file: &str) -> Result<Option<Vec<String>>> {
+    let p = store.dir().join(file);
+    let text = match crate::fsio::read_regular_string(&p, crate::store::MAX_METADATA_BYTES) {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.to_error(DOM, &p)),
+    };
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let names = match (file, lines.first().map(String::as_str)) {
+        (DELETE_JOURNAL, Some("full" | "metadata-only")) => &lines[1..],
+        (RENAME_JOURNAL, _) if lines.len() == 2 => &lines[..],
+        (CREATE_JOURNAL, _) if lines.len() == 3 && CreateKind::parse(&lines[2]).is_some() => &lines[..2],
+        _ => return Err(Error::internal(DOM, format!("journal '{}' is malformed; refusing to act on it", p.display()))),
+    };
+    if let Some(bad) = names.iter().find(|n| validate_snapshot_name(n).is_err()) {
+        return Err(Error::internal(
+            DOM,
+            format!("journal '{}' names an invalid snapshot '{}'; refusing to act on it", p.display(), crate::names::printable(bad)),
+        ));
+    }
+    Ok(Some(lines))
 }
 
 fn remove_journal(store: &SnapshotStore, file: &str) -> Result<()> {
@@ -168,7 +186,7 @@ fn mtime_ns(p: &std::path::Path) -> (u128, u64) {
 /// directory mtime, each disk image's mtime and size.
 fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
     use std::fmt::Write as _;
-    let generation: u64 = fs::read_to_string(store.dir().join(".gen")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    let generation: u64 = super::read_small(&store.dir().join(".gen")).and_then(|t| t.trim().parse().ok()).unwrap_or(0);
     let (dm, _) = mtime_ns(store.dir());
     let mut s = format!("gen={generation} dir={dm}");
     for d in &def.disks {
@@ -257,7 +275,7 @@ impl QemuDriver {
         // Finish a rename interrupted by a crash once the new name's metadata
         // is durable (else it never happened): children point at the new
         // name, the current marker moves to it, the old file goes.
-        if let Some(j) = read_journal(store, RENAME_JOURNAL) {
+        if let Some(j) = read_journal(store, RENAME_JOURNAL)? {
             if let [old, new] = j.as_slice() {
                 if tree.contains(old) && tree.contains(new) {
                     let uuid = def.uuid.to_string();
@@ -283,7 +301,7 @@ impl QemuDriver {
             remove_journal(store, RENAME_JOURNAL)?;
         }
         let hidden = self.resolve_create(name, store, &def, &mut tree)?;
-        let journal = read_journal(store, DELETE_JOURNAL);
+        let journal = read_journal(store, DELETE_JOURNAL)?;
         for p in problems {
             eprintln!("virsnap: qemu: snapshot metadata of '{name}': {p}");
         }
@@ -428,16 +446,11 @@ impl QemuDriver {
 
     /// Reads the full definition of `name` from its metadata file.
     fn full_def(&self, store: &SnapshotStore, name: &str) -> Result<SnapshotDef> {
-        let file = match name.strip_prefix('.') {
-            Some(rest) => format!("%2e{rest}.xml"),
-            None => format!("{name}.xml"),
-        };
-        let p = store.dir().join(file);
+        let p = store.path_for(name)?;
         // Gone since the (light) tree was read: another process deleted or
         // renamed it between our lock scopes.
-        let text = fs::read_to_string(&p).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::no_snapshot(DOM, name),
-            _ => Error::system(DOM, format!("cannot read '{}'", p.display()), &e),
+        let text = crate::fsio::read_regular_string(&p, crate::store::MAX_METADATA_BYTES).map_err(|e| {
+            if e.is_not_found() { Error::no_snapshot(DOM, name) } else { e.to_error(DOM, &p) }
         })?;
         parse_snapshot(&text, ParseFlags { redefine: true, internal: true })
     }
@@ -712,6 +725,11 @@ impl QemuDriver {
             return Err(Error::op_invalid(DOM, "cannot halt after transient domain snapshot"));
         }
 
+        // A name or definition the store cannot keep is refused before the
+        // hypervisor makes the snapshot.
+        if flags & create::NO_METADATA == 0 {
+            store.check_storable(&def, &uuid)?;
+        }
         // The intent first (one durable batch): the metadata marked
         // `creating` and the create journal. A failure to write it is
         // libvirt's "unable to save metadata" with nothing made; a crash
@@ -852,17 +870,10 @@ impl QemuDriver {
     /// is removed. Returns a tag to keep out of the listing when the undo
     /// cannot be done now.
     fn resolve_create(&self, name: &str, store: &SnapshotStore, def: &DomainDef, tree: &mut SnapshotTree) -> Result<Option<String>> {
-        let Some(j) = read_journal(store, CREATE_JOURNAL) else { return Ok(None) };
+        let Some(j) = read_journal(store, CREATE_JOURNAL)? else { return Ok(None) };
         let (Some(snap), Some(tag), Some(kind)) = (j.first(), j.get(1), j.get(2).and_then(|k| CreateKind::parse(k))) else {
-            eprintln!("virsnap: qemu: ignoring a malformed create journal of '{name}'");
-            remove_journal(store, CREATE_JOURNAL)?;
-            return Ok(None);
+            return Err(Error::internal(DOM, format!("journal '{}' is malformed; refusing to act on it", store.dir().join(CREATE_JOURNAL).display())));
         };
-        if validate_snapshot_name(snap).is_err() || validate_snapshot_name(tag).is_err() {
-            eprintln!("virsnap: qemu: ignoring a create journal of '{name}' with an invalid name");
-            remove_journal(store, CREATE_JOURNAL)?;
-            return Ok(None);
-        }
         let intent = tree.get(snap).filter(|d| d.private_value("creating").as_deref() == Some("1")).cloned();
         let running = self.pid(name).is_some();
         if running && kind == CreateKind::Internal {
