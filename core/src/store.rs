@@ -280,7 +280,21 @@ impl SnapshotStore {
         let mut current = None;
         // Insert parents before children; creation time keeps a stable order.
         defs.sort_by(|a, b| a.creation_time.cmp(&b.creation_time).then_with(|| a.name.cmp(&b.name)));
-        let mut pending = defs;
+        // As libvirt's virDomainMomentSetRelations: a snapshot whose parent
+        // was not loaded (missing or unreadable file) becomes a root, in
+        // memory only; its own children keep their links. A parent cycle
+        // is broken the same way, at one of its members.
+        let loaded: std::collections::HashSet<String> = defs.iter().filter_map(|d| d.name.clone()).collect();
+        let mut pending = Vec::with_capacity(defs.len());
+        for mut d in defs {
+            if let Some(p) = d.parent.as_deref() {
+                if !loaded.contains(p) {
+                    problems.push(format!("{}: parent {p} not found; made a root", d.name.as_deref().unwrap_or("")));
+                    d.parent = None;
+                }
+            }
+            pending.push(d);
+        }
         loop {
             let before = pending.len();
             let mut rest = Vec::new();
@@ -299,18 +313,16 @@ impl SnapshotStore {
                 }
             }
             pending = rest;
-            if pending.is_empty() || pending.len() == before {
+            if pending.is_empty() {
                 break;
             }
-        }
-        for mut d in pending {
-            let name = d.name.clone().unwrap_or_default();
-            problems.push(format!("{name}: parent {} not found; made a root", d.parent.as_deref().unwrap_or("")));
-            d.parent = None;
-            if d.active == Some(true) {
-                current = d.name.clone();
+            if pending.len() == before {
+                // Only cycles (or links to a file that failed to insert) remain.
+                if let Some(d) = pending.first_mut() {
+                    problems.push(format!("{}: parent {} is part of a cycle or not loaded; made a root", d.name.as_deref().unwrap_or(""), d.parent.as_deref().unwrap_or("")));
+                    d.parent = None;
+                }
             }
-            let _ = tree.insert(d, true);
         }
         tree.set_current(current.as_deref());
         Ok((tree, problems))
@@ -347,7 +359,7 @@ fn boot_id() -> String {
 
 /// Files of a store directory besides metadata that a [`SnapshotStore::commit`]
 /// batch may write or remove (the qemu driver's operation journals).
-pub const CONTROL_FILES: &[&str] = &[".delete-journal", ".rename-journal"];
+pub const CONTROL_FILES: &[&str] = &[".delete-journal", ".rename-journal", ".create-journal"];
 
 /// True when a batch may change file `n` of the store directory: a
 /// metadata file (of the current or the pre-0.2 name mapping) or one of
@@ -514,22 +526,102 @@ impl SnapshotStore {
             self.fresh_journal()?;
             end = 0;
         }
+        // What the batch replaces, to put back if applying it fails; a
+        // file that cannot be written at all (a directory or other
+        // non-file in the way, a name over NAME_MAX) refuses the batch
+        // before anything is recorded.
+        let old = self.before_images(changes)?;
         let rec = encode(changes);
         let f = fsio::open_log(&jpath).map_err(|e| err("open", &e))?;
-        f.write_all_at(&rec, end).map_err(|e| err("write", &e))?;
+        if let Err(e) = f.write_all_at(&rec, end) {
+            // A torn record is not part of the valid prefix; zero it so that
+            // no later, shorter record is followed by its remains.
+            let _ = f.write_all_at(&vec![0u8; rec.len()], end);
+            return Err(err("write", &e));
+        }
         if durable {
             // In place over preallocated blocks: no size or allocation
             // change, so no filesystem-journal commit (which in ext4's
             // ordered mode would also flush QEMU's fresh image data).
             f.sync_data().map_err(|e| err("sync", &e))?;
         }
-        drop(f);
         crash_point("store-after-journal");
+        if let Err(e) = self.apply_or_restore(changes, &old) {
+            // Roll back: the files are as before (restored above) and the
+            // record is dropped, so no later replay makes a batch that
+            // reported failure happen after all.
+            f.write_all_at(&vec![0u8; rec.len()], end)
+                .and_then(|()| f.sync_data())
+                .map_err(|e2| err("drop a failed record from", &e2))?;
+            self.mark_applied(end);
+            return Err(e);
+        }
+        drop(f);
         let end = end + rec.len() as u64;
-        self.apply(changes)?;
         self.mark_applied(end);
         if end > CHECKPOINT_BYTES {
-            self.checkpoint()?;
+            // Only an optimisation: the batch is applied; a checkpoint that
+            // fails (a full disk) is retried by the next commit.
+            if let Err(e) = self.checkpoint() {
+                eprintln!("virsnap: {}", e.message);
+            }
+        }
+        Ok(())
+    }
+
+    /// The current content of every file `changes` touches (`None`:
+    /// absent), read bounded; refuses a name over NAME_MAX or an existing
+    /// entry that is not a regular file.
+    fn before_images(&self, changes: &[Change]) -> Result<Vec<Option<Vec<u8>>>> {
+        use std::io::Read as _;
+        let refuse = |name: &str, errno: i32| {
+            let path = self.dir.join(name);
+            Error::system(self.domain, format!("cannot write '{}'", path.display()), &std::io::Error::from_raw_os_error(errno))
+        };
+        let mut out = Vec::with_capacity(changes.len());
+        for (name, _) in changes {
+            if name.len() > 255 {
+                return Err(refuse(name, libc::ENAMETOOLONG));
+            }
+            let path = self.dir.join(name);
+            match fs::symlink_metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(None),
+                Err(e) => return Err(Error::system(self.domain, format!("cannot stat '{}'", path.display()), &e)),
+                Ok(m) if !m.file_type().is_file() => {
+                    return Err(refuse(name, if m.is_dir() { libc::EISDIR } else { libc::EINVAL }));
+                }
+                Ok(_) => {
+                    let mut buf = Vec::new();
+                    File::open(&path)
+                        .and_then(|f| f.take(MAX_METADATA_BYTES + 1).read_to_end(&mut buf))
+                        .map_err(|e| Error::system(self.domain, format!("cannot read '{}'", path.display()), &e))?;
+                    out.push(Some(buf));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies `changes`; on a failure puts back the files already
+    /// changed (and the failing one) from `old` and returns the error.
+    fn apply_or_restore(&self, changes: &[Change], old: &[Option<Vec<u8>>]) -> Result<()> {
+        for (i, (name, data)) in changes.iter().enumerate() {
+            if let Err(e) = self.apply_one(name, data.as_deref()) {
+                for ((n, _), before) in changes.iter().zip(old).take(i + 1) {
+                    let path = self.dir.join(n);
+                    let r = match before {
+                        Some(b) => overwrite(&path, b),
+                        None => match fs::remove_file(&path) {
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                            r => r,
+                        },
+                    };
+                    if let Err(re) = r {
+                        eprintln!("virsnap: cannot restore '{}' after a failed write: {re}", path.display());
+                    }
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -541,17 +633,14 @@ impl SnapshotStore {
         fsio::replace(&self.dir.join(JOURNAL), &zeros, Durability::Synced).map_err(|e| Error::system(self.domain, format!("cannot create journal in '{}'", self.dir.display()), &e))
     }
 
-    fn apply(&self, changes: &[Change]) -> Result<()> {
-        for (name, data) in changes {
-            crash_point("store-apply");
-            let path = self.dir.join(name);
-            let r = match data {
-                Some(d) => overwrite(&path, d),
-                None => fsio::remove_if_exists(&path),
-            };
-            r.map_err(|e| Error::system(self.domain, format!("cannot write '{}'", path.display()), &e))?;
-        }
-        Ok(())
+    fn apply_one(&self, name: &str, data: Option<&[u8]>) -> Result<()> {
+        crash_point("store-apply");
+        let path = self.dir.join(name);
+        let r = match data {
+            Some(d) => overwrite(&path, d),
+            None => fsio::remove_if_exists(&path),
+        };
+        r.map_err(|e| Error::system(self.domain, format!("cannot write '{}'", path.display()), &e))
     }
 
     fn applied_line(&self, len: u64) -> String {
@@ -571,6 +660,15 @@ impl SnapshotStore {
         let buf = fsio::read_regular(&jpath, MAX_JOURNAL_BYTES).map_err(|e| e.to_error(self.domain, &jpath))?;
         let (records, _) = decode(&buf);
         self.check_records(&jpath, &records)?;
+        self.sync_dir_files(&records)?;
+        // A new, empty journal file replaces the old one.
+        self.fresh_journal()?;
+        self.mark_applied(0);
+        Ok(())
+    }
+
+    /// Makes the files `records` name durable.
+    fn sync_dir_files(&self, records: &[Vec<Change>]) -> Result<()> {
         // One syncfs (the kernel writes the files back in one go) instead
         // of an fsync per file; per-file fsyncs if syncfs is refused.
         // (`sync -f`: this crate has no unsafe code to call syncfs itself.)
@@ -592,9 +690,6 @@ impl SnapshotStore {
                 }
             }
         }
-        // A new, empty journal file replaces the old one.
-        self.fresh_journal()?;
-        self.mark_applied(0);
         Ok(())
     }
 
@@ -635,8 +730,35 @@ impl SnapshotStore {
         // Every record is checked before any is applied.
         self.check_records(&jpath, &records)?;
         fsio::remove_stale_temps(&self.dir, "");
+        let mut failed = false;
         for r in &records {
-            self.apply(r)?;
+            // A record that cannot be applied (its files cannot be written:
+            // a directory in the way, a full disk) is dropped rather than
+            // failing every later command: the files stay as they were.
+            let old = match self.before_images(r) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("virsnap: dropping a journal record of '{}': {}", self.dir.display(), e.message);
+                    failed = true;
+                    continue;
+                }
+            };
+            if let Err(e) = self.apply_or_restore(r, &old) {
+                eprintln!("virsnap: dropping a journal record of '{}': {}", self.dir.display(), e.message);
+                failed = true;
+            }
+        }
+        if failed {
+            // The other records' files are made durable, then the journal
+            // is emptied in place (no allocation: works on a full disk).
+            self.sync_dir_files(&records)?;
+            let used = buf.iter().rposition(|b| *b != 0).map_or(0, |p| p + 1);
+            let f = fsio::open_log(&jpath).map_err(|e| Error::system(self.domain, "cannot open journal", &e))?;
+            f.write_all_at(&vec![0u8; used], 0)
+                .and_then(|()| f.sync_data())
+                .map_err(|e| Error::system(self.domain, "cannot empty journal", &e))?;
+            self.mark_applied(0);
+            return Ok((0, true));
         }
         // Zero a torn record after the valid ones, so that no later, shorter
         // record can be followed by its remains.
