@@ -570,8 +570,8 @@ impl SnapshotStore {
     }
 
     /// The current content of every file `changes` touches (`None`:
-    /// absent), read bounded; refuses a name over NAME_MAX or an existing
-    /// entry that is not a regular file.
+    /// absent or a symlink), read bounded; refuses a name over NAME_MAX or
+    /// an existing entry that is neither a regular file nor a symlink.
     fn before_images(&self, changes: &[Change]) -> Result<Vec<Option<Vec<u8>>>> {
         use std::io::Read as _;
         let refuse = |name: &str, errno: i32| {
@@ -587,12 +587,14 @@ impl SnapshotStore {
             match fs::symlink_metadata(&path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(None),
                 Err(e) => return Err(Error::system(self.domain, format!("cannot stat '{}'", path.display()), &e)),
+                // A symlink is replaced, never followed (nothing to restore).
+                Ok(m) if m.file_type().is_symlink() => out.push(None),
                 Ok(m) if !m.file_type().is_file() => {
                     return Err(refuse(name, if m.is_dir() { libc::EISDIR } else { libc::EINVAL }));
                 }
                 Ok(_) => {
                     let mut buf = Vec::new();
-                    File::open(&path)
+                    open_read(&path)
                         .and_then(|f| f.take(MAX_METADATA_BYTES + 1).read_to_end(&mut buf))
                         .map_err(|e| Error::system(self.domain, format!("cannot read '{}'", path.display()), &e))?;
                     out.push(Some(buf));
