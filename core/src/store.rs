@@ -573,7 +573,6 @@ impl SnapshotStore {
     /// absent or a symlink), read bounded; refuses a name over NAME_MAX or
     /// an existing entry that is neither a regular file nor a symlink.
     fn before_images(&self, changes: &[Change]) -> Result<Vec<Option<Vec<u8>>>> {
-        use std::io::Read as _;
         let refuse = |name: &str, errno: i32| {
             let path = self.dir.join(name);
             Error::system(self.domain, format!("cannot write '{}'", path.display()), &std::io::Error::from_raw_os_error(errno))
@@ -586,19 +585,16 @@ impl SnapshotStore {
             let path = self.dir.join(name);
             match fs::symlink_metadata(&path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(None),
+                // A planted symlink is replaced (as libvirt's rename does),
+                // never read through; a rollback leaves no file there.
+                Ok(m) if m.file_type().is_symlink() => out.push(None),
                 Err(e) => return Err(Error::system(self.domain, format!("cannot stat '{}'", path.display()), &e)),
                 // A symlink is replaced, never followed (nothing to restore).
                 Ok(m) if m.file_type().is_symlink() => out.push(None),
                 Ok(m) if !m.file_type().is_file() => {
                     return Err(refuse(name, if m.is_dir() { libc::EISDIR } else { libc::EINVAL }));
                 }
-                Ok(_) => {
-                    let mut buf = Vec::new();
-                    open_read(&path)
-                        .and_then(|f| f.take(MAX_METADATA_BYTES + 1).read_to_end(&mut buf))
-                        .map_err(|e| Error::system(self.domain, format!("cannot read '{}'", path.display()), &e))?;
-                    out.push(Some(buf));
-                }
+                Ok(_) => out.push(Some(fsio::read_regular(&path, MAX_METADATA_BYTES).map_err(|e| e.to_error(self.domain, &path))?)),
             }
         }
         Ok(out)

@@ -199,7 +199,7 @@ mod tests {
         // only to a valid name.
         let ph = format!("virsnap-{u}");
         assert_eq!(Plan::parse(format!("rename\n{ph}\n-a\n").lines()), Some(Plan::Rename(ph.clone(), "-a".into())));
-        for bad in [format!("rename\nreal-snapshot\n-a\n"), format!("rename\n{ph}\na/b\n"), format!("rename\n{ph}\n-a\nextra\n"), format!("rename\n{ph}\n")] {
+        for bad in ["rename\nreal-snapshot\n-a\n".to_owned(), format!("rename\n{ph}\na/b\n"), format!("rename\n{ph}\n-a\nextra\n"), format!("rename\n{ph}\n")] {
             assert_eq!(Plan::parse(bad.lines()), None, "{bad:?}");
         }
     }
