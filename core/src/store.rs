@@ -570,8 +570,8 @@ impl SnapshotStore {
     }
 
     /// The current content of every file `changes` touches (`None`:
-    /// absent or a symlink), read bounded; refuses a name over NAME_MAX or an existing
-    /// entry that is not a regular file.
+    /// absent or a symlink), read bounded; refuses a name over NAME_MAX or
+    /// an existing entry that is neither a regular file nor a symlink.
     fn before_images(&self, changes: &[Change]) -> Result<Vec<Option<Vec<u8>>>> {
         let refuse = |name: &str, errno: i32| {
             let path = self.dir.join(name);
@@ -589,6 +589,8 @@ impl SnapshotStore {
                 // never read through; a rollback leaves no file there.
                 Ok(m) if m.file_type().is_symlink() => out.push(None),
                 Err(e) => return Err(Error::system(self.domain, format!("cannot stat '{}'", path.display()), &e)),
+                // A symlink is replaced, never followed (nothing to restore).
+                Ok(m) if m.file_type().is_symlink() => out.push(None),
                 Ok(m) if !m.file_type().is_file() => {
                     return Err(refuse(name, if m.is_dir() { libc::EISDIR } else { libc::EINVAL }));
                 }

@@ -6,8 +6,10 @@
 //!   journal record that bricks later commands, no qcow2 snapshot that
 //!   shows up as a snapshot, no reappearance once the obstacle is gone;
 //! - a delete whose `qemu-img snapshot -d` fails (the image write-locked by
-//!   another process) fails with qemu-img's error and keeps the metadata,
-//!   and no qemu-img child is left;
+//!   another process: qemu-io, or another QEMU) fails with qemu-img's error,
+//!   worded as libvirt words a failed child process (compared live with
+//!   libvirt 9.0's qemu:///embed on a create), and keeps the metadata; no
+//!   qemu-img child is left;
 //! - a missing or unreadable parent makes only its direct children roots;
 //! - a create interrupted by SIGINT/SIGTERM is finished (when QEMU's part
 //!   was done) or undone (when it was not) by the next open.
@@ -213,9 +215,21 @@ struct Holder(std::process::Child);
 
 impl Holder {
     fn lock(img: &Path) -> Holder {
-        let child = Command::new("qemu-io")
-            .args(["-f", "qcow2"])
-            .arg(img)
+        let mut c = Command::new("qemu-io");
+        c.args(["-f", "qcow2"]).arg(img);
+        Self::lock_with(c, img)
+    }
+
+    /// A paused `qemu-system-x86_64` (TCG) with the image as its disk.
+    fn lock_with_qemu(img: &Path) -> Holder {
+        let mut c = Command::new("qemu-system-x86_64");
+        c.args(["-S", "-nodefaults", "-display", "none", "-machine", "pc", "-accel", "tcg", "-m", "32", "-drive"])
+            .arg(format!("file={},format=qcow2,if=virtio", img.display()));
+        Self::lock_with(c, img)
+    }
+
+    fn lock_with(mut c: Command, img: &Path) -> Holder {
+        let mut child = c
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -224,7 +238,8 @@ impl Holder {
         // Locked once a writer cannot open it.
         let end = Instant::now() + Duration::from_secs(120);
         while Command::new("qemu-img").arg("info").arg(img).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success() {
-            assert!(Instant::now() < end, "qemu-io did not lock {}", img.display());
+            assert!(child.try_wait().unwrap().is_none(), "the lock holder exited");
+            assert!(Instant::now() < end, "{c:?} did not lock {}", img.display());
             std::thread::sleep(Duration::from_millis(50));
         }
         Holder(child)
@@ -432,4 +447,74 @@ fn an_interrupted_create_is_finished_or_undone() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// `virsh` of libvirt 9.0 with its qemu driver, else `None`.
+fn libvirt_virsh() -> Option<&'static str> {
+    let ok = Command::new("virsh").arg("--version").output().is_ok_and(|o| o.status.success())
+        && Path::new("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so").exists();
+    ok.then_some("virsh")
+}
+
+#[test]
+fn a_failed_qemu_img_step_is_worded_as_libvirt_words_it() {
+    if skip() {
+        return;
+    }
+    let Some(virsh) = libvirt_virsh() else {
+        println!("SKIP: libvirt 9.0 virsh / qemu driver not installed");
+        return;
+    };
+    // libvirt's embed driver needs these (DESIGN §5).
+    let _ = Command::new("groupadd").args(["-r", "kvm"]).output();
+    let _ = Command::new("useradd").args(["-r", "libvirt-qemu"]).output();
+    let (ours, our_img) = setup("wording-ours");
+    let theirs = Root::new("wording-libvirt");
+    std::fs::create_dir_all(theirs.dir.join("etc")).unwrap();
+    std::fs::write(theirs.dir.join("etc/qemu.conf"), "user = \"root\"\ngroup = \"root\"\nstdio_handler = \"file\"\n").unwrap();
+    let their_img = theirs.image("vm.qcow2");
+    std::fs::write(theirs.dir.join("vm.xml"), Root::domain_xml("vm", &their_img)).unwrap();
+    let vsh = |args: &[&str]| Command::new(virsh).arg("-c").arg(theirs.uri()).args(args).output().unwrap();
+    assert!(vsh(&["define", &theirs.dir.join("vm.xml").display().to_string()]).status.success());
+    // The image write-locked by another process: the create's qemu-img fails.
+    let _l1 = Holder::lock(&our_img);
+    let _l2 = Holder::lock(&their_img);
+    let out = vsh(&["snapshot-create-as", "vm", "s1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let theirs_msg = err[err.find("error: ").expect("virsh error line") + 7..].replace(&their_img.display().to_string(), "IMG");
+    let e = dom(&ours).snapshot_create_xml(&snap_xml("s1"), 0).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InternalError);
+    let ours_msg = e.message.replace(&our_img.display().to_string(), "IMG");
+    // virsh adds one newline after the message (which ends with qemu-img's).
+    assert_eq!(ours_msg.trim_end(), theirs_msg.trim_end());
+    assert!(ours_msg.contains("Child process (") && ours_msg.contains("snapshot -c s1 IMG"), "{ours_msg}");
+    // Nothing was made (the intent is gone again).
+    drop((_l1, _l2));
+    usable_with(&ours, &our_img, &[]);
+}
+
+#[test]
+fn a_delete_while_another_qemu_holds_the_image_fails_and_keeps_the_snapshot() {
+    if skip() {
+        return;
+    }
+    let (root, img) = setup("qemuheld");
+    let d = dom(&root);
+    for n in ["s1", "s2"] {
+        d.snapshot_create_xml(&snap_xml(n), 0).unwrap();
+    }
+    {
+        let _q = Holder::lock_with_qemu(&img);
+        let e = dom(&root).snapshot_lookup_by_name("s1", 0).unwrap().delete(0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InternalError, "{e:?}");
+        assert!(e.message.contains("Failed to get \"write\" lock"), "{}", e.message);
+        assert!(qemu_img_children(&root).is_empty());
+        let (all, meta, _) = view(&root);
+        assert_eq!(all, ["s1", "s2"]);
+        assert_eq!(meta, ["s1", "s2"]);
+        assert_eq!(Root::tags(&img), ["s1", "s2"]);
+    }
+    dom(&root).snapshot_lookup_by_name("s1", 0).unwrap().delete(0).unwrap();
+    usable_with(&root, &img, &["s2"]);
 }
