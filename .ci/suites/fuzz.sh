@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (issue 10): eight libFuzzer targets in tests/fuzz/
+# Coverage-guided fuzzing (issue 10): nine libFuzzer targets in tests/fuzz/
 # (snapshot XML parser and through the test driver, domain XML, URIs, ESX
 # SOAP responses, VBoxManage output and .vbox files, QMP/qemu-img JSON, a
 # live QMP session of the qemu driver against a scripted peer),
@@ -24,7 +24,7 @@ source .ci/lib.sh
 
 SECS=${VIRSNAP_FUZZ_SECONDS:-30}
 JOBS=${VIRSNAP_FUZZ_JOBS:-1}
-TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml snapshot_driver domain_xml uri esx_soap vbox_output qmp_json qmp_session})
+TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml snapshot_driver domain_xml uri esx_soap vbox_output qmp_json qmp_session store_journal})
 OUT=${VIRSNAP_FUZZ_OUT:-$ROOT/target/fuzz-run}
 XMLIN=core/tests/data/libvirt-xml
 VBOXIN=tests/vbox/transcripts

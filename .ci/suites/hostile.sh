@@ -20,7 +20,11 @@
 # VIRSNAP_HOSTILE_SECONDS, else 30) on test:///default, 10 s threads.c,
 # 10 s on qemu:///embed; SKIP with the reason when apt has no rustc-web or
 # rustc no TSan runtime; core/tests/reliability_procs.rs (two
-# processes on one qemu:///embed domain, VIRSNAP_PROCS_SECONDS, default 60);
+# processes on one qemu:///embed domain, VIRSNAP_PROCS_SECONDS, default 60;
+# then two writers killed with -9 at random points, every round checked for
+# leftover qemu-img children, metadata = qcow2 snapshots and one current,
+# VIRSNAP_KILL_SECONDS, default 20, 600 for a long run, VIRSNAP_KILL_SEED
+# replays a schedule);
 # core/tests/reliability_crash.rs (kill -9 at every injected point of
 # create/delete/revert/rename, 64 points) and reliability_inputs.rs.
 # qemu steps SKIP (with a line "SKIP: ...") when qemu-img cannot be
@@ -47,7 +51,7 @@ run() { # name command...
     local log=$B/$(echo "$name" | tr ' /:()' '_____').log
     local t0=$SECONDS
     if "$@" >"$log" 2>&1; then
-        ok "$name ($((SECONDS - t0)) s)"; grep -E '^(hostile|hostile_threads|threads:|tsan:|two processes|.*crash points swept)' "$log" | sed 's/^/     /'
+        ok "$name ($((SECONDS - t0)) s)"; grep -E '^(hostile|hostile_threads|threads:|tsan:|two processes|two writers|kill sweep|.*crash points swept)' "$log" | sed 's/^/     /'
     else
         bad "$name (log: $log)"; tail -25 "$log" | sed 's/^/     /'
     fi
@@ -132,7 +136,7 @@ fi
 
 echo "== hostile: processes and crashes (core/tests/reliability_*.rs)"
 if [ "$have_qemu" = 1 ]; then
-    run "two processes, ${VIRSNAP_PROCS_SECONDS} s, one qemu:///embed domain" \
+    run "two processes, ${VIRSNAP_PROCS_SECONDS} s, one qemu:///embed domain; two writers killed at random points, ${VIRSNAP_KILL_SECONDS:-20} s" \
         env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_procs -- --include-ignored --nocapture --test-threads=1
     run "crash sweep: kill -9 at every point of create/delete/revert/rename" \
         env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_crash -- --include-ignored --nocapture --test-threads=2
