@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 
+source .ci/lib.sh
+need_apt bash-completion   # cli/tests/interactive.rs: cli/completion/virsnap.bash
 cargo build --release --locked -p virsnap-cli
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/virsnap
 
