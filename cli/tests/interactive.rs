@@ -18,11 +18,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_virsnap");
 const DEADLINE: Duration = Duration::from_secs(120);
 const PROMPT: &str = "virsnap # ";
 
-fn have(prog: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
-}
-
 fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("virsnap-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -107,11 +102,8 @@ impl Term {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_script, ignore = "needs script(1)")]
 fn tab_completion_and_history_on_a_terminal() {
-    if !have("script") {
-        println!("SKIP: needs script(1) for a pseudo-terminal");
-        return;
-    }
     let cache = scratch("histhome");
     let mut t = Term::start("-c test:///default", &cache);
     t.wait_for(PROMPT, 1);
@@ -199,12 +191,9 @@ fn complete_command_for_bash() {
 /// cli/completion/virsnap.bash, sourced by bash with bash-completion's
 /// helpers, completes through `virsnap complete`.
 #[test]
+#[cfg_attr(virsnap_no_bash_completion, ignore = "needs bash-completion")]
 fn bash_completion_script() {
     let helpers = Path::new("/usr/share/bash-completion/bash_completion");
-    if !have("bash") || !helpers.is_file() {
-        println!("SKIP: needs bash and bash-completion");
-        return;
-    }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("completion/virsnap.bash");
     let bin_dir = Path::new(BIN).parent().expect("bin dir");
     let probe = format!(
