@@ -14,6 +14,7 @@ pub mod connect;
 pub mod drivers;
 pub mod error;
 pub mod flags;
+pub mod fsio;
 pub mod model;
 pub mod names;
 pub mod store;

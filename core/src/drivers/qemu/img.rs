@@ -13,18 +13,66 @@ pub fn binary() -> String {
     std::env::var("VIRSNAP_QEMU_IMG").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "qemu-img".into())
 }
 
+/// The qemu-img binary as libvirt names it in errors: the `PATH` entry
+/// it runs (`/usr/bin/qemu-img`), or the name as given.
+fn display_binary(bin: &str) -> String {
+    if bin.contains('/') {
+        return bin.to_owned();
+    }
+    std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).map(|d| d.join(bin)).find(|c| c.is_file()))
+        .map_or_else(|| bin.to_owned(), |c| c.display().to_string())
+}
+
+/// `setpriv` of util-linux, used to start qemu-img with a parent-death
+/// signal: a process killed in the middle of an operation (`kill -9`)
+/// takes its qemu-img with it instead of leaving an orphan that holds the
+/// image lock and finishes a step nobody records.
+fn setpriv() -> Option<&'static str> {
+    static SETPRIV: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *SETPRIV.get_or_init(|| {
+        ["/usr/bin/setpriv", "/bin/setpriv"].into_iter().find(|p| {
+            Command::new(p)
+                .args(["--pdeathsig", "KILL", "true"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    })
+}
+
+/// Runs qemu-img with `args` and waits for it (on every path: `output()`
+/// reaps the child; with `setpriv` it also dies with this thread).
+/// Failure is worded as libvirt's `virCommandRun`: `VIR_ERR_INTERNAL_ERROR`
+/// "Child process (CMD) unexpected exit status N: STDERR".
 fn run(args: &[&str]) -> Result<String> {
-    let out = Command::new(binary())
+    let bin = binary();
+    let mut cmd = match setpriv() {
+        Some(sp) => {
+            let mut c = Command::new(sp);
+            c.args(["--pdeathsig", "KILL", "--"]).arg(&bin);
+            c
+        }
+        None => Command::new(&bin),
+    };
+    let out = cmd
         .args(args)
+        .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| Error::new(ErrorCode::OperationFailed, DOM, format!("cannot run qemu-img: {e}")))?;
+        .map_err(|e| Error::new(ErrorCode::InternalError, ErrorDomain::None, format!("cannot run {}: {e}", display_binary(&bin))))?;
     if !out.status.success() {
+        use std::os::unix::process::ExitStatusExt as _;
+        let status = match (out.status.code(), out.status.signal()) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(s)) => format!("fatal signal {s}"),
+            (None, None) => "exit status -1".to_owned(),
+        };
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::new(
-            ErrorCode::OperationFailed,
-            DOM,
-            format!("qemu-img {} failed: {}", args.first().copied().unwrap_or(""), err.trim()),
-        ));
+        let sep = if err.is_empty() { "" } else { ": " };
+        let cmdline = std::iter::once(display_binary(&bin)).chain(args.iter().map(|a| (*a).to_owned())).collect::<Vec<_>>().join(" ");
+        return Err(Error::new(ErrorCode::InternalError, ErrorDomain::None, format!("Child process ({cmdline}) unexpected {status}{sep}{err}")));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -12,10 +12,10 @@
 //! parent, state, creation time, memory and disk locations, UUID, tag);
 //! a full definition is read from its own file when an operation needs it.
 
-use std::fs;
 use std::path::Path;
 
 use crate::model::{DiskDef, Location, SnapshotDef, SnapshotState};
+use crate::names::validate_snapshot_name;
 use crate::tree::SnapshotTree;
 
 const MAGIC: &str = "virsnap-qemu-index 2";
@@ -60,17 +60,16 @@ pub fn write(path: &Path, stamp: &str, tree: &SnapshotTree, missing: &[String]) 
         out.push_str(&line);
         out.push('\n');
     }
-    // Written in place (a rename over the old index made ext4 start a
-    // writeback at once, milliseconds under load); the last line seals the
-    // content with its length and hash, so a torn or half-cut file is
-    // never trusted.
+    // The last line seals the content with its length and hash, so a torn
+    // file is never trusted. A new file replaces the old one, no fsync.
     let seal = format!("END {} {:016x}\n", out.len(), fnv64(out.as_bytes()));
     out.push_str(&seal);
-    use std::os::unix::fs::FileExt as _;
-    if let Ok(f) = fs::OpenOptions::new().write(true).create(true).truncate(false).open(path) {
-        let _ = f.write_all_at(out.as_bytes(), 0).and_then(|()| f.set_len(out.len() as u64));
-    }
+    // A cache: when it cannot be written, the next command loads in full.
+    let _ = crate::fsio::replace(path, out.as_bytes(), crate::fsio::Durability::Rebuildable);
 }
+
+/// Largest index read back (about 100 bytes per snapshot).
+const MAX_INDEX_BYTES: u64 = 512 * 1024 * 1024;
 
 fn fnv64(data: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -97,7 +96,7 @@ fn unseal(text: &str) -> Option<&str> {
 
 /// Reads the index when its stamp equals `stamp`: (tree of light defs, missing).
 pub fn read(path: &Path, stamp: &str) -> Option<(SnapshotTree, Vec<String>)> {
-    let text = fs::read_to_string(path).ok()?;
+    let text = crate::fsio::read_regular_string(path, MAX_INDEX_BYTES).ok()?;
     let text = unseal(&text)?;
     let mut lines = text.lines();
     if lines.next()? != MAGIC || lines.next()? != stamp {
@@ -108,7 +107,9 @@ pub fn read(path: &Path, stamp: &str) -> Option<(SnapshotTree, Vec<String>)> {
     let mut missing = Vec::new();
     for l in lines {
         let f: Vec<&str> = l.split('\t').collect();
-        if f.len() != 11 {
+        // Names are checked like every name read back from disk; an index
+        // with a bad one is not trusted (the full load runs).
+        if f.len() != 11 || validate_snapshot_name(f[0]).is_err() || (!f[1].is_empty() && validate_snapshot_name(f[1]).is_err()) {
             return None;
         }
         let mut d = SnapshotDef {
@@ -158,6 +159,7 @@ pub fn read(path: &Path, stamp: &str) -> Option<(SnapshotTree, Vec<String>)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn sealed_index_round_trip_and_torn_files_are_not_trusted() {

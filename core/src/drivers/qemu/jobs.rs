@@ -94,6 +94,40 @@ impl QemuDriver {
         super::snapshots::hmp_check(op.what(), &out)
     }
 
+    /// Waits until no snapshot job of virsnap (of this or a process that
+    /// died) is still running in QEMU, and dismisses the finished ones, so
+    /// that the images show their final snapshot list.
+    pub(super) fn settle_jobs(&self, q: &mut Qmp) -> Result<()> {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let jobs = match q.execute("query-jobs", None) {
+                Ok(j) => j,
+                // QEMU without the job commands: HMP snapshots are synchronous.
+                Err(e) if e.message.contains("has not been found") => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let mut busy = false;
+            for j in jobs.as_array().unwrap_or(&[]) {
+                let Some(id) = j.get("id").and_then(Json::as_str) else { continue };
+                if !id.starts_with("virsnap-") {
+                    continue;
+                }
+                if j.get("status").and_then(Json::as_str) == Some("concluded") {
+                    q.execute("job-dismiss", Some(Json::obj([("id", Json::str(id))])))?;
+                } else {
+                    busy = true;
+                }
+            }
+            if !busy {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::new(crate::error::ErrorCode::OperationTimeout, DOM, "a snapshot job of QEMU did not finish"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn vm_snapshot_job(&self, q: &mut Qmp, def: &DomainDef, op: VmOp, tag: &str, progress_op: &str) -> Result<()> {
         let nodes = nodes(q, def)?;
         let job = format!("virsnap-{}-{}", op.hmp(), std::process::id());

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use super::{check_flags, DomainInfo, DomainRef, Driver, ListKind, OpenRequest, ParsedUri, ProgressFn};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::model::{reason, DomainState};
+use crate::fsio::{self, Durability};
 use crate::store::{atomic_write, SnapshotStore, StoreLock};
 use crate::uuid::Uuid;
 
@@ -120,15 +121,19 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// Replaces a small runtime file without fsync: runtime state (ids, state
-/// reasons) is not worth a disk flush. The content has a fixed width per
-/// file and is written in place over the old one (no rename, no truncation:
-/// either makes ext4 start a writeback at once), so a crash leaves the old
-/// or the new value.
+/// reasons) is not worth a disk flush. A new file renamed over the old one
+/// ([`fsio::replace`]), so a crash leaves the old or the new value and a
+/// planted link is never written through.
 fn quick_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt as _;
-    let f = fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
-    f.write_all_at(data, 0)?;
-    f.set_len(data.len() as u64)
+    fsio::replace(path, data, Durability::Atomic)
+}
+
+/// Largest runtime file (status, id counter, `.gen`) read back.
+const SMALL_FILE_BYTES: u64 = 4096;
+
+/// Reads a small runtime file (regular, bounded); `None` when missing or unusable.
+pub(super) fn read_small(path: &Path) -> Option<String> {
+    fsio::read_regular_string(path, SMALL_FILE_BYTES).ok()
 }
 
 fn mkdir(p: &Path) -> Result<()> {
@@ -178,16 +183,17 @@ impl QemuDriver {
 
     /// The persistent definition, if any.
     fn persistent_def(&self, name: &str) -> Result<Option<DomainDef>> {
-        match fs::read_to_string(self.config_path(name)) {
+        let p = self.config_path(name);
+        match fsio::read_regular_string(&p, crate::xml::MAX_DOCUMENT_BYTES as u64) {
             Ok(t) => Ok(Some(DomainDef::parse(&t)?)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::system(DOM, "cannot read domain definition", &e)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.to_error(DOM, &p)),
         }
     }
 
     /// The live definition of a running (or transient) guest.
     fn live_def(&self, name: &str) -> Option<DomainDef> {
-        fs::read_to_string(self.live_path(name)).ok().and_then(|t| DomainDef::parse(&t).ok())
+        fsio::read_regular_string(&self.live_path(name), crate::xml::MAX_DOCUMENT_BYTES as u64).ok().and_then(|t| DomainDef::parse(&t).ok())
     }
 
     /// The definition in effect: live while running, else persistent.
@@ -216,7 +222,7 @@ impl QemuDriver {
     }
 
     fn status(&self, name: &str) -> Status {
-        let t = fs::read_to_string(self.status_path(name)).unwrap_or_default();
+        let t = read_small(&self.status_path(name)).unwrap_or_default();
         let mut it = t.split_whitespace().map(|x| x.parse::<i32>().unwrap_or(0));
         Status { id: it.next().unwrap_or(-1), reason: it.next().unwrap_or(0) }
     }
@@ -230,7 +236,7 @@ impl QemuDriver {
         let store = SnapshotStore::open(self.paths.run.join(".ids"), DOM)?;
         let _l = store.lock()?;
         let p = store.dir().join("next");
-        let n: i32 = fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(1);
+        let n: i32 = read_small(&p).and_then(|t| t.trim().parse().ok()).unwrap_or(1);
         quick_write(&p, format!("{:>20}\n", n + 1).as_bytes()).map_err(|e| Error::system(DOM, "cannot write id counter", &e))?;
         Ok(n)
     }

@@ -85,14 +85,10 @@ impl Cache {
 /// tell two quick changes from different processes apart.
 fn bump_gen(store: &SnapshotStore) {
     let p = store.dir().join(".gen");
-    let n: u64 = fs::read_to_string(&p).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
-    // In place (no rename, no truncation to zero: either makes ext4 start
-    // a writeback at once); a torn value only misses the caches.
-    use std::os::unix::fs::FileExt as _;
-    if let Ok(f) = fs::OpenOptions::new().write(true).create(true).truncate(false).open(&p) {
-        let text = format!("{:020}\n", n + 1);
-        let _ = f.write_all_at(text.as_bytes(), 0).and_then(|()| f.set_len(text.len() as u64));
-    }
+    let n: u64 = super::read_small(&p).and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    // No fsync; a lost or stale value only misses the caches (the stamp
+    // also holds the directory's mtime, which every change moves).
+    let _ = crate::fsio::replace(&p, format!("{:020}\n", n + 1).as_bytes(), crate::fsio::Durability::Rebuildable);
 }
 
 /// Journal of a delete in progress: `full` or `metadata-only`, then the
@@ -102,6 +98,41 @@ fn bump_gen(store: &SnapshotStore) {
 const DELETE_JOURNAL: &str = ".delete-journal";
 /// Journal of a rename in progress: the old name, then the new one.
 const RENAME_JOURNAL: &str = ".rename-journal";
+/// Journal of a create in progress: the snapshot name, its qcow2 tag and
+/// its [`CreateKind`]. Written with the `creating`-marked metadata before
+/// the hypervisor step, removed with the final metadata.
+const CREATE_JOURNAL: &str = ".create-journal";
+
+/// What the hypervisor step of a create makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CreateKind {
+    /// Internal qcow2 snapshots.
+    Internal,
+    /// New external overlays (removed again on undo).
+    External,
+    /// External overlays the caller provided (`REUSE_EXT`, never removed).
+    ExternalReuse,
+}
+
+impl CreateKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Internal => "internal",
+            Self::External => "external",
+            Self::ExternalReuse => "external-reuse",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Internal, Self::External, Self::ExternalReuse].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// libvirt's error when a snapshot's metadata cannot be written
+/// (`qemuSnapshotCreateWriteMetadata`); the cause goes to stderr.
+fn unable_to_save(name: &str, cause: &Error) -> Error {
+    eprintln!("virsnap: qemu: {}", cause.message);
+    Error::internal(DOM, format!("unable to save metadata for snapshot {name}"))
+}
 
 /// The change writing journal `file` with `lines` (part of a store batch).
 fn journal_change(file: &str, lines: &[&str]) -> Change {
@@ -110,9 +141,31 @@ fn journal_change(file: &str, lines: &[&str]) -> Change {
     (file.to_owned(), Some(text.into_bytes()))
 }
 
-fn read_journal(store: &SnapshotStore, file: &str) -> Option<Vec<String>> {
-    let text = fs::read_to_string(store.dir().join(file)).ok()?;
-    Some(text.lines().map(str::to_owned).collect())
+/// Reads operation journal `file` (`None` when there is none), checked:
+/// a delete journal is `full` or `metadata-only` then snapshot names, a
+/// rename journal two names; anything else is refused with
+/// `VIR_ERR_INTERNAL_ERROR` before any of it is acted on.
+fn read_journal(store: &SnapshotStore, file: &str) -> Result<Option<Vec<String>>> {
+    let p = store.dir().join(file);
+    let text = match crate::fsio::read_regular_string(&p, crate::store::MAX_METADATA_BYTES) {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.to_error(DOM, &p)),
+    };
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let names = match (file, lines.first().map(String::as_str)) {
+        (DELETE_JOURNAL, Some("full" | "metadata-only")) => &lines[1..],
+        (RENAME_JOURNAL, _) if lines.len() == 2 => &lines[..],
+        (CREATE_JOURNAL, _) if lines.len() == 3 && CreateKind::parse(&lines[2]).is_some() => &lines[..2],
+        _ => return Err(Error::internal(DOM, format!("journal '{}' is malformed; refusing to act on it", p.display()))),
+    };
+    if let Some(bad) = names.iter().find(|n| validate_snapshot_name(n).is_err()) {
+        return Err(Error::internal(
+            DOM,
+            format!("journal '{}' names an invalid snapshot '{}'; refusing to act on it", p.display(), crate::names::printable(bad)),
+        ));
+    }
+    Ok(Some(lines))
 }
 
 fn remove_journal(store: &SnapshotStore, file: &str) -> Result<()> {
@@ -133,7 +186,7 @@ fn mtime_ns(p: &std::path::Path) -> (u128, u64) {
 /// directory mtime, each disk image's mtime and size.
 fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
     use std::fmt::Write as _;
-    let generation: u64 = fs::read_to_string(store.dir().join(".gen")).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    let generation: u64 = super::read_small(&store.dir().join(".gen")).and_then(|t| t.trim().parse().ok()).unwrap_or(0);
     let (dm, _) = mtime_ns(store.dir());
     let mut s = format!("gen={generation} dir={dm}");
     for d in &def.disks {
@@ -189,6 +242,13 @@ pub(super) fn hmp_check(cmd: &str, out: &str) -> Result<()> {
     Ok(())
 }
 
+/// Removes the private metadata element `key` (`deleting`, `creating`).
+fn clear_private(d: &mut SnapshotDef, key: &str) {
+    if let Some(p) = d.private.as_mut() {
+        p.children.retain(|n| !matches!(n, crate::xml::Node::Element(e) if e.name == key));
+    }
+}
+
 fn now() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
@@ -202,7 +262,7 @@ impl QemuDriver {
             bump_gen(store);
         }
         let stamp = stamp_of(store, &def);
-        let pending = [DELETE_JOURNAL, RENAME_JOURNAL].iter().any(|j| store.dir().join(j).exists());
+        let pending = [DELETE_JOURNAL, RENAME_JOURNAL, CREATE_JOURNAL].iter().any(|j| store.dir().join(j).exists());
         if !pending {
             if let Some(l) = self.cache.take(name, &stamp) {
                 return Ok(l);
@@ -215,7 +275,7 @@ impl QemuDriver {
         // Finish a rename interrupted by a crash once the new name's metadata
         // is durable (else it never happened): children point at the new
         // name, the current marker moves to it, the old file goes.
-        if let Some(j) = read_journal(store, RENAME_JOURNAL) {
+        if let Some(j) = read_journal(store, RENAME_JOURNAL)? {
             if let [old, new] = j.as_slice() {
                 if tree.contains(old) && tree.contains(new) {
                     let uuid = def.uuid.to_string();
@@ -240,7 +300,8 @@ impl QemuDriver {
             }
             remove_journal(store, RENAME_JOURNAL)?;
         }
-        let journal = read_journal(store, DELETE_JOURNAL);
+        let hidden = self.resolve_create(name, store, &def, &mut tree)?;
+        let journal = read_journal(store, DELETE_JOURNAL)?;
         for p in problems {
             eprintln!("virsnap: qemu: snapshot metadata of '{name}': {p}");
         }
@@ -271,9 +332,19 @@ impl QemuDriver {
             for n in doomed {
                 let Some(d) = tree.get(&n).cloned() else { continue };
                 let tag = tag_of(&d);
-                if !metadata_only && tags.contains(tag.as_str()) {
-                    for disk in &idisks {
-                        let _ = self.delete_tag(name, &disk.source, &tag);
+                if !metadata_only && has_internal(&d) && !d.is_external() && tags.contains(tag.as_str()) {
+                    if let Err(e) = self.delete_tag_everywhere(name, &def, &tag) {
+                        // The image part cannot be finished: the snapshot
+                        // stays, with its metadata, as the delete never was.
+                        eprintln!("virsnap: qemu: cannot finish the interrupted delete of snapshot '{n}' of '{name}', kept: {}", e.message);
+                        let is_current = tree.current() == Some(n.as_str());
+                        if let Some(d) = tree.get_mut(&n) {
+                            clear_private(d, "deleting");
+                            let ch = store.change_for(d, &def.uuid.to_string(), is_current)?;
+                            store.commit(&[ch], true)?;
+                            bump_gen(store);
+                        }
+                        continue;
                     }
                 }
                 if let Ok(r) = tree.remove(&n) {
@@ -307,7 +378,7 @@ impl QemuDriver {
                 known.insert(tag);
             }
             for s in &img_snaps {
-                if known.contains(&s.tag) || tree.contains(&s.tag) || validate_snapshot_name(&s.tag).is_err() {
+                if known.contains(&s.tag) || tree.contains(&s.tag) || hidden.as_ref() == Some(&s.tag) || validate_snapshot_name(&s.tag).is_err() {
                     continue;
                 }
                 let online = s.vm_state_size > 0;
@@ -375,16 +446,11 @@ impl QemuDriver {
 
     /// Reads the full definition of `name` from its metadata file.
     fn full_def(&self, store: &SnapshotStore, name: &str) -> Result<SnapshotDef> {
-        let file = match name.strip_prefix('.') {
-            Some(rest) => format!("%2e{rest}.xml"),
-            None => format!("{name}.xml"),
-        };
-        let p = store.dir().join(file);
+        let p = store.path_for(name)?;
         // Gone since the (light) tree was read: another process deleted or
         // renamed it between our lock scopes.
-        let text = fs::read_to_string(&p).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::no_snapshot(DOM, name),
-            _ => Error::system(DOM, format!("cannot read '{}'", p.display()), &e),
+        let text = crate::fsio::read_regular_string(&p, crate::store::MAX_METADATA_BYTES).map_err(|e| {
+            if e.is_not_found() { Error::no_snapshot(DOM, name) } else { e.to_error(DOM, &p) }
         })?;
         parse_snapshot(&text, ParseFlags { redefine: true, internal: true })
     }
@@ -406,13 +472,53 @@ impl QemuDriver {
         Ok(())
     }
 
-    fn delete_tag(&self, name: &str, path: &std::path::Path, tag: &str) -> Result<()> {
-        if self.pid(name).is_some() {
-            let def = self.def(name)?;
-            self.vm_snapshot(&mut self.qmp(name)?, &def, VmOp::Delete, tag, "snapshot-delete")
-        } else {
-            img::snapshot_delete(path, tag)
+    /// Deletes internal snapshot `tag` from every writable qcow2 disk of
+    /// `domdef` that holds it: through QEMU while the guest runs, else
+    /// `qemu-img snapshot -d`. A disk without the tag is fine (a delete
+    /// finished earlier); any failure is returned as the hypervisor's error.
+    pub(super) fn delete_tag_everywhere(&self, name: &str, domdef: &DomainDef, tag: &str) -> Result<()> {
+        let disks: Vec<PathBuf> = internal_disks(domdef).iter().map(|d| d.source.clone()).collect();
+        let holding: Vec<&PathBuf> = disks.iter().filter(|p| img::snapshots(p).map_or(true, |v| v.iter().any(|s| s.tag == tag))).collect();
+        if holding.is_empty() {
+            return Ok(());
         }
+        if self.pid(name).is_some() {
+            let mut q = self.qmp(name)?;
+            return self.vm_snapshot(&mut q, domdef, VmOp::Delete, tag, "snapshot-delete");
+        }
+        for p in holding {
+            img::snapshot_delete(p, tag)?;
+        }
+        Ok(())
+    }
+
+    /// A delete whose hypervisor step failed: the snapshots in `gone`
+    /// (whose images are already deleted) lose their metadata, the other
+    /// `targets` keep theirs with the `deleting` intent cleared, and the
+    /// delete journal goes, in one durable batch.
+    fn abandon_delete(&self, name: &str, store: &SnapshotStore, loaded: &mut Loaded, targets: &[String], gone: &[String], uuid: &str) -> Result<()> {
+        let tree = &mut loaded.tree;
+        let mut touched: Vec<String> = Vec::new();
+        for t in targets.iter().filter(|t| !gone.contains(t)) {
+            if let Some(d) = tree.get_mut(t) {
+                clear_private(d, "deleting");
+                touched.push(t.clone());
+            }
+        }
+        let mut extra = Vec::new();
+        for g in gone {
+            if let Ok(r) = tree.remove(g) {
+                touched.extend(r.reparented);
+                extra.push(store.removal_for(g)?);
+            }
+        }
+        touched.retain(|t| !gone.contains(t));
+        touched.extend(tree.current().map(str::to_owned));
+        extra.push((DELETE_JOURNAL.to_owned(), None));
+        self.persist_with(name, store, tree, &touched, uuid, extra, true)?;
+        let l = std::mem::take(loaded);
+        self.recache(name, store, l);
+        Ok(())
     }
 
     /// Saves the given snapshots' metadata and refreshes the cache.
@@ -619,18 +725,47 @@ impl QemuDriver {
             return Err(Error::op_invalid(DOM, "cannot halt after transient domain snapshot"));
         }
 
+        // A name or definition the store cannot keep is refused before the
+        // hypervisor makes the snapshot.
+        if flags & create::NO_METADATA == 0 {
+            store.check_storable(&def, &uuid)?;
+        }
+        // The intent first (one durable batch): the metadata marked
+        // `creating` and the create journal. A failure to write it is
+        // libvirt's "unable to save metadata" with nothing made; a crash
+        // after it is finished or undone by the next load (resolve_create).
+        let journaled = flags & create::NO_METADATA == 0;
+        let kind = if !any_ext {
+            CreateKind::Internal
+        } else if flags & create::REUSE_EXT != 0 {
+            CreateKind::ExternalReuse
+        } else {
+            CreateKind::External
+        };
+        let old_pers = self.persistent_def(&dom.name)?;
+        if journaled {
+            let mut intent = def.clone();
+            intent.private_mut().set_child_text("creating", "1");
+            let batch = vec![store.change_for(&intent, &uuid, false)?, journal_change(CREATE_JOURNAL, &[&name, &name, kind.as_str()])];
+            let r = store.commit(&batch, true);
+            bump_gen(&store);
+            self.cache.forget(&dom.name);
+            if let Err(e) = r {
+                return Err(unable_to_save(&name, &e));
+            }
+        }
+        crash_point("qemu-create-after-intent");
+
         // The hypervisor part.
         self.progress("snapshot-create", 0);
-        if any_ext {
+        let made = if any_ext {
             drop(qmp_conn.take());
-            self.create_external(&domdef, &def, active, flags)?;
+            self.create_external(&domdef, &def, active, flags)
         } else if active {
-            let mut q = match qmp_conn.take() {
-                Some(q) => q,
-                None => self.qmp(&dom.name)?,
-            };
-            self.vm_snapshot(&mut q, &domdef, VmOp::Save, &name, "snapshot-create")?;
-            drop(q);
+            match qmp_conn.take().map_or_else(|| self.qmp(&dom.name), Ok) {
+                Ok(mut q) => self.vm_snapshot(&mut q, &domdef, VmOp::Save, &name, "snapshot-create"),
+                Err(e) => Err(e),
+            }
         } else {
             let disks: Vec<PathBuf> = def
                 .disks
@@ -638,33 +773,185 @@ impl QemuDriver {
                 .filter(|d| d.snapshot == Location::Internal)
                 .filter_map(|d| domdef.disk(&d.name).map(|x| x.source.clone()))
                 .collect();
-            for (i, p) in disks.iter().enumerate() {
-                if let Err(e) = img::snapshot_create(p, &name) {
-                    for q in &disks[..i] {
-                        let _ = img::snapshot_delete(q, &name);
-                    }
-                    return Err(e);
-                }
+            disks.iter().try_for_each(|p| img::snapshot_create(p, &name))
+        };
+        if let Err(e) = made {
+            // Partly made (some disks, or QEMU failed half way): undone.
+            if journaled {
+                self.abort_create(&dom.name, &store, &name, kind, None, None)?;
+            } else if kind == CreateKind::Internal {
+                self.delete_tag_everywhere(&dom.name, &domdef, &name)?;
             }
+            return Err(e);
         }
         crash_point("qemu-create-after-hypervisor");
         self.progress("snapshot-create", 100);
         if active && flags & create::HALT != 0 {
             self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
         }
-        if flags & create::NO_METADATA != 0 {
+        if !journaled {
             bump_gen(&store);
             self.cache.forget(&dom.name);
             return Ok(name);
         }
         let old_cur = tree.current().map(str::to_owned);
+        let made_def = def.clone();
         tree.insert(def, true)?;
         tree.set_current(Some(&name));
         let mut names = vec![name.clone()];
         names.extend(old_cur);
-        self.persist(&dom.name, &store, tree, &names, &uuid)?;
+        // Not synced: if a power failure loses it, the durable intent
+        // finishes the create on the next load (the hypervisor step is done).
+        let extra = vec![(CREATE_JOURNAL.to_owned(), None)];
+        if let Err(e) = self.persist_with(&dom.name, &store, tree, &names, &uuid, extra, false) {
+            // As libvirt: the create fails with "unable to save metadata";
+            // unlike libvirt, what QEMU made is undone, so no snapshot
+            // without metadata is left behind.
+            let undo = if active && !any_ext { None } else { old_pers.as_ref() };
+            self.abort_create(&dom.name, &store, &name, kind, Some(&made_def), undo)?;
+            return Err(unable_to_save(&name, &e));
+        }
         self.recache(&dom.name, &store, loaded);
         Ok(name)
+    }
+
+    /// Undoes a create whose intent is recorded and which fails: deletes
+    /// the internal snapshot (where made) or, for an external one made
+    /// while the domain was off (`made` and its old definition `old_pers`
+    /// given), switches the definition back and removes the new overlays.
+    /// Then the intent goes. When the undo itself fails, the metadata goes
+    /// but the create journal stays: the next load retries the undo and
+    /// never lists the leftover as a snapshot.
+    fn abort_create(
+        &self,
+        name: &str,
+        store: &SnapshotStore,
+        snap: &str,
+        kind: CreateKind,
+        made: Option<&SnapshotDef>,
+        old_pers: Option<&DomainDef>,
+    ) -> Result<()> {
+        let undone = match kind {
+            CreateKind::Internal => self.def(name).and_then(|d| self.delete_tag_everywhere(name, &d, snap)),
+            CreateKind::External => match (made, old_pers) {
+                (Some(m), Some(old)) if self.pid(name).is_none() => self.save_config(old).and_then(|()| {
+                    for d in m.disks.iter().filter(|d| d.snapshot == Location::External) {
+                        if let Some(p) = d.source_path() {
+                            match fs::remove_file(p) {
+                                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                    return Err(Error::system(DOM, format!("cannot remove '{p}'"), &e));
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    Ok(())
+                }),
+                _ => Ok(()),
+            },
+            CreateKind::ExternalReuse => Ok(()),
+        };
+        let mut batch = vec![store.removal_for(snap)?];
+        match &undone {
+            Ok(()) => batch.push((CREATE_JOURNAL.to_owned(), None)),
+            Err(e) => eprintln!("virsnap: qemu: cannot undo the failed create of snapshot '{snap}' of '{name}' (retried on the next load): {}", e.message),
+        }
+        let r = store.commit(&batch, true);
+        bump_gen(store);
+        self.cache.forget(name);
+        r
+    }
+
+    /// Finishes or undoes a create interrupted by a crash (the create
+    /// journal names it): when the intent's metadata is there and the
+    /// hypervisor step completed (every disk holds the qcow2 snapshot, or
+    /// the definition uses every new overlay), the snapshot is completed as
+    /// the create would have (it becomes current); otherwise what was made
+    /// is removed. Returns a tag to keep out of the listing when the undo
+    /// cannot be done now.
+    fn resolve_create(&self, name: &str, store: &SnapshotStore, def: &DomainDef, tree: &mut SnapshotTree) -> Result<Option<String>> {
+        let Some(j) = read_journal(store, CREATE_JOURNAL)? else { return Ok(None) };
+        let (Some(snap), Some(tag), Some(kind)) = (j.first(), j.get(1), j.get(2).and_then(|k| CreateKind::parse(k))) else {
+            return Err(Error::internal(DOM, format!("journal '{}' is malformed; refusing to act on it", store.dir().join(CREATE_JOURNAL).display())));
+        };
+        let intent = tree.get(snap).filter(|d| d.private_value("creating").as_deref() == Some("1")).cloned();
+        let running = self.pid(name).is_some();
+        if running && kind == CreateKind::Internal {
+            // A snapshot-save job of the process that died runs on in QEMU.
+            if let Ok(mut q) = self.qmp(name) {
+                self.settle_jobs(&mut q)?;
+            }
+        }
+        let done = match (&intent, kind) {
+            (None, _) => false,
+            (Some(_), CreateKind::Internal) => {
+                let disks = internal_disks(def);
+                !disks.is_empty() && disks.iter().all(|d| img::snapshots(&d.source).is_ok_and(|v| v.iter().any(|s| &s.tag == tag)))
+            }
+            (Some(i), _) => {
+                let wanted: Vec<(&str, &str)> = i
+                    .disks
+                    .iter()
+                    .filter(|d| d.snapshot == Location::External)
+                    .filter_map(|d| d.source_path().map(|p| (d.name.as_str(), p)))
+                    .collect();
+                !wanted.is_empty() && wanted.iter().all(|(t, p)| def.disk(t).is_some_and(|x| x.source.to_str() == Some(*p)))
+            }
+        };
+        let uuid = def.uuid.to_string();
+        if done {
+            let old = tree.current().map(str::to_owned).filter(|c| c != snap);
+            let mut batch = Vec::new();
+            if let Some(d) = tree.get_mut(snap) {
+                clear_private(d, "creating");
+            }
+            tree.set_current(Some(snap));
+            if let Some(d) = tree.get(snap) {
+                batch.push(store.change_for(d, &uuid, true)?);
+            }
+            if let Some(o) = old.as_deref().and_then(|o| tree.get(o)) {
+                batch.push(store.change_for(o, &uuid, false)?);
+            }
+            batch.push((CREATE_JOURNAL.to_owned(), None));
+            store.commit(&batch, true)?;
+            bump_gen(store);
+            return Ok(None);
+        }
+        let undone = match kind {
+            CreateKind::Internal => self.delete_tag_everywhere(name, def, tag),
+            CreateKind::External => {
+                let pers = self.persistent_def(name)?;
+                let live = if running { self.live_def(name) } else { None };
+                let in_use = |p: &str| pers.iter().chain(live.iter()).any(|d| d.disks.iter().any(|x| x.source.to_str() == Some(p)));
+                for d in intent.iter().flat_map(|i| i.disks.iter()).filter(|d| d.snapshot == Location::External) {
+                    if let Some(p) = d.source_path().filter(|p| !in_use(p) && std::path::Path::new(p).exists()) {
+                        fs::remove_file(p).map_err(|e| Error::system(DOM, format!("cannot remove '{p}'"), &e))?;
+                    }
+                }
+                Ok(())
+            }
+            CreateKind::ExternalReuse => Ok(()),
+        };
+        let mut batch = Vec::new();
+        if intent.is_some() {
+            batch.push(store.removal_for(snap)?);
+            let _ = tree.remove(snap);
+        }
+        let hidden = match undone {
+            Ok(()) => {
+                batch.push((CREATE_JOURNAL.to_owned(), None));
+                None
+            }
+            Err(e) => {
+                eprintln!("virsnap: qemu: cannot undo the interrupted create of snapshot '{snap}' of '{name}' (retried on the next load): {}", e.message);
+                Some(tag.clone())
+            }
+        };
+        if !batch.is_empty() {
+            store.commit(&batch, true)?;
+            bump_gen(store);
+        }
+        Ok(hidden)
     }
 
     fn create_external(&self, domdef: &DomainDef, def: &SnapshotDef, active: bool, flags: u32) -> Result<()> {
@@ -888,27 +1175,32 @@ impl QemuDriver {
                     }
                 }
             }
-            // Journal and intent in one durable batch (one fdatasync).
-            self.persist_with(&dom.name, &store, tree, &targets, &uuid, vec![journal], true)?;
+            // The intent is the `deleting` marks alone, one durable batch
+            // (one fdatasync) that rewrites files in place: no new file, so
+            // a delete works on a full filesystem and makes room there.
+            drop(journal);
+            self.persist_with(&dom.name, &store, tree, &targets, &uuid, Vec::new(), true)?;
             crash_point("qemu-delete-after-intent");
-            let disks: Vec<PathBuf> = internal_disks(&domdef).iter().map(|d| d.source.clone()).collect();
-            let running = self.pid(&dom.name).is_some();
+            // Children before parents; the first failing hypervisor step
+            // stops the delete: what was deleted so far is gone (as
+            // libvirt's per-snapshot discard), the rest keeps its metadata.
+            let mut gone: Vec<String> = Vec::new();
+            let mut failure = None;
             for t in targets.iter().rev() {
                 let Some(d) = tree.get(t) else { continue };
-                if !has_internal(d) || loaded.missing.contains(t) {
-                    continue;
-                }
-                let tag = tag_of(d);
-                if running {
-                    if let Ok(mut q) = self.qmp(&dom.name) {
-                        let _ = self.vm_snapshot(&mut q, &domdef, VmOp::Delete, &tag, "snapshot-delete");
+                if has_internal(d) && !loaded.missing.contains(t) {
+                    let tag = tag_of(d);
+                    if let Err(e) = self.delete_tag_everywhere(&dom.name, &domdef, &tag) {
+                        failure = Some(e);
+                        break;
                     }
-                } else {
-                    for p in &disks {
-                        let _ = img::snapshot_delete(p, &tag);
-                    }
+                    crash_point("qemu-delete-after-hypervisor");
                 }
-                crash_point("qemu-delete-after-hypervisor");
+                gone.push(t.clone());
+            }
+            if let Some(e) = failure {
+                self.abandon_delete(&dom.name, &store, &mut loaded, &targets, &gone, &uuid)?;
+                return Err(e);
             }
             if any_external {
                 self.delete_external(&dom.name, &store, tree, &targets)?;

@@ -54,16 +54,23 @@ pub fn default_domains() -> Result<Vec<TestDomain>> {
     Ok(vec![d])
 }
 
+/// Reads an XML file of a node description: a regular file (a FIFO or a
+/// device is refused, not read) of at most `MAX_DOCUMENT_BYTES`.
+fn read_xml_file(path: &Path) -> Result<String> {
+    use crate::fsio::ReadError;
+    match crate::fsio::read_regular_following(path, crate::xml::MAX_DOCUMENT_BYTES as u64) {
+        Ok(t) => Ok(t),
+        Err(ReadError::Io(e)) => Err(Error::system(ErrorDomain::Test, format!("failed to read '{}'", path.display()), &e)),
+        Err(ReadError::TooLarge(_)) => Err(Error::internal(ErrorDomain::Test, format!("'{}' is too large", path.display()))),
+        Err(e) => Err(Error::internal(ErrorDomain::Test, format!("failed to read '{}': {e}", path.display()))),
+    }
+}
+
 /// Loads a libvirt test-driver node file: `<node>` with `<domain>` children
 /// (inline, or `<domain file='…'/>` relative to the node file), each may hold
 /// `<test:runstate>` and `<test:domainsnapshot>` elements.
 pub fn load_node_file(path: &Path) -> Result<Vec<TestDomain>> {
-    let open_err = |e: std::io::Error| Error::system(ErrorDomain::Test, format!("failed to read '{}'", path.display()), &e);
-    let meta = std::fs::metadata(path).map_err(open_err)?;
-    if meta.len() > crate::xml::MAX_DOCUMENT_BYTES as u64 {
-        return Err(Error::internal(ErrorDomain::Test, format!("'{}' is too large", path.display())));
-    }
-    let text = std::fs::read_to_string(path).map_err(open_err)?;
+    let text = read_xml_file(path)?;
     let root = parse_document(&text, &path.display().to_string(), ErrorDomain::Test)?;
     if root.name != "node" {
         return Err(Error::xml(ErrorDomain::Test, format!("expecting root element of 'node', not '{}'", root.name)));
@@ -75,8 +82,7 @@ pub fn load_node_file(path: &Path) -> Result<Vec<TestDomain>> {
         let el = match el.attr("file") {
             Some(f) => {
                 let p = base.join(f);
-                let t = std::fs::read_to_string(&p)
-                    .map_err(|e| Error::system(ErrorDomain::Test, format!("failed to read '{}'", p.display()), &e))?;
+                let t = read_xml_file(&p)?;
                 parse_document(&t, "domain_definition", ErrorDomain::Test)?
             }
             None => el.clone(),
@@ -145,4 +151,26 @@ fn load_snapshots(els: &[Element], dom: &str) -> Result<SnapshotTree> {
     }
     tree.set_current(current.as_deref());
     Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_fifo_or_device_as_node_file_is_refused_not_read() {
+        let d = std::env::temp_dir().join(format!("virsnap-node-{}-{}", std::process::id(), crate::uuid::Uuid::generate()));
+        std::fs::create_dir_all(&d).unwrap();
+        let fifo = d.join("node.xml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = load_node_file(&fifo).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{}", e.message);
+        let e = load_node_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{}", e.message);
+        std::fs::write(d.join("inc.xml"), "<node><domain file='/dev/zero'/></node>").unwrap();
+        let e = load_node_file(&d.join("inc.xml")).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{}", e.message);
+        std::fs::remove_dir_all(d).unwrap();
+    }
 }

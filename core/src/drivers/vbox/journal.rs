@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use crate::drivers::DomainRef;
 use crate::error::Result;
+use crate::names::validate_snapshot_name;
 use crate::store::crash_point;
 use crate::uuid::Uuid;
 
@@ -43,6 +44,9 @@ pub enum Plan {
     Delete(Vec<Uuid>),
 }
 
+/// Largest intent file read back.
+const INTENT_BYTES: u64 = 1024 * 1024;
+
 /// One file per operation: threads of one process may run several at once.
 fn path_for(machine: &Uuid) -> PathBuf {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -64,9 +68,17 @@ impl Plan {
         }
     }
 
+    /// Reads a plan back, checked as every name read from disk: a rename
+    /// is from a placeholder (`virsnap-UUID`) to a valid snapshot name
+    /// with nothing after it; a delete lists UUIDs only.
     fn parse<'a>(mut lines: impl Iterator<Item = &'a str>) -> Option<Self> {
         match lines.next()? {
-            "rename" => Some(Self::Rename(lines.next()?.to_owned(), lines.next()?.to_owned())),
+            "rename" => {
+                let (from, to) = (lines.next()?, lines.next()?);
+                let placeholder = from.strip_prefix("virsnap-").and_then(Uuid::parse).is_some();
+                (placeholder && validate_snapshot_name(to).is_ok() && lines.next().is_none())
+                    .then(|| Self::Rename(from.to_owned(), to.to_owned()))
+            }
             "delete" => lines.map(Uuid::parse).collect::<Option<Vec<_>>>().map(Self::Delete),
             _ => None,
         }
@@ -138,7 +150,7 @@ pub fn recover(drv: &VboxDriver) -> Vec<Uuid> {
         let Some(machine) = p.file_name().and_then(|s| s.to_str()).and_then(|s| s.split('.').next()).and_then(Uuid::parse) else {
             continue;
         };
-        let Ok(text) = std::fs::read_to_string(&p) else { continue };
+        let Ok(text) = crate::fsio::read_regular_string(&p, INTENT_BYTES) else { continue };
         let mut lines = text.lines();
         // An operation still running (this process or another) owns it.
         if let Some(pid) = lines.next().and_then(|l| l.trim().parse::<u32>().ok()) {
@@ -154,8 +166,12 @@ pub fn recover(drv: &VboxDriver) -> Vec<Uuid> {
         let finished = match (Plan::parse(lines), registered) {
             (_, None) => false,
             (Some(plan), Some(true)) => finish(drv, machine, &plan).is_ok(),
-            // Unreadable, or the machine is gone: nothing left to finish.
-            _ => true,
+            (None, Some(true)) => {
+                eprintln!("virsnap: vbox: intent journal '{}' is malformed; refusing to act on it (removed)", p.display());
+                true
+            }
+            // The machine is gone: nothing left to finish.
+            (_, Some(false)) => true,
         };
         if finished {
             let _ = std::fs::remove_file(&p);
@@ -173,11 +189,18 @@ mod tests {
     #[test]
     fn plans_read_back() {
         let u = Uuid::generate();
-        for plan in [Plan::Rename("virsnap-x".into(), "-a b".into()), Plan::Delete(vec![u, Uuid::generate()]), Plan::Delete(vec![])] {
+        for plan in [Plan::Rename(format!("virsnap-{u}"), "-a b".into()), Plan::Delete(vec![u, Uuid::generate()]), Plan::Delete(vec![])] {
             let t = plan.to_text();
             assert_eq!(Plan::parse(t.lines()), Some(plan));
         }
         assert_eq!(Plan::parse("bogus\n".lines()), None);
         assert_eq!(Plan::parse("delete\nnot-a-uuid\n".lines()), None);
+        // Names are checked when read back: only a placeholder is renamed,
+        // only to a valid name.
+        let ph = format!("virsnap-{u}");
+        assert_eq!(Plan::parse(format!("rename\n{ph}\n-a\n").lines()), Some(Plan::Rename(ph.clone(), "-a".into())));
+        for bad in ["rename\nreal-snapshot\n-a\n".to_owned(), format!("rename\n{ph}\na/b\n"), format!("rename\n{ph}\n-a\nextra\n"), format!("rename\n{ph}\n")] {
+            assert_eq!(Plan::parse(bad.lines()), None, "{bad:?}");
+        }
     }
 }

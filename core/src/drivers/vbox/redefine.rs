@@ -127,10 +127,10 @@ pub fn redefine(drv: &VboxDriver, dom: &DomainRef, xml: &str, flags: u32) -> Res
     }
     crash_point("vbox-redefine-after-unregister");
     let register = || drv.run_ok(&args(&["registervm", &vpath]), Ctx::Domain(dom)).map(|_| ());
-    let original = match std::fs::read_to_string(&hpath) {
+    let original = match crate::fsio::read_regular_string(&hpath, MACHINE_FILE_BYTES) {
         Ok(t) => t,
         Err(e) => {
-            let err = Error::system(V, format!("cannot read {}", hpath.display()), &e);
+            let err = e.to_error(V, &hpath);
             register()?;
             journal.end();
             return Err(err);
@@ -214,9 +214,21 @@ pub fn recover(drv: &VboxDriver) -> Vec<String> {
         if p.extension().and_then(|x| x.to_str()) != Some("pending") {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&p) else { continue };
+        let Ok(text) = crate::fsio::read_regular_string(&p, 64 * 1024) else { continue };
         let mut lines = text.lines();
-        let (Some(vpath), Some(hpath)) = (lines.next(), lines.next()) else { continue };
+        let (Some(vpath), Some(_)) = (lines.next(), lines.next()) else { continue };
+        // Checked as read back: the machine file is found again from
+        // VirtualBox's path (the host path written beside it is not
+        // trusted), and only a file holding this machine is replaced.
+        let uuid = match check_pending(&p, vpath) {
+            Ok(u) => u,
+            Err(why) => {
+                eprintln!("virsnap: vbox: redefine journal '{}' {why}; refusing to act on it", p.display());
+                continue;
+            }
+        };
+        let hpath_buf = host_path(drv.runner.file_root().as_deref(), vpath);
+        let hpath = hpath_buf.as_path();
         // A REDEFINE still running (this process or another) owns it.
         if let Some(pid) = lines.next().and_then(|l| l.trim().parse::<u32>().ok()) {
             if pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -224,26 +236,52 @@ pub fn recover(drv: &VboxDriver) -> Vec<String> {
             }
         }
         let register = || drv.run(&args(&["registervm", vpath])).is_ok_and(|o| o.code == 0);
-        let registered = drv.run(&args(&["list", "vms"])).is_ok_and(|o| {
-            p.file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(super::parse::parse_vbox_uuid)
-                .is_some_and(|u| super::parse::parse_vm_list(&o.stdout).iter().any(|(_, x)| *x == u))
-        });
+        let registered =
+            drv.run(&args(&["list", "vms"])).is_ok_and(|o| super::parse::parse_vm_list(&o.stdout).iter().any(|(_, x)| *x == uuid));
         let orig = p.with_extension("orig");
         let ok = registered
             || register()
-            || (std::fs::read_to_string(&orig)
-                .is_ok_and(|t| write_atomic(std::path::Path::new(hpath), &t).is_ok())
+            || (machine_in(hpath) == Some(uuid)
+                && crate::fsio::read_regular_string(&orig, MACHINE_FILE_BYTES)
+                    .is_ok_and(|t| machine_of(&t) == Some(uuid) && write_atomic(hpath, &t).is_ok())
                 && register());
         if ok {
-            remove_stale_tmp(std::path::Path::new(hpath));
+            remove_stale_tmp(hpath);
             let _ = std::fs::remove_file(&orig);
             let _ = std::fs::remove_file(&p);
             done.push(vpath.to_owned());
         }
     }
     done
+}
+
+/// Largest `.vbox` file read.
+pub(super) const MACHINE_FILE_BYTES: u64 = crate::xml::MAX_DOCUMENT_BYTES as u64;
+
+/// The machine UUID of `.vbox` text.
+fn machine_of(text: &str) -> Option<Uuid> {
+    super::settings::parse_machine_file(text).ok().and_then(|m| m.uuid)
+}
+
+/// The machine UUID of the `.vbox` file at `path` (regular, bounded).
+fn machine_in(path: &std::path::Path) -> Option<Uuid> {
+    crate::fsio::read_regular_string(path, MACHINE_FILE_BYTES).ok().as_deref().and_then(machine_of)
+}
+
+/// Checks a REDEFINE journal read back: its name is `UUID.pending` and the
+/// machine path VirtualBox gave is an absolute, normalised `.vbox` path.
+/// Returns the machine UUID, or why the journal is refused.
+fn check_pending(journal: &std::path::Path, vpath: &str) -> std::result::Result<Uuid, &'static str> {
+    let uuid = journal
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(super::parse::parse_vbox_uuid)
+        .ok_or("is not named after a machine UUID")?;
+    let normal = vpath.starts_with('/') && vpath.split('/').skip(1).all(|c| !c.is_empty() && c != "." && c != "..");
+    if !normal || !vpath.ends_with(".vbox") || vpath.chars().any(char::is_control) {
+        return Err("names no absolute, normalised .vbox path");
+    }
+    Ok(uuid)
 }
 
 /// Removes the temporary files [`write_atomic`] left for `path` in
@@ -256,43 +294,32 @@ pub(super) fn remove_stale_tmp(path: &std::path::Path) {
 /// Removes from `dir` the temporary files of [`write_atomic`] whose names
 /// start with `prefix` and whose process is gone.
 pub(super) fn remove_stale_tmp_in(dir: &std::path::Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let n = e.file_name();
-        let Some(pid) = n
-            .to_str()
-            .filter(|n| n.starts_with(prefix))
-            .and_then(|n| n.rsplit_once(".virsnap-tmp-"))
-            .and_then(|(_, p)| p.split('-').next())
-        else {
-            continue;
-        };
-        if pid.parse::<u32>().is_ok_and(|p| p != std::process::id() && !std::path::Path::new(&format!("/proc/{p}")).exists()) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+    crate::fsio::remove_stale_temps(dir, prefix);
 }
 
-/// Replaces `path` by `text` durably (temporary file, fsync, rename).
+/// Replaces `path` by `text` durably ([`crate::fsio::replace`]: new
+/// temporary file, fsync, rename, fsync of the directory).
 pub(super) fn write_atomic(path: &std::path::Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    // Per process and call: two writers never share a temporary file.
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".virsnap-tmp-{}-{n}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let io = |e: std::io::Error| Error::system(V, format!("cannot write {}", path.display()), &e);
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
     crash_point("vbox-write-before-rename");
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+    crate::fsio::replace(path, text.as_bytes(), crate::fsio::Durability::Synced)
+        .map_err(|e| Error::system(V, format!("cannot write {}", path.display()), &e))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn pending_journals_are_checked_when_read_back() {
+        let u = Uuid::generate();
+        let j = std::path::PathBuf::from(format!("/state/{u}.pending"));
+        assert_eq!(check_pending(&j, "/home/u/VirtualBox VMs/vm/vm.vbox"), Ok(u));
+        for bad in ["relative/vm.vbox", "/home/u/../../etc/passwd.vbox", "/etc/passwd", "/a/./b.vbox", "/a/b\n.vbox"] {
+            assert!(check_pending(&j, bad).is_err(), "{bad:?}");
         }
+        assert!(check_pending(std::path::Path::new("/state/not-a-uuid.pending"), "/a/vm.vbox").is_err());
+        assert_eq!(machine_of("<VirtualBox><Machine uuid='{00000000-0000-0000-0000-000000000000}'/></VirtualBox>"), Uuid::parse("00000000-0000-0000-0000-000000000000"));
+        assert_eq!(machine_of("root:x:0:0::/root:/bin/sh"), None);
     }
-    Ok(())
 }

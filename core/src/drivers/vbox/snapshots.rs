@@ -52,7 +52,7 @@ impl View {
         }
         self.file = drv
             .cfg_path(dom)
-            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|p| crate::fsio::read_regular_string(&p, super::redefine::MACHINE_FILE_BYTES).ok())
             .and_then(|t| parse_machine_file(&t).ok())
             .filter(|f| self.listing.nodes.iter().all(|n| f.snapshots.contains_key(&n.uuid)));
         if let Some(f) = &self.file {
