@@ -85,9 +85,11 @@ impl Ctl {
     pub fn error(&mut self, msg: &str) {
         let _ = self.out.lock().flush();
         let mut e = std::io::stderr().lock();
-        let _ = e.write_all(b"error: ");
-        let _ = e.write_all(&rawbytes::encode(msg));
-        let _ = e.write_all(b"\n");
+        // one write, as virsh's one fprintf
+        let mut line = b"error: ".to_vec();
+        line.extend_from_slice(&rawbytes::encode(msg));
+        line.push(b'\n');
+        let _ = e.write_all(&line);
         let _ = e.flush();
     }
 
