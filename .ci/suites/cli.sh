@@ -15,12 +15,13 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 source .ci/lib.sh
 need_apt libvirt-clients || true
-
+need_apt bash-completion || true   # cli/tests/interactive.rs: cli/completion/virsnap.bash
 cargo build --release --locked -p virsnap-cli
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/virsnap
 
 status=0
-reprobe virsh="$(command -v virsh)" qemu="$(command -v qemu-img)" script="$(command -v script)"
+reprobe virsh="$(command -v virsh)" qemu="$(command -v qemu-img)" script="$(command -v script)" \
+    bash_completion=/usr/share/bash-completion/bash_completion
 echo "== cli: cargo tests"
 cargo test --locked -p virsnap-cli -- --test-threads=2 || status=1
 

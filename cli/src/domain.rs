@@ -465,6 +465,13 @@ pub fn cmd_define(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     } else {
         0
     };
+    if !ctl.readonly
+        && let Some(e) = crate::rawbytes::xml_error(&xml, "domain_definition", ErrorDomain::Domain)
+    {
+        ctl.save(e);
+        ctl.error(&format!("Failed to define domain from {from}"));
+        return false;
+    }
     match conn.define_xml(&xml, flags) {
         Ok(d) => {
             ctl.print_extra(&format!("Domain '{}' defined from {from}\n", d.name()));

@@ -6,9 +6,12 @@
 //! lines on stderr and the exit status of the last command.
 #![forbid(unsafe_code)]
 
+mod complete;
 mod defs;
 mod domain;
+mod editor;
 mod parse;
+mod rawbytes;
 mod shell;
 mod snapshot;
 mod util;
@@ -44,10 +47,24 @@ impl Ctl {
     /// `vshPrint`: text to stdout as is.
     pub fn print(&mut self, s: &str) {
         let mut o = self.out.lock();
-        let r = o.write_all(s.as_bytes());
+        let r = o.write_all(&rawbytes::encode(s));
         if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
             // virsh dies of SIGPIPE here; do not run further commands for a
             // reader that went away.
+            std::process::exit(141);
+        }
+    }
+
+    /// Streams large output (`snapshot-list --tree`) to stdout through a
+    /// buffer: `write` gets the writer; a reader that went away ends the
+    /// process as in `print`.
+    pub fn print_stream(
+        &mut self,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, self.out.lock());
+        let r = write(&mut w).and_then(|()| w.flush());
+        if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
             std::process::exit(141);
         }
     }
@@ -68,7 +85,11 @@ impl Ctl {
     pub fn error(&mut self, msg: &str) {
         let _ = self.out.lock().flush();
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "error: {msg}");
+        // one write, as virsh's one fprintf
+        let mut line = b"error: ".to_vec();
+        line.extend_from_slice(&rawbytes::encode(msg));
+        line.push(b'\n');
+        let _ = e.write_all(&line);
         let _ = e.flush();
     }
 
@@ -188,7 +209,8 @@ fn main() {
 }
 
 fn real_main() -> i32 {
-    let args: Vec<String> = std::env::args().collect();
+    // virsh takes any bytes; invalid UTF-8 is carried (see rawbytes)
+    let args: Vec<String> = std::env::args_os().map(rawbytes::decode_os).collect();
     let prog = "virsnap";
     let mut ctl = Ctl {
         uri: None,
@@ -400,19 +422,28 @@ fn interactive(ctl: &mut Ctl) -> i32 {
     } else {
         "virsnap # "
     };
+    if tty
+        && std::io::stdout().is_terminal()
+        && editor::run(ctl, prompt).is_some()
+    {
+        ctl.print("\n");
+        ctl.flush();
+        return 0;
+    }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock();
     loop {
         ctl.print(prompt);
         let _ = ctl.out.lock().flush();
-        let mut line = String::new();
-        match lines.read_line(&mut line) {
+        let mut raw = Vec::new();
+        match lines.read_until(b'\n', &mut raw) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        if line.ends_with('\n') {
-            line.pop();
+        if raw.ends_with(b"\n") {
+            raw.pop();
         }
+        let line = rawbytes::decode(&raw);
         if !tty {
             ctl.print(&line);
             ctl.print("\n");

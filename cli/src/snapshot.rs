@@ -67,6 +67,14 @@ fn create(ctl: &mut Ctl, dom: &Domain, xml: &str, flags: u32, from: Option<&str>
     if checkpoint_conflict(ctl, dom) {
         return false;
     }
+    // libvirt's parser refuses XML that is not UTF-8 (after the read-only
+    // check, which core makes)
+    if !ctl.readonly
+        && let Some(e) = crate::rawbytes::xml_error(xml, "domain_snapshot", ErrorDomain::DomainSnapshot)
+    {
+        ctl.save(e);
+        return false;
+    }
     let snap = lv!(ctl, dom.snapshot_create_xml(xml, flags));
     if flags & cf::HALT != 0 && dom.is_active().unwrap_or(false) {
         ctl.error("domain was not halted");
@@ -531,20 +539,15 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         .map(|(s, p)| (s, p.flatten()))
         .collect();
     if flags & lf::TOPOLOGICAL == 0 {
-        items.sort_by_key(|a| a.0.name().to_ascii_lowercase());
+        items.sort_by_cached_key(|a| a.0.name().to_ascii_lowercase());
     }
     if tree {
         let list: Vec<(String, Option<String>)> = items
             .iter()
             .map(|(s, p)| (s.name().to_string(), p.clone()))
             .collect();
-        let mut out = String::new();
-        for i in 0..list.len() {
-            if list[i].1.is_none() {
-                util::tree(&list, i, &mut out);
-            }
-        }
-        ctl.print(&out);
+        drop(items);
+        ctl.print_stream(|w| util::tree(&list, w));
         return true;
     }
     if name {
@@ -717,6 +720,15 @@ pub fn cmd_rename(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         return false;
     };
     let snap = lv!(ctl, dom.snapshot_lookup_by_name(old, 0));
+    if crate::rawbytes::carries(new) {
+        // a name is UTF-8 (libvirt's parser would refuse the XML naming it)
+        ctl.save(Error::invalid_arg(
+            ErrorDomain::DomainSnapshot,
+            format!("snapshot name '{new}' is not valid UTF-8"),
+        ));
+        ctl.error(&format!("Failed to rename snapshot {old}"));
+        return false;
+    }
     let r = snap
         .rename(new, 0)
         .map(|()| format!("Domain snapshot {old} renamed to {new}\n"));
@@ -853,8 +865,9 @@ fn edit_loop(
             ctl.error(&msg);
             return Edit::Failed;
         }
-        let edited = match std::fs::read_to_string(path) {
-            Ok(x) => x,
+        let edited = match std::fs::read(path) {
+            // invalid UTF-8 carried for the XML check below
+            Ok(x) => crate::rawbytes::decode(&x),
             Err(e) => {
                 ctl.error(&format!(
                     "Failed to read file '{}': {}",
@@ -882,7 +895,8 @@ fn edit_loop(
                 if checkpoint_conflict(ctl, dom) {
                     return Edit::Failed;
                 }
-                match dom.snapshot_create_xml(&edited, define_flags) {
+                let utf8 = crate::rawbytes::xml_error(&edited, "domain_snapshot", ErrorDomain::DomainSnapshot);
+                match utf8.map_or_else(|| dom.snapshot_create_xml(&edited, define_flags), Err) {
                     Ok(n) => return Edit::Defined(n),
                     Err(e) => {
                         ctl.save(e);
@@ -1066,6 +1080,10 @@ pub fn cmd_checkpoint_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             ErrorDomain::Test,
             "cannot create checkpoint while snapshot exists",
         ));
+        return false;
+    }
+    if let Some(e) = crate::rawbytes::xml_error(&buf, "domain_checkpoint", ErrorDomain::Domain) {
+        ctl.save(e);
         return false;
     }
     let n = name.map(str::to_owned).unwrap_or_else(|| {

@@ -276,55 +276,15 @@ impl SnapshotStore {
                 _ => problems.push(format!("{}: holds snapshot '{}', whose file this is not; skipped", p.display(), printable(&name))),
             }
         }
-        let mut tree = SnapshotTree::new();
-        let mut current = None;
-        // Insert parents before children; creation time keeps a stable order.
+        // Creation time keeps a stable order; links are made after placing.
         defs.sort_by(|a, b| a.creation_time.cmp(&b.creation_time).then_with(|| a.name.cmp(&b.name)));
         // As libvirt's virDomainMomentSetRelations: a snapshot whose parent
         // was not loaded (missing or unreadable file) becomes a root, in
-        // memory only; its own children keep their links. A parent cycle
-        // is broken the same way, at one of its members.
-        let loaded: std::collections::HashSet<String> = defs.iter().filter_map(|d| d.name.clone()).collect();
-        let mut pending = Vec::with_capacity(defs.len());
-        for mut d in defs {
-            if let Some(p) = d.parent.as_deref() {
-                if !loaded.contains(p) {
-                    problems.push(format!("{}: parent {p} not found; made a root", d.name.as_deref().unwrap_or("")));
-                    d.parent = None;
-                }
-            }
-            pending.push(d);
-        }
-        loop {
-            let before = pending.len();
-            let mut rest = Vec::new();
-            for d in pending {
-                let ready = d.parent.as_deref().is_none_or(|p| tree.contains(p));
-                if ready {
-                    if d.active == Some(true) {
-                        current = d.name.clone();
-                    }
-                    let name = d.name.clone().unwrap_or_default();
-                    if let Err(e) = tree.insert(d, true) {
-                        problems.push(format!("{name}: {}", e.message));
-                    }
-                } else {
-                    rest.push(d);
-                }
-            }
-            pending = rest;
-            if pending.is_empty() {
-                break;
-            }
-            if pending.len() == before {
-                // Only cycles (or links to a file that failed to insert) remain.
-                if let Some(d) = pending.first_mut() {
-                    problems.push(format!("{}: parent {} is part of a cycle or not loaded; made a root", d.name.as_deref().unwrap_or(""), d.parent.as_deref().unwrap_or("")));
-                    d.parent = None;
-                }
-            }
-        }
-        tree.set_current(current.as_deref());
+        // memory only; its own children keep their links. A parent cycle is
+        // broken the same way, at one of its members. Linear whatever the
+        // creation times (SnapshotTree::from_loaded).
+        let (tree, unplaced) = SnapshotTree::from_loaded(defs.into_iter().map(|d| (d, true)));
+        problems.extend(unplaced);
         Ok((tree, problems))
     }
 }
