@@ -9,7 +9,6 @@ mod validate;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use once_cell::sync::Lazy;
 
 use super::{check_flags, Driver, DomainInfo, DomainRef, ListKind, OpenRequest, ParsedUri};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
@@ -34,7 +33,7 @@ pub struct TestDriver {
     inner: Mutex<Inner>,
 }
 
-static DEFAULT: Lazy<Mutex<Weak<TestDriver>>> = Lazy::new(|| Mutex::new(Weak::new()));
+static DEFAULT: Mutex<Weak<TestDriver>> = Mutex::new(Weak::new());
 
 /// Opens `test:///default` or `test:///ABS/PATH.xml`.
 pub(crate) fn open(_req: &OpenRequest, uri: &ParsedUri) -> Option<Result<Arc<dyn Driver>>> {
