@@ -291,18 +291,10 @@ impl SnapshotDef {
 }
 
 /// `uuid.to_string()` without the formatting machinery (one allocation; the
-/// same lower-case 8-4-4-4-12 text).
+/// same lower-case 8-4-4-4-12 text, encoded by the `uuid` crate).
 pub fn uuid_string(uuid: &crate::uuid::Uuid) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(36);
-    for (i, b) in uuid.0.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    out
+    let mut buf = [0u8; ::uuid::fmt::Hyphenated::LENGTH];
+    ::uuid::Uuid::from_bytes(uuid.0).hyphenated().encode_lower(&mut buf).to_owned()
 }
 
 #[cfg(test)]
