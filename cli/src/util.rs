@@ -284,20 +284,10 @@ pub fn string_to_array(s: &str) -> Vec<String> {
     out
 }
 
-/// `virBufferEscapeString`'s XML escaping.
+/// `virBufferEscapeString`'s XML escaping (core's: escapes `< > & ' "`,
+/// drops control characters other than tab, LF and CR, as virsh does).
 pub fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c => o.push(c),
-        }
-    }
-    o
+    virsnap_core::xml::escape(s)
 }
 
 /// Progress callback: a single updating line on stderr (terminal only).

@@ -248,20 +248,11 @@ pub fn parse_reply(xml: &str) -> Result<Reply, ParseError> {
     }
 }
 
-/// XML-escapes text for element content and attribute values.
+/// XML-escapes text for element content and attribute values: core's
+/// `virBufferEscapeString` escaper (which also drops C0 controls XML 1.0
+/// cannot carry, so a request is never malformed).
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::xml::escape(s)
 }
 
 /// A managed object reference: type and id.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crate::error::{ErrorDomain, Result};
 use crate::uuid::Uuid;
-use crate::xml::{parse_document, Element};
+use crate::xml::{escape_libxml2_into, parse_document, Element};
 
 use super::parse::parse_vbox_uuid;
 
@@ -152,35 +152,6 @@ fn root_start(xml: &str) -> Option<usize> {
     None
 }
 
-/// libxml2's attribute escaping.
-fn esc_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// libxml2's text escaping.
-fn esc_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-}
-
 fn write_el(out: &mut String, e: &Element) {
     out.push('<');
     out.push_str(&e.name);
@@ -188,7 +159,7 @@ fn write_el(out: &mut String, e: &Element) {
         out.push(' ');
         out.push_str(k);
         out.push_str("=\"");
-        esc_attr(out, v);
+        escape_libxml2_into(out, v, true);
         out.push('"');
     }
     if e.children.is_empty() {
@@ -199,7 +170,7 @@ fn write_el(out: &mut String, e: &Element) {
     for c in &e.children {
         match c {
             Node::Element(x) => write_el(out, x),
-            Node::Text(t) => esc_text(out, t),
+            Node::Text(t) => escape_libxml2_into(out, t, false),
         }
     }
     out.push_str("</");
