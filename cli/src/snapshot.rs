@@ -576,7 +576,14 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         else {
             continue;
         };
-        let mut row = vec![s.name().to_string(), util::format_time(ct), state];
+        // virsh's GLib formatter fails outside years 1..=9999 (logging a
+        // critical) and the table then refuses the short row.
+        let Some(when) = util::format_time(ct) else {
+            util::glib_critical("g_date_time_format: assertion 'datetime != NULL' failed");
+            ctl.error("internal error: Incorrect number of cells in a table row");
+            return false;
+        };
+        let mut row = vec![s.name().to_string(), when, state];
         if parent {
             row.push(par.unwrap_or_default());
         }

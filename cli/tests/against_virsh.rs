@@ -70,3 +70,75 @@ fn xml_escaping_matches_virsh() {
     same(&[&format!("define {f}; snapshot-create-as esc s1; snapshot-dumpxml esc s1 --xpath //metadata")], &[]);
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+/// snapshot-list's "Creation Time" column under many `TZ` values (zoneinfo
+/// names and paths, POSIX rules, empty, invalid, unset) for times across
+/// DST changes, 2038, 2100, LMT eras and the ends of GLib's year range.
+#[test]
+fn creation_times_match_virsh_under_tz() {
+    if !have_virsh() {
+        return;
+    }
+    let dom = run("virsh", &["dumpxml", "test"], &[]);
+    assert_eq!(dom.0, 0);
+    let dom = String::from_utf8(dom.1).expect("utf8");
+    let dir = std::env::temp_dir().join(format!("virsnap-against-virsh-tz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("snap.xml");
+    let f = file.to_str().expect("utf8");
+    let line = format!("snapshot-create test --redefine {f}; snapshot-list test");
+    let times: [i64; 12] = [
+        0,
+        15_000_000,
+        1_272_917_631,
+        1_751_328_000,
+        1_795_630_999,
+        2_147_483_648,
+        4_102_444_800,
+        -2_208_988_800,
+        253_402_300_799,
+        253_402_300_800,
+        -62_135_596_801,
+        -62_135_596_800,
+    ];
+    let zones: [Option<&str>; 14] = [
+        None,
+        Some(""),
+        Some("UTC"),
+        Some("America/New_York"),
+        Some("EST5EDT"),
+        Some(":Europe/Berlin"),
+        Some("CET-1CEST,M3.5.0,M10.5.0/3"),
+        Some("<+0530>-5:30"),
+        Some("EST5"),
+        Some("Foo/Bar"),
+        Some(":"),
+        Some("/usr/share/zoneinfo/Asia/Kolkata"),
+        Some("Europe/London"),
+        Some("Australia/Lord_Howe"),
+    ];
+    let mut differ = Vec::new();
+    for t in times {
+        std::fs::write(&file, format!("<domainsnapshot><name>s</name><state>shutoff</state><creationTime>{t}</creationTime>{dom}</domainsnapshot>")).expect("write");
+        for tz in zones {
+            let env = [("TZ", tz)];
+            // GLib's "CRITICAL" line is compared without its pid and clock.
+            let keep = |r: (i32, Vec<u8>, Vec<u8>)| {
+                let err: String = String::from_utf8_lossy(&r.2)
+                    .lines()
+                    .map(|l| match l.split_once("): GLib-CRITICAL **: ") {
+                        Some((_, rest)) => format!("(process:N): GLib-CRITICAL **: T:{}\n", rest.split_once(": ").map_or("", |x| x.1)),
+                        None => format!("{l}\n"),
+                    })
+                    .collect();
+                (r.0, String::from_utf8_lossy(&r.1).into_owned(), err)
+            };
+            let (want, got) = (keep(run("virsh", &[&line], &env)), keep(run(BIN, &[&line], &env)));
+            if want != got {
+                differ.push(format!("t={t} TZ={tz:?}\n  virsh:   {want:?}\n  virsnap: {got:?}"));
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    assert!(differ.is_empty(), "{} of {} cases differ:\n{}", differ.len(), times.len() * zones.len(), differ.join("\n"));
+}

@@ -17,6 +17,7 @@ pub mod flags;
 pub mod model;
 pub mod names;
 pub mod store;
+pub mod time;
 pub mod tree;
 pub mod uuid;
 pub mod xml;
