@@ -46,4 +46,8 @@ for f in compare-sessions.txt compare-random-sessions.txt; do
         status=1
     fi
 done
+
+echo "== cli: virsnap-core with its optional drivers compiled out (--no-default-features)"
+cargo build --locked -p virsnap-core --no-default-features || status=1
+cargo test --locked -p virsnap-core --no-default-features --test drivers_compiled_out || status=1
 exit "$status"

@@ -12,10 +12,16 @@ use crate::model::DomainState;
 use crate::names::SnapName;
 use crate::uuid::Uuid;
 
+// Each driver but `test` is a cargo feature of virsnap-core (all on by
+// default); a compiled-out driver's URIs get libvirt's "no connection
+// driver available" error.
+#[cfg(feature = "esx")]
 pub mod esx;
+#[cfg(feature = "qemu")]
 pub mod qemu;
 pub mod align;
 pub mod test;
+#[cfg(feature = "vbox")]
 pub mod vbox;
 
 /// A domain as a driver names it.
@@ -428,7 +434,15 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn openers() -> &'static [Opener] {
-    &[test::open, qemu::open, esx::open, vbox::open]
+    &[
+        test::open,
+        #[cfg(feature = "qemu")]
+        qemu::open,
+        #[cfg(feature = "esx")]
+        esx::open,
+        #[cfg(feature = "vbox")]
+        vbox::open,
+    ]
 }
 
 /// The URI used when the caller passes none: `LIBVIRT_DEFAULT_URI`, else `test:///default`.
