@@ -142,3 +142,55 @@ fn creation_times_match_virsh_under_tz() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
     assert!(differ.is_empty(), "{} of {} cases differ:\n{}", differ.len(), times.len() * zones.len(), differ.join("\n"));
 }
+
+/// Checkpoints (kept by core's test driver now, not by the CLI), the
+/// snapshot/checkpoint exclusion, dominfo's OS type and security lines,
+/// and snapshot-info/-list read through core's typed getters.
+#[test]
+fn checkpoints_dominfo_and_snapshot_info_match_virsh() {
+    if !have_virsh() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("virsnap-against-virsh-ck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let d2 = dir.join("d2.xml");
+    std::fs::write(&d2, "<domain type='test'><name>d2</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e1940</uuid><memory>8192</memory><os><type>hvm</type></os></domain>").expect("write");
+    let d3 = dir.join("d3.xml");
+    std::fs::write(
+        &d3,
+        "<domain type='test'><name>d3</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e1941</uuid><memory>8192</memory><os><type>hvm</type></os><devices>\
+<disk type='file' device='disk'><source file='/guest/d3a'/><target dev='vda'/></disk>\
+<disk type='file' device='disk'><source file='/guest/d3b'/><target dev='vdb'/></disk></devices></domain>",
+    )
+    .expect("write");
+    let (d2, d3) = (d2.to_str().expect("utf8"), d3.to_str().expect("utf8"));
+    let sessions = [
+        "checkpoint-create-as test c1; snapshot-create-as test s1; checkpoint-create-as test c1; checkpoint-create-as test c2 --diskspec vdz; snapshot-list test".to_owned(),
+        format!("define {d2}; checkpoint-create-as d2 k; dominfo d2; start d2; checkpoint-create-as d2 k; checkpoint-create-as d2 --name k2 --diskspec /guest/x; dominfo d2"),
+        format!(
+            "define {d3}; start d3; checkpoint-create-as d3 k --diskspec vdz; checkpoint-create-as d3 k --diskspec vda --diskspec vda; \
+checkpoint-create-as d3 k --diskspec /guest/d3b,checkpoint=no; checkpoint-create-as d3 k; snapshot-create-as d3 s; \
+snapshot-current d3; destroy d3; undefine d3 --checkpoints-metadata; dominfo d3"
+        ),
+        format!("define {d3}; start d3; checkpoint-create-as d3 k; destroy d3; undefine d3; define {d3}; start d3; snapshot-create-as d3 s; snapshot-list d3"),
+        "snapshot-create-as test a; snapshot-create-as test b --disk-only --diskspec vda,snapshot=no; snapshot-create-as test c --memspec file=/tmp/m.img,snapshot=external --diskspec vda,snapshot=external,file=/tmp/c.img; \
+snapshot-info test a; snapshot-info test b; snapshot-info test c; snapshot-info --current test; snapshot-list test --parent --name; snapshot-list test --tree; dominfo test"
+            .to_owned(),
+    ];
+    let mask = |r: (i32, Vec<u8>, Vec<u8>)| {
+        let out: String = String::from_utf8_lossy(&r.1)
+            .lines()
+            .map(|l| if l.starts_with("CPU time:") { "CPU time: N\n".to_owned() } else { format!("{l}\n") })
+            .collect();
+        // Creation times differ by when each program ran.
+        let shape = |w: &str, sep: u8| w.len() >= 8 && w.as_bytes()[2] == sep && w.as_bytes()[5] == sep || w.len() == 10 && w.as_bytes()[4] == b'-' && w.as_bytes()[7] == b'-';
+        let out = out.split(' ').map(|w| if shape(w, b':') { "TIME" } else { w }).collect::<Vec<_>>().join(" ");
+        (r.0, out, String::from_utf8_lossy(&r.2).into_owned())
+    };
+    for line in &sessions {
+        let want = mask(run("virsh", &[line], &[]));
+        let got = mask(run(BIN, &[line], &[]));
+        assert_eq!(got, want, "virsnap differs from virsh on: {line}");
+    }
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

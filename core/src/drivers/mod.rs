@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
-use crate::model::DomainState;
+use crate::model::{DomainState, SnapshotInfo};
 use crate::names::SnapName;
 use crate::uuid::Uuid;
 
@@ -176,6 +176,29 @@ pub trait Driver: Send + Sync {
     fn domain_xml(&self, dom: &DomainRef, flags: u32) -> Result<String> {
         Err(Error::no_support("virDomainGetXMLDesc"))
     }
+    /// `virNodeGetSecurityModel`: (model, DOI); an empty model means none
+    /// is active. Since 0.1.0.
+    fn node_security_model(&self) -> Result<(String, String)> {
+        Err(Error::no_support("virNodeGetSecurityModel"))
+    }
+    /// `virDomainGetSecurityLabel`: (label, enforcing); an empty label
+    /// means none. Since 0.1.0.
+    fn domain_security_label(&self, dom: &DomainRef) -> Result<(String, bool)> {
+        Err(Error::no_support("virDomainGetSecurityLabel"))
+    }
+    /// `virDomainGetOSType`. The default reads `<os><type>` of the domain
+    /// XML; `None` when it has none. Since 0.1.0.
+    fn domain_os_type(&self, dom: &DomainRef) -> Result<Option<String>> {
+        let xml = self.domain_xml(dom, 0)?;
+        Ok(crate::xml::parse_document(&xml, "domain_definition", ErrorDomain::Domain)
+            .ok()
+            .and_then(|e| e.path("os/type").map(|t| t.text())))
+    }
+    /// Create a checkpoint (`virDomainCheckpointCreateXML`); returns its
+    /// name. Since 0.1.0.
+    fn checkpoint_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
+        Err(Error::no_support("virDomainCheckpointCreateXML"))
+    }
     /// Start a defined domain.
     fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         Err(Error::no_support("virDomainCreateWithFlags"))
@@ -281,6 +304,12 @@ pub trait Driver: Send + Sync {
     /// Whether the domain has a current snapshot (`virDomainHasCurrentSnapshot`).
     fn snapshot_has_current(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
         Ok(self.snapshot_current(dom, flags)?.is_some())
+    }
+    /// State, creation time, parent and location of `name`. The default
+    /// reads them from [`Self::snapshot_xml_desc`]; `None` when that does
+    /// not parse. Since 0.1.0.
+    fn snapshot_info(&self, dom: &DomainRef, name: &str) -> Result<Option<SnapshotInfo>> {
+        Ok(SnapshotInfo::from_xml(&self.snapshot_xml_desc(dom, name, 0)?))
     }
     /// The parent's name, `None` for a root.
     fn snapshot_parent(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Option<String>> {

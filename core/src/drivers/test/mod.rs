@@ -2,6 +2,7 @@
 //! connection of the process while one is open) and `test:///ABS/PATH.xml`
 //! node files (private to each connection).
 
+mod checkpoint;
 mod domain;
 mod fixture;
 mod snapshot;
@@ -304,6 +305,9 @@ impl Driver for TestDriver {
                 d.snapshots = crate::tree::SnapshotTree::in_memory();
             }
         }
+        if flags & domf::UNDEFINE_CHECKPOINTS_METADATA != 0 {
+            d.checkpoints.clear();
+        }
         if d.state.is_active() {
             d.persistent = false;
         } else {
@@ -314,6 +318,28 @@ impl Driver for TestDriver {
 
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         self.with_domain(dom, |d, _| snapshot::create_xml(d, xml, flags))
+    }
+
+    fn checkpoint_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
+        self.with_domain(dom, |d, _| checkpoint::create_xml(d, xml, flags))
+    }
+
+    fn node_security_model(&self) -> Result<(String, String)> {
+        Ok(("testSecurity".to_owned(), String::new()))
+    }
+
+    /// Only an active domain has a label.
+    fn domain_security_label(&self, dom: &DomainRef) -> Result<(String, bool)> {
+        self.with_domain(dom, |d, _| Ok(if d.state.is_active() { ("libvirt-test".to_owned(), true) } else { (String::new(), false) }))
+    }
+
+    /// libvirt's test driver answers "linux" for every domain.
+    fn domain_os_type(&self, dom: &DomainRef) -> Result<Option<String>> {
+        self.with_domain(dom, |_, _| Ok(Some("linux".to_owned())))
+    }
+
+    fn snapshot_info(&self, dom: &DomainRef, name: &str) -> Result<Option<crate::model::SnapshotInfo>> {
+        self.with_domain(dom, |d, _| snapshot::get(d, name).map(|def| Some(crate::model::SnapshotInfo::from_def(def))))
     }
 
     fn snapshot_xml_desc(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {

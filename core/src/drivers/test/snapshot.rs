@@ -50,6 +50,9 @@ pub fn create_xml(dom: &mut TestDomain, xml: &str, flags: u32) -> Result<String>
         T,
         "testDomainSnapshotCreateXML",
     )?;
+    if !dom.checkpoints.is_empty() {
+        return Err(Error::new(ErrorCode::OperationUnsupported, T, "cannot create snapshot while checkpoint exists"));
+    }
     if !dom.persistent && flags & create::HALT != 0 {
         return Err(Error::op_invalid(T, "cannot halt after transient domain snapshot"));
     }
