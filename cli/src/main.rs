@@ -48,6 +48,20 @@ impl Ctl {
         }
     }
 
+    /// Streams large output (`snapshot-list --tree`) to stdout through a
+    /// buffer: `write` gets the writer; a reader that went away ends the
+    /// process as in `print`.
+    pub fn print_stream(
+        &mut self,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, self.out.lock());
+        let r = write(&mut w).and_then(|()| w.flush());
+        if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            std::process::exit(141);
+        }
+    }
+
     /// Flushes stdout (before prompting).
     pub fn flush(&mut self) {
         let _ = self.out.lock().flush();

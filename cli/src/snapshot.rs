@@ -491,20 +491,15 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         .map(|(s, p)| (s, p.flatten()))
         .collect();
     if flags & lf::TOPOLOGICAL == 0 {
-        items.sort_by_key(|a| a.0.name().to_ascii_lowercase());
+        items.sort_by_cached_key(|a| a.0.name().to_ascii_lowercase());
     }
     if tree {
         let list: Vec<(String, Option<String>)> = items
             .iter()
             .map(|(s, p)| (s.name().to_string(), p.clone()))
             .collect();
-        let mut out = String::new();
-        for i in 0..list.len() {
-            if list[i].1.is_none() {
-                util::tree(&list, i, &mut out);
-            }
-        }
-        ctl.print(&out);
+        drop(items);
+        ctl.print_stream(|w| util::tree(&list, w));
         return true;
     }
     if name {

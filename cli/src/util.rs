@@ -48,55 +48,113 @@ pub fn table(header: &[&str], rows: &[Vec<String>], with_header: bool) -> String
     out
 }
 
-/// `vshTreePrint` over (name, parent) entries, starting at root `root`.
-pub fn tree(items: &[(String, Option<String>)], root: usize, out: &mut String) {
-    let mut indent = String::new();
-    tree_inner(items, root, root, true, &mut indent, out);
-}
+/// `vshTreePrint` over every root of `items` (entries whose parent is
+/// `None`, in order), streamed to `out`.
+///
+/// Each item is (name, parent name); a child is printed under the item whose
+/// name equals its parent, children in `items` order, exactly as virsh
+/// does. The walk is iterative with a child index built once, so time is
+/// linear in the output and memory in the number of items, whatever the
+/// depth (a 100k-deep chain prints without recursion or buffering).
+pub fn tree<W: Write + ?Sized>(items: &[(String, Option<String>)], out: &mut W) -> std::io::Result<()> {
+    let n = items.len();
+    let by_name: std::collections::HashMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.as_str(), i))
+        .collect();
+    // children in compressed rows: kids[start[p]..start[p + 1]] of p
+    let parent_idx: Vec<Option<usize>> = items
+        .iter()
+        .map(|(_, p)| p.as_deref().and_then(|p| by_name.get(p).copied()))
+        .collect();
+    let mut start = vec![0usize; n + 1];
+    for p in parent_idx.iter().flatten() {
+        start[p + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut kids = vec![0usize; start[n]];
+    for (i, p) in parent_idx.iter().enumerate() {
+        if let Some(p) = *p {
+            kids[fill[p]] = i;
+            fill[p] += 1;
+        }
+    }
+    drop(fill);
+    drop(by_name);
 
-fn tree_inner(
-    items: &[(String, Option<String>)],
-    dev: usize,
-    lastdev: usize,
-    root: bool,
-    indent: &mut String,
-    out: &mut String,
-) {
-    let name = &items[dev].0;
-    out.push_str(indent);
-    if !root {
-        out.push_str("+- ");
+    /// One level of `vshTreePrintInternal` in progress.
+    struct Frame {
+        dev: usize,
+        lastdev: usize,
+        root: bool,
+        /// The next child of `dev` to print, as an index into `kids`.
+        next: usize,
     }
-    out.push_str(name);
-    out.push('\n');
-    if !root {
-        indent.push(if dev == lastdev { ' ' } else { '|' });
-        indent.push(' ');
-    }
-    let mut nextlast: Option<usize> = None;
-    for (i, (_, p)) in items.iter().enumerate() {
-        if p.as_deref() == Some(name.as_str()) {
-            nextlast = Some(i);
+    let mut indent: Vec<u8> = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    // prints `dev` and opens its level (the part before the child loop)
+    let enter = |dev: usize,
+                     lastdev: usize,
+                     root: bool,
+                     indent: &mut Vec<u8>,
+                     stack: &mut Vec<Frame>,
+                     out: &mut W|
+     -> std::io::Result<()> {
+        out.write_all(indent)?;
+        if !root {
+            out.write_all(b"+- ")?;
+        }
+        out.write_all(items[dev].0.as_bytes())?;
+        out.write_all(b"\n")?;
+        if !root {
+            indent.push(if dev == lastdev { b' ' } else { b'|' });
+            indent.push(b' ');
+        }
+        if start[dev + 1] > start[dev] {
+            out.write_all(indent)?;
+            out.write_all(b"  |\n")?;
+        }
+        indent.extend_from_slice(b"  ");
+        stack.push(Frame {
+            dev,
+            lastdev,
+            root,
+            next: start[dev],
+        });
+        Ok(())
+    };
+    for (root, (_, parent)) in items.iter().enumerate() {
+        if parent.is_some() {
+            continue;
+        }
+        enter(root, root, true, &mut indent, &mut stack, out)?;
+        while let Some(top) = stack.last_mut() {
+            let (dev, end) = (top.dev, start[top.dev + 1]);
+            if top.next < end {
+                let child = kids[top.next];
+                top.next += 1;
+                // the last child of `dev` (virsh's nextlastdev)
+                let last = kids[end - 1];
+                enter(child, last, false, &mut indent, &mut stack, out)?;
+                continue;
+            }
+            let Frame { lastdev, root, .. } = *top;
+            stack.pop();
+            indent.truncate(indent.len().saturating_sub(2));
+            if start[dev + 1] == start[dev] && dev == lastdev {
+                out.write_all(&indent)?;
+                out.write_all(b"\n")?;
+            }
+            if !root {
+                indent.truncate(indent.len().saturating_sub(2));
+            }
         }
     }
-    if nextlast.is_some() {
-        out.push_str(indent);
-        out.push_str("  |\n");
-    }
-    indent.push_str("  ");
-    for (i, (_, p)) in items.iter().enumerate() {
-        if p.as_deref() == Some(name.as_str()) {
-            tree_inner(items, i, nextlast.unwrap_or(usize::MAX), false, indent, out);
-        }
-    }
-    indent.truncate(indent.len() - 2);
-    if nextlast.is_none() && dev == lastdev {
-        out.push_str(indent);
-        out.push('\n');
-    }
-    if !root {
-        indent.truncate(indent.len() - 2);
-    }
+    Ok(())
 }
 
 /// `%Y-%m-%d %H:%M:%S %z` of a Unix time in local time (core's

@@ -201,43 +201,10 @@ impl SnapshotStore {
                 Err(e) => problems.push(format!("{}: {e}", p.display())),
             }
         }
-        let mut tree = SnapshotTree::new();
-        let mut current = None;
-        // Insert parents before children; creation time keeps a stable order.
+        // Creation time keeps a stable order; links are made after placing.
         defs.sort_by(|a, b| a.creation_time.cmp(&b.creation_time).then_with(|| a.name.cmp(&b.name)));
-        let mut pending = defs;
-        loop {
-            let before = pending.len();
-            let mut rest = Vec::new();
-            for d in pending {
-                let ready = d.parent.as_deref().is_none_or(|p| tree.contains(p));
-                if ready {
-                    if d.active == Some(true) {
-                        current = d.name.clone();
-                    }
-                    let name = d.name.clone().unwrap_or_default();
-                    if let Err(e) = tree.insert(d, true) {
-                        problems.push(format!("{name}: {}", e.message));
-                    }
-                } else {
-                    rest.push(d);
-                }
-            }
-            pending = rest;
-            if pending.is_empty() || pending.len() == before {
-                break;
-            }
-        }
-        for mut d in pending {
-            let name = d.name.clone().unwrap_or_default();
-            problems.push(format!("{name}: parent {} not found; made a root", d.parent.as_deref().unwrap_or("")));
-            d.parent = None;
-            if d.active == Some(true) {
-                current = d.name.clone();
-            }
-            let _ = tree.insert(d, true);
-        }
-        tree.set_current(current.as_deref());
+        let (tree, unplaced) = SnapshotTree::from_loaded(defs.into_iter().map(|d| (d, true)));
+        problems.extend(unplaced);
         Ok((tree, problems))
     }
 }

@@ -144,24 +144,11 @@ pub fn read(path: &Path, stamp: &str) -> Option<(SnapshotTree, Vec<String>)> {
         }
         pending.push((d, f[6] == "1"));
     }
-    let mut tree = SnapshotTree::new();
-    loop {
-        let before = pending.len();
-        let mut rest = Vec::new();
-        for (d, meta) in pending {
-            if d.parent.as_deref().is_none_or(|p| tree.contains(p)) {
-                tree.insert(d, meta).ok()?;
-            } else {
-                rest.push((d, meta));
-            }
-        }
-        pending = rest;
-        if pending.is_empty() {
-            break;
-        }
-        if pending.len() == before {
-            return None;
-        }
+    // Linear whatever the order; a link that cannot be made means the
+    // index is not to be trusted (the full load runs).
+    let (mut tree, problems) = SnapshotTree::from_loaded(pending);
+    if !problems.is_empty() {
+        return None;
     }
     tree.set_current((!current.is_empty()).then_some(current.as_str()));
     Some((tree, missing))
@@ -204,5 +191,45 @@ mod tests {
         fs::write(&p, &bad).unwrap();
         assert!(read(&p, "stamp-1").is_none());
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// An index whose creation order has every child before its parent
+    /// (creation times against the tree) reads back in linear time: as fast
+    /// as the same chain in tree order, within a generous ratio (the old
+    /// reader made one pass per level, ~n²/2 steps).
+    #[test]
+    fn index_in_any_order_reads_in_linear_time() {
+        let dir = std::env::temp_dir().join(format!("virsnap-index-order-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = 4000;
+        let chain = |against: bool| {
+            let defs: Vec<(SnapshotDef, bool)> = (0..n)
+                .map(|k| {
+                    let i = if against { n - 1 - k } else { k };
+                    let parent = (i > 0).then(|| format!("s{}", i - 1));
+                    (SnapshotDef { name: Some(format!("s{i}")), parent, ..SnapshotDef::default() }, true)
+                })
+                .collect();
+            let (tree, problems) = SnapshotTree::from_loaded(defs);
+            assert!(problems.is_empty(), "{problems:?}");
+            tree
+        };
+        let mut best = [std::time::Duration::MAX; 2];
+        for (k, against) in [false, true].into_iter().enumerate() {
+            let p = dir.join(format!(".vm{k}.index"));
+            let tree = chain(against);
+            write(&p, "stamp", &tree, &[]);
+            let (t, _) = read(&p, "stamp").unwrap();
+            assert!(t.names() == tree.names(), "creation order kept");
+            assert_eq!(t.parent("s3999"), Some("s3998"));
+            for _ in 0..3 {
+                let at = std::time::Instant::now();
+                let r = read(&p, "stamp");
+                best[k] = best[k].min(at.elapsed());
+                assert!(r.is_some());
+            }
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+        assert!(best[1] < best[0] * 4, "children first {:?} vs parents first {:?}", best[1], best[0]);
     }
 }
