@@ -70,12 +70,22 @@ pub fn parse_datetime<'a>(s: &'a str, seps: &[u8]) -> Option<(i64, &'a str)> {
     }
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (y, mo, d, h, mi, se) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    Some((unix_from_civil(y, mo, d, h, mi, se)?, s.get(19..)?))
+}
+
+/// Unix time of the civil date and time `y-mo-d h:mi:se` read as UTC;
+/// `None` outside month 1..=12, day 1..=31, hour 0..=23, minute 0..=59,
+/// second 0..=60 or jiff's years (-9999..=9999). A day past the month's
+/// end counts on into the next month, a second of 60 into the next minute.
+///
+/// Since 0.1.0.
+pub fn unix_from_civil(y: i64, mo: i64, d: i64, h: i64, mi: i64, se: i64) -> Option<i64> {
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || !(0..=23).contains(&h) || !(0..=59).contains(&mi) || !(0..=60).contains(&se) {
         return None;
     }
     let first = Date::new(i16::try_from(y).ok()?, i8::try_from(mo).ok()?, 1).ok()?;
     let days = i64::from(first.since(Date::constant(1970, 1, 1)).ok()?.get_days());
-    Some(((days + d - 1) * 86_400 + h * 3600 + mi * 60 + se, s.get(19..)?))
+    Some((days + d - 1) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
 #[cfg(test)]
