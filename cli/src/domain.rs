@@ -3,7 +3,7 @@
 
 use virsnap_core::flags::{domain as df, list_domains as lf};
 use virsnap_core::model::DomainState;
-use virsnap_core::Domain;
+use virsnap_core::{Domain, ErrorDomain};
 
 use crate::Ctl;
 use crate::parse::Cmd;
@@ -475,6 +475,13 @@ pub fn cmd_define(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     } else {
         0
     };
+    if !ctl.readonly
+        && let Some(e) = crate::rawbytes::xml_error(&xml, "domain_definition", ErrorDomain::Domain)
+    {
+        ctl.save(e);
+        ctl.error(&format!("Failed to define domain from {from}"));
+        return false;
+    }
     match conn.define_xml(&xml, flags) {
         Ok(d) => {
             ctl.print_extra(&format!("Domain '{}' defined from {from}\n", d.name()));

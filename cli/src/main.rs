@@ -9,6 +9,7 @@
 mod defs;
 mod domain;
 mod parse;
+mod rawbytes;
 mod shell;
 mod snapshot;
 mod util;
@@ -40,7 +41,7 @@ impl Ctl {
     /// `vshPrint`: text to stdout as is.
     pub fn print(&mut self, s: &str) {
         let mut o = self.out.lock();
-        let r = o.write_all(s.as_bytes());
+        let r = o.write_all(&rawbytes::encode(s));
         if r.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
             // virsh dies of SIGPIPE here; do not run further commands for a
             // reader that went away.
@@ -78,7 +79,9 @@ impl Ctl {
     pub fn error(&mut self, msg: &str) {
         let _ = self.out.lock().flush();
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "error: {msg}");
+        let _ = e.write_all(b"error: ");
+        let _ = e.write_all(&rawbytes::encode(msg));
+        let _ = e.write_all(b"\n");
         let _ = e.flush();
     }
 
@@ -198,7 +201,8 @@ fn main() {
 }
 
 fn real_main() -> i32 {
-    let args: Vec<String> = std::env::args().collect();
+    // virsh takes any bytes; invalid UTF-8 is carried (see rawbytes)
+    let args: Vec<String> = std::env::args_os().map(rawbytes::decode_os).collect();
     let prog = "virsnap";
     let mut ctl = Ctl {
         uri: None,
@@ -414,14 +418,15 @@ fn interactive(ctl: &mut Ctl) -> i32 {
     loop {
         ctl.print(prompt);
         let _ = ctl.out.lock().flush();
-        let mut line = String::new();
-        match lines.read_line(&mut line) {
+        let mut raw = Vec::new();
+        match lines.read_until(b'\n', &mut raw) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        if line.ends_with('\n') {
-            line.pop();
+        if raw.ends_with(b"\n") {
+            raw.pop();
         }
+        let line = rawbytes::decode(&raw);
         if !tty {
             ctl.print(&line);
             ctl.print("\n");

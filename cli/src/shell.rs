@@ -14,12 +14,10 @@ pub fn exclusive(ctl: &mut Ctl, cmd: &Cmd, a: &str, b: &str) -> bool {
     true
 }
 
-/// `virBufferEscapeShell`: quotes `s` for sh unless it is a plain word.
+/// `virBufferEscapeShell`: quotes `s` for sh only if it is empty or holds
+/// a shell metacharacter (other bytes, non-ASCII too, are left as they are).
 pub fn shell_escape(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
-    {
+    if !s.is_empty() && !s.contains(|c| "\r\t\n !\"#$&'()*;<>?[\\]^`{|}~".contains(c)) {
         return s.to_owned();
     }
     let mut o = String::from("'");
@@ -127,7 +125,7 @@ pub fn cmd_cd(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         Some(d) => d.to_owned(),
         None => std::env::var("HOME").unwrap_or_else(|_| "/".to_owned()),
     };
-    if let Err(e) = std::env::set_current_dir(&dir) {
+    if let Err(e) = std::env::set_current_dir(crate::rawbytes::path(&dir)) {
         ctl.error(&format!("cd: {}: {}", util::strerror(&e), dir));
         return false;
     }

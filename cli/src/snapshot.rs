@@ -4,7 +4,7 @@
 //! checkpoints; checkpoints and snapshots exclude each other).
 
 use virsnap_core::flags::{create as cf, delete as delf, list as lf, revert as rf, xml as xf};
-use virsnap_core::{Domain, Error, ErrorCode, Snapshot};
+use virsnap_core::{Domain, Error, ErrorCode, ErrorDomain, Snapshot};
 
 use std::io::Write as _;
 
@@ -47,6 +47,12 @@ fn lookup_snapshot(
 
 /// `virshSnapshotCreate`.
 fn create(ctl: &mut Ctl, dom: &Domain, xml: &str, flags: u32, from: Option<&str>) -> bool {
+    // libvirt's parser refuses XML that is not UTF-8, after the checks
+    // core makes before it reads the XML (read-only, flags, checkpoints)
+    if let Some(e) = crate::rawbytes::xml_error(xml, "domain_snapshot", ErrorDomain::DomainSnapshot) {
+        ctl.save(dom.snapshot_create_check(flags).err().unwrap_or(e));
+        return false;
+    }
     let snap = lv!(ctl, dom.snapshot_create_xml(xml, flags));
     if flags & cf::HALT != 0 && dom.is_active().unwrap_or(false) {
         ctl.error("domain was not halted");
@@ -667,6 +673,15 @@ pub fn cmd_rename(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         return false;
     };
     let snap = lv!(ctl, dom.snapshot_lookup_by_name(old, 0));
+    if crate::rawbytes::carries(new) {
+        // a name is UTF-8 (libvirt's parser would refuse the XML naming it)
+        ctl.save(Error::invalid_arg(
+            ErrorDomain::DomainSnapshot,
+            format!("snapshot name '{new}' is not valid UTF-8"),
+        ));
+        ctl.error(&format!("Failed to rename snapshot {old}"));
+        return false;
+    }
     let r = snap
         .rename(new, 0)
         .map(|()| format!("Domain snapshot {old} renamed to {new}\n"));
@@ -803,8 +818,9 @@ fn edit_loop(
             ctl.error(&msg);
             return Edit::Failed;
         }
-        let edited = match std::fs::read_to_string(path) {
-            Ok(x) => x,
+        let edited = match std::fs::read(path) {
+            // invalid UTF-8 carried for the XML check below
+            Ok(x) => crate::rawbytes::decode(&x),
             Err(e) => {
                 ctl.error(&format!(
                     "Failed to read file '{}': {}",
@@ -829,7 +845,9 @@ fn edit_loop(
                 doc = reread;
                 "The XML configuration was changed by another user."
             } else {
-                match dom.snapshot_create_xml(&edited, define_flags) {
+                let utf8 = crate::rawbytes::xml_error(&edited, "domain_snapshot", ErrorDomain::DomainSnapshot);
+                let create = || dom.snapshot_create_xml(&edited, define_flags);
+                match utf8.map_or_else(create, |e| Err(dom.snapshot_create_check(define_flags).err().unwrap_or(e))) {
                     Ok(n) => return Edit::Defined(n),
                     Err(e) => {
                         ctl.save(e);
@@ -1000,6 +1018,12 @@ pub fn cmd_checkpoint_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     if cmd.has("print-xml") {
         ctl.print(&format!("{buf}\n"));
         return true;
+    }
+    // libvirt's parser refuses XML that is not UTF-8, after its checks of
+    // the domain's state; core takes &str, so the CLI reports it.
+    if let Some(e) = crate::rawbytes::xml_error(&buf, "domain_checkpoint", ErrorDomain::Domain) {
+        ctl.save(dom.checkpoint_create_check().err().unwrap_or(e));
+        return false;
     }
     // VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE
     let flags = if cmd.has("quiesce") { 1 << 1 } else { 0 };

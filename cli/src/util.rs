@@ -188,7 +188,7 @@ pub fn strerror(e: &std::io::Error) -> String {
 pub fn read_file(path: &str) -> Result<String, String> {
     const MAX: u64 = 10 * 1024 * 1024;
     use std::io::Read;
-    let mut f = std::fs::File::open(path)
+    let mut f = std::fs::File::open(crate::rawbytes::path(path))
         .map_err(|e| format!("Failed to open file '{path}': {}", strerror(&e)))?;
     let mut buf = Vec::new();
     std::io::Read::by_ref(&mut f)
@@ -198,7 +198,8 @@ pub fn read_file(path: &str) -> Result<String, String> {
     if buf.len() as u64 > MAX {
         return Err(format!("File '{path}' is too large"));
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    // invalid UTF-8 is carried for the XML check (libvirt refuses it)
+    Ok(crate::rawbytes::decode(&buf))
 }
 
 /// `vshStringToArray`: split on ',', with ',,' escaping a comma.

@@ -194,3 +194,40 @@ snapshot-info test a; snapshot-info test b; snapshot-info test c; snapshot-info 
     }
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+/// XML that is not UTF-8 is refused by libvirt's parser only after the
+/// checks made before parsing (read-only, checkpoints, snapshots, state):
+/// core answers those (`*_create_check`), the CLI the encoding error.
+#[test]
+fn non_utf8_xml_errors_come_after_state_checks() {
+    use std::os::unix::ffi::OsStrExt;
+    if !have_virsh() {
+        return;
+    }
+    let sessions: [&[u8]; 4] = [
+        b"checkpoint-create-as test c; snapshot-create-as test --name a\xffb",
+        b"snapshot-create-as test s; checkpoint-create-as test --name c\xff",
+        b"checkpoint-create-as test --name c\xff",
+        b"snapshot-create-as test --name a\xffb",
+    ];
+    for ro in [false, true] {
+        for s in sessions {
+            let out = |prog: &str| {
+                let mut c = Command::new(prog);
+                c.args(["-q", "-c", "test:///default"]).env_remove("LIBVIRT_DEFAULT_URI");
+                if ro {
+                    c.arg("-r");
+                }
+                let o = c.arg(std::ffi::OsStr::from_bytes(s)).output().expect("run");
+                (o.status.code(), o.stdout, o.stderr)
+            };
+            let (want, got) = (out("virsh"), out(BIN));
+            assert_eq!(
+                (got.0, String::from_utf8_lossy(&got.1), String::from_utf8_lossy(&got.2)),
+                (want.0, String::from_utf8_lossy(&want.1), String::from_utf8_lossy(&want.2)),
+                "{} (read-only: {ro})",
+                String::from_utf8_lossy(s)
+            );
+        }
+    }
+}

@@ -401,6 +401,17 @@ impl Domain {
         self.drv().checkpoint_create_xml(&self.inner.r, xml, flags)
     }
 
+    /// The error [`Self::checkpoint_create_xml`] gives before it reads the
+    /// XML (read-only connection, driver without checkpoints, the domain's
+    /// state), if any: for a caller holding XML that will not parse, so it
+    /// reports the errors in libvirt's order.
+    ///
+    /// Since 0.1.0.
+    pub fn checkpoint_create_check(&self) -> Result<()> {
+        ro_check(&self.inner.conn, "virDomainCheckpointCreateXML")?;
+        self.drv().checkpoint_create_check(&self.inner.r)
+    }
+
     /// Domain XML (`virDomainGetXMLDesc`).
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
         if self.inner.conn.inner.read_only && flags & crate::flags::domain::XML_SECURE != 0 {
@@ -415,6 +426,24 @@ impl Domain {
 
     /// Creates a snapshot (`virDomainSnapshotCreateXML`). Returns a new handle.
     pub fn snapshot_create_xml(&self, xml: &str, flags: u32) -> Result<Snapshot> {
+        self.snapshot_create_entry_checks(flags)?;
+        let name = self.drv().snapshot_create_xml(&self.inner.r, xml, flags)?;
+        Ok(self.snapshot(SnapName::new(&name)))
+    }
+
+    /// The error [`Self::snapshot_create_xml`] gives with `flags` before
+    /// it reads the XML (read-only connection, flag combinations, the
+    /// driver's checks of flags and domain state), if any: for a caller
+    /// holding XML that will not parse, so it reports the errors in
+    /// libvirt's order.
+    ///
+    /// Since 0.1.0.
+    pub fn snapshot_create_check(&self, flags: u32) -> Result<()> {
+        self.snapshot_create_entry_checks(flags)?;
+        self.drv().snapshot_create_check(&self.inner.r, flags)
+    }
+
+    fn snapshot_create_entry_checks(&self, flags: u32) -> Result<()> {
         const F: &str = "virDomainSnapshotCreateXML";
         ro_check(&self.inner.conn, F)?;
         if flags & create::CURRENT != 0 && flags & create::REDEFINE == 0 {
@@ -425,8 +454,7 @@ impl Domain {
                 return Err(Error::flags_exclusive(F, crate::flags::create_name(create::REDEFINE), crate::flags::create_name(other)));
             }
         }
-        let name = self.drv().snapshot_create_xml(&self.inner.r, xml, flags)?;
-        Ok(self.snapshot(SnapName::new(&name)))
+        Ok(())
     }
 
     /// Number of snapshots matching `flags` (`virDomainSnapshotNum`).

@@ -199,6 +199,12 @@ pub trait Driver: Send + Sync {
     fn checkpoint_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         Err(Error::no_support("virDomainCheckpointCreateXML"))
     }
+    /// The checks [`Self::checkpoint_create_xml`] makes before it parses
+    /// the XML (the domain's state), for a caller holding XML it knows
+    /// will not parse (not UTF-8). Since 0.1.0.
+    fn checkpoint_create_check(&self, dom: &DomainRef) -> Result<()> {
+        Err(Error::no_support("virDomainCheckpointCreateXML"))
+    }
     /// Start a defined domain.
     fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         Err(Error::no_support("virDomainCreateWithFlags"))
@@ -235,6 +241,11 @@ pub trait Driver: Send + Sync {
     /// Create a snapshot; returns its name.
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         Err(Error::no_support("virDomainSnapshotCreateXML"))
+    }
+    /// The checks [`Self::snapshot_create_xml`] makes with `flags` before
+    /// it parses the XML; the default has none. Since 0.1.0.
+    fn snapshot_create_check(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        Ok(())
     }
     /// Snapshot XML.
     fn snapshot_xml_desc(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {

@@ -366,6 +366,59 @@ pub fn parse_document(xml: &str, what: &str, domain: ErrorDomain) -> Result<Elem
     root.ok_or_else(|| fail(1, "Document is empty"))
 }
 
+/// libvirt's error for a document that is not valid UTF-8 (libxml2's
+/// `Input is not proper UTF-8, indicate encoding !` with the bytes at the
+/// fault, or `Char 0x… out of allowed range` for an encoded surrogate,
+/// followed by libvirt's context line and pointer), or `None` when `xml` is
+/// valid UTF-8. `what` and `domain` as for [`parse_document`]; the code is
+/// `VIR_ERR_XML_DETAIL`. Since 0.1.
+///
+/// libxml2 reads the document as UTF-8 whatever its declaration says (so
+/// does libvirt). A bad byte after the root element is reported as extra
+/// content, as libxml2 does; a well-formedness error earlier in the
+/// document is reported by libxml2 first, while this reports the encoding.
+///
+/// The context line holds the offending bytes, which a `String` cannot
+/// carry: here each invalid sequence shows as U+FFFD; see
+/// [`utf8_error_with`] to render them otherwise.
+pub fn utf8_error(xml: &[u8], what: &str, domain: ErrorDomain) -> Option<Error> {
+    utf8_error_with(xml, what, domain, |b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// [`utf8_error`] with the context line rendered by `render` (given the
+/// raw bytes of the line). Since 0.1.
+pub fn utf8_error_with(xml: &[u8], what: &str, domain: ErrorDomain, render: impl FnOnce(&[u8]) -> String) -> Option<Error> {
+    let at = match std::str::from_utf8(xml) {
+        Ok(_) => return None,
+        Err(e) => e.valid_up_to(),
+    };
+    let rest = &xml[at..];
+    // a whole document before the bad byte: libxml2 stops at the byte
+    // that follows the root element
+    let complete = std::str::from_utf8(&xml[..at]).is_ok_and(|head| parse_document(head, what, domain).is_ok());
+    let msg = match rest {
+        _ if complete => "Extra content at the end of the document\n".to_owned(),
+        // a surrogate: decodes, but is no XML Char
+        [0xED, b1 @ 0xA0..=0xBF, b2 @ 0x80..=0xBF, ..] => {
+            let v = 0xD000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+            format!("Char 0x{v:X} out of allowed range\n")
+        }
+        [a, b, c, d, ..] => {
+            format!("Input is not proper UTF-8, indicate encoding !\nBytes: 0x{a:02X} 0x{b:02X} 0x{c:02X} 0x{d:02X}\n")
+        }
+        _ => "Input is not proper UTF-8, indicate encoding !\n".to_owned(),
+    };
+    let line = xml[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+    // libvirt's catchXMLError: the line around the fault and a pointer
+    let start = xml[..at].iter().rposition(|&b| b == b'\n' || b == b'\r').map_or(0, |p| p + 1);
+    let end = xml[at..].iter().position(|&b| b == b'\n' || b == b'\r' || b == 0).map_or(xml.len(), |p| at + p);
+    let context = &xml[start..end];
+    let mut pointer: String = context[..at - start].iter().map(|&b| if b == b'\t' { '\t' } else { '-' }).collect();
+    pointer.push('^');
+    let context = render(context);
+    Some(Error::new(ErrorCode::XmlDetail, domain, format!("({what}):{line}: {msg}{context}\n{pointer}")))
+}
+
 fn push_text(parent: &mut Element, txt: &str) {
     if let Some(Node::Text(prev)) = parent.children.last_mut() {
         prev.push_str(txt);
@@ -503,6 +556,26 @@ mod tests {
         };
         let (t_one, t_spread) = (best(&one), best(&spread));
         assert!(t_one < t_spread * 4, "{n} attributes on one element {t_one:?} vs spread {t_spread:?}");
+    }
+
+    /// libxml2's encoding errors through libvirt's context line.
+    #[test]
+    fn utf8_errors_worded_as_libvirt() {
+        let d = ErrorDomain::DomainSnapshot;
+        assert!(utf8_error(b"<a>\xc3\xa9</a>", "t", d).is_none());
+        let e = utf8_error(b"<a>\n\t<b>x\xffy</b></a>", "domain_snapshot", d).unwrap();
+        assert_eq!(e.code, ErrorCode::XmlDetail);
+        assert_eq!(
+            e.message,
+            "(domain_snapshot):2: Input is not proper UTF-8, indicate encoding !\nBytes: 0xFF 0x79 0x3C 0x2F\n\t<b>x\u{fffd}y</b></a>\n\t----^"
+        );
+        // fewer than 4 bytes left: no Bytes line
+        let e = utf8_error(b"<a>\xff</", "t", d).unwrap();
+        assert_eq!(e.message, "(t):1: Input is not proper UTF-8, indicate encoding !\n<a>\u{fffd}</\n---^");
+        let e = utf8_error(b"<a>\xed\xa0\x80</a>", "t", d).unwrap();
+        assert!(e.message.starts_with("(t):1: Char 0xD800 out of allowed range\n<a>"), "{}", e.message);
+        let e = utf8_error(b"<a/>\xff\n", "t", d).unwrap();
+        assert_eq!(e.message, "(t):1: Extra content at the end of the document\n<a/>\u{fffd}\n----^");
     }
 
     #[test]

@@ -14,20 +14,27 @@ const T: ErrorDomain = ErrorDomain::Test;
 /// `VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE`.
 const QUIESCE: u32 = 1 << 1;
 
+/// The checks libvirt makes before it parses the checkpoint XML: no
+/// snapshots, a persistent and active domain.
+pub fn check_state(dom: &TestDomain) -> Result<()> {
+    let unsupported = |m: &str| Err(Error::new(ErrorCode::OperationUnsupported, T, m));
+    if !dom.snapshots.is_empty() {
+        return unsupported("cannot create checkpoint while snapshot exists");
+    }
+    if !dom.persistent {
+        return unsupported("cannot create checkpoint for transient domain");
+    }
+    if !dom.state.is_active() {
+        return unsupported("cannot create checkpoint for inactive domain");
+    }
+    Ok(())
+}
+
 /// Creates checkpoint `xml` on `dom`; returns its name (the current Unix
 /// time when the XML names none, as libvirt).
 pub fn create_xml(dom: &mut TestDomain, xml: &str, flags: u32) -> Result<String> {
     check_flags(flags, QUIESCE, T, "testDomainCheckpointCreateXML")?;
-    let unsupported = |m: &str| Error::new(ErrorCode::OperationUnsupported, T, m);
-    if !dom.snapshots.is_empty() {
-        return Err(unsupported("cannot create checkpoint while snapshot exists"));
-    }
-    if !dom.persistent {
-        return Err(unsupported("cannot create checkpoint for transient domain"));
-    }
-    if !dom.state.is_active() {
-        return Err(unsupported("cannot create checkpoint for inactive domain"));
-    }
+    check_state(dom)?;
     let root = parse_document(xml, "domain_checkpoint", ErrorDomain::Domain)?;
     let name = match root.child_text("name") {
         Some(n) => n,

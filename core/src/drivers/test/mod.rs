@@ -324,6 +324,14 @@ impl Driver for TestDriver {
         self.with_domain(dom, |d, _| checkpoint::create_xml(d, xml, flags))
     }
 
+    fn snapshot_create_check(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.with_domain(dom, |d, _| snapshot::check_before_parse(d, flags))
+    }
+
+    fn checkpoint_create_check(&self, dom: &DomainRef) -> Result<()> {
+        self.with_domain(dom, |d, _| checkpoint::check_state(d))
+    }
+
     fn node_security_model(&self) -> Result<(String, String)> {
         Ok(("testSecurity".to_owned(), String::new()))
     }
