@@ -10,5 +10,6 @@ cargo build --release --locked -p virsnap-cli -p virsnap-capi
 export VIRSNAP_VCSIM="$PWD/target/vcsim/vcsim"
 export VIRSNAP_CLI="${CARGO_TARGET_DIR:-$PWD/target}/release/virsnap"
 export VIRSNAP_LIBDIR="${CARGO_TARGET_DIR:-$PWD/target}/release"
-export VIRSNAP_REQUIRE_VCSIM=1
+source .ci/lib.sh
+reprobe vcsim="$VIRSNAP_VCSIM" cli_release="$VIRSNAP_CLI" capi_so="$VIRSNAP_LIBDIR/libvirsnap.so"
 cargo test -p virsnap-core --locked --test 'esx_*' -- --test-threads=2 --nocapture

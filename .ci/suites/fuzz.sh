@@ -3,7 +3,9 @@
 # (snapshot XML parser and through the test driver, domain XML, URIs, ESX
 # SOAP responses, VBoxManage output and .vbox files, QMP/qemu-img JSON, a
 # live QMP session of the qemu driver against a scripted peer),
-# seeded from ../shared/conformance/ and tests/fuzz/seeds/.
+# seeded from tests/fuzz/seeds/ and the repository's test data (libvirt's
+# snapshot XML inputs in core/tests/data/libvirt-xml and .vbox files in
+# core/tests/data/libvirt-vbox, VirtualBox 7.2 output in tests/vbox/transcripts).
 #
 #   .ci/suites/fuzz.sh                         # CI: each target 30 s
 #   VIRSNAP_FUZZ_SECONDS=600 .ci/suites/fuzz.sh   # the long run (10 min each)
@@ -24,14 +26,14 @@ SECS=${VIRSNAP_FUZZ_SECONDS:-30}
 JOBS=${VIRSNAP_FUZZ_JOBS:-1}
 TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml snapshot_driver domain_xml uri esx_soap vbox_output qmp_json qmp_session})
 OUT=${VIRSNAP_FUZZ_OUT:-$ROOT/target/fuzz-run}
-CONF=${VIRSNAP_CONFORMANCE:-$ROOT/../shared/conformance}
-[ -d "$CONF" ] || CONF=/work/shared/conformance
+XMLIN=core/tests/data/libvirt-xml
+VBOXIN=tests/vbox/transcripts
 export CARGO_TARGET_DIR=${VIRSNAP_FUZZ_TARGET_DIR:-$ROOT/target/fuzz-build}
 TRIPLE=$(rustc -vV | awk '/^host:/ {print $2}')
 BIN=$CARGO_TARGET_DIR/$TRIPLE/release
 
 if ! command -v c++ >/dev/null 2>&1; then
-    need_apt g++ || { echo "SKIP fuzz: no C++ compiler to build libFuzzer (apt-get install g++ failed)"; exit 0; }
+    need_apt g++ || { skip "fuzz: no C++ compiler to build libFuzzer (apt-get install g++ failed)"; exit $?; }
 fi
 
 echo "== fuzz: build (SanitizerCoverage, ${TRIPLE})"
@@ -40,7 +42,7 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 if ! (cd tests/fuzz && cargo build --release --target "$TRIPLE" --bins); then
     if ! (cd tests/fuzz && cargo fetch >/dev/null 2>&1); then
-        echo "SKIP fuzz: cannot fetch libfuzzer-sys from the registry"; exit 0
+        skip "fuzz: cannot fetch libfuzzer-sys from the registry"; exit $?
     fi
     echo "FAIL build"; echo "0 passed, 1 failed"; exit 1
 fi
@@ -55,30 +57,25 @@ seed() { # target file [selector-octal]
 rm -rf "$OUT/seeds"; mkdir -p "$OUT/seeds"
 for t in "${TARGETS[@]}"; do mkdir -p "$OUT/seeds/$t" "$OUT/corpus/$t" "$OUT/artifacts/$t"; done
 for f in tests/fuzz/seeds/*/*; do seed "$(basename "$(dirname "$f")")" "$f"; done
-if [ -d "$CONF" ]; then
-    for f in "$CONF"/libvirt/qemudomainsnapshotxml2xml{in,out}/*.xml; do
-        [ -f "$f" ] || continue
-        seed snapshot_xml "$f" 000; seed snapshot_xml "$f" 001; seed snapshot_xml "$f" 003
-        seed snapshot_driver "$f" 000; seed snapshot_driver "$f" 001
-        # the <domain> inside a snapshot document
-        python3 - "$f" "$OUT/seeds/domain_xml/$(basename "$f")" <<'PY' 2>/dev/null || true
+for f in "$XMLIN"/qemudomainsnapshotxml2xml{in,out}/*.xml; do
+    seed snapshot_xml "$f" 000; seed snapshot_xml "$f" 001; seed snapshot_xml "$f" 003
+    seed snapshot_driver "$f" 000; seed snapshot_driver "$f" 001
+    # the <domain> inside a snapshot document
+    python3 - "$f" "$OUT/seeds/domain_xml/$(basename "$f")" <<'PY' 2>/dev/null || true
 import re, sys
 m = re.search(r"<domain[ >].*?</domain>", open(sys.argv[1]).read(), re.S)
 if m: open(sys.argv[2], "w").write(m.group(0))
 PY
-    done
-    for f in "$CONF"/vbox/vbox72-cli/transcripts/*.stdout; do
-        [ -s "$f" ] || continue
-        if grep -q '^SnapshotName' "$f"; then seed vbox_output "$f" 000; else seed vbox_output "$f" 001; fi
-    done
-    for f in "$CONF"/vbox/vbox72-cli/transcripts/*.stderr; do [ -s "$f" ] && seed vbox_output "$f" 002; done
-    for f in "$CONF"/vbox/vbox72-settings/* "$CONF"/libvirt/vboxsnapshotxmldata/*.vbox; do
-        [ -f "$f" ] && seed vbox_output "$f" 003
-    done
-    for f in "$CONF"/vbox/vbox72-soap/*.response.xml; do seed esx_soap "$f"; done
-else
-    echo "note: $CONF not found, seeding from tests/fuzz/seeds only"
-fi
+done
+for f in "$VBOXIN"/vbox72-cli/transcripts/*.stdout; do
+    [ -s "$f" ] || continue
+    if grep -q '^SnapshotName' "$f"; then seed vbox_output "$f" 000; else seed vbox_output "$f" 001; fi
+done
+for f in "$VBOXIN"/vbox72-cli/transcripts/*.stderr; do [ -s "$f" ] && seed vbox_output "$f" 002; done
+for f in "$VBOXIN"/vbox72-settings/* core/tests/data/libvirt-vbox/*.vbox; do
+    [ -f "$f" ] && seed vbox_output "$f" 003
+done
+for f in "$VBOXIN"/vbox72-soap/*.response.xml; do seed esx_soap "$f"; done
 # Small inputs make libFuzzer faster; skip seeds over 64 KiB.
 find "$OUT/seeds" -type f -size +64k -delete
 

@@ -23,7 +23,8 @@
 # processes on one qemu:///embed domain, VIRSNAP_PROCS_SECONDS, default 60);
 # core/tests/reliability_crash.rs (kill -9 at every injected point of
 # create/delete/revert/rename, 64 points) and reliability_inputs.rs.
-# qemu steps SKIP (with a line saying so) when qemu-img cannot be installed.
+# qemu steps SKIP (with a line "SKIP: ...") when qemu-img cannot be
+# installed; under CI=true (VIRSNAP_REQUIRE_ALL=1) a skip is a failure.
 # Prints "N passed, M failed" last; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,7 +34,12 @@ source .ci/lib.sh
 pass=0; fail=0; skip=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-skipped() { skip=$((skip + 1)); echo "SKIP $*"; }
+# A step whose component is missing: "SKIP: ..." (counted by .ci/test-all),
+# a failure when every component is required (CI=true).
+skipped() {
+    if [ "${VIRSNAP_REQUIRE_ALL:-}" = 1 ]; then bad "$* (VIRSNAP_REQUIRE_ALL=1: every component is required)"
+    else skip=$((skip + 1)); echo "SKIP: $*"; fi
+}
 B=$ROOT/target/hostile
 mkdir -p "$B"
 run() { # name command...
@@ -95,6 +101,8 @@ if [ "$have_qemu" = 1 ]; then
     qemu_root
     run "8 threads, 20 s, ASan, qemu:///embed" env ASAN_OPTIONS=detect_leaks=0 "$B/hostile_threads-asan" 20 "qemu:///embed?root=$QROOT"
     unset HOSTILE_DOMAIN_XML HOSTILE_DOMAIN
+else
+    skipped "8 threads on qemu:///embed: qemu-img not installable"
 fi
 if [ "${VIRSNAP_HELGRIND:-0}" = 1 ]; then
     run "8 threads, 2 s, helgrind" valgrind -q --tool=helgrind --error-exitcode=99 "$B/hostile_threads" 2
@@ -113,6 +121,8 @@ if [ "$trc" = 0 ]; then
         qemu_root
         run "8 threads, 10 s, TSan, qemu:///embed" tests/tsan/run.sh run hostile_threads 10 "qemu:///embed?root=$QROOT"
         unset HOSTILE_DOMAIN_XML HOSTILE_DOMAIN
+    else
+        skipped "8 threads, TSan, qemu:///embed: qemu-img not installable"
     fi
 elif [ "$trc" = 77 ]; then
     skipped "ThreadSanitizer: $(grep '^SKIP' "$tlog" | tail -1)"
@@ -123,9 +133,9 @@ fi
 echo "== hostile: processes and crashes (core/tests/reliability_*.rs)"
 if [ "$have_qemu" = 1 ]; then
     run "two processes, ${VIRSNAP_PROCS_SECONDS} s, one qemu:///embed domain" \
-        env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_procs -- --nocapture --test-threads=1
+        env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_procs -- --include-ignored --nocapture --test-threads=1
     run "crash sweep: kill -9 at every point of create/delete/revert/rename" \
-        env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_crash -- --nocapture --test-threads=2
+        env VIRSNAP_RELIABILITY=1 cargo test -q -p virsnap-core --test reliability_crash -- --include-ignored --nocapture --test-threads=2
 else
     skipped "two processes and crash sweep: qemu-img not installable"
 fi

@@ -87,6 +87,9 @@ const G_HOST: usize = 2;
 const G_CHK: usize = 3;
 const G_SNAP: usize = 4;
 const G_VIRSH: usize = 5;
+/// Commands in no group: left out of `help` listings (virsh's internal
+/// `complete`).
+const G_HIDDEN: usize = usize::MAX;
 
 const DOMAIN: OptDef = OptDef::data("domain", "domain name, id or uuid");
 
@@ -401,6 +404,9 @@ pub static COMMANDS: &[CmdDef] = &[
     cmd!(noconn "quit", G_VIRSH, sh::cmd_quit,
         "quit this interactive terminal",
         "", &[]),
+    cmd!(noconn "complete", G_HIDDEN, crate::complete::cmd_complete,
+        "internal command for autocompletion",
+        "internal use only", &[OptDef::argv("string", "partial string to autocomplete")]),
     cmd!(noconn "connect", G_VIRSH, sh::cmd_connect,
         "(re)connect to hypervisor",
         "Connect to local hypervisor. This is built-in command after shell start up.", &[

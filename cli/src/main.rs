@@ -6,8 +6,10 @@
 //! lines on stderr and the exit status of the last command.
 #![forbid(unsafe_code)]
 
+mod complete;
 mod defs;
 mod domain;
+mod editor;
 mod parse;
 mod rawbytes;
 mod shell;
@@ -413,6 +415,14 @@ fn interactive(ctl: &mut Ctl) -> i32 {
     } else {
         "virsnap # "
     };
+    if tty
+        && std::io::stdout().is_terminal()
+        && editor::run(ctl, prompt).is_some()
+    {
+        ctl.print("\n");
+        ctl.flush();
+        return 0;
+    }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock();
     loop {

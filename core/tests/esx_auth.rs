@@ -18,6 +18,7 @@ fn set_auth_file(path: &std::path::Path) {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn credentials_from_uri_auth_conf_and_callback() {
     let Some(v) = Vcsim::start("auth") else { return };
     let dir = std::env::temp_dir().join(format!("virsnap-esx-auth-{}", std::process::id()));

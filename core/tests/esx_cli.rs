@@ -49,11 +49,9 @@ impl Cli {
 }
 
 #[test]
+#[cfg_attr(any(virsnap_no_vcsim, virsnap_no_cli_release), ignore = "needs vcsim (tests/vcsim/build.sh); target/release/virsnap (cargo build --release -p virsnap-cli)")]
 fn cli_acceptance_against_vcsim() {
-    let Some(bin) = cli() else {
-        println!("SKIP: cli_acceptance_against_vcsim: virsnap CLI not built (cargo build --release -p virsnap-cli)");
-        return;
-    };
+    let bin = cli().expect("the virsnap CLI is required (cargo build --release -p virsnap-cli)");
     let Some(v) = Vcsim::start("cli") else { return };
     let raw = Raw::login(&v.addr);
     let dir = std::env::temp_dir().join(format!("virsnap-esx-cli-{}", std::process::id()));

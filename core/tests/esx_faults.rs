@@ -112,7 +112,8 @@ impl Fake {
 fn open_err(uri: &str) -> virsnap_core::Error {
     let t0 = Instant::now();
     let e = Connection::open_auth(Some(uri), Some(auth("secret-pw")), 0).expect_err("open must fail");
-    assert!(t0.elapsed() < Duration::from_secs(10), "took {:?}", t0.elapsed());
+    // timeout=2: far below the 60 s default, far above what a loaded machine needs.
+    assert!(t0.elapsed() < Duration::from_secs(30), "took {:?}", t0.elapsed());
     assert!(!e.message.contains("secret-pw"), "password leaked: {}", e.message);
     println!("{uri}: {:?}: {}", e.code, e.message);
     e
@@ -203,6 +204,7 @@ fn bad_uris_and_nothing_listening() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn vcsim_crash_on_deleting_current_root_is_an_rpc_error() {
     let Some(mut v) = Vcsim::start("crash") else { return };
     let conn = Connection::open_auth(Some(&v.uri()), Some(auth("pass")), 0).unwrap();
@@ -222,6 +224,7 @@ fn vcsim_crash_on_deleting_current_root_is_an_rpc_error() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn session_terminated_on_the_server_is_renewed() {
     let Some(v) = Vcsim::start("relogin") else { return };
     let conn = Connection::open_auth(Some(&v.uri()), Some(auth("pass")), 0).unwrap();
@@ -284,6 +287,7 @@ fn quoted_secure_cookie_is_sent_back_verbatim_over_http() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn vm_removed_on_the_server_is_no_domain() {
     let Some(v) = Vcsim::start("removed") else { return };
     let conn = Connection::open_auth(Some(&v.uri()), Some(auth("pass")), 0).unwrap();
@@ -326,6 +330,7 @@ fn stuck_task_reports_progress_then_times_out() {
     let t0 = Instant::now();
     let e = d.snapshot_create_xml("<domainsnapshot><name>s</name></domainsnapshot>", 0).unwrap_err();
     assert_eq!(e.code, ErrorCode::OperationTimeout, "{}", e.message);
-    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+    // task_timeout=2 (default 3600 s): ends in seconds, with room for a loaded machine.
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
     assert_eq!(seen.lock().unwrap().clone(), [("snapshot-create".to_owned(), 40)]);
 }

@@ -12,14 +12,12 @@ use std::process::Command;
 use esx_support::{Raw, Vcsim, VM0};
 
 #[test]
+#[cfg_attr(any(virsnap_no_vcsim, virsnap_no_python_venv), ignore = "needs vcsim (tests/vcsim/build.sh); the Python module venv (.ci/suites/python.sh)")]
 fn python_module_snapshots_on_vcsim() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let py = std::env::var_os("VIRSNAP_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join("target/venv-python/bin/python"));
     let importable = Command::new(&py).args(["-c", "import virsnap"]).output().map(|o| o.status.success()).unwrap_or(false);
-    if !importable {
-        println!("SKIP: python_module_snapshots_on_vcsim: no Python with the virsnap module at {}", py.display());
-        return;
-    }
+    assert!(importable, "a Python with the virsnap module is required at {}", py.display());
     let Some(v) = Vcsim::start("python") else { return };
     let out = Command::new(&py)
         .arg(root.join("tests/vcsim/clients/esx_python.py"))

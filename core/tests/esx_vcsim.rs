@@ -30,6 +30,7 @@ fn xml(name: &str, desc: Option<&str>) -> String {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn domains_lookup_and_power() {
     let Some(v) = Vcsim::start("domains") else { return };
     let raw = Raw::login(&v.addr);
@@ -97,6 +98,7 @@ impl Alive for Vcsim {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn snapshot_lifecycle_matches_server() {
     let Some(v) = Vcsim::start("lifecycle") else { return };
     let raw = Raw::login(&v.addr);
@@ -211,6 +213,7 @@ fn snapshot_lifecycle_matches_server() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn names_flags_rename_and_power_after_revert() {
     let Some(v) = Vcsim::start("names") else { return };
     let raw = Raw::login(&v.addr);
@@ -288,6 +291,7 @@ fn names_flags_rename_and_power_after_revert() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn vcenter_model_over_vpx_scheme() {
     let Some(v) = Vcsim::start_with("vpx", &["-model", "vpx"]) else { return };
     let uri = format!("vpx://root@{}/?transport=http", v.addr);
@@ -306,6 +310,7 @@ fn vcenter_model_over_vpx_scheme() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn threads_share_one_session_and_progress_is_reported() {
     let Some(v) = Vcsim::start("threads") else { return };
     let conn = open(&v);
@@ -337,6 +342,7 @@ fn threads_share_one_session_and_progress_is_reported() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn seed_delete_modes() {
     let Some(v) = Vcsim::start("seedmodes") else { return };
     let raw = Raw::login(&v.addr);
@@ -364,6 +370,7 @@ fn seed_delete_modes() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn revert_applies_the_snapshot_power_state() {
     let Some(v) = Vcsim::start("revertpower") else { return };
     let raw = Raw::login(&v.addr);

@@ -92,6 +92,7 @@ fn agree(root: &Root, img: &Path) {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn crash_during_create_keeps_the_snapshot() {
     if skip() {
         return;
@@ -119,6 +120,7 @@ fn crash_during_create_keeps_the_snapshot() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn crash_during_delete_rolls_forward() {
     if skip() {
         return;
@@ -142,6 +144,7 @@ fn crash_during_delete_rolls_forward() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn crash_during_revert_keeps_everything() {
     if skip() {
         return;
@@ -161,6 +164,7 @@ fn crash_during_revert_keeps_everything() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn two_processes_lose_nothing() {
     if skip() {
         return;
@@ -190,6 +194,7 @@ fn current(root: &Root) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn crash_after_the_journal_record_is_the_after_state() {
     if skip() {
         return;
@@ -252,6 +257,7 @@ fn chain_ok(root: &Root) -> (String, bool) {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn crash_during_external_revert_and_delete_never_leaves_a_dangling_disk() {
     if skip() {
         return;

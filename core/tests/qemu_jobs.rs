@@ -13,6 +13,7 @@ use virsnap_core::flags::revert;
 use virsnap_core::model::{reason, DomainState};
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn jobs_with_progress_then_hmp_fallback() {
     if skip() {
         return;

@@ -11,6 +11,7 @@ use virsnap_core::model::{reason, DomainState};
 use virsnap_core::{Connection, ErrorCode};
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn lifecycle_and_internal_snapshots() {
     if skip() {
         return;
@@ -148,6 +149,7 @@ fn lifecycle_and_internal_snapshots() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn refuses_raw_internal_and_transient_halt() {
     if skip() {
         return;
@@ -175,6 +177,7 @@ fn refuses_raw_internal_and_transient_halt() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn external_disk_only_online_and_offline() {
     if skip() {
         return;
@@ -214,6 +217,7 @@ fn external_disk_only_online_and_offline() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn progress_is_reported() {
     if skip() {
         return;
@@ -231,6 +235,7 @@ fn progress_is_reported() {
 }
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn vanished_qcow2_snapshot_is_reported_not_dropped() {
     if skip() {
         return;

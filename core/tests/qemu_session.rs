@@ -14,6 +14,7 @@ use virsnap_core::model::DomainState;
 use virsnap_core::Connection;
 
 #[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
 fn session_uri_uses_xdg_dirs() {
     if skip() {
         return;

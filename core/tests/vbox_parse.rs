@@ -1,5 +1,5 @@
 //! The VBoxManage parsers and error mapping on every real VirtualBox 7.2.22
-//! output captured in shared/conformance/vbox (reference/vbox.md §2).
+//! output captured in tests/vbox/transcripts (its README).
 #![allow(clippy::unwrap_used)]
 
 mod vbox_common;
@@ -210,10 +210,8 @@ fn every_failure_maps_to_a_libvirt_error_by_code() {
 
 #[test]
 fn libvirt_vbox_files_parse_in_the_old_dialect() {
-    let dir = libvirt_vbox_files();
     let mut n = 0;
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
+    for p in libvirt_vbox_file_list() {
         let f = parse_machine_file(&read(&p)).unwrap();
         assert!(f.uuid.is_some(), "{}", p.display());
         let expect = match p.file_name().unwrap().to_str().unwrap() {
@@ -232,7 +230,7 @@ fn libvirt_vbox_files_parse_in_the_old_dialect() {
 #[test]
 fn vbox_files_round_trip_byte_for_byte() {
     use virsnap_core::drivers::vbox::settings::VboxFile;
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(libvirt_vbox_files()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<std::path::PathBuf> = libvirt_vbox_file_list();
     files.extend(std::fs::read_dir(conformance().join("vbox72-cli/vbox-after-step")).unwrap().map(|e| e.unwrap().path()));
     files.push(conformance().join("vbox72-settings/golden.final.vbox"));
     files.push(conformance().join("vbox72-settings/golden.final.vbox-prev"));

@@ -1,6 +1,6 @@
 //! The VirtualBox driver end to end through the public API, against the
 //! REPLAY stand-in (tests/vbox/replay.py): every answer is real VirtualBox
-//! 7.2.22 output captured in shared/conformance/vbox. Each test starts the
+//! 7.2.22 output captured in tests/vbox/transcripts. Each test starts the
 //! replay in the state VirtualBox had after a given captured step and checks
 //! that the driver issued exactly the captured commands (by UUID).
 #![allow(clippy::unwrap_used)]

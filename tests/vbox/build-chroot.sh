@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds (or reuses) a Debian sid chroot with Debian's `virtualbox` package, so
 # the VirtualBox tests can drive a real VBoxSVC/VBoxManage 7.2 (offline
-# operations only: there is no /dev/vboxdrv, no VM can start). See
-# shared/reference/vbox.md sections 0 and 6.
+# operations only: there is no /dev/vboxdrv, no VM can start).
 #
 # Usage: build-chroot.sh [ROOT]   (default /var/cache/virsnap/vbox-chroot)
 # Env:   VIRSNAP_SKIP_VBOX_CHROOT=1  skip (exit 3)

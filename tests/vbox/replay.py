@@ -2,7 +2,7 @@
 """A VBoxManage stand-in that REPLAYS real VirtualBox 7.2.22 output.
 
 This is a replay, not VirtualBox: every byte it prints was produced by the
-real VBoxManage and captured in shared/conformance/vbox/vbox72-cli/
+real VBoxManage and captured in tests/vbox/transcripts/vbox72-cli/
 (transcripts/NN-name.{cmd,stdout,stderr,rc}, in the order of index.tsv).
 
 Usage (as VIRSNAP_VBOXMANAGE, a command line split on whitespace):
@@ -41,7 +41,7 @@ MUTATING_TOP = {"createvm", "createmedium", "storagectl", "storageattach", "adop
                 "discardstate", "startvm", "controlvm", "modifyvm", "unregistervm", "registervm"}
 MUTATING_SNAP = {"take", "restore", "restorecurrent", "delete", "edit"}
 STATELESS = [["list", "vms"], ["list", "runningvms"]]
-# The SOAP calls of conformance/vbox72-soap changed the machine between
+# The SOAP calls of tests/vbox/transcripts/vbox72-soap changed the machine between
 # steps 82 and 91: a state boundary the CLI transcripts do not show.
 EPOCH_BUMP_BEFORE = {"91-take-empty-name"}
 

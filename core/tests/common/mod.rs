@@ -148,16 +148,28 @@ pub fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
-/// Runs `script` through real libvirt.
+/// Runs `script` through real libvirt. A run in which the reference dies
+/// of a signal (libvirt crashed) is rerun, up to 5 times: a crash of the
+/// reference is never counted as virsnap's difference.
 pub fn run_libvirt(script: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
     let path = std::env::temp_dir().join(format!("virsnap-scenario-{}-{:?}.txt", std::process::id(), std::thread::current().id()));
     std::fs::write(&path, script).expect("write scenario");
-    let out = Command::new("/usr/bin/python3")
-        .arg(data_dir().join("scenario_libvirt.py"))
-        .arg("libvirt")
-        .arg(&path)
-        .output()
-        .expect("run python3");
+    let mut attempt = 1;
+    let out = loop {
+        let out = Command::new("/usr/bin/python3")
+            .arg(data_dir().join("scenario_libvirt.py"))
+            .arg("libvirt")
+            .arg(&path)
+            .output()
+            .expect("run python3");
+        match out.status.signal() {
+            Some(sig) if attempt < 5 => println!("reference libvirt died of signal {sig} (attempt {attempt}); rerunning"),
+            Some(sig) => panic!("reference libvirt died of signal {sig} {attempt} times; nothing compared"),
+            None => break out,
+        }
+        attempt += 1;
+    };
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).to_string()

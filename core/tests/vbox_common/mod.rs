@@ -7,23 +7,26 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use virsnap_core::Connection;
 
-/// `shared/conformance/vbox` (env `VIRSNAP_VBOX_CONFORMANCE`, else beside the repo).
+/// The captured VirtualBox 7.2.22 output the repository keeps
+/// (tests/vbox/transcripts, see its README).
 pub fn conformance() -> PathBuf {
-    let candidates = [
-        std::env::var_os("VIRSNAP_VBOX_CONFORMANCE").map(PathBuf::from),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/vbox")),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/vbox")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("vbox72-cli/transcripts").is_dir())
-        .expect("shared/conformance/vbox not found (set VIRSNAP_VBOX_CONFORMANCE)")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vbox/transcripts")
 }
 
-/// `shared/conformance/libvirt/vboxsnapshotxmldata`.
+/// libvirt's `.vbox` test files (core/tests/data/libvirt-vbox).
 pub fn libvirt_vbox_files() -> PathBuf {
-    conformance().join("../libvirt/vboxsnapshotxmldata")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/libvirt-vbox")
+}
+
+/// The five `.vbox` files of [`libvirt_vbox_files`] (not its README).
+pub fn libvirt_vbox_file_list() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(libvirt_vbox_files())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "vbox"))
+        .collect();
+    v.sort();
+    v
 }
 
 pub fn transcripts() -> PathBuf {
@@ -108,9 +111,9 @@ impl Drop for Replay {
 }
 
 /// The VirtualBox chroot built by tests/vbox/build-chroot.sh
-/// (`VIRSNAP_VBOX_CHROOT`, default /var/cache/virsnap/vbox-chroot), or `None`
-/// after printing `SKIP: <what>: <why>`; `VIRSNAP_REQUIRE_VBOX=1` turns a
-/// skip into a failure.
+/// (`VIRSNAP_VBOX_CHROOT`, default /var/cache/virsnap/vbox-chroot); always
+/// `Some`, panics when it is not usable (the tests are ignored where
+/// build.rs found no chroot).
 pub fn chroot(what: &str) -> Option<PathBuf> {
     let root = PathBuf::from(std::env::var("VIRSNAP_VBOX_CHROOT").unwrap_or_else(|_| "/var/cache/virsnap/vbox-chroot".into()));
     let why = if !root.join(".virsnap-ready").exists() {
@@ -122,14 +125,10 @@ pub fn chroot(what: &str) -> Option<PathBuf> {
     } else {
         None
     };
-    match why {
-        Some(w) if std::env::var("VIRSNAP_REQUIRE_VBOX").as_deref() == Ok("1") => panic!("{w}"),
-        Some(w) => {
-            println!("SKIP: {what}: {w}");
-            None
-        }
-        None => Some(root),
+    if let Some(w) = why {
+        panic!("{what}: the VirtualBox chroot is required: {w}");
     }
+    Some(root)
 }
 
 /// Runs VBoxManage inside the chroot `root`: (exit code, stdout, stderr).

@@ -275,11 +275,15 @@ pub mod fuzzing {
         session(data, Duration::from_millis(20), Duration::from_millis(2))
     }
 
-    /// [`qmp_session`] with time to spare (client waits up to 1 s, the
-    /// peer up to 250 ms for the next command), for tests on a loaded
-    /// machine where the outcome must not depend on timing.
+    /// [`qmp_session`] with time to spare, for tests on a loaded machine
+    /// where the outcome must not depend on its speed: the client waits up
+    /// to 120 s for a reply (10 s when the peer stalls, bit 3: that wait
+    /// always ends in the timeout under test), the peer up to 10 s for the
+    /// next command. Each is far above what the exchange needs.
     pub fn qmp_session_patient(data: &[u8]) -> (Result<()>, Seen) {
-        session(data, Duration::from_secs(1), Duration::from_millis(250))
+        let stall = data.first().is_some_and(|&sel| sel & 8 != 0);
+        let max_wait = Duration::from_secs(if stall { 10 } else { 120 });
+        session(data, max_wait, Duration::from_secs(10))
     }
 
     fn session(data: &[u8], max_wait: Duration, idle: Duration) -> (Result<()>, Seen) {
@@ -317,11 +321,11 @@ pub mod fuzzing {
                     drv.vm_snapshot(&mut q, def, op, tag, "fuzz")?;
                     // revert overlaps its metadata write with cont
                     let id = q.send("cont", None)?;
-                    q.wait(id, "cont", Duration::from_secs(1)).map(drop)
+                    q.wait(id, "cont", max_wait).map(drop)
                 }
                 (_, Some(op)) => drv.vm_snapshot(&mut q, def, op, tag, "fuzz"),
                 _ => {
-                    let text = q.hmp("info snapshots", Duration::from_secs(1))?;
+                    let text = q.hmp("info snapshots", max_wait)?;
                     let _ = text.lines().count();
                     q.execute("cont", None).map(drop)
                 }
