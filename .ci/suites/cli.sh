@@ -39,4 +39,8 @@ if command -v virsh >/dev/null 2>&1; then
 else
     skip "virsh-snapshot batches and session comparison: virsh (libvirt-clients) is not installed" || status=1
 fi
+
+echo "== cli: virsnap-core with its optional drivers compiled out (--no-default-features)"
+cargo build --locked -p virsnap-core --no-default-features || status=1
+cargo test --locked -p virsnap-core --no-default-features --test drivers_compiled_out || status=1
 exit "$status"

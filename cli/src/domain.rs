@@ -252,17 +252,7 @@ pub fn cmd_dominfo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     );
     line(&mut s, "Name:", dom.name());
     line(&mut s, "UUID:", &dom.uuid_string());
-    let test = conn.type_name() == "Test";
-    let os = if test {
-        Some("linux".to_owned())
-    } else {
-        dom.xml_desc(0).ok().and_then(|x| {
-            virsnap_core::xml::parse_document(&x, "domain_definition", ErrorDomain::Domain)
-                .ok()
-                .and_then(|e| e.path("os/type").map(|t| t.text()))
-        })
-    };
-    if let Some(os) = os {
+    if let Ok(Some(os)) = dom.os_type() {
         line(&mut s, "OS Type:", &os);
     }
     let state = state_from_u8(info.state);
@@ -287,11 +277,31 @@ pub fn cmd_dominfo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     }
     line(&mut s, "Autostart:", "disable");
     line(&mut s, "Managed save:", "no");
-    if test {
-        line(&mut s, "Security model:", "testSecurity");
-        line(&mut s, "Security DOI:", "");
-        if state.is_active() {
-            line(&mut s, "Security label:", "libvirt-test (enforcing)");
+    // Security model and label, when the driver has one (virsh skips
+    // them on VIR_ERR_NO_SUPPORT).
+    match conn.security_model() {
+        Ok((model, doi)) if !model.is_empty() => {
+            line(&mut s, "Security model:", &model);
+            line(&mut s, "Security DOI:", &doi);
+            match dom.security_label() {
+                Ok((label, enforcing)) if !label.is_empty() => {
+                    let mode = if enforcing { "enforcing" } else { "permissive" };
+                    line(&mut s, "Security label:", &format!("{label} ({mode})"));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    ctl.print(&s);
+                    ctl.save(e);
+                    return false;
+                }
+            }
+        }
+        Ok(_) => {}
+        Err(e) if e.code == virsnap_core::ErrorCode::NoSupport => {}
+        Err(e) => {
+            ctl.print(&s);
+            ctl.save(e);
+            return false;
         }
     }
     ctl.print(&s);
@@ -517,14 +527,10 @@ pub fn cmd_undefine(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         return false;
     };
     let name = dom.name().to_owned();
-    let uuid = dom.uuid_string();
     if let Err(e) = dom.undefine(flags) {
         ctl.save(e);
         ctl.error(&format!("Failed to undefine domain '{name}'"));
         return false;
-    }
-    if flags & df::UNDEFINE_CHECKPOINTS_METADATA != 0 {
-        ctl.checkpoints.remove(&uuid);
     }
     ctl.print_extra(&format!("Domain '{name}' has been undefined\n"));
     true

@@ -17,7 +17,6 @@ mod snapshot;
 mod util;
 mod xpath;
 
-use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 
 use virsnap_core::{Connection, Error};
@@ -31,9 +30,6 @@ pub struct Ctl {
     pub quiet: bool,
     /// The libvirt error of the failing call, reported after the command.
     pub last_error: Option<Error>,
-    /// Checkpoints created in this process (per domain UUID); see
-    /// `checkpoint-create-as`.
-    pub checkpoints: HashMap<String, Vec<String>>,
     out: std::io::Stdout,
     /// Set by `quit`/`exit`.
     pub quit: bool,
@@ -218,7 +214,6 @@ fn real_main() -> i32 {
         readonly: false,
         quiet: false,
         last_error: None,
-        checkpoints: HashMap::new(),
         out: std::io::stdout(),
         quit: false,
         timing: false,

@@ -157,140 +157,22 @@ pub fn tree<W: Write + ?Sized>(items: &[(String, Option<String>)], out: &mut W) 
     Ok(())
 }
 
-/// Offset of local time from UTC at Unix time `t`, in seconds: from `TZ`
-/// (a zoneinfo name or path, or a fixed POSIX offset like `UTC0`, `EST5`,
-/// `<+03>-3`), else `/etc/localtime`, else UTC.
-fn local_offset(t: i64) -> i64 {
-    match std::env::var("TZ") {
-        Ok(tz) => {
-            let tz = tz.strip_prefix(':').unwrap_or(&tz);
-            if tz.is_empty() {
-                return 0;
-            }
-            let path = if tz.starts_with('/') {
-                tz.to_owned()
-            } else {
-                format!("/usr/share/zoneinfo/{tz}")
-            };
-            let zone = if tz.contains("..") {
-                None
-            } else {
-                std::fs::read(&path).ok().and_then(|b| tzif_offset(&b, t))
-            };
-            if let Some(off) = zone {
-                return off;
-            }
-            posix_offset(tz)
-        }
-        Err(_) => std::fs::read("/etc/localtime")
-            .ok()
-            .and_then(|b| tzif_offset(&b, t))
-            .unwrap_or(0),
-    }
+/// `%Y-%m-%d %H:%M:%S %z` of a Unix time in local time (core's
+/// [`virsnap_core::time::format_local`]); `None` where virsh fails too.
+pub fn format_time(t: i64) -> Option<String> {
+    virsnap_core::time::format_local(t)
 }
 
-/// The fixed part of a POSIX TZ string (`NAME[+-]hh[:mm]`, sign inverted).
-fn posix_offset(tz: &str) -> i64 {
-    let rest = if let Some(r) = tz.strip_prefix('<') {
-        r.split_once('>').map(|(_, r)| r).unwrap_or("")
-    } else {
-        tz.trim_start_matches(|c: char| c.is_ascii_alphabetic())
-    };
-    if rest.is_empty() {
-        return 0;
-    }
-    let (sign, digits) = match rest.as_bytes()[0] {
-        b'-' => (1, &rest[1..]),
-        b'+' => (-1, &rest[1..]),
-        _ => (-1, rest),
-    };
-    let digits: String = digits
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == ':')
-        .collect();
-    let mut parts = digits.split(':');
-    let h: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let m: i64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    sign * (h * 3600 + m * 60)
-}
-
-/// UTC offset at `t` from a TZif file (RFC 8536), using the 64-bit data of
-/// version 2+ files; after the last transition, the last type applies.
-fn tzif_offset(b: &[u8], t: i64) -> Option<i64> {
-    fn be32(b: &[u8], at: usize) -> Option<i64> {
-        Some(i64::from(i32::from_be_bytes(
-            b.get(at..at + 4)?.try_into().ok()?,
-        )))
-    }
-    fn be64(b: &[u8], at: usize) -> Option<i64> {
-        Some(i64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
-    }
-    let counts = |at: usize| -> Option<[usize; 6]> {
-        if b.get(at..at + 4)? != b"TZif" {
-            return None;
-        }
-        let mut c = [0usize; 6];
-        for (i, v) in c.iter_mut().enumerate() {
-            *v = usize::try_from(be32(b, at + 20 + 4 * i)?).ok()?;
-        }
-        Some(c)
-    };
-    let [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(0)?;
-    let (base, tsize, c) = if b.get(4).copied().unwrap_or(0) >= b'2' {
-        let v1 = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
-        (v1, 8, counts(v1)?)
-    } else {
-        (0, 4, [isut, isstd, leap, timecnt, typecnt, charcnt])
-    };
-    let [_, _, _, timecnt, typecnt, _] = c;
-    if typecnt == 0 {
-        return None;
-    }
-    let times = base + 44;
-    let idx = times + timecnt * tsize;
-    let types = idx + timecnt;
-    let mut ty = 0usize;
-    for i in 0..timecnt {
-        let tt = if tsize == 8 {
-            be64(b, times + i * 8)?
-        } else {
-            be32(b, times + i * 4)?
-        };
-        if tt > t {
-            break;
-        }
-        ty = usize::from(*b.get(idx + i)?);
-    }
-    be32(b, types + ty.min(typecnt - 1) * 6)
-}
-
-/// `%Y-%m-%d %H:%M:%S %z` of a Unix time in local time.
-pub fn format_time(t: i64) -> String {
-    let off = local_offset(t);
-    let t = t + off;
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    // civil from days (Howard Hinnant's algorithm)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    let sign = if off < 0 { '-' } else { '+' };
-    let a = off.abs();
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} {sign}{:02}{:02}",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60,
-        a / 3600,
-        (a % 3600) / 60
-    )
+/// GLib's default log handler's line for a `g_return_if_fail` critical,
+/// as virsh writes it to stderr: `\n(process:PID): GLib-CRITICAL **:
+/// HH:MM:SS.mmm: MSG` (local time).
+pub fn glib_critical(msg: &str) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let clock = virsnap_core::time::format_local(i64::try_from(now.as_secs()).unwrap_or(0)).unwrap_or_default();
+    let hms = clock.get(clock.len().saturating_sub(14)..clock.len().saturating_sub(6)).unwrap_or("00:00:00");
+    let mut e = std::io::stderr().lock();
+    let _ = write!(e, "\n(process:{}): GLib-CRITICAL **: {hms}.{:03}: {msg}\n", std::process::id(), now.subsec_millis());
+    let _ = e.flush();
 }
 
 /// `strerror` text of an I/O error (Rust's text without " (os error N)").
@@ -343,20 +225,10 @@ pub fn string_to_array(s: &str) -> Vec<String> {
     out
 }
 
-/// `virBufferEscapeString`'s XML escaping.
+/// `virBufferEscapeString`'s XML escaping (core's: escapes `< > & ' "`,
+/// drops control characters other than tab, LF and CR, as virsh does).
 pub fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c => o.push(c),
-        }
-    }
-    o
+    virsnap_core::xml::escape(s)
 }
 
 /// Progress callback: a single updating line on stderr (terminal only).
@@ -372,32 +244,6 @@ pub fn progress(op: &str, pct: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zoneinfo_offsets() {
-        if let Ok(b) = std::fs::read("/usr/share/zoneinfo/Europe/Paris") {
-            assert_eq!(tzif_offset(&b, 1_795_630_999), Some(3600));
-            assert_eq!(tzif_offset(&b, 1_751_328_000), Some(7200));
-        }
-        assert_eq!(posix_offset("UTC0"), 0);
-        assert_eq!(posix_offset("EST5"), -5 * 3600);
-        assert_eq!(posix_offset("<+0530>-5:30"), 5 * 3600 + 1800);
-    }
-
-    #[test]
-    fn time_format() {
-        if std::env::var_os("TZ").is_some()
-            || std::fs::read("/etc/localtime")
-                .ok()
-                .and_then(|b| tzif_offset(&b, 0))
-                != Some(0)
-        {
-            return;
-        }
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 +0000");
-        assert_eq!(format_time(1_795_630_999), "2026-11-25 18:23:19 +0000");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00 +0000");
-    }
 
     #[test]
     fn table_layout() {

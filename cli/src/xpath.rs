@@ -13,18 +13,10 @@ enum Hit<'a> {
     Text(String),
 }
 
+/// libxml2's escaping (core's), as `xmlNodeDump` writes it.
 fn esc(s: &str, attr: bool) -> String {
     let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' if attr => o.push_str("&quot;"),
-            '\n' if attr => o.push_str("&#10;"),
-            c => o.push(c),
-        }
-    }
+    virsnap_core::xml::escape_libxml2_into(&mut o, s, attr);
     o
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use crate::drivers::{self, Auth, Driver, DomainInfo, DomainRef, ListKind, OpenRequest, ProgressFn};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{create, delete, list, revert, xml as xmlf};
-use crate::model::DomainState;
+use crate::model::{DomainState, SnapshotInfo};
 use crate::names::{validate_snapshot_name, SnapName};
 use crate::uuid::Uuid;
 
@@ -129,6 +129,14 @@ impl Connection {
     /// Hypervisor version (`virConnectGetVersion`).
     pub fn hypervisor_version(&self) -> Result<u64> {
         self.inner.driver.hypervisor_version()
+    }
+
+    /// The host's security model and DOI (`virNodeGetSecurityModel`); an
+    /// empty model means none is active.
+    ///
+    /// Since 0.1.0.
+    pub fn security_model(&self) -> Result<(String, String)> {
+        self.inner.driver.node_security_model()
     }
 
     /// Installs (or clears) a progress callback for long driver operations.
@@ -412,6 +420,43 @@ impl Domain {
         self.drv().domain_undefine(&self.inner.r, flags)
     }
 
+    /// The guest OS type (`virDomainGetOSType`); `None` when the
+    /// definition names none.
+    ///
+    /// Since 0.1.0.
+    pub fn os_type(&self) -> Result<Option<String>> {
+        self.drv().domain_os_type(&self.inner.r)
+    }
+
+    /// The domain's security label and whether it is enforced
+    /// (`virDomainGetSecurityLabel`); an empty label means none.
+    ///
+    /// Since 0.1.0.
+    pub fn security_label(&self) -> Result<(String, bool)> {
+        self.drv().domain_security_label(&self.inner.r)
+    }
+
+    /// Creates a checkpoint (`virDomainCheckpointCreateXML`); returns its
+    /// name. Only the test driver has checkpoints (its rules: none while
+    /// the domain has snapshots, and no snapshot while it has one).
+    ///
+    /// Since 0.1.0.
+    pub fn checkpoint_create_xml(&self, xml: &str, flags: u32) -> Result<String> {
+        ro_check(&self.inner.conn, "virDomainCheckpointCreateXML")?;
+        self.drv().checkpoint_create_xml(&self.inner.r, xml, flags)
+    }
+
+    /// The error [`Self::checkpoint_create_xml`] gives before it reads the
+    /// XML (read-only connection, driver without checkpoints, the domain's
+    /// state), if any: for a caller holding XML that will not parse, so it
+    /// reports the errors in libvirt's order.
+    ///
+    /// Since 0.1.0.
+    pub fn checkpoint_create_check(&self) -> Result<()> {
+        ro_check(&self.inner.conn, "virDomainCheckpointCreateXML")?;
+        self.drv().checkpoint_create_check(&self.inner.r)
+    }
+
     /// Domain XML (`virDomainGetXMLDesc`).
     pub fn xml_desc(&self, flags: u32) -> Result<String> {
         if self.inner.conn.inner.read_only && flags & crate::flags::domain::XML_SECURE != 0 {
@@ -426,6 +471,24 @@ impl Domain {
 
     /// Creates a snapshot (`virDomainSnapshotCreateXML`). Returns a new handle.
     pub fn snapshot_create_xml(&self, xml: &str, flags: u32) -> Result<Snapshot> {
+        self.snapshot_create_entry_checks(flags)?;
+        let name = self.drv().snapshot_create_xml(&self.inner.r, xml, flags)?;
+        Ok(self.snapshot(SnapName::new(&name)))
+    }
+
+    /// The error [`Self::snapshot_create_xml`] gives with `flags` before
+    /// it reads the XML (read-only connection, flag combinations, the
+    /// driver's checks of flags and domain state), if any: for a caller
+    /// holding XML that will not parse, so it reports the errors in
+    /// libvirt's order.
+    ///
+    /// Since 0.1.0.
+    pub fn snapshot_create_check(&self, flags: u32) -> Result<()> {
+        self.snapshot_create_entry_checks(flags)?;
+        self.drv().snapshot_create_check(&self.inner.r, flags)
+    }
+
+    fn snapshot_create_entry_checks(&self, flags: u32) -> Result<()> {
         const F: &str = "virDomainSnapshotCreateXML";
         ro_check(&self.inner.conn, F)?;
         if flags & create::CURRENT != 0 && flags & create::REDEFINE == 0 {
@@ -436,8 +499,7 @@ impl Domain {
                 return Err(Error::flags_exclusive(F, crate::flags::create_name(create::REDEFINE), crate::flags::create_name(other)));
             }
         }
-        let name = self.drv().snapshot_create_xml(&self.inner.r, xml, flags)?;
-        Ok(self.snapshot(SnapName::new(&name)))
+        Ok(())
     }
 
     /// Number of snapshots matching `flags` (`virDomainSnapshotNum`).
@@ -640,6 +702,15 @@ impl Snapshot {
     /// Is this the current snapshot (`virDomainSnapshotIsCurrent`).
     pub fn is_current(&self, flags: u32) -> Result<bool> {
         self.with_name(|n| self.drv().snapshot_is_current(&self.domain.inner.r, n, flags))
+    }
+
+    /// State, creation time, parent and location, typed (what virsh's
+    /// snapshot-list and snapshot-info show); `None` when the driver's
+    /// XML for it does not parse.
+    ///
+    /// Since 0.1.0.
+    pub fn info(&self) -> Result<Option<SnapshotInfo>> {
+        self.with_name(|n| self.drv().snapshot_info(&self.domain.inner.r, n))
     }
 
     /// Does the driver keep metadata for it (`virDomainSnapshotHasMetadata`).

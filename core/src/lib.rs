@@ -19,6 +19,7 @@ pub mod host;
 pub mod model;
 pub mod names;
 pub mod store;
+pub mod time;
 pub mod tree;
 pub mod uuid;
 pub mod xml;

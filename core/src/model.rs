@@ -263,6 +263,56 @@ pub struct SnapshotDef {
     pub private: Option<Element>,
 }
 
+/// What virsh shows of a snapshot in `snapshot-list` and `snapshot-info`,
+/// typed (`Snapshot::info`): read from the driver's definition, or from
+/// the snapshot XML by drivers that only have that.
+///
+/// Since 0.1.0.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SnapshotInfo {
+    /// `<state>`.
+    pub state: Option<SnapshotState>,
+    /// `<creationTime>`; `None` when the XML has none (libvirt omits 0).
+    pub creation_time: Option<i64>,
+    /// `<parent><name>`.
+    pub parent: Option<String>,
+    /// virsh's "Location: external": with a `<memory>` element, memory or
+    /// any disk `snapshot='external'`; without one (before libvirt 1.0.1),
+    /// a `disk-snapshot` state.
+    pub external: bool,
+}
+
+impl SnapshotInfo {
+    /// The summary of `def` as its dumpxml reads.
+    pub fn from_def(def: &SnapshotDef) -> Self {
+        let external = if def.memory.as_str().is_some() {
+            def.is_external()
+        } else {
+            def.state == Some(SnapshotState::DiskSnapshot)
+        };
+        Self { state: def.state, creation_time: (def.creation_time != 0).then_some(def.creation_time), parent: def.parent.clone(), external }
+    }
+
+    /// The summary read from snapshot XML (`virDomainSnapshotGetXMLDesc`
+    /// output); `None` when it does not parse.
+    pub fn from_xml(xml: &str) -> Option<Self> {
+        let root = crate::xml::parse_document(xml, "domain_snapshot", crate::error::ErrorDomain::DomainSnapshot).ok()?;
+        let state = root.child_text("state");
+        let external = if let Some(mem) = root.child("memory") {
+            mem.attr("snapshot") == Some("external")
+                || root.child("disks").is_some_and(|d| d.elements().any(|e| e.name == "disk" && e.attr("snapshot") == Some("external")))
+        } else {
+            state.as_deref() == Some("disk-snapshot")
+        };
+        Some(Self {
+            state: state.as_deref().and_then(SnapshotState::parse),
+            creation_time: root.child_text("creationTime").and_then(|t| t.trim().parse().ok()),
+            parent: root.path("parent/name").map(|e| e.text()),
+            external,
+        })
+    }
+}
+
 impl SnapshotDef {
     /// True when the memory or any disk is external (`LIST_EXTERNAL`).
     pub fn is_external(&self) -> bool {
@@ -291,18 +341,10 @@ impl SnapshotDef {
 }
 
 /// `uuid.to_string()` without the formatting machinery (one allocation; the
-/// same lower-case 8-4-4-4-12 text).
+/// same lower-case 8-4-4-4-12 text, encoded by the `uuid` crate).
 pub fn uuid_string(uuid: &crate::uuid::Uuid) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(36);
-    for (i, b) in uuid.0.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out.push('-');
-        }
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    out
+    let mut buf = [0u8; ::uuid::fmt::Hyphenated::LENGTH];
+    ::uuid::Uuid::from_bytes(uuid.0).hyphenated().encode_lower(&mut buf).to_owned()
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! 16-byte UUIDs: parse libvirt's accepted forms, format canonical, generate v4.
+//!
+//! Generation and formatting are the `uuid` crate's; parsing stays here
+//! because libvirt accepts forms `uuid::Uuid::parse_str` rejects (dashes
+//! between any byte pairs, or none, and surrounding whitespace).
 
 use std::fmt;
-use std::io::Read;
 
 /// A UUID as libvirt stores it (16 raw bytes).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -33,34 +36,18 @@ impl Uuid {
         (i == 16).then_some(Self(out))
     }
 
-    /// A random (version 4) UUID from the kernel's random source.
+    /// A random (version 4) UUID from the OS random source (`uuid` crate).
+    ///
+    /// Since 0.1.0.
     pub fn generate() -> Self {
-        let mut b = [0u8; 16];
-        let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
-        if filled.is_err() {
-            // Fall back to time and address entropy; uniqueness, not secrecy, is needed.
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let x = t ^ (u128::from(std::process::id()) << 64) ^ (&b as *const _ as u128);
-            b = x.to_le_bytes();
-        }
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        Self(b)
+        Self(::uuid::Uuid::new_v4().into_bytes())
     }
 }
 
 impl fmt::Display for Uuid {
+    /// Canonical lower-case `8-4-4-4-12` form, as libvirt prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
-            }
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        fmt::Display::fmt(::uuid::Uuid::from_bytes(self.0).as_hyphenated(), f)
     }
 }
 
@@ -83,5 +70,49 @@ mod tests {
         assert_eq!(Uuid::parse("6695eb01-f6a4-8304-79aa-97f2502e193"), None);
         assert_eq!(Uuid::parse("zz95eb01-f6a4-8304-79aa-97f2502e193f"), None);
         assert_ne!(Uuid::generate(), Uuid::generate());
+    }
+
+    /// What the parser accepts and rejects (kept as it was before the
+    /// `uuid` crate took over generation and formatting). libvirt's
+    /// virUUIDParse differs in two corners: it also allows spaces between
+    /// byte pairs, and rejects dashes after the last pair.
+    #[test]
+    fn lenient_forms() {
+        let u = Uuid::parse("6695eb01-f6a4-8304-79aa-97f2502e193f").unwrap();
+        for ok in [
+            "6695EB01-F6A4-8304-79AA-97F2502E193F",
+            "6695eb01f6a4830479aa97f2502e193f",
+            "66-95-eb-01-f6-a4-83-04-79-aa-97-f2-50-2e-19-3f",
+            "6695eb01-f6a4830479aa-97f2502e193f",
+            "--6695eb01f6a4830479aa97f2502e193f--",
+            "  6695eb01-f6a4-8304-79aa-97f2502e193f\n",
+        ] {
+            assert_eq!(Uuid::parse(ok), Some(u), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "6695eb0-1f6a4-8304-79aa-97f2502e193f",
+            "6695eb01-f6a4-8304-79aa-97f2502e193f00",
+            "{6695eb01-f6a4-8304-79aa-97f2502e193f}",
+            "urn:uuid:6695eb01-f6a4-8304-79aa-97f2502e193f",
+            "6695eb01 f6a4 8304 79aa 97f2502e193f",
+            "+695eb01-f6a4-8304-79aa-97f2502e193f",
+        ] {
+            assert_eq!(Uuid::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn generated_is_version_4_variant_1_and_formats_canonically() {
+        for _ in 0..64 {
+            let u = Uuid::generate();
+            assert_eq!(u.0[6] >> 4, 4);
+            assert_eq!(u.0[8] >> 6, 2);
+            let s = u.to_string();
+            assert_eq!(s.len(), 36);
+            assert!(s.bytes().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == b'-' } else { c.is_ascii_digit() || (b'a'..=b'f').contains(&c) }));
+            assert_eq!(Uuid::parse(&s), Some(u));
+        }
+        assert_eq!(Uuid([0xab; 16]).to_string(), "abababab-abab-abab-abab-abababababab");
     }
 }

@@ -14,18 +14,18 @@ use virsnap_core::{Connection, Domain};
 /// A bare QMP snapshot job, as the driver runs it: own connection,
 /// `query-block` for the node, the job, `query-jobs` until concluded, dismiss.
 fn bare_job(sock: &std::path::Path, cmd: &str, tag: &str, stop_cont: bool) {
-    use virsnap_core::drivers::qemu::json::Json;
+    use virsnap_core::drivers::qemu::json::{json, Json};
     let mut q = Qmp::connect(sock).unwrap();
     if stop_cont {
         q.execute("stop", None).unwrap();
     }
     let b = q.execute("query-block", None).unwrap();
     let node = b.as_array().unwrap()[0].get("inserted").unwrap().get("node-name").unwrap().as_str().unwrap().to_owned();
-    let mut args = vec![("job-id", Json::str("bare")), ("tag", Json::str(tag)), ("devices", Json::Arr(vec![Json::str(node.clone())]))];
+    let mut args = json!({"job-id": "bare", "tag": tag, "devices": [node.clone()]});
     if cmd != "snapshot-delete" {
-        args.push(("vmstate", Json::str(node)));
+        args["vmstate"] = node.into();
     }
-    q.execute(cmd, Some(Json::obj(args))).unwrap();
+    q.execute(cmd, Some(args)).unwrap();
     let mut delay = Duration::from_micros(200);
     loop {
         let j = q.execute("query-jobs", None).unwrap();
@@ -36,7 +36,7 @@ fn bare_job(sock: &std::path::Path, cmd: &str, tag: &str, stop_cont: bool) {
         std::thread::sleep(delay);
         delay = (delay * 2).min(Duration::from_millis(1));
     }
-    q.execute("job-dismiss", Some(Json::obj([("id", Json::str("bare"))]))).unwrap();
+    q.execute("job-dismiss", Some(json!({"id": "bare"}))).unwrap();
     if stop_cont {
         q.execute("cont", None).unwrap();
     }

@@ -1,5 +1,16 @@
 //! Disk alignment of a new snapshot against its domain
-//! (libvirt's `virDomainSnapshotAlignDisks`), shared by drivers.
+//! (libvirt's `virDomainSnapshotAlignDisks`) as the test driver does it.
+//!
+//! The qemu driver aligns against its parsed `DomainDef` in
+//! `qemu/snapshots.rs` (`align_disks`) because its rules differ, as
+//! libvirt's qemu driver adds its own checks after the common alignment:
+//! read-only disks default to `no`; an external disk's generated file name
+//! does not need the source to exist yet (it may be created as an overlay);
+//! external disks get `<driver type='qcow2'/>`; `manual` is refused; two
+//! disks naming the same file are a "collision"; and "specified twice"
+//! names the domain's target. This module has the test driver's rules:
+//! `internal`-only when the default is internal, and a generated name only
+//! for an existing regular file.
 
 use crate::error::{Error, ErrorDomain, Result};
 use crate::model::{DiskDef, Location, SnapshotDef};

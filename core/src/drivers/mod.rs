@@ -8,14 +8,20 @@
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
-use crate::model::DomainState;
+use crate::model::{DomainState, SnapshotInfo};
 use crate::names::SnapName;
 use crate::uuid::Uuid;
 
+// Each driver but `test` is a cargo feature of virsnap-core (all on by
+// default); a compiled-out driver's URIs get libvirt's "no connection
+// driver available" error.
+#[cfg(feature = "esx")]
 pub mod esx;
+#[cfg(feature = "qemu")]
 pub mod qemu;
 pub mod align;
 pub mod test;
+#[cfg(feature = "vbox")]
 pub mod vbox;
 
 /// A domain as a driver names it.
@@ -170,6 +176,35 @@ pub trait Driver: Send + Sync {
     fn domain_xml(&self, dom: &DomainRef, flags: u32) -> Result<String> {
         Err(Error::no_support("virDomainGetXMLDesc"))
     }
+    /// `virNodeGetSecurityModel`: (model, DOI); an empty model means none
+    /// is active. Since 0.1.0.
+    fn node_security_model(&self) -> Result<(String, String)> {
+        Err(Error::no_support("virNodeGetSecurityModel"))
+    }
+    /// `virDomainGetSecurityLabel`: (label, enforcing); an empty label
+    /// means none. Since 0.1.0.
+    fn domain_security_label(&self, dom: &DomainRef) -> Result<(String, bool)> {
+        Err(Error::no_support("virDomainGetSecurityLabel"))
+    }
+    /// `virDomainGetOSType`. The default reads `<os><type>` of the domain
+    /// XML; `None` when it has none. Since 0.1.0.
+    fn domain_os_type(&self, dom: &DomainRef) -> Result<Option<String>> {
+        let xml = self.domain_xml(dom, 0)?;
+        Ok(crate::xml::parse_document(&xml, "domain_definition", ErrorDomain::Domain)
+            .ok()
+            .and_then(|e| e.path("os/type").map(|t| t.text())))
+    }
+    /// Create a checkpoint (`virDomainCheckpointCreateXML`); returns its
+    /// name. Since 0.1.0.
+    fn checkpoint_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
+        Err(Error::no_support("virDomainCheckpointCreateXML"))
+    }
+    /// The checks [`Self::checkpoint_create_xml`] makes before it parses
+    /// the XML (the domain's state), for a caller holding XML it knows
+    /// will not parse (not UTF-8). Since 0.1.0.
+    fn checkpoint_create_check(&self, dom: &DomainRef) -> Result<()> {
+        Err(Error::no_support("virDomainCheckpointCreateXML"))
+    }
     /// Start a defined domain.
     fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         Err(Error::no_support("virDomainCreateWithFlags"))
@@ -224,6 +259,11 @@ pub trait Driver: Send + Sync {
     /// Create a snapshot; returns its name.
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         Err(Error::no_support("virDomainSnapshotCreateXML"))
+    }
+    /// The checks [`Self::snapshot_create_xml`] makes with `flags` before
+    /// it parses the XML; the default has none. Since 0.1.0.
+    fn snapshot_create_check(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        Ok(())
     }
     /// Snapshot XML.
     fn snapshot_xml_desc(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
@@ -293,6 +333,12 @@ pub trait Driver: Send + Sync {
     /// Whether the domain has a current snapshot (`virDomainHasCurrentSnapshot`).
     fn snapshot_has_current(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
         Ok(self.snapshot_current(dom, flags)?.is_some())
+    }
+    /// State, creation time, parent and location of `name`. The default
+    /// reads them from [`Self::snapshot_xml_desc`]; `None` when that does
+    /// not parse. Since 0.1.0.
+    fn snapshot_info(&self, dom: &DomainRef, name: &str) -> Result<Option<SnapshotInfo>> {
+        Ok(SnapshotInfo::from_xml(&self.snapshot_xml_desc(dom, name, 0)?))
     }
     /// The parent's name, `None` for a root.
     fn snapshot_parent(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Option<String>> {
@@ -446,7 +492,15 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn openers() -> &'static [Opener] {
-    &[test::open, qemu::open, esx::open, vbox::open]
+    &[
+        test::open,
+        #[cfg(feature = "qemu")]
+        qemu::open,
+        #[cfg(feature = "esx")]
+        esx::open,
+        #[cfg(feature = "vbox")]
+        vbox::open,
+    ]
 }
 
 /// The URI used when the caller passes none: `LIBVIRT_DEFAULT_URI`, else `test:///default`.

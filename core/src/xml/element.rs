@@ -201,8 +201,23 @@ fn is_dropped_control(c: char) -> bool {
     (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r')
 }
 
-/// libxml2's escaping for foreign (metadata) content.
-fn escape_libxml2(out: &mut String, s: &str, attr: bool) {
+/// [`escape_into`] into a new string.
+///
+/// Since 0.1.0.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+/// libxml2's serialisation escaping (`xmlAttrSerializeTxtContent` for a
+/// double-quoted attribute value when `attr`, else `xmlEscapeContent` for
+/// text): `& < >` always, `&#13;` for CR; in attributes also `&quot;`,
+/// `&#10;` and `&#9;`. Used where libvirt hands a tree to libxml2 (foreign
+/// metadata, virsh `--xpath`) and for VirtualBox's settings files.
+///
+/// Since 0.1.0.
+pub fn escape_libxml2_into(out: &mut String, s: &str, attr: bool) {
     for c in s.chars() {
         match c {
             '<' => out.push_str("&lt;"),
@@ -210,6 +225,7 @@ fn escape_libxml2(out: &mut String, s: &str, attr: bool) {
             '&' => out.push_str("&amp;"),
             '"' if attr => out.push_str("&quot;"),
             '\n' if attr => out.push_str("&#10;"),
+            '\t' if attr => out.push_str("&#9;"),
             '\r' => out.push_str("&#13;"),
             c => out.push(c),
         }
@@ -225,7 +241,7 @@ fn write_element(out: &mut String, e: &Element, indent: usize, foreign: bool) {
         out.push_str(k);
         if foreign {
             out.push_str("=\"");
-            escape_libxml2(out, v, true);
+            escape_libxml2_into(out, v, true);
             out.push('"');
         } else {
             out.push_str("='");
@@ -246,7 +262,7 @@ fn write_element(out: &mut String, e: &Element, indent: usize, foreign: bool) {
         } else {
             out.push('>');
             if foreign {
-                escape_libxml2(out, &text, false);
+                escape_libxml2_into(out, &text, false);
             } else {
                 escape_into(out, &text);
             }

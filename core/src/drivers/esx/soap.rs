@@ -248,20 +248,11 @@ pub fn parse_reply(xml: &str) -> Result<Reply, ParseError> {
     }
 }
 
-/// XML-escapes text for element content and attribute values.
+/// XML-escapes text for element content and attribute values: core's
+/// `virBufferEscapeString` escaper (which also drops C0 controls XML 1.0
+/// cannot carry, so a request is never malformed).
 pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::xml::escape(s)
 }
 
 /// A managed object reference: type and id.
@@ -341,18 +332,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
             sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
         }
     };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
+    Some(crate::time::unix_from_civil(y, mo, da, h, mi, se)? - offset)
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::domxml::DomainDef;
-use super::json::Json;
+use super::json::{json, Json};
 use super::{img, QemuDriver, Status, DOM};
 use crate::error::{Error, Result};
 use crate::flags::revert;
@@ -366,24 +366,24 @@ impl QemuDriver {
         let job = format!("commit-{target}");
         q.execute(
             "block-commit",
-            Some(Json::obj([
-                ("job-id", Json::str(job.clone())),
-                ("device", Json::str(format!("drive-{target}"))),
-                ("base", Json::str(base.to_string_lossy())),
-            ])),
+            Some(json!({
+                "job-id": job,
+                "device": format!("drive-{target}"),
+                "base": base.to_string_lossy(),
+            })),
         )?;
         let deadline = std::time::Instant::now() + Duration::from_secs(3600);
         let mut completed = false;
         loop {
             let jobs = q.execute("query-block-jobs", None)?;
-            let mine = jobs.as_array().unwrap_or(&[]).iter().find(|j| j.get("device").and_then(Json::as_str) == Some(job.as_str())).cloned();
+            let mine = jobs.as_array().into_iter().flatten().find(|j| j.get("device").and_then(Json::as_str) == Some(job.as_str())).cloned();
             let Some(j) = mine else { break };
             let (off, len) = (j.get("offset").and_then(Json::as_u64).unwrap_or(0), j.get("len").and_then(Json::as_u64).unwrap_or(0));
             if let Some(pct) = off.min(len).saturating_mul(80).checked_div(len) {
                 self.progress("snapshot-delete", 10 + pct as u32);
             }
             if !completed && j.get("ready").and_then(Json::as_bool) == Some(true) {
-                q.execute("block-job-complete", Some(Json::obj([("device", Json::str(job.clone()))])))?;
+                q.execute("block-job-complete", Some(json!({"device": job})))?;
                 completed = true;
             }
             if std::time::Instant::now() > deadline {
@@ -394,8 +394,8 @@ impl QemuDriver {
         let blocks = q.execute("query-block", None)?;
         let file = blocks
             .as_array()
-            .unwrap_or(&[])
-            .iter()
+            .into_iter()
+            .flatten()
             .find(|b| b.get("device").and_then(Json::as_str) == Some(format!("drive-{target}").as_str()))
             .and_then(|b| b.get("inserted"))
             .and_then(|i| i.get("file"))

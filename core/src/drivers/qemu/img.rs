@@ -180,7 +180,7 @@ pub fn snapshots_qemu_img(path: &Path) -> Result<Vec<ImgSnapshot>> {
     let out = run(&["info", "-U", "--output=json", p(path)?])?;
     let v = json::parse(&out).map_err(|e| Error::internal(DOM, format!("cannot parse qemu-img info output: {e}")))?;
     let mut list = Vec::new();
-    for s in v.get("snapshots").and_then(Json::as_array).unwrap_or(&[]) {
+    for s in v.get("snapshots").and_then(Json::as_array).into_iter().flatten() {
         let Some(tag) = s.get("name").and_then(Json::as_str) else { continue };
         list.push(ImgSnapshot {
             tag: tag.to_owned(),
@@ -228,13 +228,13 @@ pub fn chain(path: &Path) -> Result<Vec<Layer>> {
     let out = run(&["info", "-U", "--backing-chain", "--output=json", p(path)?])?;
     let v = json::parse(&out).map_err(|e| Error::internal(DOM, format!("cannot parse qemu-img info output: {e}")))?;
     let mut layers = Vec::new();
-    for l in v.as_array().unwrap_or(&[]) {
+    for l in v.as_array().into_iter().flatten() {
         let Some(f) = l.get("filename").and_then(Json::as_str) else { continue };
         let tags = l
             .get("snapshots")
             .and_then(Json::as_array)
-            .unwrap_or(&[])
-            .iter()
+            .into_iter()
+            .flatten()
             .filter_map(|s| s.get("name").and_then(Json::as_str).map(str::to_owned))
             .collect();
         layers.push(Layer {

@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use super::domxml::DomainDef;
-use super::json::Json;
+use super::json::{json, Json};
 use super::qmp::Qmp;
 use super::{QemuDriver, DOM};
 use crate::error::{Error, Result};
@@ -63,8 +63,8 @@ fn nodes(q: &mut Qmp, def: &DomainDef) -> Result<Vec<String>> {
         let dev = format!("drive-{}", d.target);
         let node = blocks
             .as_array()
-            .unwrap_or(&[])
-            .iter()
+            .into_iter()
+            .flatten()
             .find(|b| b.get("device").and_then(Json::as_str) == Some(dev.as_str()))
             .and_then(|b| b.get("inserted"))
             .and_then(|i| i.get("node-name"))
@@ -107,13 +107,13 @@ impl QemuDriver {
                 Err(e) => return Err(e),
             };
             let mut busy = false;
-            for j in jobs.as_array().unwrap_or(&[]) {
+            for j in jobs.as_array().map(Vec::as_slice).unwrap_or(&[]) {
                 let Some(id) = j.get("id").and_then(Json::as_str) else { continue };
                 if !id.starts_with("virsnap-") {
                     continue;
                 }
                 if j.get("status").and_then(Json::as_str) == Some("concluded") {
-                    q.execute("job-dismiss", Some(Json::obj([("id", Json::str(id))])))?;
+                    q.execute("job-dismiss", Some(json!({"id": id})))?;
                 } else {
                     busy = true;
                 }
@@ -131,18 +131,17 @@ impl QemuDriver {
     fn vm_snapshot_job(&self, q: &mut Qmp, def: &DomainDef, op: VmOp, tag: &str, progress_op: &str) -> Result<()> {
         let nodes = nodes(q, def)?;
         let job = format!("virsnap-{}-{}", op.hmp(), std::process::id());
-        let devices = Json::Arr(nodes.iter().map(|n| Json::str(n.clone())).collect());
-        let mut args = vec![("job-id", Json::str(job.clone())), ("tag", Json::str(tag)), ("devices", devices)];
+        let mut args = json!({"job-id": job, "tag": tag, "devices": nodes});
         if op != VmOp::Delete {
-            args.push(("vmstate", Json::str(nodes[0].clone())));
+            args["vmstate"] = nodes[0].clone().into();
         }
-        q.execute(op.qmp(), Some(Json::obj(args)))?;
+        q.execute(op.qmp(), Some(args))?;
         let deadline = Instant::now() + TIMEOUT;
         let mut last = 0;
         let mut delay = Duration::from_micros(200);
         let error = loop {
             let jobs = q.execute("query-jobs", None)?;
-            let mine = jobs.as_array().unwrap_or(&[]).iter().find(|j| j.get("id").and_then(Json::as_str) == Some(job.as_str())).cloned();
+            let mine = jobs.as_array().into_iter().flatten().find(|j| j.get("id").and_then(Json::as_str) == Some(job.as_str())).cloned();
             let Some(j) = mine else { break None };
             let cur = j.get("current-progress").and_then(Json::as_u64).unwrap_or(0);
             let total = j.get("total-progress").and_then(Json::as_u64).unwrap_or(0);
@@ -155,11 +154,11 @@ impl QemuDriver {
             }
             if j.get("status").and_then(Json::as_str) == Some("concluded") {
                 let err = j.get("error").and_then(Json::as_str).map(str::to_owned);
-                let _ = q.execute("job-dismiss", Some(Json::obj([("id", Json::str(job.clone()))])));
+                let _ = q.execute("job-dismiss", Some(json!({"id": job})));
                 break err;
             }
             if Instant::now() > deadline {
-                let _ = q.execute("job-cancel", Some(Json::obj([("id", Json::str(job.clone()))])));
+                let _ = q.execute("job-cancel", Some(json!({"id": job})));
                 return Err(Error::new(crate::error::ErrorCode::OperationTimeout, DOM, format!("{} timed out", op.qmp())));
             }
             std::thread::sleep(delay);

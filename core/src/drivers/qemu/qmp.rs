@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::json::{self, Json};
+use super::json::{self, json, Json};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 
 const DOM: ErrorDomain = ErrorDomain::Qemu;
@@ -113,11 +113,11 @@ impl Qmp {
     pub fn send(&mut self, cmd: &str, args: Option<Json>) -> Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut m = vec![("execute", Json::str(cmd)), ("id", Json::Num(id as f64, id.to_string()))];
+        let mut m = json!({"execute": cmd, "id": id});
         if let Some(a) = args {
-            m.push(("arguments", a));
+            m["arguments"] = a;
         }
-        let mut text = Json::obj(m).to_string_compact();
+        let mut text = m.to_string();
         text.push('\n');
         self.writer.write_all(text.as_bytes()).map_err(|e| io_err("write", &e))?;
         Ok(id)
@@ -147,7 +147,7 @@ impl Qmp {
 
     /// Runs an HMP command through `human-monitor-command`; returns its text.
     pub fn hmp(&mut self, line: &str, timeout: Duration) -> Result<String> {
-        let r = self.execute_timeout("human-monitor-command", Some(Json::obj([("command-line", Json::str(line))])), timeout)?;
+        let r = self.execute_timeout("human-monitor-command", Some(json!({"command-line": line})), timeout)?;
         Ok(r.as_str().unwrap_or("").to_owned())
     }
 
@@ -161,10 +161,10 @@ impl Qmp {
             .map_err(|e| Error::internal(ErrorDomain::None, format!("cannot parse json {cmd}: {e}")))?;
         let compact = compact_json(cmd.trim());
         let (text, id) = match &parsed {
-            Json::Obj(m) if m.contains_key("id") => {
+            Json::Object(m) if m.contains_key("id") => {
                 return Err(Error::internal(DOM, "Unable to append command 'id' string"));
             }
-            Json::Obj(m) => {
+            Json::Object(m) => {
                 let id = format!("libvirt-{}", self.next_id);
                 self.next_id += 1;
                 let body = &compact[..compact.len() - 1]; // without the closing brace

@@ -968,17 +968,17 @@ impl QemuDriver {
                 }
                 if active {
                     let mut q = self.qmp(&domdef.name)?;
-                    let mut args = vec![
-                        ("device", super::json::Json::str(format!("drive-{}", d.name))),
-                        ("snapshot-file", super::json::Json::str(path.to_string_lossy())),
-                        ("format", super::json::Json::str("qcow2")),
-                    ];
+                    let mut args = super::json::json!({
+                        "device": format!("drive-{}", d.name),
+                        "snapshot-file": path.to_string_lossy(),
+                        "format": "qcow2",
+                    });
                     if reuse {
-                        args.push(("mode", super::json::Json::str("existing")));
+                        args["mode"] = "existing".into();
                     } else {
                         created.push(path.clone());
                     }
-                    q.execute("blockdev-snapshot-sync", Some(super::json::Json::obj(args)))?;
+                    q.execute("blockdev-snapshot-sync", Some(args))?;
                 } else if !reuse {
                     img::create_overlay(&path, &dd.source, &dd.format)?;
                     created.push(path.clone());

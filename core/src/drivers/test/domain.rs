@@ -29,6 +29,9 @@ pub struct TestDomain {
     pub persistent: bool,
     /// Snapshots.
     pub snapshots: SnapshotTree,
+    /// Checkpoint names, oldest first (the test driver keeps no more of a
+    /// checkpoint; it exists so checkpoints and snapshots exclude each other).
+    pub checkpoints: Vec<String>,
     /// Formatted `<domain>` of the shared definitions snapshots point at.
     pub domain_text: DomainTextCache,
 }
@@ -165,6 +168,7 @@ pub fn parse_domain(mut el: Element) -> Result<TestDomain> {
         id: -1,
         persistent: true,
         snapshots: SnapshotTree::in_memory(),
+        checkpoints: Vec::new(),
         domain_text: DomainTextCache::default(),
     })
 }

@@ -55,6 +55,7 @@ pub fn default_domains() -> Result<Vec<TestDomain>> {
 }
 
 /// A parsed node file: its domains and the users of its `<auth>` section.
+#[derive(Debug)]
 pub struct NodeFile {
     /// The domains, in file order.
     pub domains: Vec<TestDomain>,

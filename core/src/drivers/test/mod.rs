@@ -2,6 +2,7 @@
 //! connection of the process while one is open) and `test:///ABS/PATH.xml`
 //! node files (private to each connection).
 
+mod checkpoint;
 mod domain;
 mod fixture;
 mod snapshot;
@@ -9,7 +10,6 @@ mod validate;
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use once_cell::sync::Lazy;
 
 use super::{check_flags, Driver, DomainInfo, DomainRef, ListKind, OpenRequest, ParsedUri};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
@@ -34,7 +34,7 @@ pub struct TestDriver {
     inner: Mutex<Inner>,
 }
 
-static DEFAULT: Lazy<Mutex<Weak<TestDriver>>> = Lazy::new(|| Mutex::new(Weak::new()));
+static DEFAULT: Mutex<Weak<TestDriver>> = Mutex::new(Weak::new());
 
 /// Opens `test:///default` or `test:///ABS/PATH.xml`.
 pub(crate) fn open(req: &OpenRequest, uri: &ParsedUri) -> Option<Result<Arc<dyn Driver>>> {
@@ -367,6 +367,9 @@ impl Driver for TestDriver {
                 d.snapshots = crate::tree::SnapshotTree::in_memory();
             }
         }
+        if flags & domf::UNDEFINE_CHECKPOINTS_METADATA != 0 {
+            d.checkpoints.clear();
+        }
         if d.state.is_active() {
             d.persistent = false;
         } else {
@@ -377,6 +380,36 @@ impl Driver for TestDriver {
 
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         self.with_domain(dom, |d, _| snapshot::create_xml(d, xml, flags))
+    }
+
+    fn checkpoint_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
+        self.with_domain(dom, |d, _| checkpoint::create_xml(d, xml, flags))
+    }
+
+    fn snapshot_create_check(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.with_domain(dom, |d, _| snapshot::check_before_parse(d, flags))
+    }
+
+    fn checkpoint_create_check(&self, dom: &DomainRef) -> Result<()> {
+        self.with_domain(dom, |d, _| checkpoint::check_state(d))
+    }
+
+    fn node_security_model(&self) -> Result<(String, String)> {
+        Ok(("testSecurity".to_owned(), String::new()))
+    }
+
+    /// Only an active domain has a label.
+    fn domain_security_label(&self, dom: &DomainRef) -> Result<(String, bool)> {
+        self.with_domain(dom, |d, _| Ok(if d.state.is_active() { ("libvirt-test".to_owned(), true) } else { (String::new(), false) }))
+    }
+
+    /// libvirt's test driver answers "linux" for every domain.
+    fn domain_os_type(&self, dom: &DomainRef) -> Result<Option<String>> {
+        self.with_domain(dom, |_, _| Ok(Some("linux".to_owned())))
+    }
+
+    fn snapshot_info(&self, dom: &DomainRef, name: &str) -> Result<Option<crate::model::SnapshotInfo>> {
+        self.with_domain(dom, |d, _| snapshot::get(d, name).map(|def| Some(crate::model::SnapshotInfo::from_def(def))))
     }
 
     fn snapshot_xml_desc(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {

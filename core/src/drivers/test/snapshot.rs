@@ -44,15 +44,7 @@ fn check_domain_uuid(def: &SnapshotDef, dom: &TestDomain) -> Result<()> {
 /// `testDomainSnapshotCreateXML`; returns the new snapshot's name.
 /// `next_id` hands out domain ids (HALT never needs one).
 pub fn create_xml(dom: &mut TestDomain, xml: &str, flags: u32) -> Result<String> {
-    check_flags(
-        flags,
-        create::REDEFINE | create::CURRENT | create::HALT | create::QUIESCE | create::ATOMIC | create::LIVE | create::VALIDATE,
-        T,
-        "testDomainSnapshotCreateXML",
-    )?;
-    if !dom.persistent && flags & create::HALT != 0 {
-        return Err(Error::op_invalid(T, "cannot halt after transient domain snapshot"));
-    }
+    check_before_parse(dom, flags)?;
     let redefine = flags & create::REDEFINE != 0;
     let mut def = parse_snapshot(xml, ParseFlags { redefine, internal: false })?;
     if redefine {
@@ -153,6 +145,24 @@ fn redefine_snapshot(dom: &mut TestDomain, mut def: SnapshotDef, flags: u32) -> 
 /// The definition of `name`, or libvirt's not-found error.
 pub fn get<'a>(dom: &'a TestDomain, name: &str) -> Result<&'a SnapshotDef> {
     dom.snapshots.get(name).ok_or_else(|| Error::no_snapshot(T, name))
+}
+
+/// What `testDomainSnapshotCreateXML` checks before it parses the XML:
+/// flags, no checkpoint, no halt of a transient domain.
+pub fn check_before_parse(dom: &TestDomain, flags: u32) -> Result<()> {
+    check_flags(
+        flags,
+        create::REDEFINE | create::CURRENT | create::HALT | create::QUIESCE | create::ATOMIC | create::LIVE | create::VALIDATE,
+        T,
+        "testDomainSnapshotCreateXML",
+    )?;
+    if !dom.checkpoints.is_empty() {
+        return Err(Error::new(ErrorCode::OperationUnsupported, T, "cannot create snapshot while checkpoint exists"));
+    }
+    if !dom.persistent && flags & create::HALT != 0 {
+        return Err(Error::op_invalid(T, "cannot halt after transient domain snapshot"));
+    }
+    Ok(())
 }
 
 /// `testDomainRevertToSnapshot`. `next_id` yields a fresh domain id.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crate::error::{ErrorDomain, Result};
 use crate::uuid::Uuid;
-use crate::xml::{parse_document, Element};
+use crate::xml::{escape_libxml2_into, parse_document, Element};
 
 use super::parse::parse_vbox_uuid;
 
@@ -51,26 +51,10 @@ fn child<'a>(e: &'a Element, name: &str) -> Option<&'a Element> {
     e.elements().find(|c| local(&c.name) == name)
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SSZ` (VirtualBox's `timeStamp`) to epoch seconds.
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` (VirtualBox's `timeStamp`) to epoch
+/// seconds; what follows the seconds is not looked at.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d, hh, mm, ss) = (n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    crate::time::parse_datetime(s, b"T").map(|(t, _)| t)
 }
 
 fn walk(e: &Element, parent: Option<Uuid>, out: &mut MachineFile) {
@@ -152,35 +136,6 @@ fn root_start(xml: &str) -> Option<usize> {
     None
 }
 
-/// libxml2's attribute escaping.
-fn esc_attr(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// libxml2's text escaping.
-fn esc_text(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-}
-
 fn write_el(out: &mut String, e: &Element) {
     out.push('<');
     out.push_str(&e.name);
@@ -188,7 +143,7 @@ fn write_el(out: &mut String, e: &Element) {
         out.push(' ');
         out.push_str(k);
         out.push_str("=\"");
-        esc_attr(out, v);
+        escape_libxml2_into(out, v, true);
         out.push('"');
     }
     if e.children.is_empty() {
@@ -199,7 +154,7 @@ fn write_el(out: &mut String, e: &Element) {
     for c in &e.children {
         match c {
             Node::Element(x) => write_el(out, x),
-            Node::Text(t) => esc_text(out, t),
+            Node::Text(t) => escape_libxml2_into(out, t, false),
         }
     }
     out.push_str("</");
@@ -292,19 +247,7 @@ pub struct NewSnapshot {
 
 /// Epoch seconds → `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_timestamp(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    crate::time::format_utc_iso(t)
 }
 
 impl VboxFile {
