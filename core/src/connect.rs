@@ -370,7 +370,9 @@ impl Domain {
         ro_check_domain(&self.inner.conn, "virDomainDestroy")?;
         self.drv().domain_destroy(&self.inner.r, flags)?;
         if !self.drv().keeps_handle_id_on_stop() {
-            self.refresh_id();
+            // A destroyed domain has no id: libvirt's drivers set the
+            // handle's to -1 without asking the hypervisor again.
+            self.inner.id.store(-1, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }

@@ -70,6 +70,13 @@ pub fn thread_round_trips() -> u64 {
     session::THREAD_ROUND_TRIPS.with(std::cell::Cell::get)
 }
 
+/// Of [`thread_round_trips`], the task polls that found the task still
+/// running: how many there are depends on the server's speed, so tests that
+/// count an operation's cost subtract them. Since 0.2.
+pub fn thread_task_repolls() -> u64 {
+    session::THREAD_TASK_REPOLLS.with(std::cell::Cell::get)
+}
+
 /// The ESX driver for one connection.
 pub struct EsxDriver {
     session: Session,

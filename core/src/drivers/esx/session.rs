@@ -14,6 +14,9 @@ const ESX: ErrorDomain = ErrorDomain::Esx;
 thread_local! {
     /// SOAP round trips made by this thread (see [`super::thread_round_trips`]).
     pub static THREAD_ROUND_TRIPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Task polls of this thread that found the task still queued or
+    /// running (see [`super::thread_task_repolls`]).
+    pub static THREAD_TASK_REPOLLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// The parts of `ServiceContent` the driver uses.

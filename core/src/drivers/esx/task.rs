@@ -68,6 +68,7 @@ pub fn wait(
                 return Ok(Err(TaskFailure { kind, message }));
             }
             "queued" | "running" => {
+                super::session::THREAD_TASK_REPOLLS.with(|c| c.set(c.get() + 1));
                 let pct = info.child_text("progress").and_then(|p| p.trim().parse::<u32>().ok()).map(|p| p.min(99));
                 if let (Some(cb), Some(p)) = (progress, pct) {
                     if last != Some(p) {
