@@ -92,6 +92,9 @@ if [ -n "$install_prefix" ]; then
     cp -a "$compat/." "$install_prefix/lib/virsnap/libvirt-compat/"
     ln -sfn libvirsnap.so.0 "$install_prefix/lib/libvirsnap.so"
     pc "$install_prefix" "$install_prefix/lib" "$install_prefix/include/virsnap" > "$install_prefix/lib/pkgconfig/virsnap.pc"
+    # bash completion for the `virsnap` CLI (it asks `virsnap complete`).
+    mkdir -p "$install_prefix/share/bash-completion/completions"
+    cp "$root/cli/completion/virsnap.bash" "$install_prefix/share/bash-completion/completions/virsnap"
     echo "installed into $install_prefix"
 fi
 echo "built $out/libvirsnap.so.$version (soname libvirsnap.so.0) and $compat/{libvirt,libvirt-qemu,libvirt-lxc}.so.0"

@@ -274,7 +274,8 @@ pkgconf() { # the README's one build command for C users, then a libvirt-written
     cc -std=c11 -Wall -Wextra -Werror tests/c/dropin.c -o "$pfx/dropin" $flags -Wl,-rpath,"$pfx/lib"
     "$pfx/dropin" >"$pfx/dropin.out" 2>&1
     if [ -f "$B/dropin.libvirt.out" ]; then diff -u "$B/dropin.libvirt.out" "$pfx/dropin.out"; fi
-    for l in libvirt libvirt-qemu libvirt-lxc; do [ -f "$pfx/lib/virsnap/libvirt-compat/$l.so.0" ]; done
+    for l in libvirt libvirt-qemu libvirt-lxc; do [ -f "$pfx/lib/virsnap/libvirt-compat/$l.so.0" ] || return 1; done
+    [ -f "$pfx/share/bash-completion/completions/virsnap" ] || return 1
     rm -rf "$pfx"
 }
 run "install + pkg-config --cflags --libs virsnap (libvirt-written dropin.c unchanged)" pkgconf
