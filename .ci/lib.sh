@@ -55,3 +55,18 @@ reprobe() {
         done
     done
 }
+
+# run_strict LOG CMD...: runs CMD (a shell function too) in a subshell with
+# `set -e` in force, its output to LOG, and sets RUN_RC to its status. Call
+# it as a plain command, never inside `if` / `&&` / `||`: bash ignores -e
+# there, so a function whose middle step fails would count as passed.
+run_strict() {
+    local log=$1; shift
+    local had_e=0
+    case $- in *e*) had_e=1 ;; esac
+    set +e
+    ( set -e; "$@" ) >"$log" 2>&1
+    RUN_RC=$?
+    if [ "$had_e" = 1 ]; then set -e; fi
+    return 0
+}

@@ -42,7 +42,8 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 run() { # name command...
     local name=$1; shift
     local log=$B/$(echo "$name" | tr ' /:' '___').log
-    if "$@" >"$log" 2>&1; then ok "$name"; else bad "$name (log: $log)"; tail -20 "$log" | sed 's/^/     /'; fi
+    run_strict "$log" "$@"
+    if [ "$RUN_RC" = 0 ]; then ok "$name"; else bad "$name (log: $log)"; tail -20 "$log" | sed 's/^/     /'; fi
 }
 
 echo "== capi: build"

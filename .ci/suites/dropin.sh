@@ -30,7 +30,8 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 run() { # name command...
     local name=$1; shift
     local log=$B/$(echo "$name" | tr ' /:' '___' | cut -c1-80).log
-    if "$@" >"$log" 2>&1; then ok "$name"; else bad "$name (log: $log)"; tail -30 "$log" | sed 's/^/     /'; fi
+    run_strict "$log" "$@"
+    if [ "$RUN_RC" = 0 ]; then ok "$name"; else bad "$name (log: $log)"; tail -30 "$log" | sed 's/^/     /'; fi
 }
 
 echo "== dropin: build"

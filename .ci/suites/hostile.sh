@@ -50,7 +50,8 @@ run() { # name command...
     local name=$1; shift
     local log=$B/$(echo "$name" | tr ' /:()' '_____').log
     local t0=$SECONDS
-    if "$@" >"$log" 2>&1; then
+    run_strict "$log" "$@"
+    if [ "$RUN_RC" = 0 ]; then
         ok "$name ($((SECONDS - t0)) s)"; grep -E '^(hostile|hostile_threads|threads:|tsan:|two processes|two writers|kill sweep|.*crash points swept)' "$log" | sed 's/^/     /'
     else
         bad "$name (log: $log)"; tail -25 "$log" | sed 's/^/     /'
