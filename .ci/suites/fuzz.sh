@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (issue 10): eight libFuzzer targets in tests/fuzz/
+# Coverage-guided fuzzing (issue 10): nine libFuzzer targets in tests/fuzz/
 # (snapshot XML parser and through the test driver, domain XML, URIs, ESX
 # SOAP responses, VBoxManage output and .vbox files, QMP/qemu-img JSON, a
 # live QMP session of the qemu driver against a scripted peer),

@@ -589,8 +589,6 @@ impl SnapshotStore {
                 // never read through; a rollback leaves no file there.
                 Ok(m) if m.file_type().is_symlink() => out.push(None),
                 Err(e) => return Err(Error::system(self.domain, format!("cannot stat '{}'", path.display()), &e)),
-                // A symlink is replaced, never followed (nothing to restore).
-                Ok(m) if m.file_type().is_symlink() => out.push(None),
                 Ok(m) if !m.file_type().is_file() => {
                     return Err(refuse(name, if m.is_dir() { libc::EISDIR } else { libc::EINVAL }));
                 }

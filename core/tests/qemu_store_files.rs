@@ -230,3 +230,21 @@ fn a_fifo_planted_as_metadata_does_not_hang_the_listing() {
     }
     assert_eq!(r.expect("snapshot listing hung on a FIFO").unwrap(), ["s1"]);
 }
+
+#[test]
+fn the_guest_log_is_not_appended_through_a_planted_symlink() {
+    if skip() {
+        return;
+    }
+    let (root, _img) = setup("log", &[]);
+    let run = root.dir.join("run/qemu");
+    fs::create_dir_all(&run).unwrap();
+    let victim = root.dir.join("victim");
+    fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, run.join("vm.log")).unwrap();
+    let dom = root.conn().lookup_by_name("vm").unwrap();
+    let e = dom.create(0).unwrap_err();
+    assert_eq!(e.code, ErrorCode::SystemError, "{}", e.message);
+    assert!(e.message.contains("cannot open log"), "{}", e.message);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+}

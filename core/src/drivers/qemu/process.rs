@@ -60,7 +60,7 @@ fn proc_alive(pid: u32) -> bool {
 
 /// The pid of the guest using `files`, when it runs.
 pub fn running_pid(files: &RunFiles) -> Option<u32> {
-    let pid: u32 = fs::read_to_string(&files.pidfile).ok()?.trim().parse().ok()?;
+    let pid: u32 = super::read_small(&files.pidfile)?.trim().parse().ok()?;
     if !proc_alive(pid) {
         return None;
     }
@@ -147,11 +147,24 @@ pub fn start(def: &DomainDef, files: &RunFiles, opts: &StartOpts) -> Result<u32>
     }
     let _ = fs::remove_file(&files.qmp);
     let _ = fs::remove_file(&files.pidfile);
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&files.log)
-        .map_err(|e| Error::system(DOM, format!("cannot open log '{}'", files.log.display()), &e))?;
+    // Appended to as libvirt does, but never through a planted symlink and
+    // only when it is a regular file.
+    let log = {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&files.log)
+            .and_then(|f| {
+                if f.metadata()?.file_type().is_file() {
+                    Ok(f)
+                } else {
+                    Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"))
+                }
+            })
+            .map_err(|e| Error::system(DOM, format!("cannot open log '{}'", files.log.display()), &e))?
+    };
     let log2 = log.try_clone().map_err(|e| Error::system(DOM, "cannot open log", &e))?;
     let args = command_line(def, files, opts);
     let out = Command::new(&def.emulator)
@@ -162,7 +175,7 @@ pub fn start(def: &DomainDef, files: &RunFiles, opts: &StartOpts) -> Result<u32>
         .status()
         .map_err(|e| Error::new(ErrorCode::OperationFailed, DOM, format!("cannot run {}: {e}", def.emulator)))?;
     if !out.success() {
-        let text = fs::read_to_string(&files.log).unwrap_or_default();
+        let text = crate::fsio::read_regular_string(&files.log, 16 * 1024 * 1024).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(3).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Err(Error::new(
