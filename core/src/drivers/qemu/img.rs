@@ -43,11 +43,29 @@ fn setpriv() -> Option<&'static str> {
     })
 }
 
-/// Runs qemu-img with `args` and waits for it (on every path: `output()`
-/// reaps the child; with `setpriv` it also dies with this thread).
+/// Runs qemu-img with `args` ([`run_once`]), retrying a lock conflict.
+fn run(args: &[&str]) -> Result<String> {
+    // A qemu-img of a process killed a moment ago holds the image lock
+    // until the parent-death signal has ended it: a lock conflict is
+    // retried for a few seconds before it is reported.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        match run_once(args) {
+            Err(e) if e.message.contains("\"write\" lock") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Runs qemu-img with `args` once and waits for it (on every path:
+/// `output()` reaps the child; with `setpriv` it also dies with this thread).
 /// Failure is worded as libvirt's `virCommandRun`: `VIR_ERR_INTERNAL_ERROR`
 /// "Child process (CMD) unexpected exit status N: STDERR".
-fn run(args: &[&str]) -> Result<String> {
+fn run_once(args: &[&str]) -> Result<String> {
     let bin = binary();
     let mut cmd = match setpriv() {
         Some(sp) => {
@@ -90,6 +108,16 @@ pub struct ImgSnapshot {
     pub vm_state_size: u64,
     /// Creation time, Unix seconds.
     pub date_sec: i64,
+}
+
+/// Waits (a few seconds at most) until no process holds `path`'s write
+/// lock: `qemu-img info` without `-U` is refused while one does.
+pub fn wait_unlocked(path: &Path) {
+    if let Ok(p) = p(path) {
+        // A lock still held after the wait is someone else's use of the
+        // image; the caller's own qemu-img steps report it.
+        drop(run(&["info", "--output=json", p]));
+    }
 }
 
 /// `qemu-img snapshot -c TAG PATH`.

@@ -207,6 +207,20 @@ impl QemuDriver {
         self.persistent_def(name)?.ok_or_else(|| Self::no_domain(name))
     }
 
+    /// The definitions one operation works on, each read and parsed once:
+    /// (in effect, persistent). Since 0.2.
+    fn defs(&self, name: &str) -> Result<(DomainDef, Option<DomainDef>)> {
+        check_name(name)?;
+        let persistent = self.persistent_def(name)?;
+        if self.pid(name).is_some() {
+            if let Some(d) = self.live_def(name) {
+                return Ok((d, persistent));
+            }
+        }
+        let def = persistent.clone().ok_or_else(|| Self::no_domain(name))?;
+        Ok((def, persistent))
+    }
+
     fn save_config(&self, def: &DomainDef) -> Result<()> {
         atomic_write(&self.config_path(&def.name), def.to_xml().as_bytes())
             .map_err(|e| Error::system(DOM, "cannot write domain definition", &e))

@@ -258,10 +258,16 @@ impl QemuDriver {
     /// Loads (or reuses) the reconciled tree; the caller holds the lock.
     pub(super) fn load_tree(&self, name: &str, store: &SnapshotStore) -> Result<Loaded> {
         let def = self.def(name)?;
+        self.load_tree_for(name, store, &def)
+    }
+
+    /// [`Self::load_tree`] with the definition in effect already read by the
+    /// operation (one parse of the domain XML per operation).
+    fn load_tree_for(&self, name: &str, store: &SnapshotStore, def: &DomainDef) -> Result<Loaded> {
         if store.replay()? {
             bump_gen(store);
         }
-        let stamp = stamp_of(store, &def);
+        let stamp = stamp_of(store, def);
         let pending = [DELETE_JOURNAL, RENAME_JOURNAL, CREATE_JOURNAL].iter().any(|j| store.dir().join(j).exists());
         if !pending {
             if let Some(l) = self.cache.take(name, &stamp) {
@@ -300,13 +306,13 @@ impl QemuDriver {
             }
             remove_journal(store, RENAME_JOURNAL)?;
         }
-        let hidden = self.resolve_create(name, store, &def, &mut tree)?;
+        let hidden = self.resolve_create(name, store, def, &mut tree)?;
         let journal = read_journal(store, DELETE_JOURNAL)?;
         for p in problems {
             eprintln!("virsnap: qemu: snapshot metadata of '{name}': {p}");
         }
         let mut missing = Vec::new();
-        let idisks = internal_disks(&def);
+        let idisks = internal_disks(def);
         if let Some(first) = idisks.first() {
             let img_snaps = img::snapshots(&first.source).unwrap_or_default();
             let tags: std::collections::HashSet<&str> = img_snaps.iter().map(|s| s.tag.as_str()).collect();
@@ -333,7 +339,7 @@ impl QemuDriver {
                 let Some(d) = tree.get(&n).cloned() else { continue };
                 let tag = tag_of(&d);
                 if !metadata_only && has_internal(&d) && !d.is_external() && tags.contains(tag.as_str()) {
-                    if let Err(e) = self.delete_tag_everywhere(name, &def, &tag) {
+                    if let Err(e) = self.delete_tag_everywhere(name, def, &tag) {
                         // The image part cannot be finished: the snapshot
                         // stays, with its metadata, as the delete never was.
                         eprintln!("virsnap: qemu: cannot finish the interrupted delete of snapshot '{n}' of '{name}', kept: {}", e.message);
@@ -405,7 +411,7 @@ impl QemuDriver {
             eprintln!("virsnap: qemu: snapshot '{m}' of domain '{name}' has metadata but its qcow2 snapshot is missing");
         }
         // Re-stamp: roll-forward may have changed files.
-        let loaded = Loaded { tree, missing, stamp: stamp_of(store, &def) };
+        let loaded = Loaded { tree, missing, stamp: stamp_of(store, def) };
         index::write(&self.index_path(name), &loaded.stamp, &loaded.tree, &loaded.missing);
         Ok(loaded)
     }
@@ -421,7 +427,7 @@ impl QemuDriver {
         if let Some(r) = self.cache.with(&dom.name, &stamp, |t| f.take().map(|f| f(t))) {
             return r.unwrap_or_else(|| Err(Error::internal(DOM, "cache"))).map_err(retag);
         }
-        let l = self.load_tree(&dom.name, &store)?;
+        let l = self.load_tree_for(&dom.name, &store, &def)?;
         let r = match f.take() {
             Some(f) => f(&l.tree).map_err(retag),
             None => Err(Error::internal(DOM, "cache")),
@@ -432,12 +438,18 @@ impl QemuDriver {
 
     /// Puts the tree a mutation left behind into the cache (stamped after
     /// every file change), so the next call does not re-read the directory.
-    fn recache(&self, name: &str, store: &SnapshotStore, mut loaded: Loaded) {
+    fn recache(&self, name: &str, store: &SnapshotStore, loaded: Loaded) {
         if let Ok(def) = self.def(name) {
-            loaded.stamp = stamp_of(store, &def);
-            index::write(&self.index_path(name), &loaded.stamp, &loaded.tree, &loaded.missing);
-            self.cache.put(name, loaded);
+            self.recache_for(name, store, loaded, &def);
         }
+    }
+
+    /// [`Self::recache`] when the operation did not change the definition
+    /// in effect (`def`, read at its start).
+    fn recache_for(&self, name: &str, store: &SnapshotStore, mut loaded: Loaded, def: &DomainDef) {
+        loaded.stamp = stamp_of(store, def);
+        index::write(&self.index_path(name), &loaded.stamp, &loaded.tree, &loaded.missing);
+        self.cache.put(name, loaded);
     }
 
     pub(super) fn index_path(&self, name: &str) -> PathBuf {
@@ -487,7 +499,14 @@ impl QemuDriver {
             return self.vm_snapshot(&mut q, domdef, VmOp::Delete, tag, "snapshot-delete");
         }
         for p in holding {
-            img::snapshot_delete(p, tag)?;
+            if let Err(e) = img::snapshot_delete(p, tag) {
+                // Gone meanwhile (a qemu-img of a killed process finished
+                // the same delete just before it died): done all the same.
+                if img::snapshots(p).is_ok_and(|v| v.iter().all(|s| s.tag != tag)) {
+                    continue;
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -625,9 +644,10 @@ impl QemuDriver {
             "qemuSnapshotCreateXML",
         )?;
         let (store, _l) = self.lock(&dom.name)?;
-        let domdef = self.def(&dom.name)?;
+        // One read of each definition for the whole operation.
+        let (domdef, pers) = self.defs(&dom.name)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree(&dom.name, &store)?;
+        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
         let tree = &mut loaded.tree;
         let redefine = flags & create::REDEFINE != 0;
         let mut def = parse_snapshot(xml, ParseFlags { redefine, internal: false })?;
@@ -665,7 +685,7 @@ impl QemuDriver {
             let mut names = vec![name.clone()];
             names.extend(old_cur);
             self.persist(&dom.name, &store, tree, &names, &uuid)?;
-            self.recache(&dom.name, &store, loaded);
+            self.recache_for(&dom.name, &store, loaded, &domdef);
             return Ok(name);
         }
         let name = match def.name.clone() {
@@ -720,9 +740,9 @@ impl QemuDriver {
         }
         def.creation_time = now();
         def.parent = tree.current().map(str::to_owned);
-        def.domain = Some(std::sync::Arc::new(self.persistent_def(&dom.name)?.unwrap_or_else(|| domdef.clone()).to_element()));
+        def.domain = Some(std::sync::Arc::new(pers.as_ref().unwrap_or(&domdef).to_element()));
         def.private_mut().set_child_text("tag", name.clone());
-        if active && flags & create::HALT != 0 && self.persistent_def(&dom.name)?.is_none() {
+        if active && flags & create::HALT != 0 && pers.is_none() {
             return Err(Error::op_invalid(DOM, "cannot halt after transient domain snapshot"));
         }
 
@@ -743,7 +763,7 @@ impl QemuDriver {
         } else {
             CreateKind::External
         };
-        let old_pers = self.persistent_def(&dom.name)?;
+        let old_pers = pers;
         if journaled {
             let mut intent = def.clone();
             intent.private_mut().set_child_text("creating", "1");
@@ -812,7 +832,12 @@ impl QemuDriver {
             self.abort_create(&dom.name, &store, &name, kind, Some(&made_def), undo)?;
             return Err(unable_to_save(&name, &e));
         }
-        self.recache(&dom.name, &store, loaded);
+        if any_ext || (active && flags & create::HALT != 0) {
+            // The definition in effect changed (overlays, or stopped).
+            self.recache(&dom.name, &store, loaded);
+        } else {
+            self.recache_for(&dom.name, &store, loaded, &domdef);
+        }
         Ok(name)
     }
 
@@ -881,6 +906,14 @@ impl QemuDriver {
             // A snapshot-save job of the process that died runs on in QEMU.
             if let Ok(mut q) = self.qmp(name) {
                 self.settle_jobs(&mut q)?;
+            }
+        }
+        if !running && kind == CreateKind::Internal {
+            // A qemu-img of the process that died may still be ending (its
+            // parent-death signal comes after the domain lock is released):
+            // wait until no one writes the images before reading them.
+            for d in internal_disks(def) {
+                img::wait_unlocked(&d.source);
             }
         }
         let done = match (&intent, kind) {
@@ -1033,7 +1066,7 @@ impl QemuDriver {
         let (store, _l) = self.lock(&dom.name)?;
         let domdef = self.def(&dom.name)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree(&dom.name, &store)?;
+        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
         if !loaded.tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
         }
@@ -1146,7 +1179,7 @@ impl QemuDriver {
         let (store, _l) = self.lock(&dom.name)?;
         let domdef = self.def(&dom.name)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree(&dom.name, &store)?;
+        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
         let tree = &mut loaded.tree;
         if !tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
@@ -1166,8 +1199,11 @@ impl QemuDriver {
             store.commit(std::slice::from_ref(&journal), true)?;
         }
         crash_point("qemu-delete-after-journal");
+        // Deleting external snapshots changes the definition in effect.
+        let mut any_ext_deleted = false;
         if !metadata_only {
             let any_external = targets.iter().any(|t| tree.get(t).is_some_and(SnapshotDef::is_external));
+            any_ext_deleted = any_external;
             // Record the intent, then delete children before parents.
             self.hydrate(&store, tree, &targets)?;
             for t in &targets {
@@ -1231,7 +1267,11 @@ impl QemuDriver {
         crash_point("qemu-before-journal-removal");
         extra.push((DELETE_JOURNAL.to_owned(), None));
         self.persist_with(&dom.name, &store, tree, &touched, &uuid, extra, false)?;
-        self.recache(&dom.name, &store, loaded);
+        if !any_ext_deleted {
+            self.recache_for(&dom.name, &store, loaded, &domdef);
+        } else {
+            self.recache(&dom.name, &store, loaded);
+        }
         Ok(())
     }
 
@@ -1241,7 +1281,7 @@ impl QemuDriver {
         let (store, _l) = self.lock(&dom.name)?;
         let domdef = self.def(&dom.name)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree(&dom.name, &store)?;
+        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
         let tree = &mut loaded.tree;
         if !tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
@@ -1263,7 +1303,7 @@ impl QemuDriver {
         names.extend(children);
         let extra = vec![store.removal_for(name)?];
         self.persist_with(&dom.name, &store, tree, &names, &uuid, extra, true)?;
-        self.recache(&dom.name, &store, loaded);
+        self.recache_for(&dom.name, &store, loaded, &domdef);
         Ok(())
     }
 }
