@@ -25,7 +25,7 @@ use std::process::Command;
 /// Every component cfg name, with what the test needs (for check-cfg).
 const COMPONENTS: &[&str] = &[
     "qemu", "qemu_io", "libvirt", "libvirt_qemu", "virsh", "vcsim", "vbox", "cc", "openssl", "script",
-    "cli_release", "cli_any", "capi_so", "python_venv", "bash_completion",
+    "cli_release", "cli_any", "capi_so", "python_venv", "bash_completion", "root",
 ];
 
 /// The first `name` on `PATH`.
@@ -77,6 +77,8 @@ fn probe() -> Vec<(&'static str, Option<Vec<PathBuf>>)> {
         ("cli_any", cli_any.map(|_| Vec::new())),
         ("capi_so", libdir.join("libvirsnap.so").is_file().then(Vec::new)),
         ("python_venv", venv.is_file().then(Vec::new)),
+        // root: may mount a tmpfs (the full-filesystem tests).
+        ("root", Command::new("id").arg("-u").output().ok().filter(|o| o.stdout.trim_ascii() == b"0").map(|_| Vec::new())),
         ("bash_completion", Some(PathBuf::from("/usr/share/bash-completion/bash_completion")).filter(|p| p.is_file()).map(|p| vec![p])),
     ]
 }

@@ -959,6 +959,14 @@ impl QemuDriver {
                 let in_use = |p: &str| pers.iter().chain(live.iter()).any(|d| d.disks.iter().any(|x| x.source.to_str() == Some(p)));
                 for d in intent.iter().flat_map(|i| i.disks.iter()).filter(|d| d.snapshot == Location::External) {
                     if let Some(p) = d.source_path().filter(|p| !in_use(p) && std::path::Path::new(p).exists()) {
+                        // The path comes from metadata read back from disk:
+                        // remove only what this create made, a qcow2
+                        // overlay (a regular file) on the disk's source.
+                        let base = pers.as_ref().and_then(|x| x.disk(&d.name)).map(|x| x.source.clone());
+                        if !base.is_some_and(|b| made_overlay_of(std::path::Path::new(p), &b)) {
+                            eprintln!("virsnap: qemu: not removing '{p}' for the interrupted create of '{snap}': not an overlay of disk {}", d.name);
+                            continue;
+                        }
                         fs::remove_file(p).map_err(|e| Error::system(DOM, format!("cannot remove '{p}'"), &e))?;
                     }
                 }
@@ -1306,6 +1314,13 @@ impl QemuDriver {
         self.recache_for(&dom.name, &store, loaded, &domdef);
         Ok(())
     }
+}
+
+/// True when `p` is a regular file (not a link) holding a qcow2 image
+/// whose backing file is `base`: an overlay a create made on that disk.
+fn made_overlay_of(p: &std::path::Path, base: &std::path::Path) -> bool {
+    let regular = fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
+    regular && img::chain(p).is_ok_and(|c| c.len() >= 2 && c[0].format == "qcow2" && c[1].path == base)
 }
 
 fn retag(e: Error) -> Error {
