@@ -34,6 +34,15 @@ mod tests {
     }
 
     #[test]
+    fn numbers_round_trip_exactly() {
+        // Found by the qmp_json fuzzer: without serde_json's float_roundtrip
+        // the re-parse of a long mantissa differed in the last digit.
+        let text = "1777777777777777777777777777777777777777777777777777777777777777777388888388888888";
+        let v = parse(text).unwrap();
+        assert_eq!(parse(&v.to_string()).unwrap().to_string(), v.to_string());
+    }
+
+    #[test]
     fn nesting_is_bounded() {
         let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(parse(&deep(100)).is_ok());
