@@ -1,6 +1,6 @@
 //! libvirsnap: the C ABI of virsnap, a drop-in for libvirt's domain snapshot API.
 //!
-//! Every export follows `../shared/reference/style.md` §8:
+//! Every export follows the project's FFI rules (the design's style guide, §8):
 //! - the body is one call to [`boundary::entry`], which resets the thread's last
 //!   error, catches panics, stores a libvirt `virError` and returns libvirt's
 //!   failure sentinel (−1 or NULL);

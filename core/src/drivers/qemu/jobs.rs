@@ -154,10 +154,14 @@ impl QemuDriver {
             }
             if j.get("status").and_then(Json::as_str) == Some("concluded") {
                 let err = j.get("error").and_then(Json::as_str).map(str::to_owned);
+                // The job's outcome is already read; a failed dismiss only
+                // leaves a concluded job, which settle_jobs dismisses later.
                 let _ = q.execute("job-dismiss", Some(json!({"id": job})));
                 break err;
             }
             if Instant::now() > deadline {
+                // The timeout is the error reported; a job the cancel misses
+                // is waited for by settle_jobs before the next operation.
                 let _ = q.execute("job-cancel", Some(json!({"id": job})));
                 return Err(Error::new(crate::error::ErrorCode::OperationTimeout, DOM, format!("{} timed out", op.qmp())));
             }

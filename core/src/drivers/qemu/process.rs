@@ -216,6 +216,7 @@ pub fn stop(files: &RunFiles) -> Result<()> {
     if let Some(pid) = running_pid(files) {
         let quit_ok = Qmp::connect(&files.qmp).and_then(|mut q| q.execute("quit", None)).is_ok();
         if !quit_ok || !wait_gone(pid, Duration::from_secs(3)) {
+            // Checked by wait_gone below: the process being gone is what counts.
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status();
             if !wait_gone(pid, Duration::from_secs(5)) {
                 return Err(Error::new(ErrorCode::OperationFailed, DOM, format!("failed to kill QEMU process {pid}")));
