@@ -230,19 +230,27 @@ impl Holder {
         Self::lock_with(c, img)
     }
 
+    /// Spawns `c` until it holds the lock. The probe (`qemu-img info`) holds
+    /// a shared lock while it runs, so a holder starting at that moment
+    /// cannot get its write lock and exits: that is a lost race, not an
+    /// error, and the holder is started again.
     fn lock_with(mut c: Command, img: &Path) -> Holder {
-        let mut child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Locked once a writer cannot open it.
+        c.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
         let end = Instant::now() + Duration::from_secs(120);
+        let mut child = c.spawn().unwrap();
+        // Locked once a writer cannot open it.
         while Command::new("qemu-img").arg("info").arg(img).stdout(Stdio::null()).stderr(Stdio::null()).status().unwrap().success() {
-            assert!(child.try_wait().unwrap().is_none(), "the lock holder exited");
             assert!(Instant::now() < end, "{c:?} did not lock {}", img.display());
+            if child.try_wait().unwrap().is_some() {
+                child = c.spawn().unwrap();
+            }
             std::thread::sleep(Duration::from_millis(50));
+        }
+        // The probe failed because the holder has the lock, not because the
+        // holder and the probe collided while it was starting.
+        std::thread::sleep(Duration::from_millis(200));
+        if child.try_wait().unwrap().is_some() {
+            return Self::lock_with(c, img);
         }
         Holder(child)
     }
