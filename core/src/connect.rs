@@ -572,6 +572,62 @@ impl Domain {
         snap.revert(flags)
     }
 
+    /// Deletes the snapshots `rule` does not keep (`virDomainSnapshotPrune`,
+    /// virsnap 0.2): never the current one, each with libvirt's default
+    /// delete (children re-parented, data merged into them, so no surviving
+    /// snapshot loses state). Returns the names deleted, oldest first; with
+    /// `flags::prune::DRY_RUN` the names that would be, deleting nothing.
+    /// A rule with neither `keep` nor `older_than` is `VIR_ERR_INVALID_ARG`.
+    ///
+    /// Since 0.2.
+    pub fn snapshot_prune(&self, rule: &crate::health::PruneRule, flags: u32) -> Result<Vec<String>> {
+        const F: &str = "virDomainSnapshotPrune";
+        let dry = flags & crate::flags::prune::DRY_RUN != 0;
+        if !dry {
+            ro_check(&self.inner.conn, F)?;
+        }
+        drivers::check_flags(flags, crate::flags::prune::DRY_RUN, ErrorDomain::DomainSnapshot, F)?;
+        if rule.keep.is_none() && rule.older_than.is_none() {
+            return Err(Error::invalid_arg(ErrorDomain::DomainSnapshot, format!("{F}: no retention rule (give keep and/or older-than)")));
+        }
+        let r = &self.inner.r;
+        let names = self.drv().snapshot_list(r, list::TOPOLOGICAL, ListKind::Names)?;
+        let mut snaps = Vec::with_capacity(names.len());
+        for n in names {
+            let t = self.drv().snapshot_info(r, &n)?.and_then(|i| i.creation_time);
+            snaps.push((n, t));
+        }
+        let current = self.drv().snapshot_current(r, 0)?;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let victims = crate::health::select_for_prune(&snaps, current.as_deref(), rule, now);
+        if !dry && !victims.is_empty() {
+            self.drv().snapshot_delete_set(r, &victims)?;
+            for v in &victims {
+                crate::health::note_pruned(self.name(), v);
+            }
+        }
+        Ok(victims)
+    }
+
+    /// Compares the snapshot metadata with the hypervisor's own state
+    /// (`virDomainSnapshotVerify`, virsnap 0.2): one finding per
+    /// difference, naming the snapshot; none when consistent. With
+    /// `flags::verify::REPAIR` the lossless fixes are applied (drop
+    /// metadata whose state is gone, adopt a hypervisor snapshot without
+    /// metadata, re-point current) and each finding says what was done or
+    /// why not.
+    ///
+    /// Since 0.2.
+    pub fn snapshot_verify(&self, flags: u32) -> Result<Vec<crate::health::Finding>> {
+        const F: &str = "virDomainSnapshotVerify";
+        let repair = flags & crate::flags::verify::REPAIR != 0;
+        if repair {
+            ro_check(&self.inner.conn, F)?;
+        }
+        drivers::check_flags(flags, crate::flags::verify::REPAIR, ErrorDomain::DomainSnapshot, F)?;
+        self.drv().snapshot_verify(&self.inner.r, repair)
+    }
+
     /// Deletes every snapshot (the seed's `snapshot-delete-all`); returns the count.
     pub fn snapshot_delete_all(&self, flags: u32) -> Result<usize> {
         ro_check(&self.inner.conn, "virDomainSnapshotDeleteAll")?;

@@ -100,6 +100,18 @@ pub mod delete {
     pub const SEED_MODES: u32 = MERGE | MERGE_FORCE | DISCARD | DISCARD_FORCE;
 }
 
+/// `virDomainSnapshotPrune` flags (virsnap 0.2).
+pub mod prune {
+    /// Report what would be deleted; delete nothing. Since 0.2.
+    pub const DRY_RUN: u32 = 1;
+}
+
+/// `virDomainSnapshotVerify` flags (virsnap 0.2).
+pub mod verify {
+    /// Apply the lossless repairs. Since 0.2.
+    pub const REPAIR: u32 = 1;
+}
+
 /// Domain-level flags a snapshot caller uses.
 pub mod domain {
     /// `VIR_DOMAIN_UNDEFINE_MANAGED_SAVE`.

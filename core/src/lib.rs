@@ -15,6 +15,7 @@ pub mod drivers;
 pub mod error;
 pub mod flags;
 pub mod fsio;
+pub mod health;
 pub mod host;
 pub mod model;
 pub mod names;

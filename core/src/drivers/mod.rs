@@ -383,6 +383,22 @@ pub trait Driver: Send + Sync {
             _ => Ok(()),
         }
     }
+    /// Deletes each of `names` with libvirt's default delete (children
+    /// re-parented, data merged into them), in the given order; a prune's
+    /// deletions. The default deletes one by one; a driver that can do
+    /// better (one pass) overrides it. Since 0.2.
+    fn snapshot_delete_set(&self, dom: &DomainRef, names: &[String]) -> Result<()> {
+        for n in names {
+            self.snapshot_delete(dom, n, 0)?;
+        }
+        Ok(())
+    }
+    /// Compares the snapshot metadata with the hypervisor's state; with
+    /// `repair`, applies the lossless fixes. One finding per difference.
+    /// Since 0.2.
+    fn snapshot_verify(&self, dom: &DomainRef, repair: bool) -> Result<Vec<crate::health::Finding>> {
+        Err(Error::no_support("virDomainSnapshotVerify"))
+    }
     /// Delete every snapshot of the domain; returns how many were deleted.
     fn snapshot_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
         let total = self.snapshot_list(dom, 0, ListKind::Num)?.len();

@@ -407,3 +407,46 @@ impl QemuDriver {
         Ok(())
     }
 }
+
+/// What verify finds wrong with external snapshot `def`'s files: each
+/// problem in words, and whether its state is gone (a missing overlay or
+/// base: dropping the metadata then loses nothing). A backing chain that
+/// points elsewhere than recorded is not "gone": only a person can tell
+/// which file is right. Since 0.2.
+pub(super) fn verify_external(def: &SnapshotDef) -> Vec<(String, bool)> {
+    let disks = match ext_disks(def) {
+        Ok(d) => d,
+        Err(e) => return vec![(e.message, false)],
+    };
+    let mut out = Vec::new();
+    for e in disks {
+        let is_file = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
+        if !is_file(&e.overlay) {
+            out.push((format!("overlay '{}' of disk {} is gone", e.overlay.display(), e.target), true));
+            continue;
+        }
+        if !is_file(&e.base) {
+            out.push((format!("base image '{}' of disk {} is gone", e.base.display(), e.target), true));
+            continue;
+        }
+        match img::chain(&e.overlay) {
+            Ok(c) if c.len() >= 2 && canon(&c[1].path) == canon(&e.base) => {}
+            Ok(c) if c.len() >= 2 => out.push((
+                format!(
+                    "backing chain of disk {} re-ordered: overlay '{}' is backed by '{}', recorded '{}'",
+                    e.target,
+                    e.overlay.display(),
+                    c[1].path.display(),
+                    e.base.display()
+                ),
+                false,
+            )),
+            Ok(_) => out.push((
+                format!("backing chain of disk {} broken: overlay '{}' has no backing file (recorded '{}')", e.target, e.overlay.display(), e.base.display()),
+                false,
+            )),
+            Err(err) => out.push((format!("backing chain of disk {} unreadable: {}", e.target, err.message), false)),
+        }
+    }
+    out
+}

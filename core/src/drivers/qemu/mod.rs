@@ -35,6 +35,7 @@ mod index;
 pub mod process;
 pub mod qmp;
 mod snapshots;
+mod verify;
 
 use domxml::DomainDef;
 use process::RunFiles;
@@ -652,6 +653,12 @@ impl Driver for QemuDriver {
     }
     fn snapshot_delete(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         self.snap_delete(dom, name, flags)
+    }
+    fn snapshot_delete_set(&self, dom: &DomainRef, names: &[String]) -> Result<()> {
+        self.snap_delete_set(dom, names)
+    }
+    fn snapshot_verify(&self, dom: &DomainRef, repair: bool) -> Result<Vec<crate::health::Finding>> {
+        self.snap_verify(dom, repair)
     }
     fn snapshot_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
         self.snap_rename(dom, name, new_name, flags)
