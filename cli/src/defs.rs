@@ -353,6 +353,14 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::string("snapshotname", "find parent of snapshot name"),
         OptDef::boolean("current", "find parent of current snapshot"),
     ]),
+    cmd!("snapshot-prune", G_SNAP, crate::health::cmd_prune,
+        "Delete old snapshots by a retention rule",
+        "Delete the snapshots not kept by --keep / --older-than (never the current one; each as snapshot-delete does)", &[
+        DOMAIN,
+        OptDef::named("keep", "keep the N newest snapshots"),
+        OptDef::named("older-than", "delete only snapshots older than this (30m, 12h, 7d)"),
+        OptDef::boolean("dry-run", "print what would be deleted, delete nothing"),
+    ]),
     cmd!("snapshot-rename", G_SNAP, s::cmd_rename,
         "Rename a domain snapshot",
         "Give a snapshot a new name", &[
@@ -370,6 +378,12 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("paused", "after reverting, change state to paused"),
         OptDef::boolean("force", "try harder on risky reverts"),
         OptDef::boolean("reset-nvram", "re-initialize NVRAM from its pristine template"),
+    ]),
+    cmd!("snapshot-verify", G_SNAP, crate::health::cmd_verify,
+        "Check snapshot metadata against the hypervisor",
+        "Report each difference between the snapshot metadata and the hypervisor's state; exit 1 if any", &[
+        DOMAIN,
+        OptDef::boolean("repair", "apply the fixes that lose nothing"),
     ]),
     cmd!("start-with-snapshot", G_SNAP, s::cmd_start_with_snapshot,
         "Start a domain from a snapshot",
