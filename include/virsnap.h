@@ -693,6 +693,26 @@ typedef enum virsnapDomainSnapshotDeleteMode {
 } virsnapDomainSnapshotDeleteMode;
 
 /*
+ Flags of `virDomainSnapshotPrune` (virsnap 0.2).
+ */
+typedef enum virsnapDomainSnapshotPruneFlags {
+  /*
+   report what would be deleted, delete nothing.
+   */
+  VIR_DOMAIN_SNAPSHOT_PRUNE_DRY_RUN = 1,
+} virsnapDomainSnapshotPruneFlags;
+
+/*
+ Flags of `virDomainSnapshotVerify` (virsnap 0.2).
+ */
+typedef enum virsnapDomainSnapshotVerifyFlags {
+  /*
+   apply the fixes that lose nothing.
+   */
+  VIR_DOMAIN_SNAPSHOT_VERIFY_REPAIR = 1,
+} virsnapDomainSnapshotVerifyFlags;
+
+/*
  Bits of the `events` of a handle (`virEventHandleType`).
  */
 typedef enum virEventHandleType {
@@ -2237,6 +2257,49 @@ int virDomainSnapshotGetUUIDString(virDomainSnapshotPtr snapshot, char *buf);
 virDomainSnapshotPtr virDomainSnapshotLookupByUUIDString(virDomainPtr domain,
                                                          const char *uuid,
                                                          unsigned int flags);
+
+/*
+ Deletes the snapshots of `domain` that a retention rule does not keep:
+ all but the `keep` newest (by creation time, ties by creation order;
+ `keep` < 0: no count rule) that were created more than `olderThan`
+ seconds ago (`olderThan` < 0: no age rule); at least one rule must be
+ given. The current snapshot is never deleted; each deletion is libvirt's
+ default delete (children re-parented, data merged into them). With
+ `VIR_DOMAIN_SNAPSHOT_PRUNE_DRY_RUN` nothing is deleted.
+
+ Returns: the number of snapshots deleted (or that would be), or −1. If
+ `names` is not NULL, `*names` gets a malloc'd NULL-terminated array of
+ their malloc'd names, oldest first: `free()` each, then the array (NULL
+ on failure).
+ Since: virsnap 0.2.
+
+ # Safety
+ `domain` is a registry key; `names` must be NULL or writable.
+ */
+int virDomainSnapshotPrune(virDomainPtr domain,
+                           int keep,
+                           long long olderThan,
+                           char ***names,
+                           unsigned int flags);
+
+/*
+ Compares the snapshot metadata of `domain` with the hypervisor's own
+ state. With `VIR_DOMAIN_SNAPSHOT_VERIFY_REPAIR` the fixes that lose
+ nothing are applied (drop metadata whose state is gone, adopt a
+ hypervisor snapshot without metadata, re-point current); the others are
+ refused.
+
+ Returns: the number of differences left (0: consistent), or −1. If
+ `problems` is not NULL, `*problems` gets a malloc'd NULL-terminated
+ array of malloc'd lines, one per difference found, each naming the
+ snapshot and, after a repair, what was done or why not: `free()` each,
+ then the array (NULL on failure).
+ Since: virsnap 0.2.
+
+ # Safety
+ `domain` is a registry key; `problems` must be NULL or writable.
+ */
+int virDomainSnapshotVerify(virDomainPtr domain, char ***problems, unsigned int flags);
 
 #ifdef __cplusplus
 }  // extern "C"
