@@ -90,6 +90,13 @@ fn raise(py: Python<'_>, e: Error) -> PyErr {
     }
 }
 
+/// A retention age from Python: seconds or a duration string ("7d").
+#[derive(FromPyObject)]
+enum Age {
+    Secs(i64),
+    Text(String),
+}
+
 /// Runs `f` (a core call) with the interpreter detached; errors become `libvirtError`.
 fn call<T, F>(py: Python<'_>, f: F) -> PyResult<T>
 where
@@ -798,6 +805,41 @@ impl VirDomain {
         let f = flags32(flags);
         let d = self.dom.clone();
         call(py, move || NameBuf::gather(|g| d.snapshot_list_names_with(f, g)))?.into_list(py)
+    }
+
+    /// Deletes the snapshots a retention rule does not keep
+    /// (`virDomainSnapshotPrune`, virsnap 0.2): `keep` newest, older than
+    /// `olderThan` (seconds, or a string such as "7d"); returns the names
+    /// deleted (or, with `VIR_DOMAIN_SNAPSHOT_PRUNE_DRY_RUN`, that would be).
+    #[pyo3(name = "snapshotPrune", signature = (keep = None, olderThan = None, flags = 0))]
+    #[allow(non_snake_case)]
+    fn snapshot_prune<'py>(&self, py: Python<'py>, keep: Option<i64>, olderThan: Option<Age>, flags: i64) -> PyResult<Vec<String>> {
+        const F: &str = "virDomainSnapshotPrune";
+        let f = flags32(flags);
+        let bad = |what: &str| raise(py, Error::invalid_arg(ErrorDomain::DomainSnapshot, format!("{F}: {what} must be zero or greater")));
+        let keep = match keep {
+            None => None,
+            Some(k) => Some(usize::try_from(k).map_err(|_| bad("keep"))?),
+        };
+        let older_than = match olderThan {
+            None => None,
+            Some(Age::Secs(s)) => Some(std::time::Duration::from_secs(u64::try_from(s).map_err(|_| bad("olderThan"))?)),
+            Some(Age::Text(t)) => Some(virsnap_core::health::parse_duration(&t).map_err(|e| raise(py, e))?),
+        };
+        let d = self.dom.clone();
+        call(py, move || d.snapshot_prune(&virsnap_core::health::PruneRule { keep, older_than }, f))
+    }
+
+    /// Compares snapshot metadata with the hypervisor's state
+    /// (`virDomainSnapshotVerify`, virsnap 0.2); with
+    /// `VIR_DOMAIN_SNAPSHOT_VERIFY_REPAIR` applies the lossless fixes.
+    /// Returns (differences left, one line per difference found).
+    #[pyo3(name = "snapshotVerify", signature = (flags = 0))]
+    fn snapshot_verify(&self, py: Python<'_>, flags: i64) -> PyResult<(usize, Vec<String>)> {
+        let f = flags32(flags);
+        let d = self.dom.clone();
+        let found = call(py, move || d.snapshot_verify(f))?;
+        Ok((found.iter().filter(|x| x.remains()).count(), found.iter().map(ToString::to_string).collect()))
     }
 
     #[pyo3(name = "snapshotNum", signature = (flags = 0))]
