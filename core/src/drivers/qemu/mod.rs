@@ -183,7 +183,7 @@ impl QemuDriver {
     }
 
     /// The persistent definition, if any.
-    fn persistent_def(&self, name: &str) -> Result<Option<DomainDef>> {
+    pub(super) fn persistent_def(&self, name: &str) -> Result<Option<DomainDef>> {
         let p = self.config_path(name);
         match fsio::read_regular_string(&p, crate::xml::MAX_DOCUMENT_BYTES as u64) {
             Ok(t) => Ok(Some(DomainDef::parse(&t)?)),

@@ -50,8 +50,16 @@ impl QemuDriver {
         let (store, _l) = self.lock(name)?;
         let domdef = self.def(name)?;
         let uuid = domdef.uuid.to_string();
-        // From the files, not a cached tree.
+        // From the files, not a cached tree: the index is keyed by the
+        // qcow2 header's snapshot count and table offset, which a delete
+        // plus a create behind our back can leave as they were.
         self.cache.forget(name);
+        match std::fs::remove_file(self.index_path(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(crate::error::Error::system(super::DOM, format!("cannot remove '{}'", self.index_path(name).display()), &e));
+            }
+            _ => {}
+        }
         let mut loaded = self.load_tree_for(name, &store, &domdef)?;
         let tree = &mut loaded.tree;
         let mut disk_tags: Vec<(String, HashSet<String>)> = Vec::new();
@@ -169,6 +177,14 @@ impl QemuDriver {
                     f.repair = Repair::Done(what);
                 }
                 Fix::Adopt => {
+                    // The definition it reverts with today (a snapshot
+                    // without metadata reverts with the one in effect), so
+                    // adopting changes nothing about a later revert.
+                    let pers = self.persistent_def(name)?;
+                    let el = std::sync::Arc::new(pers.as_ref().unwrap_or(&domdef).to_element());
+                    if let Some(d) = tree.get_mut(&n) {
+                        d.domain = Some(el);
+                    }
                     tree.set_has_metadata(&n, true);
                     touched.push(n);
                     f.repair = Repair::Done("adopted: metadata written".into());
