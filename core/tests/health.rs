@@ -261,3 +261,23 @@ fn qemu_verify_refuses_what_would_lose_data() {
     assert_eq!(found[0].to_string(), "snapshot 'a/b': qcow2 snapshot 'a/b' on disk vda has no metadata; not repaired: its tag is not a valid snapshot name");
     assert_eq!(names(&dom, 0), ["x1"]);
 }
+
+#[test]
+#[cfg_attr(any(virsnap_no_qemu, virsnap_no_qemu_io), ignore = "needs qemu-system-x86_64 and qemu-img; qemu-io")]
+fn qemu_a_qcow2_snapshot_swapped_behind_our_back_shows_at_once() {
+    if skip() || !have_qemu_io() {
+        return;
+    }
+    // One tag deleted and another made: the table keeps its length and
+    // offset. The tree index used to be keyed by those alone (and the
+    // native table reader failed on a table ending the file unpadded), so
+    // the listing kept showing the old tree and hid the stray snapshot.
+    let (root, img, dom) = setup("swap", 4);
+    dom.snapshot_lookup_by_name("s1", 0).unwrap().revert(0).unwrap();
+    assert_eq!(names(&dom, 0), ["s0", "s1", "s2", "s3"]);
+    qemu_img(&["snapshot", "-d", "s1"], &img);
+    qemu_img(&["snapshot", "-c", "stray"], &img);
+    let dom = root.conn().lookup_by_name("vm").unwrap();
+    assert_eq!(names(&dom, list::NO_METADATA), ["stray"]);
+    assert_eq!(names(&dom, 0), ["s0", "s1", "s2", "s3", "stray"]);
+}

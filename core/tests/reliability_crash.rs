@@ -2,7 +2,8 @@
 //! real qemu-img; skipped without it).
 //!
 //! For each operation — create, delete (leaf, middle+current, CHILDREN,
-//! CHILDREN_ONLY), revert, rename (current with a child, leaf) — a child
+//! CHILDREN_ONLY), revert, rename (current with a child, leaf), prune and
+//! verify --repair (issue 21) — a child
 //! process first runs it with `VIRSNAP_CRASH_TRACE` to learn every injected
 //! point it passes (`crash_point()`: store writes, the qemu driver's points),
 //! and the state after. Then, for every occurrence of every point, a fresh
@@ -120,6 +121,24 @@ fn child_entry() {
         "revert" => s("d").revert(0).unwrap(),
         "rename-current-with-child" => s("b").rename("b2", 0).unwrap(),
         "rename-leaf" => s("d").rename("d2", 0).unwrap(),
+        // Keep none but the current one (b): a, c and d go, in one pass
+        // (keep 0: the setup's creation times tie within a second).
+        "prune" => {
+            let rule = virsnap_core::health::PruneRule { keep: Some(0), older_than: None };
+            assert_eq!(dom.snapshot_prune(&rule, 0).unwrap().len(), 3);
+        }
+        // After "fault": drops b (its qcow2 snapshot is gone; current moves
+        // to a, c is re-parented) and adopts "stray".
+        "repair" => {
+            let found = dom.snapshot_verify(virsnap_core::flags::verify::REPAIR).unwrap();
+            assert!(found.iter().all(|f| !f.remains()), "{found:?}");
+        }
+        "fault" => {
+            let img = root.join("vm.qcow2");
+            for args in [["snapshot", "-d", "b"], ["snapshot", "-c", "stray"]] {
+                assert!(Command::new("qemu-img").args(args).arg(&img).status().unwrap().success());
+            }
+        }
         other => panic!("unknown op {other}"),
     }
 }
@@ -147,6 +166,9 @@ impl Fresh {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         assert!(child(&dir, "setup", &[]), "setup failed in {}", dir.display());
+        if tag == "repair" {
+            assert!(child(&dir, "fault", &[]), "fault injection failed in {}", dir.display());
+        }
         Fresh(dir)
     }
 
@@ -162,8 +184,8 @@ impl Drop for Fresh {
     }
 }
 
-/// The sweep of one operation; returns the number of crash points tried.
-fn sweep(op: &str) -> usize {
+/// The sweep of one operation; returns the crash points tried.
+fn sweep(op: &str) -> Vec<String> {
     // Trace run: points passed, before and after states.
     let f = Fresh::new(op);
     let before = f.state();
@@ -207,7 +229,7 @@ fn sweep(op: &str) -> usize {
         println!("{op:28} {point:36} -> {outcome}");
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    points.len()
+    points
 }
 
 macro_rules! sweep_test {
@@ -218,7 +240,7 @@ macro_rules! sweep_test {
             if !enabled() || !have_qemu_img() {
                 return;
             }
-            let n = sweep($op);
+            let n = sweep($op).len();
             println!("{}: {n} crash points swept", $op);
         }
     };
@@ -232,3 +254,18 @@ sweep_test!(crash_sweep_delete_children_only, "delete-children-only");
 sweep_test!(crash_sweep_revert, "revert");
 sweep_test!(crash_sweep_rename_current_with_child, "rename-current-with-child");
 sweep_test!(crash_sweep_rename_leaf, "rename-leaf");
+sweep_test!(crash_sweep_repair, "repair");
+
+/// A prune of three snapshots is one delete pass: one durable intent (both
+/// marked `deleting`), so a crash anywhere leaves none or all deleted.
+#[test]
+#[ignore = "long crash sweep: .ci/suites/hostile.sh runs it"]
+fn crash_sweep_prune() {
+    if !enabled() || !have_qemu_img() {
+        return;
+    }
+    let points = sweep("prune");
+    let intents = points.iter().filter(|p| p.starts_with("qemu-delete-after-intent#")).count();
+    assert_eq!(intents, 1, "one intent batch for the whole prune: {points:?}");
+    println!("prune: {} crash points swept", points.len());
+}

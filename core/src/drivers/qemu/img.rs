@@ -150,6 +150,22 @@ pub fn qcow2_snapshot_header(path: &Path) -> Option<(u32, u64)> {
     Some((nb, off))
 }
 
+/// A digest of the internal snapshot table (tags and creation times, FNV-1a):
+/// with [`qcow2_snapshot_header`] it tells apart two tables of the same
+/// length at the same offset (a tag deleted and another created behind
+/// virsnap's back, as `qemu-img` reuses the freed clusters). `None` when
+/// the table is not readable natively. Since 0.2.
+pub fn qcow2_snapshot_digest(path: &Path) -> Option<u64> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for s in qcow2_snapshots(path)? {
+        for b in s.tag.bytes().chain([0]).chain(s.date_sec.to_be_bytes()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    Some(h)
+}
+
 /// Reads the internal snapshot table of a qcow2 file directly (no process
 /// spawned; a `qemu-img info` costs milliseconds). `None` on anything
 /// unexpected, so the caller falls back to `qemu-img`.
@@ -167,7 +183,7 @@ fn qcow2_snapshots(path: &Path) -> Option<Vec<ImgSnapshot>> {
     f.seek(SeekFrom::Start(off)).ok()?;
     // Each entry: 40 fixed bytes, extra data, id, name, padding to 8.
     let mut r = std::io::BufReader::new(f);
-    for _ in 0..nb {
+    for i in 0..nb {
         let mut fixed = [0u8; 40];
         r.read_exact(&mut fixed).ok()?;
         let id_len = u16::from_be_bytes(fixed[12..14].try_into().ok()?) as usize;
@@ -186,8 +202,12 @@ fn qcow2_snapshots(path: &Path) -> Option<Vec<ImgSnapshot>> {
         let tag = String::from_utf8(id_name[id_len..].to_vec()).ok()?;
         let used = 40 + extra_len + id_len + name_len;
         let pad = (8 - used % 8) % 8;
-        let mut skip = [0u8; 8];
-        r.read_exact(&mut skip[..pad]).ok()?;
+        // The last entry's padding may lie past the end of the file (the
+        // table is often the file's last cluster, written unpadded).
+        if i + 1 < nb {
+            let mut skip = [0u8; 8];
+            r.read_exact(&mut skip[..pad]).ok()?;
+        }
         out.push(ImgSnapshot { tag, vm_state_size: vm_state, date_sec: i64::from(date_sec) });
     }
     Some(out)

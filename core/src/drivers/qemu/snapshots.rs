@@ -195,7 +195,8 @@ fn stamp_of(store: &SnapshotStore, def: &DomainDef) -> Stamp {
         // write, which would defeat the cache for a running guest).
         match img::qcow2_snapshot_header(&d.source) {
             Some((nb, off)) => {
-                let _ = write!(s, " {}={}:q{nb}:{off}", d.target, d.source.display());
+                let dg = img::qcow2_snapshot_digest(&d.source).unwrap_or(0);
+                let _ = write!(s, " {}={}:q{nb}:{off}:{dg:x}", d.target, d.source.display());
             }
             None => {
                 let (m, l) = mtime_ns(&d.source);
