@@ -44,7 +44,13 @@ pub fn cmd_prune(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             for n in names {
                 out.push_str(&format!("Domain snapshot {n} {verb}\n"));
             }
-            ctl.print_extra(&out);
+            // virsh prints "Domain snapshot X deleted" with vshPrintExtra
+            // (hidden by -q); a dry run's list is the point of it.
+            if dry {
+                ctl.print(&out);
+            } else {
+                ctl.print_extra(&out);
+            }
             true
         }
         Err(e) => {
