@@ -295,3 +295,50 @@ fn an_interrupted_redefine_is_recovered_at_the_next_open() {
     assert_eq!(d.snapshot_list_names(0).unwrap(), ["s1"]);
     assert!(!dir.join(format!("{uuid}.pending")).exists());
 }
+
+/// Prune and verify (issue 21) on real VirtualBox: a prune is one default
+/// delete per snapshot (VirtualBox merges the disks), never the current
+/// one; verify finds a snapshot's disk image deleted behind VirtualBox's
+/// back, refuses to "repair" VirtualBox's own tree, and is clean before.
+#[test]
+#[cfg_attr(virsnap_no_vbox, ignore = "needs the VirtualBox chroot (tests/vbox/build-chroot.sh)")]
+fn prune_and_verify_agree_with_virtualbox() {
+    use virsnap_core::flags::{prune, verify};
+    use virsnap_core::health::{PruneRule, Repair};
+    let Some(root) = vbox_common::chroot("real VirtualBox") else { return };
+    let vm = Vm::new(root, "health");
+    let d = vm.dom();
+    for n in ["s0", "s1", "s2", "s3"] {
+        take(&d, n);
+    }
+    // current s3 (the last taken); ties in time go by creation order.
+    let rule = PruneRule { keep: Some(2), older_than: None };
+    assert_eq!(d.snapshot_prune(&rule, prune::DRY_RUN).unwrap(), ["s0", "s1"]);
+    vm.expect(&[("", "s0"), ("-1", "s1"), ("-1-1", "s2"), ("-1-1-1", "s3")], Some("s3"));
+    assert_eq!(d.snapshot_prune(&rule, 0).unwrap(), ["s0", "s1"]);
+    vm.expect(&[("", "s2"), ("-1", "s3")], Some("s3"));
+    assert!(d.snapshot_verify(0).unwrap().is_empty());
+    // Fault: the image s2's hardware attaches is deleted.
+    let (_, info, _) = vm.vbm(&["showvminfo", &vm.name, "--machinereadable"]);
+    let cfg = info.lines().find_map(|l| l.strip_prefix("CfgFile=\"")).unwrap().trim_end_matches('"').to_owned();
+    let cfg_text = std::fs::read_to_string(vm.root.join(cfg.trim_start_matches('/'))).unwrap();
+    let found = d.snapshot_verify(0).unwrap();
+    assert!(found.is_empty(), "{found:?}");
+    let s2_at = cfg_text.find("name=\"s2\"").unwrap();
+    let img = &cfg_text[s2_at..];
+    let img_uuid = &img[img.find("<Image uuid=\"").unwrap() + 13..];
+    let img_uuid = &img_uuid[..img_uuid.find('"').unwrap()];
+    let loc_at = cfg_text.find(&format!("uuid=\"{img_uuid}\" location=\"")).unwrap();
+    let loc = &cfg_text[loc_at + img_uuid.len() + 18..];
+    let loc = &loc[..loc.find('"').unwrap()];
+    let cfg_dir = std::path::Path::new(&cfg).parent().unwrap().to_path_buf();
+    let file = if loc.starts_with('/') { vm.root.join(loc.trim_start_matches('/')) } else { vm.root.join(cfg_dir.strip_prefix("/").unwrap()).join(loc) };
+    std::fs::remove_file(&file).unwrap();
+    let found = d.snapshot_verify(verify::REPAIR).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].snapshot, "s2");
+    assert_eq!(found[0].problem, format!("its disk image '{}' is gone", file.display()));
+    assert!(matches!(found[0].repair, Repair::Refused(_)));
+    // Nothing was changed in VirtualBox.
+    vm.expect(&[("", "s2"), ("-1", "s3")], Some("s3"));
+}

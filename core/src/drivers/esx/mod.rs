@@ -438,6 +438,9 @@ impl Driver for EsxDriver {
         self.snap_rename(dom, name, new_name, flags)
     }
 
+    fn snapshot_verify(&self, dom: &DomainRef, repair: bool) -> Result<Vec<crate::health::Finding>> {
+        self.snap_verify(dom, repair)
+    }
     fn snapshot_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
         self.snap_delete_all(dom, flags)
     }

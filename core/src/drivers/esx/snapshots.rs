@@ -232,3 +232,41 @@ impl EsxDriver {
         }
     }
 }
+
+impl EsxDriver {
+    /// Verify on ESX (virsnap 0.2): vSphere keeps the only snapshot tree
+    /// (virsnap records nothing beside it), so what can disagree is the
+    /// server's own view: a current-snapshot reference outside the tree, a
+    /// snapshot id used twice, a snapshot without a name. No repair is
+    /// lossless here: vSphere moves the current snapshot only by reverting
+    /// (which changes the guest), and deleting a snapshot merges its disks.
+    pub(super) fn snap_verify(&self, dom: &DomainRef, repair: bool) -> Result<Vec<crate::health::Finding>> {
+        use crate::health::{Finding, Repair};
+        let t = self.read_tree(dom)?;
+        let refuse = |f: Finding, why: &str| if repair { Finding { repair: Repair::Refused(why.to_owned()), ..f } } else { f };
+        let mut out = Vec::new();
+        if let Some(c) = &t.current {
+            if t.current_index().is_none() {
+                out.push(refuse(
+                    Finding::new(&c.value, "vSphere's current snapshot reference names no snapshot of the tree"),
+                    "vSphere sets the current snapshot only by a revert, which would change the guest",
+                ));
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for (i, s) in t.nodes.iter().enumerate() {
+            if s.name.is_empty() {
+                out.push(refuse(Finding::new(&s.moref.value, "snapshot has no name"), "renaming is the user's call"));
+            }
+            if s.id >= 0 {
+                if let Some(first) = seen.insert(s.id, i) {
+                    out.push(refuse(
+                        Finding::new(&s.name, format!("snapshot id {} is also used by '{}'", s.id, t.nodes[first].name)),
+                        "which one is right only a person can tell",
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -12,6 +12,7 @@ pub mod parse;
 mod redefine;
 pub mod settings;
 mod snapshots;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -404,6 +405,10 @@ impl Driver for VboxDriver {
 
     fn snapshot_delete(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         snapshots::delete(self, dom, name, flags)
+    }
+
+    fn snapshot_verify(&self, dom: &DomainRef, repair: bool) -> Result<Vec<crate::health::Finding>> {
+        verify::verify(self, dom, repair)
     }
 
     fn snapshot_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
