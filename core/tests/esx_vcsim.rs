@@ -400,3 +400,34 @@ fn revert_applies_the_snapshot_power_state() {
     off.revert(0).unwrap();
     assert_eq!(raw.power(VM1.1), "poweredOff");
 }
+
+/// Prune and verify (issue 21) on vcsim: the server's tree after a prune
+/// (each a default delete: children re-parented), never the current one;
+/// vSphere's own tree verifies clean.
+#[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
+fn prune_and_verify_on_the_server() {
+    use virsnap_core::flags::{prune, verify};
+    use virsnap_core::health::PruneRule;
+    let Some(v) = Vcsim::start("prune") else { return };
+    let raw = Raw::login(&v.addr);
+    let conn = open(&v);
+    let d = conn.lookup_by_name(VM0.0).unwrap();
+    let a = d.snapshot_create_xml(&xml("a", None), 0).unwrap();
+    d.snapshot_create_xml(&xml("b", None), 0).unwrap();
+    a.revert(0).unwrap();
+    d.snapshot_create_xml(&xml("c", None), 0).unwrap();
+    d.snapshot_create_xml(&xml("d", None), 0).unwrap();
+    assert_eq!(raw.render(VM0.1), "a(b,c(d*))");
+    assert!(d.snapshot_verify(verify::REPAIR).unwrap().is_empty());
+    let all = PruneRule { keep: Some(0), older_than: None };
+    let mut would = d.snapshot_prune(&all, prune::DRY_RUN).unwrap();
+    would.sort();
+    assert_eq!(would, ["a", "b", "c"]);
+    assert_eq!(raw.render(VM0.1), "a(b,c(d*))");
+    let mut gone = d.snapshot_prune(&all, 0).unwrap();
+    gone.sort();
+    assert_eq!(gone, ["a", "b", "c"]);
+    assert_eq!(raw.render(VM0.1), "d*");
+    assert!(d.snapshot_verify(0).unwrap().is_empty());
+}
