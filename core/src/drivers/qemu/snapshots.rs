@@ -1281,7 +1281,7 @@ impl QemuDriver {
             let any_external = targets.iter().any(|t| tree.get(t).is_some_and(SnapshotDef::is_external));
             any_ext_deleted = any_external;
             // Record the intent, then delete children before parents.
-            self.hydrate(&store, tree, &targets)?;
+            self.hydrate(store, tree, &targets)?;
             for t in &targets {
                 if tree.has_metadata(t) == Some(true) {
                     if let Some(d) = tree.get_mut(t) {
@@ -1293,7 +1293,7 @@ impl QemuDriver {
             // (one fdatasync) that rewrites files in place: no new file, so
             // a delete works on a full filesystem and makes room there.
             drop(journal);
-            self.persist_with(&dom.name, &store, tree, &targets, &uuid, Vec::new(), true)?;
+            self.persist_with(&dom.name, store, tree, &targets, &uuid, Vec::new(), true)?;
             crash_point("qemu-delete-after-intent");
             // Children before parents; the first failing hypervisor step
             // stops the delete: what was deleted so far is gone (as
@@ -1304,7 +1304,7 @@ impl QemuDriver {
                 let Some(d) = tree.get(t) else { continue };
                 if has_internal(d) && !loaded.missing.contains(t) {
                     let tag = tag_of(d);
-                    if let Err(e) = self.delete_tag_everywhere(&dom.name, &domdef, &tag) {
+                    if let Err(e) = self.delete_tag_everywhere(&dom.name, domdef, &tag) {
                         failure = Some(e);
                         break;
                     }
@@ -1313,11 +1313,11 @@ impl QemuDriver {
                 gone.push(t.clone());
             }
             if let Some(e) = failure {
-                self.abandon_delete(&dom.name, &store, &mut loaded, &targets, &gone, &uuid)?;
+                self.abandon_delete(&dom.name, store, &mut loaded, &targets, &gone, &uuid)?;
                 return Err(e);
             }
             if any_external {
-                self.delete_external(&dom.name, &store, tree, &targets)?;
+                self.delete_external(&dom.name, store, tree, &targets)?;
                 crash_point("qemu-delete-after-hypervisor");
             }
         }
@@ -1335,11 +1335,11 @@ impl QemuDriver {
         let mut extra: Vec<Change> = removal.removed.iter().map(|r| store.removal_for(r)).collect::<Result<_>>()?;
         crash_point("qemu-before-journal-removal");
         extra.push((DELETE_JOURNAL.to_owned(), None));
-        self.persist_with(&dom.name, &store, tree, &touched, &uuid, extra, false)?;
+        self.persist_with(&dom.name, store, tree, &touched, &uuid, extra, false)?;
         if !any_ext_deleted {
-            self.recache_for(&dom.name, &store, loaded, &domdef);
+            self.recache_for(&dom.name, store, loaded, domdef);
         } else {
-            self.recache(&dom.name, &store, loaded);
+            self.recache(&dom.name, store, loaded);
         }
         Ok(())
     }
