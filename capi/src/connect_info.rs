@@ -104,7 +104,7 @@ pub unsafe extern "C" fn virConnectIsSecure(conn: virConnectPtr) -> c_int {
 pub unsafe extern "C" fn virConnectGetHostname(conn: virConnectPtr) -> *mut c_char {
     entry("virConnectGetHostname", || {
         handles::conn(conn, "virConnectGetHostname")?;
-        boundary::out_string(&virsnap_core::host::hostname()?)
+        boundary::out_string(&hostname()?)
     })
 }
 
@@ -404,6 +404,11 @@ pub unsafe extern "C" fn virDomainIsUpdated(dom: virDomainPtr) -> c_int {
         handles::domain(dom, F)?;
         Ok(0)
     })
+}
+
+/// This machine's name as libvirt's `virGetHostname` (virsnap-core's).
+fn hostname() -> Result<String, Error> {
+    virsnap_core::host::hostname()
 }
 
 #[cfg(test)]
