@@ -19,7 +19,7 @@
 //!
 //! Decisions where libvirt's ESX driver is silent or narrower:
 //! - Credentials in libvirt's order: URI user, then `auth.conf`
-//!   (`auth-esx-HOST` / `auth-esx-default`; `vpx` for vpx://), then the
+//!   (`auth-esx-HOST` / `auth-esx-default`, for vpx:// too), then the
 //!   callback (user default `root`, `administrator` for vpx; the host is the
 //!   challenge). Without a callback, `auth.conf` alone is enough.
 //! - Snapshot UUIDs (virsnap's extension) are derived from the domain UUID
