@@ -271,6 +271,7 @@ fn libvirt_error(uri: &str) -> String {
         .env("LIBVIRT_DEBUG", "4")
         .output()
         .expect("run virsh");
+    std::fs::remove_dir_all(&dir).unwrap();
     assert!(!out.status.success(), "libvirt accepted {uri}");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     err.lines().rev().find_map(|l| l.strip_prefix("error: ")).unwrap_or_else(|| panic!("no virsh error for {uri}: {err}")).to_owned()
