@@ -136,22 +136,8 @@ pub unsafe extern "C" fn virConnectGetSysinfo(conn: virConnectPtr, flags: c_uint
     const F: &str = "virConnectGetSysinfo";
     entry(F, || {
         let c = handles::conn(conn, F)?;
-        if flags != 0 {
-            let (dom, func) = driver_func(&c.conn, "ConnectGetSysinfo");
-            return Err(Error::unsupported_flags(dom, flags, &func));
-        }
-        boundary::out_string(&virsnap_core::host::sysinfo(&c.conn)?)
+        boundary::out_string(&virsnap_core::host::sysinfo_flags(&c.conn, flags)?)
     })
-}
-
-/// libvirt's driver-internal function name and error domain for flag errors.
-fn driver_func(c: &virsnap_core::Connection, suffix: &str) -> (ErrorDomain, String) {
-    match c.type_name().to_ascii_uppercase().as_str() {
-        "TEST" => (ErrorDomain::Test, format!("test{suffix}")),
-        "QEMU" => (ErrorDomain::Qemu, format!("qemu{suffix}")),
-        "ESX" => (ErrorDomain::Esx, format!("esx{suffix}")),
-        _ => (ErrorDomain::Vbox, format!("vbox{suffix}")),
-    }
 }
 
 /// Fills `info` with the host's node information (test driver: libvirt's
@@ -201,7 +187,7 @@ pub unsafe extern "C" fn virConnectGetMaxVcpus(conn: virConnectPtr, r#type: *con
         let c = handles::conn(conn, F)?;
         // SAFETY: forwarded contract.
         let kind = unsafe { boundary::opt_cstr(r#type, "type", F, NONE) }?;
-        max_vcpus(&c.conn, kind)
+        virsnap_core::host::max_vcpus(&c.conn, kind)
     })
 }
 
@@ -420,91 +406,9 @@ pub unsafe extern "C" fn virDomainIsUpdated(dom: virDomainPtr) -> c_int {
     })
 }
 
-/// The host name as libvirt's `virGetHostname`: `gethostname(2)`; a name
-/// without a dot is replaced by its canonical name from `getaddrinfo(3)`
-/// unless that fails or is "localhost".
+/// This machine's name as libvirt's `virGetHostname` (virsnap-core's).
 fn hostname() -> Result<String, Error> {
-    let mut buf = [0 as libc::c_char; 256];
-    // SAFETY: `buf` is writable for its length minus the NUL we keep.
-    if unsafe { libc::gethostname(buf.as_mut_ptr(), buf.len() - 1) } != 0 {
-        return Err(Error::new(
-            ErrorCode::SystemError,
-            ErrorDomain::None,
-            format!("failed to determine host name: {}", std::io::Error::last_os_error()),
-        ));
-    }
-    // SAFETY: NUL-terminated (the last byte stays 0).
-    let short = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_owned();
-    let short_s = short.to_string_lossy().into_owned();
-    if short_s.contains('.') {
-        return Ok(short_s);
-    }
-    // SAFETY: zeroed addrinfo is a valid "no hints" value.
-    let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
-    hints.ai_flags = libc::AI_CANONNAME;
-    hints.ai_family = libc::AF_UNSPEC;
-    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
-    // SAFETY: valid C strings and out-pointer; freed below.
-    let rc = unsafe { libc::getaddrinfo(short.as_ptr(), std::ptr::null(), &hints, &mut res) };
-    if rc != 0 || res.is_null() {
-        return Ok(short_s);
-    }
-    // SAFETY: getaddrinfo succeeded: `res` is a valid list.
-    let canon = unsafe { (*res).ai_canonname };
-    let name = if canon.is_null() {
-        short_s.clone()
-    } else {
-        // SAFETY: a non-NULL canonical name is NUL-terminated.
-        unsafe { std::ffi::CStr::from_ptr(canon) }.to_string_lossy().into_owned()
-    };
-    // SAFETY: `res` came from getaddrinfo and is freed once.
-    unsafe { libc::freeaddrinfo(res) };
-    if name.is_empty() || name.starts_with("localhost") {
-        return Ok(short_s);
-    }
-    Ok(name)
-}
-
-/// The most vCPUs a guest of `kind` may have (`virConnectGetMaxVcpus`).
-fn max_vcpus(conn: &virsnap_core::Connection, kind: Option<&str>) -> Result<i32, Error> {
-    match conn.type_name().to_ascii_uppercase().as_str() {
-        "TEST" => Ok(32),
-        "QEMU" => match kind {
-            None => Ok(16),
-            Some(k) if k.eq_ignore_ascii_case("qemu") => Ok(16),
-            Some(k) if k.eq_ignore_ascii_case("kvm") => kvm_max_vcpus(),
-            Some(k) => Err(Error::invalid_arg(ErrorDomain::Qemu, format!("unknown type '{k}'"))),
-        },
-        _ => Err(Error::no_support("virConnectGetMaxVcpus")),
-    }
-}
-
-/// `KVM_CAP_MAX_VCPUS` (else `KVM_CAP_NR_VCPUS`, else 4) from /dev/kvm.
-fn kvm_max_vcpus() -> Result<i32, Error> {
-    const KVM_CHECK_EXTENSION: libc::c_ulong = 0xAE03;
-    const KVM_CAP_NR_VCPUS: libc::c_int = 9;
-    const KVM_CAP_MAX_VCPUS: libc::c_int = 66;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .map_err(|e| {
-            Error::new(
-                ErrorCode::SystemError,
-                ErrorDomain::None,
-                format!("Unable to open /dev/kvm: {e}"),
-            )
-        })?;
-    use std::os::fd::AsRawFd;
-    for cap in [KVM_CAP_MAX_VCPUS, KVM_CAP_NR_VCPUS] {
-        // SAFETY: KVM_CHECK_EXTENSION takes an integer argument and only
-        // returns a value; the fd is open for the call's duration.
-        let n = unsafe { libc::ioctl(f.as_raw_fd(), KVM_CHECK_EXTENSION, cap) };
-        if n > 0 {
-            return Ok(n);
-        }
-    }
-    Ok(4)
+    virsnap_core::host::hostname()
 }
 
 #[cfg(test)]

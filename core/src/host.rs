@@ -242,6 +242,68 @@ pub fn is_encrypted(conn: &Connection) -> bool {
     conn.type_name().eq_ignore_ascii_case("ESX") && !conn.uri().contains("transport=http&") && !conn.uri().ends_with("transport=http")
 }
 
+/// The host name as libvirt's `virGetHostname` (what the test, qemu and
+/// vbox drivers answer to `virConnectGetHostname`): `gethostname(2)`,
+/// returned as it is when it has a dot or starts with "localhost", else
+/// replaced by its canonical name from `getaddrinfo(3)` unless that fails
+/// or starts with "localhost". Since 0.3.
+pub fn hostname() -> Result<String> {
+    // glibc's AI_CANONIDN (not in the libc crate), as libvirt passes it.
+    const AI_CANONIDN: i32 = 0x0080;
+    let short = dns_lookup::get_hostname().map_err(|e| Error::system(ErrorDomain::None, "failed to determine host name", &e))?;
+    if short.starts_with("localhost") || short.contains('.') {
+        return Ok(short);
+    }
+    let hints = dns_lookup::AddrInfoHints { flags: libc::AI_CANONNAME | AI_CANONIDN, ..dns_lookup::AddrInfoHints::default() };
+    let canon = dns_lookup::getaddrinfo(Some(&short), None, Some(hints))
+        .ok()
+        .and_then(|mut it| it.next())
+        .and_then(|first| first.ok())
+        .and_then(|ai| ai.canonname);
+    Ok(match canon {
+        Some(c) if !c.starts_with("localhost") => c,
+        _ => short,
+    })
+}
+
+/// The most virtual CPUs a guest of `kind` may have
+/// (`virConnectGetMaxVcpus`): the test driver's 32 for any type; qemu's 16
+/// for no type or `qemu`, KVM's own limit for `kvm` (`KVM_CAP_MAX_VCPUS`,
+/// else `KVM_CAP_NR_VCPUS`, else 4), `VIR_ERR_INVALID_ARG` for another type.
+/// Since 0.3.
+pub fn max_vcpus(conn: &Connection, kind: Option<&str>) -> Result<i32> {
+    match conn.type_name().to_ascii_uppercase().as_str() {
+        "TEST" => Ok(32),
+        #[cfg(feature = "qemu")]
+        "QEMU" => match kind {
+            None => Ok(16),
+            Some(k) if k.eq_ignore_ascii_case("qemu") => Ok(16),
+            Some(k) if k.eq_ignore_ascii_case("kvm") => {
+                let kvm = kvm_ioctls::Kvm::new().map_err(|e| {
+                    let io = std::io::Error::from_raw_os_error(e.errno());
+                    Error::system(ErrorDomain::None, "Unable to open /dev/kvm", &io)
+                })?;
+                Ok(i32::try_from(kvm.get_max_vcpus()).unwrap_or(i32::MAX))
+            }
+            Some(k) => Err(Error::invalid_arg(ErrorDomain::Qemu, format!("unknown type '{k}'"))),
+        },
+        _ => Err(Error::no_support("virConnectGetMaxVcpus")),
+    }
+}
+
+/// [`sysinfo`] with libvirt's flag check first (no flag is defined: any
+/// is "unsupported flags" from the driver's function). Since 0.3.
+pub fn sysinfo_flags(conn: &Connection, flags: u32) -> Result<String> {
+    if flags != 0 {
+        match conn.type_name().to_ascii_uppercase().as_str() {
+            "TEST" => return Err(Error::unsupported_flags(ErrorDomain::Test, flags, "testConnectGetSysinfo")),
+            "QEMU" => return Err(Error::unsupported_flags(ErrorDomain::Qemu, flags, "qemuConnectGetSysinfo")),
+            _ => {}
+        }
+    }
+    sysinfo(conn)
+}
+
 /// The test driver's `<sysinfo>` (libvirt's fixed sample); other drivers
 /// have no host SMBIOS data here.
 pub fn sysinfo(conn: &Connection) -> Result<String> {

@@ -75,6 +75,12 @@ fn credentials_from_uri_auth_conf_and_callback() {
     let c = Connection::open_auth(Some(&plain), None, 0).unwrap();
     assert_eq!(c.list_all_domains(0).unwrap().len(), 2);
     drop(c);
+    // vpx:// reads the same auth-esx-HOST group, as libvirt's ESX driver
+    // does (esx_vcenter.rs's virsh runs rely on it live).
+    let vc = Vcsim::start_with("auth-vpx", &["-model", "vpx"]).expect("vcsim vpx");
+    let c = Connection::open_auth(Some(&format!("vpx://{}/DC0/DC0_H0?transport=http", vc.addr)), None, 0).unwrap();
+    assert_eq!(c.list_all_domains(0).unwrap().len(), 2);
+    drop(c);
     // A malformed file is an error, not a silent fallback.
     std::fs::write(&conf, "username=root\n").unwrap();
     let e = Connection::open_auth(Some(&plain), Some(auth("pw")), 0).unwrap_err();

@@ -196,7 +196,7 @@ fn bad_uris_and_nothing_listening() {
     }
     // vpx:// to an ESX host is refused after the service content.
     let f = Fake::start(|_| Act::Reply(200, SERVICE_CONTENT));
-    let e = open_err(&format!("vpx://root@{}/?transport=http&timeout=2", f.addr));
+    let e = open_err(&format!("vpx://root@{}/DC0/H0?transport=http&timeout=2", f.addr));
     assert_eq!(e.code, ErrorCode::InternalError);
     // https to a plain-http server: a TLS failure, reported, not a hang.
     let e = open_err(&format!("esx://root@{}/?transport=https&no_verify=1&timeout=2", f.addr));

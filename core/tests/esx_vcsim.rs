@@ -296,12 +296,13 @@ fn names_flags_rename_and_power_after_revert() {
 #[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
 fn vcenter_model_over_vpx_scheme() {
     let Some(v) = Vcsim::start_with("vpx", &["-model", "vpx"]) else { return };
-    let uri = format!("vpx://root@{}/?transport=http", v.addr);
+    // A standalone host's path (vCenter paths in depth: esx_vcenter.rs).
+    let uri = format!("vpx://root@{}/DC0/DC0_H0?transport=http", v.addr);
     let conn = Connection::open_auth(Some(&uri), Some(auth("pass")), 0).unwrap();
     let mut names: Vec<_> = conn.list_all_domains(0).unwrap().iter().map(|d| d.name().to_owned()).collect();
     names.sort();
-    assert_eq!(names, ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_H0_VM0", "DC0_H0_VM1"]);
-    let d = conn.lookup_by_name("DC0_C0_RP0_VM1").unwrap();
+    assert_eq!(names, ["DC0_H0_VM0", "DC0_H0_VM1"]);
+    let d = conn.lookup_by_name("DC0_H0_VM1").unwrap();
     d.snapshot_create_xml(&xml("in-cluster", None), 0).unwrap();
     assert_eq!(d.snapshot_list_names(0).unwrap(), ["in-cluster"]);
     d.snapshot_delete_all(0).unwrap();

@@ -3,6 +3,10 @@
 //
 // Usage: vcsim [-listen 127.0.0.1:0] [-model esx|vpx] [-trace] [-tls-cert cert.pem -tls-key key.pem]
 //
+//	[-dc N] [-cluster N] [-host N] [-cluster-host N] [-folder N] (vpx model only, as
+//	govmomi's own vcsim flags: datacenters, clusters and standalone hosts per
+//	datacenter, hosts per cluster, datacenters placed inside a folder)
+//
 // The first line on stdout is the endpoint URL (http://user:pass@host:port/sdk).
 // SIGTERM or SIGINT closes the server and removes the model (its temporary
 // datastore directory) before exiting.
@@ -26,6 +30,11 @@ func main() {
 	trace := flag.Bool("trace", false, "dump every SOAP request and response to stderr")
 	certFile := flag.String("tls-cert", "", "serve https with this PEM certificate (with -tls-key)")
 	keyFile := flag.String("tls-key", "", "PEM private key for -tls-cert")
+	dc := flag.Int("dc", -1, "vpx: datacenters (model default when negative)")
+	cluster := flag.Int("cluster", -1, "vpx: clusters per datacenter")
+	host := flag.Int("host", -1, "vpx: standalone hosts per datacenter")
+	clusterHost := flag.Int("cluster-host", -1, "vpx: hosts per cluster")
+	folder := flag.Int("folder", -1, "vpx: datacenters placed inside a folder of their own")
 	flag.Parse()
 
 	simulator.Trace = *trace
@@ -35,6 +44,16 @@ func main() {
 		m = simulator.ESX()
 	case "vpx":
 		m = simulator.VPX()
+		set := func(dst *int, v int) {
+			if v >= 0 {
+				*dst = v
+			}
+		}
+		set(&m.Datacenter, *dc)
+		set(&m.Cluster, *cluster)
+		set(&m.Host, *host)
+		set(&m.ClusterHost, *clusterHost)
+		set(&m.Folder, *folder)
 	default:
 		fmt.Fprintln(os.Stderr, "vcsim: unknown model", *model)
 		os.Exit(2)

@@ -458,6 +458,29 @@ impl VirConnect {
         PyList::new(py, t.iter())
     }
 
+    /// The host name (`virConnectGetHostname`: libvirt's `virGetHostname`).
+    /// Since 0.3.
+    #[pyo3(name = "getHostname")]
+    fn get_hostname(&self, py: Python<'_>) -> PyResult<String> {
+        self.live(py, "virConnectGetHostname")?;
+        call(py, virsnap_core::host::hostname)
+    }
+
+    /// The most vCPUs a guest of `type` may have (`virConnectGetMaxVcpus`;
+    /// `None`: the driver's default type). Since 0.3.
+    #[pyo3(name = "getMaxVcpus", signature = (r#type))]
+    fn get_max_vcpus(&self, py: Python<'_>, r#type: Option<String>) -> PyResult<i32> {
+        let c = self.live(py, "virConnectGetMaxVcpus")?;
+        call(py, move || virsnap_core::host::max_vcpus(&c, r#type.as_deref()))
+    }
+
+    /// The host's SMBIOS sysinfo XML (`virConnectGetSysinfo`). Since 0.3.
+    #[pyo3(name = "getSysinfo", signature = (flags = 0))]
+    fn get_sysinfo(&self, py: Python<'_>, flags: u32) -> PyResult<String> {
+        let c = self.live(py, "virConnectGetSysinfo")?;
+        call(py, move || virsnap_core::host::sysinfo_flags(&c, flags))
+    }
+
     /// The capabilities XML (`virConnectGetCapabilities`). Since 0.2.
     #[pyo3(name = "getCapabilities")]
     fn get_capabilities(&self, py: Python<'_>) -> PyResult<String> {

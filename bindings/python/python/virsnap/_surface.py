@@ -151,14 +151,6 @@ class _virConnectUnsupported:
         """Returns the number of available pages for a list of cells and page sizes"""
         raise _no_support('virNodeGetFreePages', VIR_FROM_DOMAIN, self)
 
-    def getHostname(self):
-        """This returns a system hostname on which the hypervisor is"""
-        raise _no_support('virConnectGetHostname', VIR_FROM_DOMAIN, self)
-
-    def getMaxVcpus(self, type):
-        """Provides the maximum number of virtual CPUs supported for a guest VM of a"""
-        raise _no_support('virConnectGetMaxVcpus', VIR_FROM_DOMAIN, self)
-
     def getMemoryParameters(self, flags=0):
         """Get the node memory parameters"""
         raise _no_support('virNodeGetMemoryParameters', VIR_FROM_DOMAIN, self)
@@ -178,10 +170,6 @@ class _virConnectUnsupported:
     def getStoragePoolCapabilities(self, flags=0):
         """Prior creating a storage pool (for instance via virStoragePoolCreateXML"""
         raise _no_support('virConnectGetStoragePoolCapabilities', VIR_FROM_STORAGE, self)
-
-    def getSysinfo(self, flags=0):
-        """This returns the XML description of the sysinfo details for the"""
-        raise _no_support('virConnectGetSysinfo', VIR_FROM_DOMAIN, self)
 
     def interfaceDefineXML(self, xml, flags=0):
         """Define an inactive persistent physical host interface or modify an existing"""

@@ -116,6 +116,8 @@ fn ask(auth: Option<&Auth>, kinds: &[i32], prompt: String, challenge: &str, defa
 pub fn credentials(uri_user: Option<&str>, service: &str, host: &str, auth: Option<&Auth>) -> Result<(String, String)> {
     let conf = AuthConf::load_default()?;
     let default_user = if service == "vpx" { "administrator" } else { "root" };
+    // libvirt's ESX driver asks auth.conf for service "esx" on vpx:// too.
+    let service = "esx";
     let user = match uri_user.filter(|u| !u.is_empty()) {
         Some(u) => u.to_owned(),
         None => match conf.as_ref().and_then(|c| c.lookup(service, host, "username")) {

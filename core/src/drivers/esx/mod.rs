@@ -1,8 +1,11 @@
 //! The ESX driver: libvirt's domain snapshot API over the vSphere SOAP API
 //! (ESXi hosts with `esx://`, vCenter with `vpx://`).
 //!
-//! URIs as libvirt's: `esx://[user@]host[:port]/?transport=http|https&no_verify=0|1`
-//! plus `cacert=FILE` (PEM roots to trust instead of the built-in ones) and
+//! URIs as libvirt's: `esx://[user@]host[:port]/?transport=http|https&no_verify=0|1`,
+//! `vpx://[user@]vcenter[:port]/DATACENTER[/FOLDER…]/CLUSTER/HOST` or
+//! `…/DATACENTER/HOST` (folders may also precede the datacenter; see
+//! [`inventory`]; a vpx connection sees the VMs of that host only), each
+//! with `cacert=FILE` (PEM roots to trust instead of the built-in ones) and
 //! virsnap's `timeout=SECONDS` (each request; default 60) and
 //! `task_timeout=SECONDS` (each task wait; default 3600). One session per
 //! connection, reused for every call; credentials from the URI user,
@@ -11,11 +14,12 @@
 //! Layout: [`http`] (transport), [`soap`] (envelopes, parsing),
 //! [`session`] (login, calls, faults), [`props`] (property reads),
 //! [`task`] (task waits), [`vm`] (VMs), [`tree`] (a VM's snapshot tree),
-//! [`snapshots`] (the snapshot API), [`auth`] (credentials).
+//! [`snapshots`] (the snapshot API), [`auth`] (credentials),
+//! [`inventory`] (vCenter paths).
 //!
 //! Decisions where libvirt's ESX driver is silent or narrower:
 //! - Credentials in libvirt's order: URI user, then `auth.conf`
-//!   (`auth-esx-HOST` / `auth-esx-default`; `vpx` for vpx://), then the
+//!   (`auth-esx-HOST` / `auth-esx-default`, for vpx:// too), then the
 //!   callback (user default `root`, `administrator` for vpx; the host is the
 //!   challenge). Without a callback, `auth.conf` alone is enough.
 //! - Snapshot UUIDs (virsnap's extension) are derived from the domain UUID
@@ -49,6 +53,7 @@ use crate::uuid::Uuid;
 
 pub mod auth;
 pub mod http;
+pub mod inventory;
 pub mod props;
 pub mod session;
 mod snapshots;
@@ -80,6 +85,8 @@ pub fn thread_task_repolls() -> u64 {
 /// The ESX driver for one connection.
 pub struct EsxDriver {
     session: Session,
+    /// vpx:// only: the host system the URI path names (its VMs only).
+    host: Option<MoRef>,
     vms: Mutex<HashMap<Uuid, MoRef>>,
     progress: Mutex<Option<ProgressFn>>,
     task_timeout: Duration,
@@ -157,6 +164,9 @@ impl EsxDriver {
         if uri.host.is_empty() {
             return Err(Error::invalid_arg(ESX, "URI is missing the server part"));
         }
+        if uri.scheme == "vpx" {
+            inventory::check_path(&uri.path)?;
+        }
         let port = uri.port.unwrap_or(if https { 443 } else { 80 });
         let host = if uri.host.contains(':') { format!("[{}]", uri.host) } else { uri.host.clone() };
         let url = format!("{}://{host}:{port}/sdk", if https { "https" } else { "http" });
@@ -165,8 +175,21 @@ impl EsxDriver {
         let mut session = Session::connect(transport, &uri.scheme)?;
         let (user, password) = auth::credentials(uri.user.as_deref(), &uri.scheme, &uri.host, req.auth.as_ref())?;
         session.login(&user, &password)?;
+        let host = if uri.scheme == "vpx" {
+            match inventory::lookup(&session, &uri.path) {
+                Ok(sel) => Some(sel.host),
+                Err(e) => {
+                    // No driver will own the session: end it on the server.
+                    session.logout();
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         Ok(Self {
             session,
+            host,
             vms: Mutex::new(HashMap::new()),
             progress: Mutex::new(None),
             task_timeout,
@@ -182,7 +205,7 @@ impl EsxDriver {
     }
 
     fn list_vms(&self) -> Result<Vec<Vm>> {
-        let vms = vm::list(&self.session)?;
+        let vms = vm::list(&self.session, self.host.as_ref())?;
         self.remember(&vms);
         Ok(vms)
     }

@@ -98,10 +98,18 @@ pub fn unescape_name(s: &str) -> String {
 /// The VM properties every listing reads.
 pub const VM_PATHS: &[&str] = &["name", "config.uuid", "runtime.powerState"];
 
-/// Every VM (one round trip).
-pub fn list(session: &Session) -> Result<Vec<Vm>> {
-    let root = session.content.root_folder.clone().unwrap_or_else(|| MoRef::new("Folder", "ha-folder-root"));
-    let spec = format!("{}{}", prop_spec("VirtualMachine", VM_PATHS), props::vm_traversal(&root));
+/// Every VM (one round trip): of the whole inventory, or with `host` only
+/// those of that host system (`HostSystem.vm`, as libvirt lists a vCenter
+/// path's domains).
+pub fn list(session: &Session, host: Option<&MoRef>) -> Result<Vec<Vm>> {
+    let scope = match host {
+        Some(h) => format!("<objectSet>{}<skip>true</skip>{}</objectSet>", h.xml("obj"), super::inventory::traversal("HostSystem", "vm")),
+        None => {
+            let root = session.content.root_folder.clone().unwrap_or_else(|| MoRef::new("Folder", "ha-folder-root"));
+            props::vm_traversal(&root)
+        }
+    };
+    let spec = format!("{}{scope}", prop_spec("VirtualMachine", VM_PATHS));
     let mut out = Vec::new();
     for oc in props::retrieve(session, &spec)? {
         let Some(moref) = oc.obj.clone().filter(|o| o.kind == "VirtualMachine") else { continue };

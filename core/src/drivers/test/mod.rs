@@ -48,6 +48,9 @@ fn open_test(req: &OpenRequest, uri: &ParsedUri) -> Result<Arc<dyn Driver>> {
     if !uri.host.is_empty() {
         return Err(Error::new(ErrorCode::NoConnect, ErrorDomain::None, format!("test://{}{}", uri.host, uri.path)));
     }
+    if uri.path.is_empty() || uri.path == "/" {
+        return Err(Error::invalid_arg(ErrorDomain::Test, "testOpen: supply a path or use test:///default"));
+    }
     if uri.path == "/default" {
         let mut slot = DEFAULT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(d) = slot.upgrade() {
