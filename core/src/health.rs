@@ -139,9 +139,11 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Hook for snapshot events (issue 19): called once per snapshot a prune
-/// deleted, after the deletion is durable. The events helper emits its
-/// "pruned" snapshot event from here; until then it does nothing.
+/// Hook for snapshot events (issue 19): called by
+/// [`crate::Domain::snapshot_prune`] once per snapshot it deleted, after the
+/// deletion is durable (never on a dry run). With the events branch merged,
+/// the call site becomes `self.emit_snapshot_event(SnapshotEvent::Pruned,
+/// v, None)`; until then it does nothing.
 pub(crate) fn note_pruned(_domain: &str, _snapshot: &str) {}
 
 #[cfg(test)]
