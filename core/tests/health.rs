@@ -281,3 +281,26 @@ fn qemu_a_qcow2_snapshot_swapped_behind_our_back_shows_at_once() {
     assert_eq!(names(&dom, list::NO_METADATA), ["stray"]);
     assert_eq!(names(&dom, 0), ["s0", "s1", "s2", "s3", "stray"]);
 }
+
+#[test]
+#[cfg_attr(any(virsnap_no_qemu, virsnap_no_qemu_io), ignore = "needs qemu-system-x86_64 and qemu-img; qemu-io")]
+fn qemu_prune_of_a_running_guest() {
+    if skip() || !have_qemu_io() {
+        return;
+    }
+    // Running (TCG): QEMU deletes each tag (QMP snapshot-delete job), all
+    // over one monitor connection; the metadata and the qcow2 table agree.
+    let (root, img, dom) = setup("prune-live", 1);
+    dom.create(0).unwrap();
+    for n in ["l1", "l2", "l3"] {
+        dom.snapshot_create_xml(&format!("<domainsnapshot><name>{n}</name></domainsnapshot>"), 0).unwrap();
+    }
+    let rule = PruneRule { keep: Some(1), older_than: None };
+    assert_eq!(dom.snapshot_prune(&rule, 0).unwrap(), ["s0", "l1", "l2"]);
+    assert_eq!(names(&dom, 0), ["l3"]);
+    assert_eq!(Root::tags(&img), ["l3"]);
+    assert!(dom.snapshot_verify(0).unwrap().is_empty());
+    dom.destroy(0).unwrap();
+    assert_eq!(Root::tags(&img), ["l3"]);
+    drop(root);
+}

@@ -490,14 +490,24 @@ impl QemuDriver {
     /// `qemu-img snapshot -d`. A disk without the tag is fine (a delete
     /// finished earlier); any failure is returned as the hypervisor's error.
     pub(super) fn delete_tag_everywhere(&self, name: &str, domdef: &DomainDef, tag: &str) -> Result<()> {
+        self.delete_tag_with(name, domdef, tag, &mut None)
+    }
+
+    /// [`Self::delete_tag_everywhere`] on the QMP connection `qmp` (opened
+    /// on first use and kept), so that a pass deleting many snapshots of a
+    /// running guest talks to QEMU over one connection.
+    fn delete_tag_with(&self, name: &str, domdef: &DomainDef, tag: &str, qmp: &mut Option<super::qmp::Qmp>) -> Result<()> {
         let disks: Vec<PathBuf> = internal_disks(domdef).iter().map(|d| d.source.clone()).collect();
         let holding: Vec<&PathBuf> = disks.iter().filter(|p| img::snapshots(p).map_or(true, |v| v.iter().any(|s| s.tag == tag))).collect();
         if holding.is_empty() {
             return Ok(());
         }
         if self.pid(name).is_some() {
-            let mut q = self.qmp(name)?;
-            return self.vm_snapshot(&mut q, domdef, VmOp::Delete, tag, "snapshot-delete");
+            let q = match qmp {
+                Some(q) => q,
+                None => qmp.insert(self.qmp(name)?),
+            };
+            return self.vm_snapshot(q, domdef, VmOp::Delete, tag, "snapshot-delete");
         }
         for p in holding {
             if let Err(e) = img::snapshot_delete(p, tag) {
@@ -1300,11 +1310,12 @@ impl QemuDriver {
             // libvirt's per-snapshot discard), the rest keeps its metadata.
             let mut gone: Vec<String> = Vec::new();
             let mut failure = None;
+            let mut qmp = None;
             for t in targets.iter().rev() {
                 let Some(d) = tree.get(t) else { continue };
                 if has_internal(d) && !loaded.missing.contains(t) {
                     let tag = tag_of(d);
-                    if let Err(e) = self.delete_tag_everywhere(&dom.name, domdef, &tag) {
+                    if let Err(e) = self.delete_tag_with(&dom.name, domdef, &tag, &mut qmp) {
                         failure = Some(e);
                         break;
                     }
@@ -1312,6 +1323,8 @@ impl QemuDriver {
                 }
                 gone.push(t.clone());
             }
+            // QEMU's monitor serves one client: free it for what follows.
+            drop(qmp);
             if let Some(e) = failure {
                 self.abandon_delete(&dom.name, store, &mut loaded, &targets, &gone, &uuid)?;
                 return Err(e);
