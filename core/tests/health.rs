@@ -304,3 +304,46 @@ fn qemu_prune_of_a_running_guest() {
     assert_eq!(Root::tags(&img), ["l3"]);
     drop(root);
 }
+
+#[test]
+#[cfg_attr(any(virsnap_no_qemu, virsnap_no_qemu_io), ignore = "needs qemu-system-x86_64 and qemu-img; qemu-io")]
+fn qemu_verify_refuses_a_snapshot_gone_from_one_disk_only() {
+    if skip() || !have_qemu_io() {
+        return;
+    }
+    // Two disks: s1's qcow2 snapshot deleted on vdb only (its vda half
+    // remains: dropping the metadata would abandon it), and a snapshot made
+    // on vdb alone (adopting it would make one that cannot be reverted).
+    let root = Root::new("twodisk");
+    let (a, b) = (root.image("a.qcow2"), root.image("b.qcow2"));
+    let xml = Root::domain_xml("vm", &a).replace(
+        "</devices>",
+        &format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'/>\
+             <target dev='vdb' bus='virtio'/></disk></devices>",
+            b.display()
+        ),
+    );
+    let dom = root.conn().define_xml(&xml, 0).unwrap();
+    for n in ["s0", "s1"] {
+        dom.snapshot_create_xml(&format!("<domainsnapshot><name>{n}</name></domainsnapshot>"), 0).unwrap();
+    }
+    assert!(dom.snapshot_verify(0).unwrap().is_empty());
+    qemu_img(&["snapshot", "-d", "s1"], &b);
+    qemu_img(&["snapshot", "-c", "only-b"], &b);
+    let found = dom.snapshot_verify(verify::REPAIR).unwrap();
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "snapshot 's1': its internal snapshot 's1' is gone from disk(s) vdb but still on vda; not repaired: dropping the metadata would abandon the state still on vda",
+            "snapshot 'only-b': qcow2 snapshot 'only-b' on disk vdb has no metadata; not repaired: it is not on the first disk; adopting it would make a snapshot that cannot be reverted",
+        ],
+        "{lines:#?}"
+    );
+    assert!(found.iter().all(|f| f.remains()));
+    // Nothing changed: both snapshots keep their metadata, the tags stay.
+    assert_eq!(names(&dom, list::METADATA), ["s0", "s1"]);
+    assert_eq!(Root::tags(&a), ["s0", "s1"]);
+    assert_eq!(Root::tags(&b), ["only-b", "s0"]);
+}

@@ -409,10 +409,11 @@ impl QemuDriver {
 }
 
 /// What verify finds wrong with external snapshot `def`'s files: each
-/// problem in words, and whether its state is gone (a missing overlay or
-/// base: dropping the metadata then loses nothing). A backing chain that
-/// points elsewhere than recorded is not "gone": only a person can tell
-/// which file is right. Since 0.2.
+/// problem in words, and whether its state is gone (a missing base image:
+/// dropping the metadata then loses nothing). A missing overlay leaves the
+/// state (the base) intact, and a backing chain that points elsewhere than
+/// recorded is not "gone": only a person can tell which file is right.
+/// Since 0.2.
 pub(super) fn verify_external(def: &SnapshotDef) -> Vec<(String, bool)> {
     let disks = match ext_disks(def) {
         Ok(d) => d,
@@ -421,12 +422,14 @@ pub(super) fn verify_external(def: &SnapshotDef) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     for e in disks {
         let is_file = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
-        if !is_file(&e.overlay) {
-            out.push((format!("overlay '{}' of disk {} is gone", e.overlay.display(), e.target), true));
+        // The snapshot's state is its base image (a revert makes a new
+        // overlay on it): gone with the base, not with the overlay.
+        if !is_file(&e.base) {
+            out.push((format!("base image '{}' of disk {} (its state) is gone", e.base.display(), e.target), true));
             continue;
         }
-        if !is_file(&e.base) {
-            out.push((format!("base image '{}' of disk {} is gone", e.base.display(), e.target), true));
+        if !is_file(&e.overlay) {
+            out.push((format!("overlay '{}' of disk {} is gone", e.overlay.display(), e.target), false));
             continue;
         }
         match img::chain(&e.overlay) {

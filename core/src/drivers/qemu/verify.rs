@@ -6,9 +6,10 @@
 //! - metadata whose internal snapshot is gone from every disk (repair: drop
 //!   the metadata, children re-parented; nothing is lost, the state is
 //!   gone) or from some disks only (refused: the rest of its state stays);
-//! - an external snapshot whose overlay or base file is gone (repair: drop
-//!   the metadata) or whose overlay is backed by another file than recorded,
-//!   or by none (refused: only a person can tell which file is right);
+//! - an external snapshot whose base image (its state) is gone (repair:
+//!   drop the metadata), whose overlay is gone (refused: the state is
+//!   intact), or whose overlay is backed by another file than recorded, or
+//!   by none (refused: only a person can tell which file is right);
 //! - a qcow2 snapshot with no metadata (repair: adopt it, i.e. write the
 //!   metadata the load reconstructed; a tag on some disks only, or one that
 //!   is no valid snapshot name, is refused);
@@ -113,7 +114,9 @@ impl QemuDriver {
                         found.push((Finding::new(n, p), None));
                     } else {
                         let why = if all_gone {
-                            "see above".to_owned()
+                            "its state is gone (see above)".to_owned()
+                        } else if p.starts_with("overlay") {
+                            "its state, the base image, is intact: dropping the metadata would lose it".to_owned()
                         } else {
                             "re-pointing a backing file could expose the wrong data; check the chain and use 'qemu-img rebase -u'".to_owned()
                         };
