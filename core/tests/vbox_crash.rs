@@ -49,6 +49,10 @@ fn child_entry() {
         "delete-children" => snap(&a).delete(delete::CHILDREN).unwrap(),
         "delete-children-only" => snap(&a).delete(delete::CHILDREN_ONLY).unwrap(),
         "revert" => snap(&a).revert(0).unwrap(),
+        "prune-all" => {
+            let rule = virsnap_core::health::PruneRule { keep: Some(0), older_than: None };
+            drop(dom.snapshot_prune(&rule, 0).unwrap());
+        }
         "rename" => snap(&a).rename(&b, 0).unwrap(),
         "redefine" => {
             let parent = if b.is_empty() { String::new() } else { format!("<parent><name>{b}</name></parent>") };
@@ -404,6 +408,27 @@ fn crash_sweep_delete_and_revert() {
         (ops(&["delete-children-only", &n]), s.without(&gone))
     });
     assert!(only.iter().any(|p| p == "vbox-delete-after-one#2"), "{only:?}");
+}
+
+/// A prune (issue 21): several deletions under one intent journal, so a
+/// crash between two of them is finished at the next open.
+#[test]
+#[cfg_attr(virsnap_no_vbox, ignore = "needs the VirtualBox chroot (tests/vbox/build-chroot.sh)")]
+fn crash_sweep_prune() {
+    let Some(root) = vbox_common::chroot("vbox crash sweep") else { return };
+    let vm = Vm::new(&root, "prune");
+    vm.take("base");
+    // Each round: two more snapshots on the current one; keep 0 deletes
+    // every snapshot but the current (the previous round's and the first).
+    let pruned = vm.sweep("prune", |vm, _, k| {
+        vm.take(&format!("q{k}a"));
+        vm.take(&format!("q{k}b"));
+        let s = vm.state();
+        let gone: Vec<String> = s.snaps.keys().filter(|n| Some(n.as_str()) != s.current.as_deref()).cloned().collect();
+        assert!(gone.len() >= 2);
+        (ops(&["prune-all"]), s.without(&gone))
+    });
+    assert!(pruned.iter().any(|p| p == "vbox-delete-after-one#2"), "{pruned:?}");
 }
 
 #[test]

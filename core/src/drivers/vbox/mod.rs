@@ -407,6 +407,10 @@ impl Driver for VboxDriver {
         snapshots::delete(self, dom, name, flags)
     }
 
+    fn snapshot_delete_set(&self, dom: &DomainRef, names: &[String]) -> Result<()> {
+        snapshots::delete_set(self, dom, names)
+    }
+
     fn snapshot_verify(&self, dom: &DomainRef, repair: bool) -> Result<Vec<crate::health::Finding>> {
         verify::verify(self, dom, repair)
     }

@@ -327,6 +327,34 @@ pub fn delete(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Resu
     Ok(())
 }
 
+/// A prune's deletions (virsnap 0.2): each of `names` with VirtualBox's
+/// default delete, in the given order, under one intent journal, so that a
+/// process killed part way has the rest deleted at the next open (as
+/// `CHILDREN`). Refuses the current snapshot and an unknown name before
+/// deleting anything.
+pub fn delete_set(drv: &VboxDriver, dom: &DomainRef, names: &[String]) -> Result<()> {
+    let v = View::load(drv, dom, false)?;
+    let mut doomed: Vec<usize> = Vec::new();
+    for n in names {
+        let i = v.index(n)?;
+        if v.listing.current == Some(i) {
+            return Err(Error::op_invalid(V, format!("snapshot '{n}' is the current snapshot; it is never pruned")));
+        }
+        if !doomed.contains(&i) {
+            doomed.push(i);
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    let intent = Intent::begin(&dom.uuid, &Plan::Delete(doomed.iter().map(|&d| v.uuid(d)).collect()))?;
+    for d in doomed {
+        delete_one(drv, dom, v.name(d), v.uuid(d))?;
+    }
+    intent.end();
+    Ok(())
+}
+
 /// virsnap's rename: `snapshot VM edit UUID --name=NEW`.
 pub fn rename(drv: &VboxDriver, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
     check_flags(flags, 0, V, "vboxDomainSnapshotRename")?;
