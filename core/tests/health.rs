@@ -347,3 +347,44 @@ fn qemu_verify_refuses_a_snapshot_gone_from_one_disk_only() {
     assert_eq!(Root::tags(&a), ["s0", "s1"]);
     assert_eq!(Root::tags(&b), ["only-b", "s0"]);
 }
+
+#[test]
+#[cfg_attr(any(virsnap_no_qemu, virsnap_no_qemu_io), ignore = "needs qemu-system-x86_64 and qemu-img; qemu-io")]
+fn qemu_verify_repairs_a_dangling_parent_and_a_second_current_marker() {
+    if skip() || !have_qemu_io() {
+        return;
+    }
+    // Metadata edited behind virsnap's back (a tool without its journal):
+    // s2 names a parent that does not exist, s0 claims to be current too.
+    let (root, img, dom) = setup("meta", 3);
+    let dir = root.dir.join("lib/qemu/snapshot/vm");
+    let edit = |file: &str, from: &str, to: &str| {
+        let p = dir.join(file);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("s2.xml", "<name>s1</name>\n  </parent>", "<name>ghost</name>\n  </parent>");
+    edit("s0.xml", "<active>0</active>", "<active>1</active>");
+    let found = dom.snapshot_verify(0).unwrap();
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "snapshot 's0': carries a second current marker (the current snapshot is 's2')",
+            "snapshot 's2': its metadata names parent 'ghost', which does not exist",
+        ],
+        "{lines:#?}"
+    );
+    let fixed = dom.snapshot_verify(verify::REPAIR).unwrap();
+    assert!(fixed.iter().all(|f| f.repair == Repair::Done("metadata rewritten".into())), "{fixed:?}");
+    let dom = root.conn().lookup_by_name("vm").unwrap();
+    assert!(dom.snapshot_verify(0).unwrap().is_empty());
+    assert!(std::fs::read_to_string(dir.join("s0.xml")).unwrap().contains("<active>0</active>"));
+    assert!(!std::fs::read_to_string(dir.join("s2.xml")).unwrap().contains("ghost"));
+    assert_eq!(dom.snapshot_current(0).unwrap().name().as_ref(), "s2");
+    assert_eq!(dom.snapshot_lookup_by_name("s2", 0).unwrap().parent(0).unwrap_err().code, ErrorCode::NoDomainSnapshot);
+    // The data of every snapshot is untouched.
+    revert_reads(&dom, &img, "s0", 0x10);
+    revert_reads(&dom, &img, "s2", 0x12);
+}
