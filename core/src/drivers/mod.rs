@@ -20,6 +20,7 @@ pub mod esx;
 #[cfg(feature = "qemu")]
 pub mod qemu;
 pub mod align;
+pub mod remote;
 pub mod test;
 #[cfg(feature = "vbox")]
 pub mod vbox;
@@ -140,6 +141,12 @@ pub trait Driver: Send + Sync {
     /// Hypervisor version (`virConnectGetVersion`).
     fn hypervisor_version(&self) -> Result<u64> {
         Err(Error::no_support("virConnectGetVersion"))
+    }
+    /// `virConnectGetHostname` when the driver's host is not this one
+    /// (the remote driver asks its daemon); `None` means this machine's
+    /// name. Since 0.3.
+    fn remote_hostname(&self) -> Option<Result<String>> {
+        None
     }
     /// Installs (or clears) the progress callback.
     fn set_progress(&self, progress: Option<ProgressFn>) {}
@@ -494,6 +501,7 @@ fn percent_decode(s: &str) -> Option<String> {
 fn openers() -> &'static [Opener] {
     &[
         test::open,
+        remote::open,
         #[cfg(feature = "qemu")]
         qemu::open,
         #[cfg(feature = "esx")]

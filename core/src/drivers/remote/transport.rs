@@ -1,0 +1,161 @@
+//! Byte streams to a libvirt daemon: a unix socket, TCP, or the system
+//! `ssh` client running libvirt's helper (or netcat) on the far host.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+
+use crate::error::{Error, ErrorCode, ErrorDomain, Result};
+
+/// A connected transport: its read and write halves, and the `ssh`
+/// process behind them if any (reaped on close). Since 0.3.
+pub struct Stream {
+    /// Bytes from the daemon.
+    pub reader: Box<dyn Read + Send>,
+    /// Bytes to the daemon.
+    pub writer: Box<dyn Write + Send>,
+    child: Option<Child>,
+}
+
+impl Stream {
+    /// Ends the connection; an `ssh` child is waited for (closing its
+    /// stdin ends it).
+    pub fn close(self) {
+        let Stream { reader, writer, child } = self;
+        drop(writer);
+        drop(reader);
+        if let Some(mut c) = child {
+            // The helper exits once its stdin closes; a wait error means
+            // it is already gone, nothing to do then.
+            if c.wait().is_err() {
+                // Not waitable: it was reaped already.
+            }
+        }
+    }
+}
+
+fn connect_err(what: &str, e: &std::io::Error) -> Error {
+    Error::new(ErrorCode::SystemError, ErrorDomain::Rpc, format!("{what}: {e}"))
+}
+
+/// Connects to the unix socket at `path`.
+pub fn unix(path: &str) -> Result<Stream> {
+    let s = UnixStream::connect(path).map_err(|e| connect_err(&format!("Failed to connect socket to '{path}'"), &e))?;
+    let r = s.try_clone().map_err(|e| connect_err("Unable to duplicate socket", &e))?;
+    Ok(Stream { reader: Box::new(r), writer: Box::new(s), child: None })
+}
+
+/// Connects to `host:port` over TCP.
+pub fn tcp(host: &str, port: u16) -> Result<Stream> {
+    let s = TcpStream::connect((host, port))
+        .map_err(|e| connect_err(&format!("unable to connect to server at '{host}:{port}'"), &e))?;
+    // Small calls: send at once rather than wait for Nagle.
+    s.set_nodelay(true).map_err(|e| connect_err("Unable to set TCP_NODELAY", &e))?;
+    let r = s.try_clone().map_err(|e| connect_err("Unable to duplicate socket", &e))?;
+    Ok(Stream { reader: Box::new(r), writer: Box::new(s), child: None })
+}
+
+/// Options of an `ssh` transport (libvirt's URI parameters).
+#[derive(Debug, Clone, Default)]
+pub struct SshOpts {
+    /// Host to reach.
+    pub host: String,
+    /// `ssh -p`.
+    pub port: Option<u16>,
+    /// `ssh -l`.
+    pub user: Option<String>,
+    /// `keyfile=`: `ssh -i`.
+    pub keyfile: Option<String>,
+    /// `command=`: the ssh binary (default `ssh`).
+    pub command: Option<String>,
+    /// `no_verify=1`: `-o StrictHostKeyChecking=no`.
+    pub no_verify: bool,
+    /// `known_hosts=`: `-o UserKnownHostsFile=…`.
+    pub known_hosts: Option<String>,
+    /// `netcat=`: the netcat binary on the far side (default `nc`).
+    pub netcat: Option<String>,
+    /// `proxy=netcat` forces netcat; otherwise `virt-ssh-helper` when the
+    /// far side has it (libvirt's `proxy=auto`).
+    pub force_netcat: bool,
+    /// The daemon's socket on the far side.
+    pub socket: String,
+    /// The URI `virt-ssh-helper` is given.
+    pub helper_uri: String,
+}
+
+/// Quotes `s` for the far side's `sh` (single quotes, `'` escaped).
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The remote shell command libvirt 9.0 runs through ssh (proxy=auto:
+/// `virt-ssh-helper` when present, else netcat on the daemon's socket).
+pub fn ssh_remote_command(o: &SshOpts) -> String {
+    let nc = sh_quote(o.netcat.as_deref().unwrap_or("nc"));
+    let netcat = format!(
+        "if {nc} -q 2>&1 | grep \"requires an argument\" >/dev/null 2>&1; then ARG=-q0; else ARG=; fi; {nc} $ARG -U {}",
+        sh_quote(&o.socket)
+    );
+    if o.force_netcat {
+        format!("sh -c {}", sh_quote(&netcat))
+    } else {
+        let script = format!(
+            "which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then virt-ssh-helper {}; else {netcat}; fi",
+            sh_quote(&o.helper_uri)
+        );
+        format!("sh -c {}", sh_quote(&script))
+    }
+}
+
+/// Starts the system `ssh` client and talks over its stdin / stdout.
+pub fn ssh(o: &SshOpts) -> Result<Stream> {
+    let mut cmd = Command::new(o.command.as_deref().unwrap_or("ssh"));
+    if let Some(p) = o.port {
+        cmd.arg("-p").arg(p.to_string());
+    }
+    if let Some(u) = &o.user {
+        cmd.arg("-l").arg(u);
+    }
+    if let Some(k) = &o.keyfile {
+        cmd.arg("-i").arg(k);
+    }
+    cmd.args(["-T", "-e", "none", "-o", "BatchMode=yes"]);
+    if o.no_verify {
+        cmd.args(["-o", "StrictHostKeyChecking=no"]);
+    }
+    if let Some(k) = &o.known_hosts {
+        cmd.arg("-o").arg(format!("UserKnownHostsFile={k}"));
+    }
+    cmd.arg("--").arg(&o.host).arg(ssh_remote_command(o));
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().map_err(|e| connect_err("Unable to start ssh", &e))?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(Error::internal(ErrorDomain::Rpc, "ssh started without pipes"));
+    };
+    Ok(Stream { reader: Box::new(stdout), writer: Box::new(stdin), child: Some(child) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_command_quotes_socket_and_uri() {
+        let o = SshOpts { socket: "/run/x'y".into(), helper_uri: "qemu:///system".into(), ..Default::default() };
+        let c = ssh_remote_command(&o);
+        assert!(c.starts_with("sh -c '"), "{c}");
+        assert!(c.contains("virt-ssh-helper"), "{c}");
+        let o = SshOpts { force_netcat: true, socket: "/s".into(), ..Default::default() };
+        assert!(!ssh_remote_command(&o).contains("virt-ssh-helper"));
+    }
+}
+
+/// TLS to `host:port` (not yet: `VIR_ERR_NO_SUPPORT`).
+pub fn tls(host: &str, port: u16, _uri: &crate::drivers::ParsedUri) -> Result<Stream> {
+    Err(Error::new(
+        ErrorCode::NoSupport,
+        ErrorDomain::Remote,
+        format!("TLS transport to {host}:{port} is not implemented by virsnap's remote driver"),
+    ))
+}
