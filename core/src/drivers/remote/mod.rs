@@ -129,9 +129,15 @@ fn state_of(n: i32) -> DomainState {
     }
 }
 
-/// A `char x<N>` field: bytes up to the first NUL.
+/// A `char x<N>` field: an XDR array of `char`, each one a 4-byte int;
+/// the text runs up to the first NUL.
 fn c_chars(d: &mut Dec<'_>) -> Result<String> {
-    let b = d.bytes(4096)?;
+    let n = d.count(4096, 4)?;
+    let mut b = Vec::with_capacity(n);
+    for _ in 0..n {
+        // A C `char` travels sign-extended; keep its low byte.
+        b.push(d.i32()?.to_le_bytes()[0]);
+    }
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     Ok(String::from_utf8_lossy(&b[..end]).into_owned())
 }
