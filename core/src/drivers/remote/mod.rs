@@ -78,7 +78,7 @@ fn connect(req: &OpenRequest, parsed: &ParsedUri, target: &uri::Target) -> Resul
 fn static_type(t: &str) -> &'static str {
     const KNOWN: &[&str] =
         &["QEMU", "Test", "LXC", "Xen", "VBOX", "ESX", "CH", "bhyve", "VZ", "OPENVZ", "UML", "Hyper-V", "PHYP"];
-    KNOWN.iter().find(|k| **k == t).copied().unwrap_or("remote")
+    KNOWN.iter().find(|k| k.eq_ignore_ascii_case(t)).copied().unwrap_or("remote")
 }
 
 impl Drop for RemoteDriver {

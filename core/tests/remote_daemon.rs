@@ -1,0 +1,178 @@
+//! The remote driver against a real `libvirtd` the test starts
+//! (remote_support): the snapshot scenario through `virsnap -c
+//! qemu+unix:///system?socket=…` on a running TCG guest and through
+//! `test+tcp://127.0.0.1:PORT/default`, and a C program run once on
+//! libvirt's own `libvirt.so.0` and once on virsnap's drop-in
+//! `libvirt-compat/libvirt.so.0` against the same daemon. After every
+//! step, what virsnap shows is compared byte for byte with what real
+//! `virsh` shows on the same daemon; failing calls are made through both
+//! and their errors compared.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod remote_support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use remote_support::{virsh, virsnap, Daemon};
+
+/// A read-only command: virsnap and virsh must agree byte for byte
+/// (exit status, stdout, stderr).
+fn same(uri: &str, args: &[&str]) -> String {
+    let a = virsnap(uri, args);
+    let b = virsh(uri, args);
+    assert_eq!(a, b, "virsnap vs virsh differ on {args:?}");
+    a.1
+}
+
+/// A state-changing step through virsnap, which must succeed.
+fn step(uri: &str, args: &[&str]) -> String {
+    let (ok, out, err) = virsnap(uri, args);
+    assert!(ok, "virsnap {args:?} failed: {err}");
+    out
+}
+
+/// Everything a user sees of `dom`'s snapshots, compared with virsh.
+fn views(uri: &str, dom: &str) {
+    let list = same(uri, &["snapshot-list", dom, "--name"]);
+    same(uri, &["snapshot-list", dom]);
+    same(uri, &["snapshot-list", dom, "--tree"]);
+    same(uri, &["snapshot-list", dom, "--parent"]);
+    same(uri, &["snapshot-list", dom, "--roots"]);
+    same(uri, &["snapshot-list", dom, "--leaves"]);
+    same(uri, &["snapshot-current", dom, "--name"]);
+    same(uri, &["domstate", dom]);
+    same(uri, &["list", "--all"]);
+    for n in list.lines().filter(|l| !l.is_empty()) {
+        same(uri, &["snapshot-info", dom, n]);
+        same(uri, &["snapshot-dumpxml", dom, n]);
+        same(uri, &["snapshot-parent", dom, n]);
+    }
+    // Errors travel as the daemon raised them.
+    same(uri, &["snapshot-info", dom, "nosuch"]);
+    same(uri, &["snapshot-revert", dom, "nosuch"]);
+    same(uri, &["snapshot-delete", dom, "nosuch"]);
+    same(uri, &["snapshot-list", "nosuchdom"]);
+}
+
+#[test]
+#[cfg_attr(
+    any(virsnap_no_libvirtd, virsnap_no_virsh, virsnap_no_cli_any, virsnap_no_qemu),
+    ignore = "needs root, unshare and libvirtd (libvirt-daemon, libvirt-daemon-driver-qemu), virsh, qemu, the virsnap CLI"
+)]
+fn cli_scenario_on_a_running_tcg_guest_over_unix_socket() {
+    let d = Daemon::start("qemu");
+    let uri = d.qemu_uri();
+    let xml = d.guest_xml("rt1");
+    let xml = xml.to_str().unwrap();
+    assert!(step(&uri, &["define", xml]).contains("Domain 'rt1' defined"));
+    same(&uri, &["list", "--all"]);
+    same(&uri, &["dominfo", "rt1"]);
+    step(&uri, &["start", "rt1"]);
+    same(&uri, &["domstate", "rt1"]);
+    views(&uri, "rt1");
+    assert_eq!(step(&uri, &["snapshot-create-as", "rt1", "s1", "--description", "first"]), "Domain snapshot s1 created\n");
+    views(&uri, "rt1");
+    step(&uri, &["snapshot-create-as", "rt1", "s2"]);
+    views(&uri, "rt1");
+    step(&uri, &["suspend", "rt1"]);
+    same(&uri, &["domstate", "rt1"]);
+    step(&uri, &["resume", "rt1"]);
+    assert_eq!(step(&uri, &["snapshot-revert", "rt1", "s1"]), "Domain snapshot s1 reverted\n\n");
+    views(&uri, "rt1");
+    step(&uri, &["snapshot-create-as", "rt1", "s3"]);
+    views(&uri, "rt1");
+    step(&uri, &["snapshot-delete", "rt1", "s2"]);
+    views(&uri, "rt1");
+    // The seed's extensions, composed of calls the daemon has.
+    let (ok, _, err) = virsnap(&uri, &["snapshot-rename", "rt1", "s3", "s9"]);
+    assert!(!ok && err.contains("not supported"), "{err}");
+    step(&uri, &["destroy", "rt1"]);
+    step(&uri, &["start-with-snapshot", "rt1", "s1"]);
+    same(&uri, &["domstate", "rt1"]);
+    views(&uri, "rt1");
+    assert_eq!(step(&uri, &["snapshot-delete-all", "rt1"]), "Domain 'rt1': 2 snapshots deleted\n\n");
+    views(&uri, "rt1");
+    step(&uri, &["destroy", "rt1"]);
+    step(&uri, &["undefine", "rt1"]);
+    same(&uri, &["list", "--all"]);
+}
+
+#[test]
+#[cfg_attr(
+    any(virsnap_no_libvirtd, virsnap_no_virsh, virsnap_no_cli_any),
+    ignore = "needs root, unshare and libvirtd (libvirt-daemon), virsh, the virsnap CLI"
+)]
+fn cli_scenario_on_the_test_driver_over_tcp() {
+    let d = Daemon::start("tcp");
+    let uri = d.test_tcp_uri();
+    same(&uri, &["list", "--all"]);
+    same(&uri, &["dominfo", "test"]);
+    views(&uri, "test");
+    step(&uri, &["snapshot-create-as", "test", "a"]);
+    step(&uri, &["snapshot-create-as", "test", "b"]);
+    step(&uri, &["snapshot-create-as", "test", "c"]);
+    views(&uri, "test");
+    step(&uri, &["snapshot-revert", "test", "a"]);
+    step(&uri, &["snapshot-create-as", "test", "d"]);
+    views(&uri, "test");
+    step(&uri, &["snapshot-delete", "test", "b", "--children"]);
+    views(&uri, "test");
+    // Seed delete mode DISCARD refuses a snapshot with children.
+    let (ok, _, err) = virsnap(&uri, &["snapshot-delete", "test", "a", "--delete"]);
+    assert!(!ok && err.contains("has children"), "{err}");
+    step(&uri, &["snapshot-delete", "test", "d", "--delete"]);
+    views(&uri, "test");
+    step(&uri, &["snapshot-delete-all", "test"]);
+    views(&uri, "test");
+    // A read-only connection is refused writes by the daemon.
+    let a = virsnap(&uri, &["-r", "snapshot-create-as", "test", "ro"]);
+    let b = virsh(&uri, &["-r", "snapshot-create-as", "test", "ro"]);
+    assert_eq!(a, b);
+}
+
+fn libdir() -> PathBuf {
+    std::env::var_os("VIRSNAP_LIBDIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release"))
+}
+
+#[test]
+#[cfg_attr(
+    any(virsnap_no_libvirtd, virsnap_no_cc, virsnap_no_capi_so, virsnap_no_qemu),
+    ignore = "needs root, unshare and libvirtd, cc with libvirt-dev, libvirsnap.so with libvirt-compat (capi/build-so.sh), qemu"
+)]
+fn c_program_on_libvirt_and_on_virsnap_sees_the_same() {
+    let d = Daemon::start("capi");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = d.dir.join("remote-c");
+    let st = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+        .arg(root.join("tests/c/remote.c"))
+        .arg("-o")
+        .arg(&bin)
+        .arg("-lvirt")
+        .status()
+        .unwrap();
+    assert!(st.success(), "compile tests/c/remote.c against libvirt-dev");
+    let compat = libdir().join("libvirt-compat");
+    assert!(compat.join("libvirt.so.0").is_file(), "{} missing (capi/build-so.sh)", compat.display());
+    let run = |uri: &str, dom: &str, drop_in: bool| {
+        let mut c = Command::new(&bin);
+        c.arg(uri).arg(dom);
+        if drop_in {
+            c.env("LD_LIBRARY_PATH", &compat);
+        }
+        let o = c.output().unwrap();
+        let text = format!("{}{}--exit {:?}\n", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr), o.status.code());
+        println!("{} {uri}:\n{text}", if drop_in { "virsnap" } else { "libvirt" });
+        text
+    };
+    // The test driver over TCP, then a running TCG guest over the socket.
+    let tcp = d.test_tcp_uri();
+    assert_eq!(run(&tcp, "test", true), run(&tcp, "test", false));
+    let qemu = d.qemu_uri();
+    let xml = d.guest_xml("rc1");
+    step(&qemu, &["define", xml.to_str().unwrap()]);
+    step(&qemu, &["start", "rc1"]);
+    assert_eq!(run(&qemu, "rc1", true), run(&qemu, "rc1", false));
+    step(&qemu, &["destroy", "rc1"]);
+}
