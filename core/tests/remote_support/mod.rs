@@ -91,6 +91,36 @@ impl Daemon {
         dmn
     }
 
+    /// Keeps a connection to `uri` open until the returned guard drops
+    /// (`virsh event --loop`), so that the daemon's `test:///default`
+    /// state outlives the short CLI connections of a scenario.
+    pub fn hold(&self, uri: &str) -> Holder {
+        let child = Command::new("virsh")
+            .args(["-c", uri, "event", "--all", "--loop"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start virsh event");
+        // Its connection is open once a snapshot made by another
+        // connection outlives that connection.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut h = Holder(child);
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(matches!(h.0.try_wait(), Ok(None)), "virsh event exited");
+            let _ = virsh(uri, &["snapshot-create-as", "test", "__probe"]);
+            let (_, list, _) = virsh(uri, &["snapshot-list", "test", "--name"]);
+            if list.contains("__probe") {
+                let (ok, _, err) = virsh(uri, &["snapshot-delete", "test", "__probe"]);
+                assert!(ok, "{err}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "virsh event did not connect");
+        }
+        h
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("libvirtd.log")).unwrap_or_default()
@@ -122,6 +152,16 @@ impl Daemon {
         let p = self.dir.join(format!("{name}.xml"));
         std::fs::write(&p, xml).unwrap();
         p
+    }
+}
+
+/// A process holding a connection open; killed by PID on drop.
+pub struct Holder(Child);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
