@@ -198,3 +198,88 @@ fn c_program_on_libvirt_and_on_virsnap_sees_the_same() {
     assert_eq!(run(&qemu, "rc1", true), run(&qemu, "rc1", false));
     step(&qemu, &["destroy", "rc1"]);
 }
+
+#[test]
+#[cfg_attr(
+    any(virsnap_no_libvirtd, virsnap_no_libvirt, virsnap_no_python_venv),
+    ignore = "needs root, unshare and libvirtd, python3-libvirt, the Python module venv (.ci/suites/python.sh)"
+)]
+fn python_module_and_libvirt_python_see_the_same() {
+    let d = Daemon::start("python");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = std::env::var_os("VIRSNAP_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join("target/venv-python/bin/python"));
+    let script = root.join("tests/remote/parity.py");
+    let run = |py: &std::path::Path, module: &str, uri: &str, dom: &str| {
+        let o = Command::new(py).arg(&script).args([module, uri, dom]).output().unwrap();
+        let text = format!("{}{}--exit {:?}\n", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr), o.status.code());
+        println!("{module} {uri}:\n{text}");
+        text
+    };
+    let sys = std::path::Path::new("/usr/bin/python3");
+    let tcp = d.test_tcp_uri();
+    assert_eq!(run(&venv, "virsnap", &tcp, "test"), run(sys, "libvirt", &tcp, "test"));
+    let qemu = d.qemu_uri();
+    let xml = d.guest_xml("rp1");
+    step(&qemu, &["define", xml.to_str().unwrap()]);
+    step(&qemu, &["start", "rp1"]);
+    run(sys, "libvirt", &qemu, "rp1");
+    assert_eq!(run(&venv, "virsnap", &qemu, "rp1"), run(sys, "libvirt", &qemu, "rp1"));
+    step(&qemu, &["destroy", "rp1"]);
+}
+
+/// A throw-away CA, server and client certificate under `dir/pki`
+/// (`pkipath=` layout), made with openssl.
+fn make_pki(dir: &std::path::Path) -> PathBuf {
+    let pki = dir.join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let sh = |script: &str| {
+        let o = Command::new("sh").arg("-c").arg(script).current_dir(&pki).output().unwrap();
+        assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout cakey.pem -out cacert.pem -days 2 -subj /CN=virsnap-test-ca 2>/dev/null");
+    for (who, ext) in [("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"), ("client", "extendedKeyUsage=clientAuth")] {
+        sh(&format!(
+            "openssl req -newkey rsa:2048 -nodes -keyout {who}key.pem -out {who}.csr -subj /CN=127.0.0.1 2>/dev/null && \
+             printf '%s\\n' '{ext}' > {who}.ext && \
+             openssl x509 -req -in {who}.csr -CA cacert.pem -CAkey cakey.pem -CAcreateserial -days 2 -extfile {who}.ext -out {who}cert.pem 2>/dev/null"
+        ));
+    }
+    pki
+}
+
+#[test]
+#[cfg_attr(
+    any(virsnap_no_libvirtd, virsnap_no_virsh, virsnap_no_cli_any, virsnap_no_openssl),
+    ignore = "needs root, unshare and libvirtd, virsh, openssl, the virsnap CLI"
+)]
+fn cli_over_tls_with_libvirts_certificate_files() {
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let d = Daemon::start_with("tls", |dir| {
+        let pki = make_pki(dir);
+        let p = pki.display();
+        format!(
+            "listen_tls = 1\ntls_port = \"{tls_port}\"\nauth_tls = \"none\"\nkey_file = \"{p}/serverkey.pem\"\n\
+             cert_file = \"{p}/servercert.pem\"\nca_file = \"{p}/cacert.pem\"\n"
+        )
+    });
+    let uri = format!("test+tls://127.0.0.1:{tls_port}/default?pkipath={}", d.dir.join("pki").display());
+    let _holder = d.hold(&uri);
+    same(&uri, &["list", "--all"]);
+    step(&uri, &["snapshot-create-as", "test", "t1"]);
+    step(&uri, &["snapshot-create-as", "test", "t2"]);
+    views(&uri, "test");
+    // Another CA: the server's certificate is refused, unless no_verify=1.
+    let other = d.dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let made = make_pki(&other);
+    for f in ["clientcert.pem", "clientkey.pem"] {
+        std::fs::copy(d.dir.join("pki").join(f), made.join(f)).unwrap();
+    }
+    let wrong = format!("test+tls://127.0.0.1:{tls_port}/default?pkipath={}", made.display());
+    let (ok, _, err) = virsnap(&wrong, &["list", "--all"]);
+    assert!(!ok, "a server certificate of another CA must be refused");
+    assert!(err.contains("TLS") || err.contains("certificate"), "{err}");
+    let (ok, out, err) = virsnap(&format!("{wrong}&no_verify=1"), &["snapshot-list", "test", "--name"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "t1\nt2\n\n");
+}

@@ -31,6 +31,11 @@ fn free_port() -> u16 {
 impl Daemon {
     /// Starts a daemon for test `tag`; panics (with its log) if it does not come up.
     pub fn start(tag: &str) -> Daemon {
+        Self::start_with(tag, |_| String::new())
+    }
+
+    /// [`Self::start`] with more `libvirtd.conf` lines, made from the temp dir.
+    pub fn start_with(tag: &str, extra: impl Fn(&Path) -> String) -> Daemon {
         let dir = std::env::temp_dir().join(format!("virsnap-remote-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for d in ["etc", "run", "lib", "cache", "log", "sock"] {
@@ -38,12 +43,15 @@ impl Daemon {
         }
         let port = free_port();
         let d = dir.display();
+        let extra = extra(&dir);
+        let tls = if extra.contains("listen_tls") { "" } else { "listen_tls = 0\n" };
         std::fs::write(
             dir.join("etc/libvirtd.conf"),
             format!(
-                "unix_sock_dir = \"{d}/sock\"\nlisten_tcp = 1\nlisten_tls = 0\ntcp_port = \"{port}\"\n\
+                "unix_sock_dir = \"{d}/sock\"\nlisten_tcp = 1\n{tls}tcp_port = \"{port}\"\n\
                  listen_addr = \"127.0.0.1\"\nauth_tcp = \"none\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n\
-                 unix_sock_rw_perms = \"0700\"\nlog_outputs = \"3:stderr\"\n"
+                 unix_sock_rw_perms = \"0700\"\nlog_outputs = \"3:stderr\"\n{}",
+                extra
             ),
         )
         .unwrap();

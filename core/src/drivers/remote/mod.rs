@@ -11,6 +11,8 @@
 pub mod auth;
 pub mod packet;
 pub mod procs;
+#[cfg(feature = "esx")]
+pub mod tls;
 pub mod transport;
 pub mod uri;
 pub mod xdr;
