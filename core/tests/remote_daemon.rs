@@ -236,10 +236,10 @@ fn make_pki(dir: &std::path::Path) -> PathBuf {
         let o = Command::new("sh").arg("-c").arg(script).current_dir(&pki).output().unwrap();
         assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
     };
-    sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout cakey.pem -out cacert.pem -days 2 -subj /CN=virsnap-test-ca 2>/dev/null");
+    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout cakey.pem -out cacert.pem -days 2 -subj /CN=virsnap-test-ca 2>/dev/null");
     for (who, ext) in [("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"), ("client", "extendedKeyUsage=clientAuth")] {
         sh(&format!(
-            "openssl req -newkey rsa:2048 -nodes -keyout {who}key.pem -out {who}.csr -subj /CN=127.0.0.1 2>/dev/null && \
+            "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout {who}key.pem -out {who}.csr -subj /CN=127.0.0.1 2>/dev/null && \
              printf '%s\\n' '{ext}' > {who}.ext && \
              openssl x509 -req -in {who}.csr -CA cacert.pem -CAkey cakey.pem -CAcreateserial -days 2 -extfile {who}.ext -out {who}cert.pem 2>/dev/null"
         ));
@@ -282,4 +282,88 @@ fn cli_over_tls_with_libvirts_certificate_files() {
     let (ok, out, err) = virsnap(&format!("{wrong}&no_verify=1"), &["snapshot-list", "test", "--name"]);
     assert!(ok, "{err}");
     assert_eq!(out, "t1\nt2\n\n");
+}
+
+/// A throw-away sshd on a free loopback port (its own host key, root's
+/// authorized key in the temp dir) and an `ssh` wrapper using that key and
+/// a private known_hosts file, for `command=`.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+    wrapper: PathBuf,
+}
+
+impl Sshd {
+    fn start(dir: &std::path::Path) -> Sshd {
+        let dir = dir.join("ssh");
+        std::fs::create_dir_all(&dir).unwrap();
+        for k in ["hostkey", "userkey"] {
+            let st = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(dir.join(k)).status().unwrap();
+            assert!(st.success(), "ssh-keygen");
+        }
+        std::fs::copy(dir.join("userkey.pub"), dir.join("authorized_keys")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let d = dir.display();
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/hostkey\nAuthorizedKeysFile {d}/authorized_keys\n\
+                 PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 UsePAM no\nStrictModes no\nPidFile {d}/sshd.pid\n"
+            ),
+        )
+        .unwrap();
+        let wrapper = dir.join("ssh");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nexec ssh -o UserKnownHostsFile={d}/known_hosts -o StrictHostKeyChecking=no -o BatchMode=yes -i {d}/userkey \"$@\"\n"
+            ),
+        )
+        .unwrap();
+        let st = Command::new("chmod").arg("+x").arg(&wrapper).status().unwrap();
+        assert!(st.success());
+        // sshd's privilege-separation directory.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let child = Command::new("/usr/sbin/sshd").args(["-D", "-e", "-f"]).arg(dir.join("sshd_config"))
+            .stderr(std::fs::File::create(dir.join("sshd.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "sshd did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Sshd { child, port, wrapper }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[cfg_attr(
+    any(virsnap_no_libvirtd, virsnap_no_virsh, virsnap_no_cli_any, virsnap_no_sshd),
+    ignore = "needs root, unshare and libvirtd, virsh, openssh-server + netcat-openbsd, the virsnap CLI"
+)]
+fn cli_over_ssh_through_a_loopback_sshd() {
+    let d = Daemon::start("ssh");
+    let _holder = d.hold(&d.test_tcp_uri());
+    let sshd = Sshd::start(&d.dir);
+    let uri = format!(
+        "test+ssh://root@127.0.0.1:{}/default?command={}&socket={}&proxy=netcat",
+        sshd.port,
+        sshd.wrapper.display(),
+        d.sock
+    );
+    same(&uri, &["list", "--all"]);
+    step(&uri, &["snapshot-create-as", "test", "h1"]);
+    step(&uri, &["snapshot-create-as", "test", "h2"]);
+    views(&uri, "test");
+    step(&uri, &["snapshot-delete-all", "test"]);
+    views(&uri, "test");
 }

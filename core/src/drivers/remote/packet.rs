@@ -152,19 +152,21 @@ fn closed() -> Error {
 
 fn read_packet(s: &mut Stream) -> Result<Vec<u8>> {
     let mut len = [0u8; 4];
-    s.reader.read_exact(&mut len).map_err(|e| io_err(&e))?;
+    s.reader.read_exact(&mut len).map_err(|e| io_err(&e, &s.helper_errors()))?;
     let len = u32::from_be_bytes(len) as usize;
     if !(HEADER_LEN..=MESSAGE_MAX).contains(&len) {
         return Err(rpc(format!("packet {len} bytes received from server too large, want {MESSAGE_MAX}")));
     }
     let mut buf = vec![0u8; len - 4];
-    s.reader.read_exact(&mut buf).map_err(|e| io_err(&e))?;
+    s.reader.read_exact(&mut buf).map_err(|e| io_err(&e, &s.helper_errors()))?;
     Ok(buf)
 }
 
-fn io_err(e: &std::io::Error) -> Error {
+/// libvirt's wording; `helper` is what an ssh helper said on stderr.
+fn io_err(e: &std::io::Error, helper: &str) -> Error {
     if e.kind() == std::io::ErrorKind::UnexpectedEof {
-        Error::new(ErrorCode::SystemError, ErrorDomain::Rpc, "End of file while reading data: Input/output error")
+        let what = if helper.is_empty() { String::new() } else { format!("{helper}: ") };
+        Error::new(ErrorCode::SystemError, ErrorDomain::Rpc, format!("End of file while reading data: {what}Input/output error"))
     } else {
         Error::new(ErrorCode::SystemError, ErrorDomain::Rpc, format!("Cannot recv data: {e}"))
     }
@@ -273,5 +275,48 @@ mod tests {
         assert_eq!(err.message, "unknown procedure: 999");
         assert_eq!((err.str1.as_deref(), err.str2.as_deref(), err.str3.as_deref()), (Some("s1"), None, Some("s3")));
         assert_eq!((err.int1, err.int2), (4, 5));
+    }
+
+    /// The daemon pings and pushes an event while a call waits: the client
+    /// answers PONG, skips the event and returns the reply to its serial.
+    #[test]
+    fn answers_keepalive_and_skips_events_while_waiting() {
+        use std::io::{Read, Write};
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let r = ours.try_clone().unwrap();
+        let client = Client::new(Stream::from_parts(Box::new(r), Box::new(ours)));
+        let server = std::thread::spawn(move || {
+            let mut len = [0u8; 4];
+            theirs.read_exact(&mut len).unwrap();
+            let mut call = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            theirs.read_exact(&mut call).unwrap();
+            let (h, _) = decode(&call).unwrap();
+            let ping = Header { prog: KEEPALIVE_PROGRAM, vers: 1, proc_: KEEPALIVE_PING, kind: kind::MESSAGE, serial: 0, status: 0 };
+            theirs.write_all(&encode(&ping, &[])).unwrap();
+            theirs.read_exact(&mut len).unwrap();
+            let mut pong = vec![0u8; u32::from_be_bytes(len) as usize - 4];
+            theirs.read_exact(&mut pong).unwrap();
+            let (ph, _) = decode(&pong).unwrap();
+            assert_eq!((ph.prog, ph.proc_, ph.kind), (KEEPALIVE_PROGRAM, KEEPALIVE_PONG, kind::MESSAGE));
+            let event = Header { prog: REMOTE_PROGRAM, vers: 1, proc_: 107, kind: kind::MESSAGE, serial: 0, status: 0 };
+            theirs.write_all(&encode(&event, &[0, 0, 0, 0])).unwrap();
+            let reply = Header { kind: kind::REPLY, ..h };
+            theirs.write_all(&encode(&reply, &[0, 0, 0, 42])).unwrap();
+        });
+        assert_eq!(client.call(3, &[]).unwrap(), vec![0, 0, 0, 42]);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn refuses_an_oversized_packet_and_closes() {
+        use std::io::Write;
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let r = ours.try_clone().unwrap();
+        let client = Client::new(Stream::from_parts(Box::new(r), Box::new(ours)));
+        theirs.write_all(&u32::MAX.to_be_bytes()).unwrap();
+        let e = client.call(3, &[]).unwrap_err();
+        assert!(e.message.contains("too large"), "{}", e.message);
+        let e = client.call(3, &[]).unwrap_err();
+        assert_eq!(e.message, "internal error: client socket is closed");
     }
 }

@@ -16,13 +16,26 @@ pub struct Stream {
     /// Bytes to the daemon.
     pub writer: Box<dyn Write + Send>,
     child: Option<Child>,
+    /// What the `ssh` child wrote to stderr (capped), for error messages.
+    errors: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
 
 impl Stream {
+    /// What the transport's helper process reported on stderr, trimmed
+    /// (empty when there is none).
+    pub fn helper_errors(&self) -> String {
+        self.errors.as_ref().and_then(|e| e.lock().ok().map(|s| s.trim().to_owned())).unwrap_or_default()
+    }
+
+    /// A stream of two halves (no child process).
+    pub fn from_parts(reader: Box<dyn Read + Send>, writer: Box<dyn Write + Send>) -> Stream {
+        Stream { reader, writer, child: None, errors: None }
+    }
+
     /// Ends the connection; an `ssh` child is waited for (closing its
     /// stdin ends it).
     pub fn close(self) {
-        let Stream { reader, writer, child } = self;
+        let Stream { reader, writer, child, .. } = self;
         drop(writer);
         drop(reader);
         if let Some(mut c) = child {
@@ -43,7 +56,7 @@ fn connect_err(what: &str, e: &std::io::Error) -> Error {
 pub fn unix(path: &str) -> Result<Stream> {
     let s = UnixStream::connect(path).map_err(|e| connect_err(&format!("Failed to connect socket to '{path}'"), &e))?;
     let r = s.try_clone().map_err(|e| connect_err("Unable to duplicate socket", &e))?;
-    Ok(Stream { reader: Box::new(r), writer: Box::new(s), child: None })
+    Ok(Stream::from_parts(Box::new(r), Box::new(s)))
 }
 
 /// Connects to `host:port` over TCP.
@@ -53,7 +66,7 @@ pub fn tcp(host: &str, port: u16) -> Result<Stream> {
     // Small calls: send at once rather than wait for Nagle.
     s.set_nodelay(true).map_err(|e| connect_err("Unable to set TCP_NODELAY", &e))?;
     let r = s.try_clone().map_err(|e| connect_err("Unable to duplicate socket", &e))?;
-    Ok(Stream { reader: Box::new(r), writer: Box::new(s), child: None })
+    Ok(Stream::from_parts(Box::new(r), Box::new(s)))
 }
 
 /// Options of an `ssh` transport (libvirt's URI parameters).
@@ -128,12 +141,30 @@ pub fn ssh(o: &SshOpts) -> Result<Stream> {
         cmd.arg("-o").arg(format!("UserKnownHostsFile={k}"));
     }
     cmd.arg("--").arg(&o.host).arg(ssh_remote_command(o));
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    // ssh's own messages (host key warnings, auth failures) are kept for
+    // error messages, as libvirt's client does, not printed.
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| connect_err("Unable to start ssh", &e))?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
         return Err(Error::internal(ErrorDomain::Rpc, "ssh started without pipes"));
     };
-    Ok(Stream { reader: Box::new(stdout), writer: Box::new(stdin), child: Some(child) })
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = errors.clone();
+    // Drains stderr until ssh exits (so ssh never blocks on a full pipe).
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut s) = sink.lock() {
+                if s.len() < 65_536 {
+                    s.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        }
+    });
+    Ok(Stream { reader: Box::new(stdout), writer: Box::new(stdin), child: Some(child), errors: Some(errors) })
 }
 
 #[cfg(test)]
@@ -191,6 +222,6 @@ impl Stream {
     /// A stream whose both halves are `inner`.
     pub fn shared<T: Read + Write + Send + 'static>(inner: T) -> Stream {
         let a = std::sync::Arc::new(std::sync::Mutex::new(inner));
-        Stream { reader: Box::new(Shared(a.clone())), writer: Box::new(Shared(a)), child: None }
+        Stream::from_parts(Box::new(Shared(a.clone())), Box::new(Shared(a)))
     }
 }
