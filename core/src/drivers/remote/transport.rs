@@ -167,21 +167,6 @@ pub fn ssh(o: &SshOpts) -> Result<Stream> {
     Ok(Stream { reader: Box::new(stdout), writer: Box::new(stdin), child: Some(child), errors: Some(errors) })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn remote_command_quotes_socket_and_uri() {
-        let o = SshOpts { socket: "/run/x'y".into(), helper_uri: "qemu:///system".into(), ..Default::default() };
-        let c = ssh_remote_command(&o);
-        assert!(c.starts_with("sh -c '"), "{c}");
-        assert!(c.contains("virt-ssh-helper"), "{c}");
-        let o = SshOpts { force_netcat: true, socket: "/s".into(), ..Default::default() };
-        assert!(!ssh_remote_command(&o).contains("virt-ssh-helper"));
-    }
-}
-
 /// TLS to `host:port` (`DRIVER+tls://`), with libvirt's files.
 #[cfg(feature = "esx")]
 pub fn tls(host: &str, port: u16, uri: &crate::drivers::ParsedUri) -> Result<Stream> {
@@ -223,5 +208,20 @@ impl Stream {
     pub fn shared<T: Read + Write + Send + 'static>(inner: T) -> Stream {
         let a = std::sync::Arc::new(std::sync::Mutex::new(inner));
         Stream::from_parts(Box::new(Shared(a.clone())), Box::new(Shared(a)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_command_quotes_socket_and_uri() {
+        let o = SshOpts { socket: "/run/x'y".into(), helper_uri: "qemu:///system".into(), ..Default::default() };
+        let c = ssh_remote_command(&o);
+        assert!(c.starts_with("sh -c '"), "{c}");
+        assert!(c.contains("virt-ssh-helper"), "{c}");
+        let o = SshOpts { force_netcat: true, socket: "/s".into(), ..Default::default() };
+        assert!(!ssh_remote_command(&o).contains("virt-ssh-helper"));
     }
 }
