@@ -71,15 +71,22 @@ pub fn default_socket(driver: &str, read_only: bool, mode: Option<&str>, exists:
 }
 
 /// `Some(target)` when `u` is a URI of the remote driver: any
-/// `DRIVER+TRANSPORT://`, `qemu:///system`, or a driver URI naming a host
-/// (libvirt's default transport there is TLS). `esx`, `vpx`, `vbox` and
-/// `test` without a transport stay with their local drivers.
+/// `DRIVER+TRANSPORT://` (but `esx`, `vpx`, `gsx`, `hyperv`, whose own
+/// drivers refuse a transport), `qemu:///system`, or a driver URI naming a
+/// host (libvirt's default transport there is TLS). `vbox` and `test`
+/// without a transport stay with their local drivers.
 pub fn classify(u: &ParsedUri, read_only: bool) -> Option<Result<Target>> {
     let (driver, transport) = match u.scheme.split_once('+') {
         Some((d, t)) => (d.to_owned(), Some(t.to_owned())),
         None => (u.scheme.clone(), None),
     };
-    let local_only = matches!(driver.as_str(), "esx" | "vpx" | "gsx" | "vbox" | "test" | "hyperv");
+    // libvirt's ESX / Hyper-V drivers claim their schemes even with a
+    // transport (and refuse it themselves); the rest with a transport are
+    // the remote driver's.
+    if matches!(driver.as_str(), "esx" | "vpx" | "gsx" | "hyperv") {
+        return None;
+    }
+    let local_only = matches!(driver.as_str(), "vbox" | "test");
     match &transport {
         None if driver == "qemu" && u.host.is_empty() && u.path == "/system" => {}
         None if !u.host.is_empty() && !local_only => {}
@@ -157,6 +164,8 @@ mod tests {
         assert!(t("qemu:///embed?root=/x").is_none());
         assert!(t("test:///default").is_none());
         assert!(t("esx://h/?no_verify=1").is_none());
+        assert!(t("esx+ssh://h/").is_none());
+        assert!(t("vpx+tcp://h/dc/host").is_none());
         let x = t("qemu+ssh://u@h:22/system?keyfile=/k&socket=/s").unwrap();
         assert_eq!((x.transport, x.remote_name.as_str(), x.socket.as_str()), (Transport::Ssh, "qemu:///system", "/s"));
         assert!(classify(&ParsedUri::parse("qemu+carrier://h/system").unwrap(), false).unwrap().is_err());
