@@ -367,3 +367,19 @@ fn cli_over_ssh_through_a_loopback_sshd() {
     step(&uri, &["snapshot-delete-all", "test"]);
     views(&uri, "test");
 }
+
+#[test]
+#[cfg_attr(
+    any(virsnap_no_libvirtd, virsnap_no_virsh, virsnap_no_cli_any),
+    ignore = "needs root, unshare and libvirtd, virsh, the virsnap CLI"
+)]
+fn polkit_lets_root_in_over_the_socket_and_sasl_is_refused_clearly() {
+    let d = Daemon::start_with("auth", |_| "auth_unix_rw = \"polkit\"\nauth_tcp = \"sasl\"\n".to_owned());
+    // The daemon skips polkit for uid 0 on the unix socket.
+    let uri = format!("test+unix:///default?socket={}", d.sock);
+    same(&uri, &["list", "--all"]);
+    same(&uri, &["snapshot-list", "test"]);
+    let (ok, _, err) = virsnap(&d.test_tcp_uri(), &["list", "--all"]);
+    assert!(!ok);
+    assert!(err.contains("SASL authentication is not supported"), "{err}");
+}

@@ -45,11 +45,13 @@ impl Daemon {
         let d = dir.display();
         let extra = extra(&dir);
         let tls = if extra.contains("listen_tls") { "" } else { "listen_tls = 0\n" };
+        let unix_auth = if extra.contains("auth_unix_rw") { "" } else { "auth_unix_rw = \"none\"\n" };
+        let tcp_auth = if extra.contains("auth_tcp") { "" } else { "auth_tcp = \"none\"\n" };
         std::fs::write(
             dir.join("etc/libvirtd.conf"),
             format!(
                 "unix_sock_dir = \"{d}/sock\"\nlisten_tcp = 1\n{tls}tcp_port = \"{port}\"\n\
-                 listen_addr = \"127.0.0.1\"\nauth_tcp = \"none\"\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n\
+                 listen_addr = \"127.0.0.1\"\n{tcp_auth}{unix_auth}auth_unix_ro = \"none\"\n\
                  unix_sock_rw_perms = \"0700\"\nlog_outputs = \"3:stderr\"\n{}",
                 extra
             ),
