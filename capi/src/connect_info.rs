@@ -471,6 +471,9 @@ fn hostname() -> Result<String, Error> {
 
 /// The most vCPUs a guest of `kind` may have (`virConnectGetMaxVcpus`).
 fn max_vcpus(conn: &virsnap_core::Connection, kind: Option<&str>) -> Result<i32, Error> {
+    if let Some(r) = conn.driver().as_remote() {
+        return r.max_vcpus(kind);
+    }
     match conn.type_name().to_ascii_uppercase().as_str() {
         "TEST" => Ok(32),
         "QEMU" => match kind {

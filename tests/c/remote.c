@@ -58,6 +58,21 @@ int main(int argc, char **argv) {
     virConnectPtr c = virConnectOpen(argv[1]);
     if (!c) { report("open"); return 1; }
     printf("type=%s uri=%s\n", virConnectGetType(c), argv[1]);
+    char *caps = virConnectGetCapabilities(c);
+    if (caps) { printf("capabilities: %zu bytes, host uuid line %d\n", strlen(caps), strstr(caps, "<uuid>") != NULL); free(caps); }
+    else report("capabilities");
+    virNodeInfo ni;
+    if (virNodeGetInfo(c, &ni) == 0)
+        printf("node: model=%s memory=%lu cpus=%u mhz=%u nodes=%u sockets=%u cores=%u threads=%u\n", ni.model,
+               ni.memory, ni.cpus, ni.mhz, ni.nodes, ni.sockets, ni.cores, ni.threads);
+    else report("node info");
+    printf("max vcpus=%d\n", virConnectGetMaxVcpus(c, NULL));
+    char *si = virConnectGetSysinfo(c, 0);
+    if (si) { printf("sysinfo: %zu bytes\n", strlen(si)); free(si); } else report("sysinfo");
+    char *host = virConnectGetHostname(c);
+    if (host) { printf("hostname=%s\n", host); free(host); } else report("hostname");
+    unsigned long hv;
+    if (virConnectGetVersion(c, &hv) == 0) printf("hv version=%lu\n", hv); else report("version");
     virDomainPtr d = virDomainLookupByName(c, argv[2]);
     if (!d) { report("lookup"); return 1; }
     virDomainInfo info;

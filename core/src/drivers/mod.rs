@@ -148,6 +148,12 @@ pub trait Driver: Send + Sync {
     fn remote_hostname(&self) -> Option<Result<String>> {
         None
     }
+    /// The remote driver behind this connection, if it is one: host-level
+    /// calls (capabilities, node info, sysinfo, free memory, max vCPUs)
+    /// then ask the daemon instead of describing this machine. Since 0.3.
+    fn as_remote(&self) -> Option<&remote::RemoteDriver> {
+        None
+    }
     /// Installs (or clears) the progress callback.
     fn set_progress(&self, progress: Option<ProgressFn>) {}
 

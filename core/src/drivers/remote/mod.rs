@@ -203,9 +203,61 @@ impl RemoteDriver {
     }
 }
 
+impl RemoteDriver {
+    /// `virConnectGetCapabilities` of the daemon's host. Since 0.3.
+    pub fn capabilities(&self) -> Result<String> {
+        Dec::new(&self.call(procs::CONNECT_GET_CAPABILITIES, &Enc::new())?).str()
+    }
+
+    /// `virConnectGetSysinfo`. Since 0.3.
+    pub fn sysinfo(&self, flags: u32) -> Result<String> {
+        let mut e = Enc::new();
+        e.u32(flags);
+        Dec::new(&self.call(procs::CONNECT_GET_SYSINFO, &e)?).str()
+    }
+
+    /// `virNodeGetFreeMemory`. Since 0.3.
+    pub fn free_memory(&self) -> Result<u64> {
+        Dec::new(&self.call(procs::NODE_GET_FREE_MEMORY, &Enc::new())?).u64()
+    }
+
+    /// `virConnectGetMaxVcpus` (`kind` NULL: the driver's default). Since 0.3.
+    pub fn max_vcpus(&self, kind: Option<&str>) -> Result<i32> {
+        let mut e = Enc::new();
+        e.opt_str(kind);
+        Dec::new(&self.call(procs::CONNECT_GET_MAX_VCPUS, &e)?).i32()
+    }
+
+    /// `virNodeGetInfo`: `char model[32]` (32 XDR chars), memory, cpus,
+    /// mhz, nodes, sockets, cores, threads. Since 0.3.
+    pub fn node_info(&self) -> Result<crate::host::NodeInfo> {
+        let body = self.call(procs::NODE_GET_INFO, &Enc::new())?;
+        let mut d = Dec::new(&body);
+        let mut model = Vec::with_capacity(32);
+        for _ in 0..32 {
+            model.push(d.i32()?.to_le_bytes()[0]);
+        }
+        let end = model.iter().position(|&c| c == 0).unwrap_or(model.len());
+        let as_u32 = |v: i32| u32::try_from(v).unwrap_or(0);
+        Ok(crate::host::NodeInfo {
+            model: String::from_utf8_lossy(&model[..end]).into_owned(),
+            memory: d.u64()?,
+            cpus: as_u32(d.i32()?),
+            mhz: as_u32(d.i32()?),
+            nodes: as_u32(d.i32()?),
+            sockets: as_u32(d.i32()?),
+            cores: as_u32(d.i32()?),
+            threads: as_u32(d.i32()?),
+        })
+    }
+}
+
 impl Driver for RemoteDriver {
     fn type_name(&self) -> &'static str {
         self.type_name
+    }
+    fn as_remote(&self) -> Option<&RemoteDriver> {
+        Some(self)
     }
     fn error_domain(&self) -> ErrorDomain {
         match self.type_name {
