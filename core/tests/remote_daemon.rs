@@ -386,3 +386,31 @@ fn polkit_lets_root_in_over_the_socket_and_sasl_is_refused_clearly() {
     assert!(!ok);
     assert!(err.contains("SASL authentication is not supported"), "{err}");
 }
+
+#[test]
+#[cfg_attr(
+    any(virsnap_no_libvirtd, virsnap_no_virsh, virsnap_no_cli_any),
+    ignore = "needs root, unshare, nsenter and libvirtd, virsh, the virsnap CLI"
+)]
+fn qemu_system_finds_the_daemons_default_socket() {
+    // Sockets in /run/libvirt of the daemon's namespace; both clients run
+    // there (nsenter) and open plain qemu:///system.
+    let d = Daemon::start_with("system", |_| "unix_sock_dir = \"/run/libvirt\"\n".to_owned());
+    let pid = d.pid().to_string();
+    let cli = remote_support::cli();
+    let run = |bin: &std::path::Path, args: &[&str]| {
+        let o = Command::new("nsenter").args(["-t", &pid, "-m", "--"]).arg(bin).args(["-c", "qemu:///system"]).args(args).output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let virsh_bin = std::path::Path::new("/usr/bin/virsh");
+    for args in [&["list", "--all"][..], &["uri"], &["snapshot-list", "nosuch"]] {
+        let a = run(&cli, args);
+        assert_eq!(a, run(virsh_bin, args), "{args:?}");
+        if args[0] == "list" {
+            assert!(a.0, "{a:?}");
+        }
+    }
+    // Read-only: the -ro socket.
+    let a = run(&cli, &["-r", "list", "--all"]);
+    assert!(a.0, "{a:?}");
+}

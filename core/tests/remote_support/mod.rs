@@ -47,10 +47,15 @@ impl Daemon {
         let tls = if extra.contains("listen_tls") { "" } else { "listen_tls = 0\n" };
         let unix_auth = if extra.contains("auth_unix_rw") { "" } else { "auth_unix_rw = \"none\"\n" };
         let tcp_auth = if extra.contains("auth_tcp") { "" } else { "auth_tcp = \"none\"\n" };
+        // `unix_sock_dir = "/run/libvirt"` in `extra`: the sockets where
+        // libvirt's clients look by default, seen from inside the daemon's
+        // namespace (see [`Self::pid`]); on this side they are in run/.
+        let in_run = extra.contains("unix_sock_dir");
+        let sock_dir = if in_run { String::new() } else { format!("unix_sock_dir = \"{d}/sock\"\n") };
         std::fs::write(
             dir.join("etc/libvirtd.conf"),
             format!(
-                "unix_sock_dir = \"{d}/sock\"\nlisten_tcp = 1\n{tls}tcp_port = \"{port}\"\n\
+                "{sock_dir}listen_tcp = 1\n{tls}tcp_port = \"{port}\"\n\
                  listen_addr = \"127.0.0.1\"\n{tcp_auth}{unix_auth}auth_unix_ro = \"none\"\n\
                  unix_sock_rw_perms = \"0700\"\nlog_outputs = \"3:stderr\"\n{}",
                 extra
@@ -82,7 +87,7 @@ impl Daemon {
             .stderr(log)
             .spawn()
             .expect("start libvirtd");
-        let sock = format!("{d}/sock/libvirt-sock");
+        let sock = if in_run { format!("{d}/run/libvirt-sock") } else { format!("{d}/sock/libvirt-sock") };
         let mut dmn = Daemon { dir, sock, port, child };
         // Far above need: a loaded 2-core machine starts it in a few seconds.
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -129,6 +134,11 @@ impl Daemon {
             assert!(Instant::now() < deadline, "virsh event did not connect");
         }
         h
+    }
+
+    /// The daemon's PID (for `nsenter -t PID -m`: its mount namespace).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The daemon's log so far.
