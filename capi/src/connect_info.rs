@@ -103,8 +103,12 @@ pub unsafe extern "C" fn virConnectIsSecure(conn: virConnectPtr) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virConnectGetHostname(conn: virConnectPtr) -> *mut c_char {
     entry("virConnectGetHostname", || {
-        handles::conn(conn, "virConnectGetHostname")?;
-        boundary::out_string(&hostname()?)
+        let c = handles::conn(conn, "virConnectGetHostname")?;
+        // The remote driver asks its daemon for the host's name.
+        match c.conn.driver().remote_hostname() {
+            Some(h) => boundary::out_string(&h?),
+            None => boundary::out_string(&hostname()?),
+        }
     })
 }
 

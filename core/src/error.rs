@@ -127,6 +127,8 @@ numbered! {
         Qemu = 10, "VIR_FROM_QEMU";
         /// The test driver.
         Test = 12, "VIR_FROM_TEST";
+        /// The remote driver (libvirt's RPC client).
+        Remote = 13, "VIR_FROM_REMOTE";
         /// Storage pools and volumes (the storage API's own errors).
         Storage = 18, "VIR_FROM_STORAGE";
         /// Virtual networks (the network API's own errors).
@@ -171,6 +173,7 @@ impl ErrorDomain {
             Self::Conf => "Config File",
             Self::Qemu => "QEMU Driver",
             Self::Test => "Test Driver",
+            Self::Remote => "Remote Driver",
             Self::Storage => "Storage Driver",
             Self::Network => "Network Driver",
             Self::Domain => "Domain Config",

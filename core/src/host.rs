@@ -185,6 +185,9 @@ fn host_node() -> Result<NodeInfo> {
 
 /// Node information of the connection's host (`virNodeGetInfo`).
 pub fn node_info(conn: &Connection) -> Result<NodeInfo> {
+    if let Some(r) = conn.driver().as_remote() {
+        return r.node_info();
+    }
     match conn.type_name().to_ascii_uppercase().as_str() {
         "TEST" => Ok(test_node()),
         _ => host_node(),
@@ -196,6 +199,9 @@ pub fn node_info(conn: &Connection) -> Result<NodeInfo> {
 /// for qemu the NUMA nodes' MemFree (else /proc/meminfo's), as libvirt's
 /// `virHostMemGetFreeMemory`.
 pub fn free_memory(conn: &Connection) -> Result<u64> {
+    if let Some(r) = conn.driver().as_remote() {
+        return r.free_memory();
+    }
     match conn.type_name().to_ascii_uppercase().as_str() {
         "TEST" => Ok(3_145_728),
         "QEMU" => host_free_memory(),
@@ -239,6 +245,9 @@ fn host_free_memory() -> Result<u64> {
 /// True for connections libvirt reports as encrypted (`virConnectIsEncrypted`):
 /// only the ESX driver talks over the network (https).
 pub fn is_encrypted(conn: &Connection) -> bool {
+    if conn.driver().as_remote().is_some() {
+        return conn.uri().split("://").next().is_some_and(|s| s.ends_with("+tls") || s.ends_with("+ssh"));
+    }
     conn.type_name().eq_ignore_ascii_case("ESX") && !conn.uri().contains("transport=http&") && !conn.uri().ends_with("transport=http")
 }
 
@@ -272,6 +281,9 @@ pub fn hostname() -> Result<String> {
 /// else `KVM_CAP_NR_VCPUS`, else 4), `VIR_ERR_INVALID_ARG` for another type.
 /// Since 0.3.
 pub fn max_vcpus(conn: &Connection, kind: Option<&str>) -> Result<i32> {
+    if let Some(r) = conn.driver().as_remote() {
+        return r.max_vcpus(kind);
+    }
     match conn.type_name().to_ascii_uppercase().as_str() {
         "TEST" => Ok(32),
         #[cfg(feature = "qemu")]
@@ -307,6 +319,9 @@ pub fn sysinfo_flags(conn: &Connection, flags: u32) -> Result<String> {
 /// The test driver's `<sysinfo>` (libvirt's fixed sample); other drivers
 /// have no host SMBIOS data here.
 pub fn sysinfo(conn: &Connection) -> Result<String> {
+    if let Some(r) = conn.driver().as_remote() {
+        return r.sysinfo(0);
+    }
     match conn.type_name().to_ascii_uppercase().as_str() {
         "TEST" => Ok(TEST_SYSINFO.to_owned()),
         "QEMU" => Err(Error::new(
@@ -327,6 +342,9 @@ const TEST_SYSINFO: &str = "<sysinfo type='smbios'>\n  <bios>\n    <entry name='
 /// virsnap runs with `qemu-system-x86_64` (a subset of libvirt's, which
 /// also lists every machine type and emulator QEMU reports).
 pub fn capabilities(conn: &Connection) -> Result<String> {
+    if let Some(r) = conn.driver().as_remote() {
+        return r.capabilities();
+    }
     match conn.type_name().to_ascii_uppercase().as_str() {
         "TEST" => Ok(test_capabilities()),
         "QEMU" => qemu_capabilities(),

@@ -25,7 +25,7 @@ use std::process::Command;
 /// Every component cfg name, with what the test needs (for check-cfg).
 const COMPONENTS: &[&str] = &[
     "qemu", "qemu_io", "libvirt", "libvirt_qemu", "virsh", "vcsim", "vbox", "cc", "openssl", "script",
-    "cli_release", "cli_any", "capi_so", "python_venv", "bash_completion", "root",
+    "cli_release", "cli_any", "capi_so", "python_venv", "bash_completion", "root", "libvirtd", "sshd",
 ];
 
 /// The first `name` on `PATH`.
@@ -79,6 +79,10 @@ fn probe() -> Vec<(&'static str, Option<Vec<PathBuf>>)> {
         ("python_venv", venv.is_file().then(Vec::new)),
         // root: may mount a tmpfs (the full-filesystem tests).
         ("root", Command::new("id").arg("-u").output().ok().filter(|o| o.stdout.trim_ascii() == b"0").map(|_| Vec::new())),
+        // libvirtd: a private daemon in a mount namespace (root, unshare; core/tests/remote_support).
+        ("libvirtd", all(&["unshare"]).filter(|_| Path::new("/usr/sbin/libvirtd").is_file() && Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0")).map(|mut v| { v.push(PathBuf::from("/usr/sbin/libvirtd")); v })),
+        // sshd: a throw-away sshd on loopback for the remote driver's ssh transport (+ netcat, ssh-keygen).
+        ("sshd", all(&["sshd", "ssh", "ssh-keygen", "nc"])),
         ("bash_completion", Some(PathBuf::from("/usr/share/bash-completion/bash_completion")).filter(|p| p.is_file()).map(|p| vec![p])),
     ]
 }

@@ -20,6 +20,7 @@ pub mod esx;
 #[cfg(feature = "qemu")]
 pub mod qemu;
 pub mod align;
+pub mod remote;
 pub mod test;
 pub mod uri_syntax;
 #[cfg(feature = "vbox")]
@@ -141,6 +142,18 @@ pub trait Driver: Send + Sync {
     /// Hypervisor version (`virConnectGetVersion`).
     fn hypervisor_version(&self) -> Result<u64> {
         Err(Error::no_support("virConnectGetVersion"))
+    }
+    /// `virConnectGetHostname` when the driver's host is not this one
+    /// (the remote driver asks its daemon); `None` means this machine's
+    /// name. Since 0.3.
+    fn remote_hostname(&self) -> Option<Result<String>> {
+        None
+    }
+    /// The remote driver behind this connection, if it is one: host-level
+    /// calls (capabilities, node info, sysinfo, free memory, max vCPUs)
+    /// then ask the daemon instead of describing this machine. Since 0.3.
+    fn as_remote(&self) -> Option<&remote::RemoteDriver> {
+        None
     }
     /// Installs (or clears) the progress callback.
     fn set_progress(&self, progress: Option<ProgressFn>) {}
@@ -493,6 +506,7 @@ fn percent_decode(s: &str) -> Option<String> {
 fn openers() -> &'static [Opener] {
     &[
         test::open,
+        remote::open,
         #[cfg(feature = "qemu")]
         qemu::open,
         #[cfg(feature = "esx")]
