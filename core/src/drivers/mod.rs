@@ -142,6 +142,12 @@ pub trait Driver: Send + Sync {
     fn hypervisor_version(&self) -> Result<u64> {
         Err(Error::no_support("virConnectGetVersion"))
     }
+    /// The host's own name where the driver asks its hypervisor
+    /// (`virConnectGetHostname` of ESX); `None`: this machine's name
+    /// ([`crate::host::hostname`]). Since 0.3.
+    fn host_name(&self) -> Option<Result<String>> {
+        None
+    }
     /// Installs (or clears) the progress callback.
     fn set_progress(&self, progress: Option<ProgressFn>) {}
 
