@@ -1067,6 +1067,23 @@ impl QemuDriver {
                 for p in created {
                     let _ = fs::remove_file(p);
                 }
+            } else {
+                // QEMU failed on a later disk: the guest runs on the
+                // overlays of the earlier ones. Switched back first (their
+                // writes committed), then those overlays go; if the switch
+                // back fails they stay (QEMU may still use them).
+                match self.unswitch_guest(&domdef.name, domdef, def) {
+                    Ok(()) => {
+                        for (p, d) in created.iter().zip(def.disks.iter().filter(|d| d.snapshot == Location::External)) {
+                            if domdef.disk(&d.name).is_some_and(|b| made_overlay_of(p, &b.source)) {
+                                if let Err(re) = fs::remove_file(p) {
+                                    eprintln!("virsnap: qemu: cannot remove '{}' of the failed create: {re}", p.display());
+                                }
+                            }
+                        }
+                    }
+                    Err(u) => eprintln!("virsnap: qemu: cannot switch '{}' back from the overlays of the failed create: {}", domdef.name, u.message),
+                }
             }
             return Err(e);
         }
