@@ -467,6 +467,13 @@ fn a_planted_delete_intent_deletes_nothing() {
     for (p, text) in &planted {
         std::fs::write(p, text).unwrap();
     }
+    // Writable by others, and (when the test runs as root) another user's.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&planted[1].0, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let foreign = vm.state_dir.join(format!("{}.999999999-2.intent", vm.uuid()));
+    std::fs::write(&foreign, &planted[0].1).unwrap();
+    std::os::unix::fs::lchown(&foreign, Some(65534), Some(65534)).ok();
+    std::fs::set_permissions(&planted[0].0, std::fs::Permissions::from_mode(0o644)).unwrap();
     let c = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
         .env("VIRSNAP_VBOXMANAGE", command(&vm.root))
@@ -483,7 +490,25 @@ fn a_planted_delete_intent_deletes_nothing() {
         assert!(p.exists(), "refused intent {} was not kept", p.display());
         assert!(err.contains(&format!("refusing the intent journal '{}'", p.display())), "no message for {}: {err}", p.display());
     }
-    assert!(err.contains("carries no signature") && err.contains("signature does not verify"), "{err}");
+    assert!(err.contains("carries no signature") && err.contains("writable by group or others (mode 666)"), "{err}");
+    assert!(foreign.exists());
+    if std::fs::metadata(&foreign).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap() == 65534 {
+        assert!(err.contains("owned by uid 65534, not by this user"), "{err}");
+    }
+    // A well-formed signature under another key: refused too.
+    std::fs::set_permissions(&planted[1].0, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let c2 = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("VIRSNAP_VBOXMANAGE", command(&vm.root))
+        .env("VIRSNAP_VBOX_STATE_DIR", &vm.state_dir)
+        .env("VSC_OP", "open")
+        .env_remove("VIRSNAP_VBOX_ROOT")
+        .env_remove("VIRSNAP_CRASH_AT")
+        .output()
+        .unwrap();
+    assert!(c2.status.success());
+    assert!(String::from_utf8_lossy(&c2.stderr).contains("signature does not verify"));
+    assert_eq!(vm.state(), before);
     assert!(vm.state_dir.join("intent.key").exists());
 }
 
