@@ -104,11 +104,7 @@ pub unsafe extern "C" fn virConnectIsSecure(conn: virConnectPtr) -> c_int {
 pub unsafe extern "C" fn virConnectGetHostname(conn: virConnectPtr) -> *mut c_char {
     entry("virConnectGetHostname", || {
         let c = handles::conn(conn, "virConnectGetHostname")?;
-        // The remote driver asks its daemon for the host's name.
-        match c.conn.driver().remote_hostname() {
-            Some(h) => boundary::out_string(&h?),
-            None => boundary::out_string(&hostname()?),
-        }
+        boundary::out_string(&hostname(&c.conn)?)
     })
 }
 
@@ -410,9 +406,10 @@ pub unsafe extern "C" fn virDomainIsUpdated(dom: virDomainPtr) -> c_int {
     })
 }
 
-/// This machine's name as libvirt's `virGetHostname` (virsnap-core's).
-fn hostname() -> Result<String, Error> {
-    virsnap_core::host::hostname()
+/// The connection's host name: the ESX host's DNS name, else this
+/// machine's name as libvirt's `virGetHostname` (virsnap-core's).
+fn hostname(c: &virsnap_core::Connection) -> Result<String, Error> {
+    virsnap_core::host::hostname_of(c)
 }
 
 #[cfg(test)]

@@ -103,10 +103,12 @@ impl Connection {
         };
         let read_only = flags & CONNECT_RO != 0;
         let driver = drivers::open(&OpenRequest { uri: uri.clone(), read_only, auth })?;
-        Ok(Self { inner: Arc::new(ConnInner { uri, read_only, driver }) })
+        // virConnectGetURI gives libvirt's form of it back.
+        Ok(Self { inner: Arc::new(ConnInner { uri: drivers::format_uri(&uri), read_only, driver }) })
     }
 
-    /// The URI this connection was opened with (`virConnectGetURI`).
+    /// The URI this connection was opened with, as libvirt formats it
+    /// back (`virConnectGetURI`, see [`drivers::format_uri`]).
     pub fn uri(&self) -> &str {
         &self.inner.uri
     }

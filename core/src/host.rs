@@ -275,6 +275,13 @@ pub fn hostname() -> Result<String> {
     })
 }
 
+/// `virConnectGetHostname` of `conn`: the ESX host's DNS name as its
+/// server reports it (libvirt's `esxConnectGetHostname`), else this
+/// machine's name ([`hostname`]). Since 0.3.
+pub fn hostname_of(conn: &Connection) -> Result<String> {
+    conn.driver().host_name().unwrap_or_else(hostname)
+}
+
 /// The most virtual CPUs a guest of `kind` may have
 /// (`virConnectGetMaxVcpus`): the test driver's 32 for any type; qemu's 16
 /// for no type or `qemu`, KVM's own limit for `kvm` (`KVM_CAP_MAX_VCPUS`,

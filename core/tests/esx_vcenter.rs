@@ -128,6 +128,8 @@ struct Host {
     in_folder: bool,
     /// Its VMs: (name, moref, BIOS UUID).
     vms: Vec<(String, MoRef, String)>,
+    /// Its DNS name (`hostName[.domainName]` of its dnsConfig).
+    dns: String,
 }
 
 fn inventory(raw: &RawVc) -> Vec<Host> {
@@ -144,7 +146,11 @@ fn inventory(raw: &RawVc) -> Vec<Host> {
         vms.insert(obj, (text(&p, "name"), text(&p, "config.uuid")));
     }
     let mut hosts = Vec::new();
-    for (_, p) in raw.all("HostSystem", &["name", "parent", "vm"]) {
+    for (_, p) in raw.all("HostSystem", &["name", "parent", "vm", "config.network.dnsConfig.hostName", "config.network.dnsConfig.domainName"]) {
+        let dns = match (text(&p, "config.network.dnsConfig.hostName"), text(&p, "config.network.dnsConfig.domainName")) {
+            (h, d) if d.is_empty() => h,
+            (h, d) => format!("{h}.{d}"),
+        };
         let cr = parent(&p).expect("host parent");
         let clustered = cr.kind == "ClusterComputeResource";
         let mut parts = Vec::new();
@@ -175,7 +181,7 @@ fn inventory(raw: &RawVc) -> Vec<Host> {
             })
             .collect();
         own.sort_by(|a, b| a.0.cmp(&b.0));
-        hosts.push(Host { path: format!("/{}", parts.join("/")), clustered, in_folder, vms: own });
+        hosts.push(Host { path: format!("/{}", parts.join("/")), clustered, in_folder, vms: own, dns });
     }
     hosts.sort_by(|a, b| a.path.cmp(&b.path));
     hosts
@@ -210,6 +216,9 @@ fn each_host_path_lists_only_that_hosts_domains() {
         let conn = open(&v, &h.path).unwrap_or_else(|e| panic!("{}: {e}", h.path));
         let want: Vec<_> = h.vms.iter().map(|(n, _, _)| n.clone()).collect();
         assert_eq!(names(&conn), want, "{}", h.path);
+        // virConnectGetHostname: that host's DNS name (esxConnectGetHostname).
+        assert!(!h.dns.is_empty(), "{}", h.path);
+        assert_eq!(virsnap_core::host::hostname_of(&conn).unwrap(), h.dns, "{}", h.path);
         // The other hosts' VMs are not found, by name or by UUID.
         for (name, _, uuid) in all.iter().filter(|(n, _, _)| !want.contains(n)).take(3) {
             let e = conn.lookup_by_name(name).unwrap_err();

@@ -432,3 +432,29 @@ fn prune_and_verify_on_the_server() {
     assert_eq!(raw.render(VM0.1), "d*");
     assert!(d.snapshot_verify(0).unwrap().is_empty());
 }
+
+/// `virConnectGetHostname` on ESX is the host's DNS name as its server has
+/// it (libvirt's `esxConnectGetHostname`: `config.network.dnsConfig`
+/// `hostName`, `.domainName` when set), read back raw here; before, it was
+/// this machine's name. `virConnectGetMaxVcpus` is not in libvirt's ESX
+/// driver table: `VIR_ERR_NO_SUPPORT`, as libvirt 9.0 answers.
+#[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
+fn hostname_and_max_vcpus_as_libvirt() {
+    use virsnap_core::drivers::esx::soap::MoRef;
+    let Some(v) = Vcsim::start("hostname") else { return };
+    let conn = open(&v);
+    let raw = Raw::login(&v.addr);
+    let (hp, dp) = ("config.network.dnsConfig.hostName", "config.network.dnsConfig.domainName");
+    let dns = raw.read(&MoRef::new("HostSystem", "ha-host"), &[hp, dp]);
+    let get = |p: &str| dns.iter().find(|(n, _)| n == p).map(|(_, v)| v.text.trim().to_owned()).unwrap_or_default();
+    let (host, domain) = (get(hp), get(dp));
+    assert!(!host.is_empty(), "{dns:?}");
+    let want = if domain.is_empty() { host } else { format!("{host}.{domain}") };
+    let (got, trips) = rt(|| virsnap_core::host::hostname_of(&conn).unwrap());
+    assert_eq!(got, want);
+    assert_ne!(got, virsnap_core::host::hostname().unwrap(), "this machine's name, not the ESX host's");
+    assert!(trips <= 2, "{trips} round trips");
+    let e = virsnap_core::host::max_vcpus(&conn, None).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), (ErrorCode::NoSupport, "this function is not supported by the connection driver: virConnectGetMaxVcpus"));
+}

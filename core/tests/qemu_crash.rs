@@ -310,3 +310,53 @@ fn crash_during_external_revert_and_delete_never_leaves_a_dangling_disk() {
         }
     }
 }
+
+/// The file QEMU itself runs disk vda on (`query-block`), not the definition.
+fn qemu_file(root: &Root) -> String {
+    let dom = Connection::open(Some(&root.uri())).unwrap().lookup_by_name("vm").unwrap();
+    let out = dom.qemu_monitor_command(r#"{"execute":"query-block"}"#, 0, "virDomainQemuMonitorCommand").unwrap();
+    let i = out.find(r#""file":""#).unwrap_or_else(|| panic!("{out}")) + 8;
+    out[i..i + out[i..].find('"').unwrap()].to_owned()
+}
+
+/// A live external create (running TCG guest, blockdev-snapshot-sync of an
+/// overlay) killed half way. After QEMU switched the guest but before the
+/// definitions were written, the next open undoes it: the guest is pivoted
+/// back onto its disk (block-commit, its writes kept) and only then is the
+/// overlay removed. Before, the open removed the overlay QEMU was running
+/// on (QEMU kept writing a deleted file; the definition named the base).
+/// After the live definition was written, it is finished, the persistent
+/// definition taking the overlay too (before, it kept naming the base: the
+/// next boot lost the overlay's data).
+#[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
+fn crash_during_live_external_create_undoes_or_finishes_it() {
+    if skip() {
+        return;
+    }
+    let (root, img) = setup("cxlive");
+    root.conn().lookup_by_name("vm").unwrap().create(0).unwrap();
+    let base = img.display().to_string();
+    assert_eq!(qemu_file(&root), base);
+
+    assert!(!run_child(&root, "xcreate", "u", Some("qemu-create-external-after-disk")), "child should have died");
+    let overlay = root.dir.join("vm.u");
+    // The next load of the domain's snapshots (here a listing) recovers.
+    assert!(names(&root, 0).is_empty(), "{:?}", names(&root, 0));
+    assert_eq!(qemu_file(&root), base, "the guest still runs on the overlay of the undone create");
+    assert!(!overlay.exists(), "the overlay of the undone create is left");
+    let (src, ok) = chain_ok(&root);
+    assert!(ok && src == base, "{src}");
+    let conn = Connection::open(Some(&root.uri())).unwrap();
+    assert_eq!(conn.lookup_by_name("vm").unwrap().state(0).unwrap().0, virsnap_core::model::DomainState::Running);
+
+    assert!(!run_child(&root, "xcreate", "f", Some("qemu-create-external-after-live")), "child should have died");
+    let overlay = root.dir.join("vm.f").display().to_string();
+    assert_eq!(names(&root, list::METADATA), ["f"]);
+    assert_eq!(qemu_file(&root), overlay);
+    let (src, ok) = chain_ok(&root);
+    assert!(ok && src == overlay, "persistent definition on {src}, not on the finished create's overlay");
+    // And it is a working snapshot: deleted live (block-commit) back onto the base.
+    assert!(run_child(&root, "delete", "f", None));
+    assert_eq!(qemu_file(&root), base);
+}

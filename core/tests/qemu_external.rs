@@ -226,3 +226,63 @@ fn running_guest_revert_and_delete() {
     dom.destroy(0).unwrap();
     assert!(reads(&base, 1));
 }
+
+/// The file QEMU runs disk `target` on (`query-block`).
+fn qemu_file_of(dom: &Domain, target: &str) -> String {
+    let out = dom.qemu_monitor_command(r#"{"execute":"query-block"}"#, 0, "virDomainQemuMonitorCommand").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["return"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["device"] == format!("drive-{target}").as_str())
+        .and_then(|b| b["inserted"]["file"].as_str())
+        .unwrap_or_else(|| panic!("no {target} in {out}"))
+        .to_owned()
+}
+
+/// A live external create over two disks where QEMU refuses the second
+/// overlay (its directory does not exist) after it switched the first:
+/// the create fails and the guest is switched back onto its first disk
+/// (block-commit, its writes kept), the first overlay removed. Before, the
+/// guest was left running on that overlay while its definition named the
+/// base, and the overlay stayed behind.
+#[test]
+#[cfg_attr(virsnap_no_qemu, ignore = "needs qemu-system-x86_64 and qemu-img")]
+fn a_live_external_create_failing_on_a_later_disk_switches_the_guest_back() {
+    if skip() {
+        return;
+    }
+    let root = Root::new("xhalf");
+    let (a, b) = (root.image("a.qcow2"), root.image("b.qcow2"));
+    let xml = format!(
+        "<domain type='qemu'><name>vm</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vda' bus='virtio'/></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'/><target dev='vdb' bus='virtio'/></disk>\
+         </devices></domain>",
+        a.display(),
+        b.display()
+    );
+    let conn = root.conn();
+    let dom = conn.define_xml(&xml, 0).unwrap();
+    dom.create(0).unwrap();
+    let ov = root.dir.join("ov-a.qcow2");
+    let snap = format!(
+        "<domainsnapshot><name>half</name><disks>\
+         <disk name='vda' snapshot='external'><source file='{}'/></disk>\
+         <disk name='vdb' snapshot='external'><source file='{}'/></disk></disks></domainsnapshot>",
+        ov.display(),
+        root.dir.join("no-such-dir/ov-b.qcow2").display()
+    );
+    assert!(dom.snapshot_create_xml(&snap, create::DISK_ONLY).is_err());
+    assert_eq!(qemu_file_of(&dom, "vda"), a.display().to_string(), "the guest was left on the first overlay");
+    assert_eq!(qemu_file_of(&dom, "vdb"), b.display().to_string());
+    assert!(!ov.exists(), "the first overlay is left");
+    assert_eq!(disk(&dom), a);
+    assert!(dom.snapshot_list_names(0).unwrap().is_empty());
+    assert_eq!(dom.state(0).unwrap().0, DomainState::Running);
+    // Later creates work.
+    dom.snapshot_create_xml("<domainsnapshot><name>ok</name></domainsnapshot>", create::DISK_ONLY).unwrap();
+    dom.destroy(0).unwrap();
+}

@@ -257,7 +257,7 @@ impl Vm {
     /// Journal files left in the state directory.
     fn leftovers(&self) -> Vec<String> {
         std::fs::read_dir(&self.state_dir)
-            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != "trace").collect())
+            .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != "trace" && n != "intent.key").collect())
             .unwrap_or_default()
     }
 
@@ -464,6 +464,77 @@ fn crash_sweep_redefine() {
         (ops(&["redefine-edit", "top", &d]), after)
     });
     assert!(edit.iter().any(|p| p == "vbox-during-edit"), "{edit:?}");
+}
+
+/// An intent file this user's virsnap did not write (planted in the journal
+/// directory, unsigned or signed with another key) must not make the next
+/// open delete the snapshots it lists: refused and kept. Before intents
+/// were signed, opening deleted `keep` here.
+#[test]
+#[cfg_attr(virsnap_no_vbox, ignore = "needs the VirtualBox chroot (tests/vbox/build-chroot.sh)")]
+fn a_planted_delete_intent_deletes_nothing() {
+    let Some(root) = vbox_common::chroot("vbox planted intent") else { return };
+    let vm = Vm::new(&root, "planted");
+    vm.take("keep");
+    vm.take("t");
+    vm.take("ta");
+    // A genuine journalled delete first: the signing key exists.
+    assert!(vm.child(&ops(&["delete-children", "t"]), None, None).success());
+    let before = vm.state();
+    assert_eq!(before.snaps.keys().collect::<Vec<_>>(), ["keep"]);
+    let list = vm.vbm_ok(&["snapshot", &vm.name, "list", "--machinereadable"]);
+    let victim = list.lines().find_map(|l| l.strip_prefix("SnapshotUUID=\"")).unwrap().trim_end_matches('"').to_owned();
+    // The owner pid is gone (above pid_max), as after a crash.
+    let planted = [
+        (vm.state_dir.join(format!("{}.999999999-0.intent", vm.uuid())), format!("999999999\ndelete\n{victim}\n")),
+        (vm.state_dir.join(format!("{}.999999999-1.intent", vm.uuid())), format!("999999999\ndelete\n{victim}\nmac {}\n", "0".repeat(64))),
+    ];
+    for (p, text) in &planted {
+        std::fs::write(p, text).unwrap();
+    }
+    // Writable by others, and (when the test runs as root) another user's.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&planted[1].0, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let foreign = vm.state_dir.join(format!("{}.999999999-2.intent", vm.uuid()));
+    std::fs::write(&foreign, &planted[0].1).unwrap();
+    std::os::unix::fs::lchown(&foreign, Some(65534), Some(65534)).ok();
+    std::fs::set_permissions(&planted[0].0, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let c = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("VIRSNAP_VBOXMANAGE", command(&vm.root))
+        .env("VIRSNAP_VBOX_STATE_DIR", &vm.state_dir)
+        .env("VSC_OP", "open")
+        .env_remove("VIRSNAP_VBOX_ROOT")
+        .env_remove("VIRSNAP_CRASH_AT")
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{c:?}");
+    assert_eq!(vm.state(), before, "a planted intent deleted snapshots");
+    let err = String::from_utf8_lossy(&c.stderr);
+    for (p, _) in &planted {
+        assert!(p.exists(), "refused intent {} was not kept", p.display());
+        assert!(err.contains(&format!("refusing the intent journal '{}'", p.display())), "no message for {}: {err}", p.display());
+    }
+    assert!(err.contains("carries no signature") && err.contains("writable by group or others (mode 666)"), "{err}");
+    assert!(foreign.exists());
+    if std::fs::metadata(&foreign).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap() == 65534 {
+        assert!(err.contains("owned by uid 65534, not by this user"), "{err}");
+    }
+    // A well-formed signature under another key: refused too.
+    std::fs::set_permissions(&planted[1].0, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let c2 = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env("VIRSNAP_VBOXMANAGE", command(&vm.root))
+        .env("VIRSNAP_VBOX_STATE_DIR", &vm.state_dir)
+        .env("VSC_OP", "open")
+        .env_remove("VIRSNAP_VBOX_ROOT")
+        .env_remove("VIRSNAP_CRASH_AT")
+        .output()
+        .unwrap();
+    assert!(c2.status.success());
+    assert!(String::from_utf8_lossy(&c2.stderr).contains("signature does not verify"));
+    assert_eq!(vm.state(), before);
+    assert!(vm.state_dir.join("intent.key").exists());
 }
 
 #[test]

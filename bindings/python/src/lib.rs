@@ -458,12 +458,13 @@ impl VirConnect {
         PyList::new(py, t.iter())
     }
 
-    /// The host name (`virConnectGetHostname`: libvirt's `virGetHostname`).
+    /// The host name (`virConnectGetHostname`: the ESX host's DNS name,
+    /// else libvirt's `virGetHostname`).
     /// Since 0.3.
     #[pyo3(name = "getHostname")]
     fn get_hostname(&self, py: Python<'_>) -> PyResult<String> {
-        self.live(py, "virConnectGetHostname")?;
-        call(py, virsnap_core::host::hostname)
+        let c = self.live(py, "virConnectGetHostname")?;
+        call(py, move || virsnap_core::host::hostname_of(&c))
     }
 
     /// The most vCPUs a guest of `type` may have (`virConnectGetMaxVcpus`;

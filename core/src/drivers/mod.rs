@@ -143,10 +143,11 @@ pub trait Driver: Send + Sync {
     fn hypervisor_version(&self) -> Result<u64> {
         Err(Error::no_support("virConnectGetVersion"))
     }
-    /// `virConnectGetHostname` when the driver's host is not this one
-    /// (the remote driver asks its daemon); `None` means this machine's
-    /// name. Since 0.3.
-    fn remote_hostname(&self) -> Option<Result<String>> {
+    /// The host's own name where the driver asks its hypervisor
+    /// (`virConnectGetHostname` of ESX; the remote driver asks its daemon);
+    /// `None`: this machine's name
+    /// ([`crate::host::hostname`]). Since 0.3.
+    fn host_name(&self) -> Option<Result<String>> {
         None
     }
     /// The remote driver behind this connection, if it is one: host-level
@@ -484,6 +485,68 @@ impl ParsedUri {
     pub fn param(&self, key: &str) -> Option<&str> {
         self.query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
+}
+
+/// `uri` as libvirt's `virConnectGetURI` gives it back: `virURIFormat`
+/// of `virURIParse`, i.e. libxml2's `xmlSaveUri` of the parsed parts.
+/// Always `scheme://`; the user (decoded, re-escaped) and `@`; the host
+/// (an IPv6 address in brackets) and a port above 0 when there is a host;
+/// the path decoded and re-escaped; the query as written; the fragment
+/// decoded and re-escaped (`test:/default` gives `test:///default`,
+/// `test:///%64efault#%41` gives `test:///default#A`). A URI that does not
+/// parse is returned as it is. Since 0.3.
+pub fn format_uri(uri: &str) -> String {
+    let Some(parts) = uri_syntax::split(uri) else { return uri.to_owned() };
+    let Some(scheme) = parts.scheme else { return uri.to_owned() };
+    let decoded = |s: &str| percent_decode(s);
+    let mut out = format!("{scheme}://");
+    let host = match parts.host.map(|h| h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h)) {
+        Some(h) => match decoded(h) {
+            Some(h) => h,
+            None => return uri.to_owned(),
+        },
+        None => String::new(),
+    };
+    if let Some(u) = parts.userinfo {
+        let Some(u) = decoded(u) else { return uri.to_owned() };
+        out.push_str(&xml_escape(&u, b";:&=+$,"));
+        out.push('@');
+    }
+    if host.contains(':') {
+        out.push_str(&format!("[{host}]"));
+    } else {
+        out.push_str(&host);
+    }
+    if let Some(p) = parts.port.and_then(|p| p.parse::<u32>().ok()).filter(|p| *p > 0 && !host.is_empty()) {
+        out.push_str(&format!(":{p}"));
+    }
+    let Some(path) = decoded(parts.path) else { return uri.to_owned() };
+    out.push_str(&xml_escape(&path, b"/;@&=+$,"));
+    if let Some(q) = parts.query {
+        out.push('?');
+        out.push_str(q);
+    }
+    if let Some(f) = parts.fragment {
+        let Some(f) = decoded(f) else { return uri.to_owned() };
+        out.push('#');
+        out.push_str(&xml_escape(&f, b";/?:@&=+$,[]"));
+    }
+    out
+}
+
+/// libxml2's escaping in `xmlSaveUri`: RFC 2396 unreserved characters
+/// (ASCII letters, digits, `-_.!~*'()`) and `keep` as they are, every other
+/// byte `%XX` (upper-case hex).
+fn xml_escape(s: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn percent_decode(s: &str) -> Option<String> {

@@ -286,6 +286,10 @@ impl Driver for EsxDriver {
         Ok(a * 1_000_000 + b * 1000 + c)
     }
 
+    fn host_name(&self) -> Option<Result<String>> {
+        Some(self.dns_name())
+    }
+
     fn set_progress(&self, progress: Option<ProgressFn>) {
         if let Ok(mut p) = self.progress.lock() {
             *p = progress;
@@ -466,5 +470,69 @@ impl Driver for EsxDriver {
     }
     fn snapshot_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
         self.snap_delete_all(dom, flags)
+    }
+}
+
+impl EsxDriver {
+    /// The host system this connection works on: the one the vpx:// path
+    /// names, else the (only) host of the ESX server, found as libvirt's
+    /// `esxVI_Context_LookupManagedObjects` does (root folder, datacenter,
+    /// its host folder, compute resource, host).
+    fn host_system(&self) -> Result<MoRef> {
+        if let Some(h) = &self.host {
+            return Ok(h.clone());
+        }
+        let root = self.session.content.root_folder.clone().unwrap_or_else(|| MoRef::new("Folder", "ha-folder-root"));
+        let spec = format!(
+            "{}<objectSet>{}<skip>true</skip>\
+             <selectSet xsi:type=\"TraversalSpec\"><name>folderToChild</name><type>Folder</type><path>childEntity</path><skip>true</skip>\
+             <selectSet><name>folderToChild</name></selectSet><selectSet><name>dcToHostFolder</name></selectSet><selectSet><name>crToHost</name></selectSet></selectSet>\
+             <selectSet xsi:type=\"TraversalSpec\"><name>dcToHostFolder</name><type>Datacenter</type><path>hostFolder</path><skip>true</skip>\
+             <selectSet><name>folderToChild</name></selectSet></selectSet>\
+             <selectSet xsi:type=\"TraversalSpec\"><name>crToHost</name><type>ComputeResource</type><path>host</path><skip>false</skip></selectSet>\
+             </objectSet>",
+            props::prop_spec("HostSystem", &["name"]),
+            root.xml("obj")
+        );
+        props::retrieve(&self.session, &spec)?
+            .into_iter()
+            .find_map(|oc| oc.obj.filter(|o| o.kind == "HostSystem"))
+            .ok_or_else(|| Error::internal(ESX, "Could not retrieve the HostSystem object"))
+    }
+
+    /// `virConnectGetHostname` as libvirt's `esxConnectGetHostname`: the
+    /// host system's `config.network.dnsConfig` `hostName`, followed by
+    /// `.domainName` when that is set and not empty. Since 0.3.
+    fn dns_name(&self) -> Result<String> {
+        const HOST: &str = "config.network.dnsConfig.hostName";
+        const DOMAIN: &str = "config.network.dnsConfig.domainName";
+        let oc = props::read(&self.session, &self.host_system()?, &[HOST, DOMAIN])?;
+        dns_name(oc.text(HOST), oc.text(DOMAIN))
+    }
+}
+
+/// `hostName[.domainName]`, libvirt's error for a missing host name.
+fn dns_name(host: Option<&str>, domain: Option<&str>) -> Result<String> {
+    let host = host.filter(|h| !h.is_empty()).ok_or_else(|| Error::internal(ESX, "Missing or empty 'hostName' property"))?;
+    Ok(match domain.filter(|d| !d.is_empty()) {
+        Some(d) => format!("{host}.{d}"),
+        None => host.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod host_name_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::dns_name;
+
+    #[test]
+    fn host_and_domain_as_libvirt_joins_them() {
+        assert_eq!(dns_name(Some("esx1"), Some("example.com")).unwrap(), "esx1.example.com");
+        assert_eq!(dns_name(Some("esx1"), Some("")).unwrap(), "esx1");
+        assert_eq!(dns_name(Some("esx1"), None).unwrap(), "esx1");
+        for h in [None, Some("")] {
+            let e = dns_name(h, Some("example.com")).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (crate::error::ErrorCode::InternalError, "internal error: Missing or empty 'hostName' property"));
+        }
     }
 }

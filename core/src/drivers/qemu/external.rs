@@ -76,7 +76,7 @@ struct ExtDisk {
     overlay: PathBuf,
 }
 
-fn canon(p: &Path) -> PathBuf {
+pub(super) fn canon(p: &Path) -> PathBuf {
     fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
@@ -361,7 +361,7 @@ impl QemuDriver {
 
     /// Active block-commit of disk `target`'s top layers into `base` while
     /// the guest runs; returns once QEMU has switched to `base`.
-    fn block_commit(&self, name: &str, target: &str, base: &Path) -> Result<()> {
+    pub(super) fn block_commit(&self, name: &str, target: &str, base: &Path) -> Result<()> {
         let mut q = self.qmp(name)?;
         let job = format!("commit-{target}");
         q.execute(

@@ -944,6 +944,24 @@ impl QemuDriver {
             }
         };
         let uuid = def.uuid.to_string();
+        if done && kind == CreateKind::External && running {
+            // Killed after the live definition was written, before the
+            // persistent one: it takes the overlays too (as the create would).
+            if let (Some(i), Some(mut p)) = (&intent, self.persistent_def(name)?) {
+                let mut changed = false;
+                for d in i.disks.iter().filter(|d| d.snapshot == Location::External) {
+                    let (Some(ov), Some(x)) = (d.source_path().map(PathBuf::from), p.disks.iter_mut().find(|x| x.target == d.name)) else { continue };
+                    if x.source != ov && made_overlay_of(&ov, &x.source) {
+                        x.source = ov;
+                        x.format = "qcow2".into();
+                        changed = true;
+                    }
+                }
+                if changed {
+                    self.save_config(&p)?;
+                }
+            }
+        }
         if done {
             let old = tree.current().map(str::to_owned).filter(|c| c != snap);
             let mut batch = Vec::new();
@@ -967,13 +985,27 @@ impl QemuDriver {
             CreateKind::External => {
                 let pers = self.persistent_def(name)?;
                 let live = if running { self.live_def(name) } else { None };
+                // A running guest QEMU already switched to an overlay of
+                // this create (the crash came before the definitions were
+                // written) is pivoted back first: the overlay's writes are
+                // committed into the disk's source, then it is unused.
+                if running {
+                    if let Some(i) = &intent {
+                        if let Err(e) = self.unswitch_guest(name, live.as_ref().unwrap_or(def), i) {
+                            eprintln!("virsnap: qemu: cannot switch '{name}' back from the overlays of the interrupted create of '{snap}' (retried on the next load): {}", e.message);
+                            // Kept on disk for the retry, not listed meanwhile.
+                            let _ = tree.remove(snap);
+                            return Ok(Some(tag.clone()));
+                        }
+                    }
+                }
                 let in_use = |p: &str| pers.iter().chain(live.iter()).any(|d| d.disks.iter().any(|x| x.source.to_str() == Some(p)));
                 for d in intent.iter().flat_map(|i| i.disks.iter()).filter(|d| d.snapshot == Location::External) {
                     if let Some(p) = d.source_path().filter(|p| !in_use(p) && std::path::Path::new(p).exists()) {
                         // The path comes from metadata read back from disk:
                         // remove only what this create made, a qcow2
                         // overlay (a regular file) on the disk's source.
-                        let base = pers.as_ref().and_then(|x| x.disk(&d.name)).map(|x| x.source.clone());
+                        let base = pers.as_ref().or(live.as_ref()).and_then(|x| x.disk(&d.name)).map(|x| x.source.clone());
                         if !base.is_some_and(|b| made_overlay_of(std::path::Path::new(p), &b)) {
                             eprintln!("virsnap: qemu: not removing '{p}' for the interrupted create of '{snap}': not an overlay of disk {}", d.name);
                             continue;
@@ -1031,6 +1063,7 @@ impl QemuDriver {
                         created.push(path.clone());
                     }
                     q.execute("blockdev-snapshot-sync", Some(args))?;
+                    crash_point("qemu-create-external-after-disk");
                 } else if !reuse {
                     img::create_overlay(&path, &dd.source, &dd.format)?;
                     created.push(path.clone());
@@ -1045,11 +1078,29 @@ impl QemuDriver {
                 for p in created {
                     let _ = fs::remove_file(p);
                 }
+            } else {
+                // QEMU failed on a later disk: the guest runs on the
+                // overlays of the earlier ones. Switched back first (their
+                // writes committed), then those overlays go; if the switch
+                // back fails they stay (QEMU may still use them).
+                match self.unswitch_guest(&domdef.name, domdef, def) {
+                    Ok(()) => {
+                        for (p, d) in created.iter().zip(def.disks.iter().filter(|d| d.snapshot == Location::External)) {
+                            if domdef.disk(&d.name).is_some_and(|b| made_overlay_of(p, &b.source)) {
+                                if let Err(re) = fs::remove_file(p) {
+                                    eprintln!("virsnap: qemu: cannot remove '{}' of the failed create: {re}", p.display());
+                                }
+                            }
+                        }
+                    }
+                    Err(u) => eprintln!("virsnap: qemu: cannot switch '{}' back from the overlays of the failed create: {}", domdef.name, u.message),
+                }
             }
             return Err(e);
         }
         if active {
             self.save_live(&newdef)?;
+            crash_point("qemu-create-external-after-live");
         }
         if let Some(mut p) = self.persistent_def(&domdef.name)? {
             for d in &mut p.disks {
@@ -1392,6 +1443,42 @@ impl QemuDriver {
 
 /// True when `p` is a regular file (not a link) holding a qcow2 image
 /// whose backing file is `base`: an overlay a create made on that disk.
+impl QemuDriver {
+    /// Switches the running guest `name` back from every overlay of the
+    /// interrupted external create `intent` QEMU uses: the disk's file in
+    /// QEMU is the intent's overlay, an overlay (made by us) of the disk's
+    /// source in `base_def`. An active block-commit into that source
+    /// pivots QEMU back (the guest's writes since are kept). Since 0.2.
+    fn unswitch_guest(&self, name: &str, base_def: &DomainDef, intent: &SnapshotDef) -> Result<()> {
+        let blocks = self.qmp(name)?.execute("query-block", None)?;
+        let file_of = |target: &str| {
+            blocks
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|b| b.get("device").and_then(super::json::Json::as_str) == Some(format!("drive-{target}").as_str()))
+                .and_then(|b| b.get("inserted"))
+                .and_then(|i| i.get("file"))
+                .and_then(super::json::Json::as_str)
+                .map(PathBuf::from)
+        };
+        for d in intent.disks.iter().filter(|d| d.snapshot == Location::External) {
+            let (Some(overlay), Some(base)) = (d.source_path().map(PathBuf::from), base_def.disk(&d.name).map(|x| x.source.clone())) else {
+                continue;
+            };
+            let Some(file) = file_of(&d.name) else { continue };
+            if super::external::canon(&file) == super::external::canon(&base) || super::external::canon(&file) != super::external::canon(&overlay) {
+                continue;
+            }
+            if !made_overlay_of(&overlay, &base) {
+                return Err(Error::op_failed(DOM, format!("disk {} runs on '{}', which is not an overlay of '{}'", d.name, overlay.display(), base.display())));
+            }
+            self.block_commit(name, &d.name, &base)?;
+        }
+        Ok(())
+    }
+}
+
 fn made_overlay_of(p: &std::path::Path, base: &std::path::Path) -> bool {
     let regular = fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
     regular && img::chain(p).is_ok_and(|c| c.len() >= 2 && c[0].format == "qcow2" && c[1].path == base)

@@ -276,7 +276,7 @@ impl Driver for RemoteDriver {
     fn hypervisor_version(&self) -> Result<u64> {
         Dec::new(&self.call(procs::CONNECT_GET_VERSION, &Enc::new())?).u64()
     }
-    fn remote_hostname(&self) -> Option<Result<String>> {
+    fn host_name(&self) -> Option<Result<String>> {
         Some(self.hostname())
     }
     fn list_domains(&self) -> Result<Vec<DomainRef>> {

@@ -11,15 +11,28 @@
 //!
 //! `DIR/MACHINE-UUID.PID-N.intent` (DIR as for REDEFINE's journal) holds the
 //! owner's pid, then `rename`, the placeholder and the final name, or
-//! `delete` and the UUIDs still to delete, in order. It is written before
-//! the first VBoxManage call and removed after the last; [`recover`] (run
-//! when `vbox:///session` is opened) finishes the operation of an owner
-//! that is gone.
+//! `delete` and the UUIDs still to delete, in order, then `mac` and an
+//! HMAC-SHA256 of the machine's UUID and all that text under the per-user
+//! key `DIR/intent.key` (32 random bytes, mode 0600, created once). It is
+//! written before the first VBoxManage call and removed after the last;
+//! [`recover`] (run when `vbox:///session` is opened) finishes the
+//! operation of an owner that is gone.
+//!
+//! Only an intent this user's virsnap wrote is carried out: a file that
+//! is not a regular file owned by this user and writable by no one else,
+//! or whose HMAC does not verify (planted, copied from another machine or
+//! for another machine, edited), is refused and kept, with a message on
+//! stderr naming it: it must not make us delete snapshots. Since 0.2.
 
-use std::path::PathBuf;
+use std::fs::OpenOptions;
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+
+use ring::hmac;
 
 use crate::drivers::DomainRef;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::names::validate_snapshot_name;
 use crate::store::crash_point;
 use crate::uuid::Uuid;
@@ -46,6 +59,156 @@ pub enum Plan {
 
 /// Largest intent file read back.
 const INTENT_BYTES: u64 = 1024 * 1024;
+
+/// The signing key's file name in the journal directory.
+const KEY_FILE: &str = "intent.key";
+/// Length of the signing key.
+const KEY_BYTES: u64 = 32;
+
+/// Why an intent file (or the key) is not accepted as this user's own.
+#[derive(Debug, thiserror::Error)]
+enum Untrusted {
+    #[error("cannot read it: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("it is not a regular file")]
+    NotRegular,
+    #[error("it is owned by uid {0}, not by this user")]
+    Owner(u32),
+    #[error("it is writable by group or others (mode {0:o})")]
+    Mode(u32),
+    #[error("it is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("the signing key {0} is missing or not this user's own")]
+    NoKey(String),
+    #[error("it carries no signature")]
+    Unsigned,
+    #[error("its signature does not verify (not written by this user's virsnap for this machine)")]
+    BadSignature,
+    #[error("it is not UTF-8 text")]
+    NotText,
+}
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Reads `path` (not through a symlink, bounded by `cap`) when it is a
+/// regular file with one link, owned by this user and writable by no one
+/// else; `private` also refuses group/other read access.
+fn read_own(path: &Path, cap: u64, private: bool) -> std::result::Result<Vec<u8>, Untrusted> {
+    let f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).open(path)?;
+    let m = f.metadata()?;
+    if !m.file_type().is_file() || m.nlink() != 1 {
+        return Err(Untrusted::NotRegular);
+    }
+    if m.uid() != euid() {
+        return Err(Untrusted::Owner(m.uid()));
+    }
+    let forbidden = if private { 0o077 } else { 0o022 };
+    if m.mode() & forbidden != 0 {
+        return Err(Untrusted::Mode(m.mode() & 0o7777));
+    }
+    let mut buf = Vec::new();
+    f.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
+    if buf.len() as u64 > cap {
+        return Err(Untrusted::TooLarge(cap));
+    }
+    Ok(buf)
+}
+
+/// The key of `dir`, if it exists and is this user's private 32 bytes.
+fn read_key(dir: &Path) -> std::result::Result<hmac::Key, Untrusted> {
+    let b = read_own(&dir.join(KEY_FILE), KEY_BYTES, true)?;
+    if b.len() as u64 != KEY_BYTES {
+        return Err(Untrusted::TooLarge(KEY_BYTES));
+    }
+    Ok(hmac::Key::new(hmac::HMAC_SHA256, &b))
+}
+
+/// The key of `dir`, created when there is none: written to a new private
+/// temporary file (fsynced) and hard-linked into place, so that a key is
+/// never overwritten or seen half-written by a concurrent process.
+fn key_for_writing(dir: &Path) -> Result<hmac::Key> {
+    let path = dir.join(KEY_FILE);
+    let refused = |e: Untrusted| Error::internal(super::V, format!("cannot use the intent signing key {}: {e}", path.display()));
+    match read_key(dir) {
+        Ok(k) => return Ok(k),
+        Err(Untrusted::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(refused(e)),
+    }
+    let mut bytes = [0u8; KEY_BYTES as usize];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| Error::internal(super::V, "cannot generate the intent signing key: no system randomness"))?;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The name of fsio's temporary files: a crash leaves it to remove_stale_tmp_in.
+    let tmp = dir.join(format!("{KEY_FILE}.virsnap-tmp-{}-{n}", std::process::id()));
+    let sys = |what: &str, e: &std::io::Error| Error::system(super::V, format!("cannot {what} {}", path.display()), e);
+    let linked = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, &path)
+    })();
+    let removed = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        // Another process created it first: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(sys("create", &e)),
+    }
+    removed.map_err(|e| sys("create (removing the temporary file of)", &e))?;
+    crate::fsio::sync_dir(dir).map_err(|e| sys("create", &e))?;
+    read_key(dir).map_err(refused)
+}
+
+/// What is signed: a version tag, the machine and the file's text.
+fn signed_text(machine: &Uuid, body: &str) -> String {
+    format!("virsnap vbox intent 1\n{machine}\n{body}")
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// The text of an intent file for `machine`, signed.
+fn seal(key: &hmac::Key, machine: &Uuid, body: &str) -> String {
+    let tag = hmac::sign(key, signed_text(machine, body).as_bytes());
+    format!("{body}mac {}\n", hex(tag.as_ref()))
+}
+
+/// The signed text of an intent file read back (pid line and plan), when
+/// its last line is a `mac` that verifies for `machine` under `key`.
+fn unseal<'a>(key: &hmac::Key, machine: &Uuid, text: &'a str) -> std::result::Result<&'a str, Untrusted> {
+    let trimmed = text.strip_suffix('\n').ok_or(Untrusted::Unsigned)?;
+    let (body, last) = match trimmed.rfind('\n') {
+        Some(i) => (&text[..=i], &trimmed[i + 1..]),
+        None => ("", trimmed),
+    };
+    let mac = last.strip_prefix("mac ").and_then(unhex).ok_or(Untrusted::Unsigned)?;
+    hmac::verify(key, signed_text(machine, body).as_bytes(), &mac).map_err(|_| Untrusted::BadSignature)?;
+    Ok(body)
+}
+
+/// Reads the intent at `path` for `machine` if this user's virsnap wrote it.
+fn read_trusted(dir: &Path, path: &Path, machine: &Uuid) -> std::result::Result<String, Untrusted> {
+    let raw = read_own(path, INTENT_BYTES, false)?;
+    let text = String::from_utf8(raw).map_err(|_| Untrusted::NotText)?;
+    let key = read_key(dir).map_err(|_| Untrusted::NoKey(dir.join(KEY_FILE).display().to_string()))?;
+    unseal(&key, machine, &text).map(str::to_owned)
+}
 
 /// One file per operation: threads of one process may run several at once.
 fn path_for(machine: &Uuid) -> PathBuf {
@@ -91,8 +254,9 @@ impl Intent {
         let dir = journal_dir();
         std::fs::create_dir_all(&dir)
             .map_err(|e| crate::error::Error::system(super::V, format!("cannot create {}", dir.display()), &e))?;
+        let key = key_for_writing(&dir)?;
         let path = path_for(machine);
-        write_atomic(&path, &format!("{}\n{}", std::process::id(), plan.to_text()))?;
+        write_atomic(&path, &seal(&key, machine, &format!("{}\n{}", std::process::id(), plan.to_text())))?;
         crash_point("vbox-after-intent");
         Ok(Self { path })
     }
@@ -150,7 +314,16 @@ pub fn recover(drv: &VboxDriver) -> Vec<Uuid> {
         let Some(machine) = p.file_name().and_then(|s| s.to_str()).and_then(|s| s.split('.').next()).and_then(Uuid::parse) else {
             continue;
         };
-        let Ok(text) = crate::fsio::read_regular_string(&p, INTENT_BYTES) else { continue };
+        let text = match read_trusted(&dir, &p, &machine) {
+            Ok(t) => t,
+            Err(Untrusted::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                // Never act on what this user's virsnap did not write; kept
+                // for whoever looks into it (the message names it).
+                eprintln!("virsnap: vbox: refusing the intent journal '{}': {e}; nothing done for machine {machine} (file kept)", p.display());
+                continue;
+            }
+        };
         let mut lines = text.lines();
         // An operation still running (this process or another) owns it.
         if let Some(pid) = lines.next().and_then(|l| l.trim().parse::<u32>().ok()) {
@@ -202,5 +375,21 @@ mod tests {
         for bad in ["rename\nreal-snapshot\n-a\n".to_owned(), format!("rename\n{ph}\na/b\n"), format!("rename\n{ph}\n-a\nextra\n"), format!("rename\n{ph}\n")] {
             assert_eq!(Plan::parse(bad.lines()), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_our_signature_opens_an_intent() {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &[7u8; 32]);
+        let other = hmac::Key::new(hmac::HMAC_SHA256, &[8u8; 32]);
+        let (m, n) = (Uuid::generate(), Uuid::generate());
+        let body = format!("12\n{}", Plan::Delete(vec![Uuid::generate()]).to_text());
+        let sealed = seal(&key, &m, &body);
+        assert_eq!(unseal(&key, &m, &sealed).unwrap(), body);
+        // Another key, another machine, an edit, no signature: refused.
+        assert!(matches!(unseal(&other, &m, &sealed), Err(Untrusted::BadSignature)));
+        assert!(matches!(unseal(&key, &n, &sealed), Err(Untrusted::BadSignature)));
+        assert!(matches!(unseal(&key, &m, &sealed.replacen("12", "13", 1)), Err(Untrusted::BadSignature)));
+        assert!(matches!(unseal(&key, &m, &body), Err(Untrusted::Unsigned)));
+        assert!(matches!(unseal(&key, &m, ""), Err(Untrusted::Unsigned)));
     }
 }
