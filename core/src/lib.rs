@@ -22,8 +22,10 @@ pub mod qcow2;
 pub mod store;
 pub mod time;
 pub mod tree;
+pub mod usage;
 pub mod uuid;
 pub mod xml;
 
 pub use connect::{Connection, Domain, Snapshot};
 pub use error::{Error, ErrorCode, ErrorDomain, Result};
+pub use usage::SnapshotUsage;

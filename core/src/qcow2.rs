@@ -289,7 +289,7 @@ fn read_snapshot_table(src: &(impl Source + ?Sized), h: &Header) -> R<Vec<SnapEn
     if h.nb_snapshots == 0 {
         return Ok(Vec::new());
     }
-    if h.snapshots_offset % h.cs() != 0 {
+    if !h.snapshots_offset.is_multiple_of(h.cs()) {
         return Err(Qcow2Error::Corrupt("snapshot table offset not cluster aligned".into()));
     }
     // The table's length is not stored: read it in growing chunks, up to
@@ -428,7 +428,7 @@ pub fn usage(src: &(impl Source + ?Sized)) -> R<ImageUsage> {
         if size == 0 {
             continue;
         }
-        if off % cs != 0 {
+        if !off.is_multiple_of(cs) {
             return Err(Qcow2Error::Corrupt(format!("L1 table offset {off:#x} not cluster aligned")));
         }
         let bytes = size.checked_mul(8).ok_or_else(|| Qcow2Error::Corrupt("L1 size".into()))?;
@@ -447,7 +447,7 @@ pub fn usage(src: &(impl Source + ?Sized)) -> R<ImageUsage> {
             if l2 == 0 {
                 continue;
             }
-            if l2 % cs != 0 {
+            if !l2.is_multiple_of(cs) {
                 return Err(Qcow2Error::Corrupt(format!("L2 table offset {l2:#x} not cluster aligned")));
             }
             cl.mark(l2, owner, 1, POS_L2 | idx as u64, "L2 table")?;
@@ -493,7 +493,7 @@ pub fn usage(src: &(impl Source + ?Sized)) -> R<ImageUsage> {
             if off == 0 {
                 continue;
             }
-            if off % cs != 0 {
+            if !off.is_multiple_of(cs) {
                 return Err(Qcow2Error::Corrupt(format!("data cluster offset {off:#x} not cluster aligned")));
             }
             cl.mark(off, u.owner, u.mult, guest, "data cluster")?;
@@ -506,8 +506,7 @@ pub fn usage(src: &(impl Source + ?Sized)) -> R<ImageUsage> {
     let dirty = h.incompat & INCOMPAT_DIRTY != 0;
     let mut exclusive = vec![0u64; l1s.len() + 2];
     let mut reclaim = vec![0u64; l1s.len() + 2];
-    for i in 0..n {
-        let o = cl.owner[i];
+    for (i, &o) in cl.owner.iter().enumerate() {
         if o == 0 || o == MULTI {
             continue;
         }
@@ -556,7 +555,7 @@ pub fn usage(src: &(impl Source + ?Sized)) -> R<ImageUsage> {
 fn read_refcounts(src: &(impl Source + ?Sized), h: &Header, n: usize) -> R<Vec<u64>> {
     let cs = h.cs();
     let mut rc = vec![0u64; n];
-    if h.reftable_offset % cs != 0 {
+    if !h.reftable_offset.is_multiple_of(cs) {
         return Err(Qcow2Error::Corrupt("refcount table offset not cluster aligned".into()));
     }
     let bytes = h.reftable_clusters.checked_mul(cs).ok_or_else(|| Qcow2Error::Corrupt("refcount table size".into()))?;
@@ -573,7 +572,7 @@ fn read_refcounts(src: &(impl Source + ?Sized), h: &Header, n: usize) -> R<Vec<u
         if off == 0 {
             continue;
         }
-        if off % cs != 0 {
+        if !off.is_multiple_of(cs) {
             return Err(Qcow2Error::Corrupt(format!("refcount block offset {off:#x} not cluster aligned")));
         }
         in_file(src, off, cs, "refcount block")?;

@@ -131,3 +131,81 @@ fn corrupted_images_fail_cleanly() {
         let _ = qcow2::usage(&bytes[..len.min(bytes.len())]);
     }
 }
+
+/// Through the driver: snapshots made with the API (shut-off domain), then
+/// usage of each while the guest runs (the image open read-write by QEMU),
+/// a running snapshot with its VM state, an external disk-only snapshot's
+/// overlay, and the unknown fields a driver cannot know.
+#[test]
+#[cfg_attr(any(virsnap_no_qemu, virsnap_no_qemu_io), ignore = "needs qemu-system-x86_64, qemu-img and qemu-io")]
+fn domain_usage_through_the_driver() {
+    if skip() {
+        return;
+    }
+    use virsnap_core::flags::create;
+    let root = Root::new("usage-driver");
+    let img = root.image("vm.qcow2");
+    let conn = root.conn();
+    let dom = conn.define_xml(&Root::domain_xml("u", &img), 0).unwrap();
+    write8(&img, 1);
+    dom.snapshot_create_xml("<domainsnapshot><name>a</name></domainsnapshot>", 0).unwrap();
+    write8(&img, 2);
+    dom.snapshot_create_xml("<domainsnapshot><name>b</name></domainsnapshot>", 0).unwrap();
+    write8(&img, 3);
+
+    dom.create(0).unwrap();
+    let rows = dom.snapshot_usage(0).unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, dom.snapshot_list_names(0).unwrap());
+    for r in &rows {
+        let rb = r.reclaimable_bytes.unwrap();
+        assert!((8 * MIB..=8 * MIB + 4 * 65536).contains(&rb), "{r:?}");
+        assert_eq!(r.vm_state_bytes, Some(0), "{r:?}");
+        assert_eq!(r.overlay_bytes, None, "{r:?}");
+    }
+    // One snapshot by handle gives the same row.
+    let b = dom.snapshot_lookup_by_name("b", 0).unwrap();
+    assert_eq!(&b.usage(0).unwrap(), rows.iter().find(|r| r.name == "b").unwrap());
+    // Flags: none are defined.
+    let e = b.usage(1).unwrap_err();
+    assert_eq!(e.code, virsnap_core::ErrorCode::InvalidArg, "{e}");
+
+    // A running snapshot saves the VM state inside the image.
+    dom.snapshot_create_xml("<domainsnapshot><name>live</name></domainsnapshot>", 0).unwrap();
+    let live = dom.snapshot_lookup_by_name("live", 0).unwrap().usage(0).unwrap();
+    let vm = live.vm_state_bytes.unwrap();
+    assert!(vm > 0, "{live:?}");
+    // Its VM state clusters are its own: deleting it frees at least them.
+    assert!(live.reclaimable_bytes.unwrap() >= vm, "{live:?}");
+    dom.destroy(0).unwrap();
+    // Shut off, the API's delete frees exactly what is reported for it.
+    let snap = dom.snapshot_lookup_by_name("live", 0).unwrap();
+    let r = snap.usage(0).unwrap().reclaimable_bytes.unwrap();
+    let before = host_clusters_in_use(&img, 65536);
+    snap.delete(0).unwrap();
+    assert_eq!((before - host_clusters_in_use(&img, 65536)) * 65536, r);
+
+    // External disk-only: the overlay's allocated bytes; what its delete
+    // would free is not known (never guessed).
+    dom.snapshot_create_xml("<domainsnapshot><name>ext</name></domainsnapshot>", create::DISK_ONLY).unwrap();
+    let ext = dom.snapshot_lookup_by_name("ext", 0).unwrap().usage(0).unwrap();
+    assert_eq!(ext.reclaimable_bytes, None, "{ext:?}");
+    assert_eq!(ext.vm_state_bytes, Some(0), "{ext:?}");
+    assert!(ext.overlay_bytes.unwrap() > 0, "{ext:?}");
+
+    // A missing snapshot.
+    let e = dom.snapshot_lookup_by_name("nope", 0).map(|_| ()).unwrap_err();
+    assert_eq!(e.code, virsnap_core::ErrorCode::NoDomainSnapshot);
+}
+
+/// The test driver has no disks: every row is there, every number unknown.
+#[test]
+fn test_driver_rows_are_unknown() {
+    let conn = virsnap_core::Connection::open(Some("test:///default")).unwrap();
+    let dom = conn.lookup_by_name("test").unwrap();
+    dom.snapshot_create_xml("<domainsnapshot><name>t1</name></domainsnapshot>", 0).unwrap();
+    let rows = dom.snapshot_usage(0).unwrap();
+    assert_eq!(rows, vec![virsnap_core::SnapshotUsage::unknown("t1")]);
+    let e = dom.snapshot_usage(4).unwrap_err();
+    assert!(e.to_string().contains("unsupported flags (0x4)"), "{e}");
+}

@@ -212,11 +212,11 @@ pub(super) fn tag_of(def: &SnapshotDef) -> String {
 }
 
 /// Disks that carry internal snapshots: writable qcow2.
-fn internal_disks(def: &DomainDef) -> Vec<&super::domxml::Disk> {
+pub(super) fn internal_disks(def: &DomainDef) -> Vec<&super::domxml::Disk> {
     def.disks.iter().filter(|d| d.format == "qcow2" && !d.readonly && d.snapshot != Location::No).collect()
 }
 
-fn has_internal(def: &SnapshotDef) -> bool {
+pub(super) fn has_internal(def: &SnapshotDef) -> bool {
     def.memory == Location::Internal || def.disks.iter().any(|d| d.snapshot == Location::Internal)
 }
 
