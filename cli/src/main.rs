@@ -14,6 +14,7 @@ mod parse;
 mod rawbytes;
 mod shell;
 mod snapshot;
+mod usage;
 mod util;
 mod xpath;
 

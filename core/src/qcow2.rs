@@ -595,6 +595,27 @@ fn read_refcounts(src: &(impl Source + ?Sized), h: &Header, n: usize) -> R<Vec<u
     Ok(rc)
 }
 
+/// The backing file name recorded in the header (as written, possibly
+/// relative to the image's directory); `None` when there is none. Since 0.2.
+pub fn backing_file(src: &(impl Source + ?Sized)) -> R<Option<String>> {
+    let mut h = [0u8; 20];
+    if src.len() < 20 {
+        return Err(Qcow2Error::NotQcow2);
+    }
+    src.read_exact_at(&mut h, 0)?;
+    if &h[0..4] != b"QFI\xfb" {
+        return Err(Qcow2Error::NotQcow2);
+    }
+    let off = be64(&h, 8);
+    let len = u64::from(be32(&h, 16));
+    if off == 0 || len == 0 {
+        return Ok(None);
+    }
+    // qemu's limit on the name's length.
+    let name = read_vec(src, off, len, 1023, "backing file name")?;
+    String::from_utf8(name).map(Some).map_err(|_| Qcow2Error::Corrupt("backing file name is not UTF-8".into()))
+}
+
 /// [`usage`] of the image file at `path`. Since 0.2.
 pub fn usage_of(path: &Path) -> R<ImageUsage> {
     usage(&ImageFile::open(path)?)

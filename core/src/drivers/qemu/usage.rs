@@ -37,9 +37,20 @@ fn allocated(path: &Path) -> Option<u64> {
     md.file_type().is_file().then(|| md.blocks() * 512)
 }
 
-/// Per internal disk: its snapshots' usage by tag, `None` when the image's
-/// layout is one the reader does not account.
-type Images = Vec<Option<HashMap<String, qcow2::SnapshotUsage>>>;
+/// One image of an internal disk's chain.
+struct Image {
+    /// The disk's own (top) image, where a delete removes the tag; a tag in
+    /// a backing image stays there (the driver never writes a backing file).
+    top: bool,
+    /// Its snapshots' usage by tag; `None` when the image's layout is one
+    /// the reader does not account.
+    by_tag: Option<HashMap<String, qcow2::SnapshotUsage>>,
+}
+
+type Images = Vec<Image>;
+
+/// Deepest backing chain followed.
+const MAX_CHAIN: usize = 64;
 
 /// Bound on QEMU's flush of one disk.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -61,23 +72,38 @@ impl QemuDriver {
         }
         let mut images = Vec::with_capacity(disks.len());
         for disk in disks {
-            match qcow2::usage_of(&disk.source) {
-                Ok(u) => {
-                    let mut by_tag = HashMap::with_capacity(u.snapshots.len());
-                    for s in u.snapshots {
-                        // qemu finds a tag's first entry; keep that one.
-                        by_tag.entry(s.tag.clone()).or_insert(s);
+            // The disk, then its backing chain (where internal snapshots
+            // taken before an external one stay, read-only).
+            let mut path = disk.source.clone();
+            for depth in 0..MAX_CHAIN {
+                let top = depth == 0;
+                let file = match qcow2::ImageFile::open(&path) {
+                    Ok(f) => f,
+                    Err(_) if !top => break,
+                    Err(e) => return Err(Error::system(DOM, format!("cannot open '{}'", path.display()), &e)),
+                };
+                match qcow2::usage(&file) {
+                    Ok(u) => {
+                        let mut by_tag = HashMap::with_capacity(u.snapshots.len());
+                        for s in u.snapshots {
+                            // qemu finds a tag's first entry; keep that one.
+                            by_tag.entry(s.tag.clone()).or_insert(s);
+                        }
+                        images.push(Image { top, by_tag: Some(by_tag) });
                     }
-                    images.push(Some(by_tag));
+                    Err(Qcow2Error::NotQcow2) if !top => break,
+                    // A layout this reader does not account: unknown.
+                    Err(Qcow2Error::Unsupported(_) | Qcow2Error::TooLarge(_)) => images.push(Image { top, by_tag: None }),
+                    Err(e) => {
+                        return Err(Error::op_failed(
+                            DOM,
+                            format!("cannot read the snapshots' disk usage of '{}': {e}", path.display()),
+                        ))
+                    }
                 }
-                // A layout this reader does not account: unknown.
-                Err(Qcow2Error::Unsupported(_) | Qcow2Error::TooLarge(_)) => images.push(None),
-                Err(e) => {
-                    return Err(Error::op_failed(
-                        DOM,
-                        format!("cannot read the snapshots' disk usage of '{}': {e}", disk.source.display()),
-                    ))
-                }
+                let Ok(Some(next)) = qcow2::backing_file(&file) else { break };
+                let next = std::path::PathBuf::from(next);
+                path = if next.is_absolute() { next } else { path.parent().map_or(next.clone(), |d| d.join(&next)) };
             }
         }
         Ok(images)
@@ -140,7 +166,7 @@ impl QemuDriver {
                 acc.shared_bytes = Some(0);
                 let mut found = false;
                 for img in &images {
-                    let Some(by_tag) = img else {
+                    let Some(by_tag) = &img.by_tag else {
                         acc = SnapshotUsage::unknown(p.name.clone());
                         found = true;
                         break;
@@ -149,7 +175,8 @@ impl QemuDriver {
                         found = true;
                         acc.add(&SnapshotUsage {
                             name: String::new(),
-                            reclaimable_bytes: s.reclaimable_bytes,
+                            // Deleting the snapshot leaves a backing image's tag.
+                            reclaimable_bytes: if img.top { s.reclaimable_bytes } else { Some(0) },
                             vm_state_bytes: Some(s.vm_state_bytes),
                             exclusive_bytes: Some(s.exclusive_bytes),
                             shared_bytes: s.shared_bytes,
