@@ -29,6 +29,7 @@ pub mod handles;
 pub mod qemu;
 pub mod types;
 pub mod unsupported;
+pub mod usage;
 
 #[cfg(test)]
 mod tests;
