@@ -55,6 +55,7 @@ mod snapshots;
 pub mod soap;
 pub mod task;
 pub mod tree;
+mod usage;
 pub mod vm;
 
 use session::Session;
@@ -436,6 +437,10 @@ impl Driver for EsxDriver {
 
     fn snapshot_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
         self.snap_rename(dom, name, new_name, flags)
+    }
+
+    fn snapshot_usage(&self, dom: &DomainRef, name: Option<&str>, flags: u32) -> Result<Vec<crate::usage::SnapshotUsage>> {
+        self.snap_usage(dom, name, flags)
     }
 
     fn snapshot_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
