@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -32,33 +33,45 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 class Qmp:
     def __init__(self, img):
+        # QMP on a socket: HMP qemu-io prints to QEMU's stdout.
+        self.sock_path = img + ".qmp"
         self.p = subprocess.Popen(
             ["qemu-system-x86_64", "-machine", "none", "-nodefaults", "-display", "none",
-             "-drive", f"file={img},format=qcow2,if=none,id=d0", "-qmp", "stdio"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             "-drive", f"file={img},format=qcow2,if=none,id=d0",
+             "-qmp", f"unix:{self.sock_path},server=on,wait=on"],
+            stdout=subprocess.DEVNULL)
+        for _ in range(600):
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.sock_path)
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.f = s.makefile("rw")
         self.read()  # greeting
         self.cmd("qmp_capabilities")
 
     def read(self):
         while True:
-            line = self.p.stdout.readline()
+            line = self.f.readline()
             if not line:
                 raise RuntimeError("QEMU went away")
             msg = json.loads(line)
             if "event" not in msg:
                 return msg
 
-    def cmd(self, name, **args):
-        self.p.stdin.write(json.dumps({"execute": name, "arguments": args}) + "\n")
-        self.p.stdin.flush()
+    def cmd(self, command, **args):
+        self.f.write(json.dumps({"execute": command, "arguments": args}) + "\n")
+        self.f.flush()
         r = self.read()
         if "error" in r:
-            raise RuntimeError(f"{name}: {r['error']}")
+            raise RuntimeError(f"{command}: {r['error']}")
         return r["return"]
 
     def hmp(self, line):
         out = self.cmd("human-monitor-command", **{"command-line": line})
-        if out.strip():
+        # qemu-io prints to QEMU's stdout; the reply carries only errors.
+        if "rror" in out or "ailed" in out:
             raise RuntimeError(f"{line}: {out}")
 
     def close(self):
@@ -69,6 +82,13 @@ class Qmp:
 def build_image(img, n):
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", img, "4G"], check=True)
     q = Qmp(img)
+    try:
+        fill(q, n)
+    finally:
+        q.close()
+
+
+def fill(q, n):
     for k in range(8):
         q.hmp(f'qemu-io d0 "write -P {k + 1} {k * 512}M 128M"')
     for i in range(n):
@@ -76,7 +96,6 @@ def build_image(img, n):
         off = (i % 8) * (512 << 20) + ((i * 7919) % 2048) * 65536
         q.hmp(f'qemu-io d0 "write -P {(i % 250) + 1} {off} 64k"')
         q.cmd("blockdev-snapshot-internal-sync", device="d0", name=f"s{i:05d}")
-    q.close()
 
 
 def main():
