@@ -125,7 +125,8 @@ def main():
                     "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
                     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
                     f"<source file='{img}'/><target dev='vda' bus='virtio'/></disk></devices></domain>")
-        subprocess.run([cli, "-c", uri, "-q", "define", xml], check=True, stdout=subprocess.DEVNULL)
+        if not os.path.exists(os.path.join(work, "root/etc/qemu/big.xml")):  # kept from an earlier run
+            subprocess.run([cli, "-c", uri, "-q", "define", xml], check=True, stdout=subprocess.DEVNULL)
         # The first call reconciles and indexes the snapshots (not usage).
         subprocess.run([cli, "-c", uri, "-q", "snapshot-list", "big", "--name"], check=True,
                        stdout=subprocess.DEVNULL)
