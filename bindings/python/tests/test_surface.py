@@ -33,7 +33,7 @@ DOMAIN_METHODS = {
     "snapshotCurrent": ["flags"], "hasCurrentSnapshot": ["flags"],
     "revertToSnapshot": ["snap", "flags"], "listAllSnapshots": ["flags"],
     # virsnap extension
-    "snapshotLookupByUUIDString": ["uuid", "flags"],
+    "snapshotLookupByUUIDString": ["uuid", "flags"], "listSnapshotUsage": ["flags"],
     # not in core: VIR_ERR_NO_SUPPORT
     "blockCommit": ["disk", "base", "top", "bandwidth", "flags"],
     "blockRebase": ["disk", "base", "bandwidth", "flags"], "blockJobInfo": ["path", "flags"],
@@ -48,6 +48,7 @@ SNAPSHOT_METHODS = {
     "getDomain": [], "domain": [], "getConnect": [], "connect": [], "c_pointer": [],
     # virsnap extensions
     "rename": ["newname", "flags"], "createFrom": ["flags"], "UUIDString": [],
+    "getUsage": ["flags"],
 }
 LIBVIRT_SNAPSHOT_METHODS = {
     "c_pointer", "connect", "delete", "domain", "getConnect", "getDomain", "getName",
@@ -189,7 +190,7 @@ def test_method_signatures(cls, table):
 
 def test_snapshot_class_has_exactly_libvirts_methods_plus_extensions():
     public = {n for n in dir(libvirt.virDomainSnapshot) if not n.startswith("_")}
-    assert public == LIBVIRT_SNAPSHOT_METHODS | {"rename", "createFrom", "UUIDString"}
+    assert public == LIBVIRT_SNAPSHOT_METHODS | {"rename", "createFrom", "UUIDString", "getUsage"}
 
 
 def test_no_convenience_aliases():
@@ -209,7 +210,8 @@ def test_compare_libvirt_python_signatures():
         for name, params in table.items():
             m = re.search(rf"^    def {name}\(self(.*?)\)", body, re.M)
             if m is None:
-                assert name in ("snapshotLookupByUUIDString", "rename", "createFrom", "UUIDString"), name
+                assert name in ("snapshotLookupByUUIDString", "listSnapshotUsage", "rename", "createFrom",
+                                "UUIDString", "getUsage"), name
                 continue
             theirs = [a.split(":")[0].split("=")[0].strip() for a in m.group(1).split(",") if a.strip()]
             assert theirs == params, f"{cls}.{name}: libvirt-python has {theirs}"
