@@ -405,6 +405,9 @@ pub fn usage(src: &(impl Source + ?Sized)) -> R<ImageUsage> {
     let cs = h.cs();
     let bits = h.cluster_bits;
     let snaps = read_snapshot_table(src, &h)?;
+    if snaps.is_empty() {
+        return Ok(ImageUsage { cluster_size: cs, snapshots: Vec::new() });
+    }
     let host_clusters = src.len().div_ceil(cs);
     if host_clusters > MAX_HOST_CLUSTERS {
         return Err(Qcow2Error::TooLarge(format!("{host_clusters} host clusters")));
