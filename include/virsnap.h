@@ -735,6 +735,34 @@ typedef enum virEventHandleType {
 } virEventHandleType;
 
 /*
+ Which fields of a `virDomainSnapshotUsage` the driver knows (bits of
+ its `known` member). A field whose bit is clear is 0 and means
+ "unknown", never an estimate. Since: virsnap 0.2.
+ */
+typedef enum virDomainSnapshotUsageFields {
+  /*
+   `reclaimableBytes` is known.
+   */
+  VIR_DOMAIN_SNAPSHOT_USAGE_RECLAIMABLE = 1,
+  /*
+   `vmStateBytes` is known.
+   */
+  VIR_DOMAIN_SNAPSHOT_USAGE_VM_STATE = 2,
+  /*
+   `exclusiveBytes` is known.
+   */
+  VIR_DOMAIN_SNAPSHOT_USAGE_EXCLUSIVE = 4,
+  /*
+   `sharedBytes` is known.
+   */
+  VIR_DOMAIN_SNAPSHOT_USAGE_SHARED = 8,
+  /*
+   `overlayBytes` is known.
+   */
+  VIR_DOMAIN_SNAPSHOT_USAGE_OVERLAY = 16,
+} virDomainSnapshotUsageFields;
+
+/*
  A connection to a hypervisor (`struct _virConnect`, opaque).
  The pointer is a registry key: it is never dereferenced by the library.
  */
@@ -1093,6 +1121,50 @@ typedef void (*virEventUpdateTimeoutFunc)(int timer, int timeout);
  An implementation's "remove timeout" function.
  */
 typedef int (*virEventRemoveTimeoutFunc)(int timer);
+
+/*
+ The disk usage of one snapshot, filled by `virDomainSnapshotGetUsage`
+ and `virDomainListSnapshotUsage`. Plain data owned by the caller.
+ Since: virsnap 0.2.
+ */
+typedef struct _virDomainSnapshotUsage {
+  /*
+   `virDomainSnapshotUsageFields` bits of the fields that are known.
+   */
+  unsigned int known;
+  /*
+   Bytes on the host's storage that deleting this snapshot alone
+   (default delete, children kept) would free.
+   */
+  unsigned long long reclaimableBytes;
+  /*
+   Size of the saved memory state (0 for a disk-only snapshot).
+   */
+  unsigned long long vmStateBytes;
+  /*
+   Bytes of storage only this snapshot references.
+   */
+  unsigned long long exclusiveBytes;
+  /*
+   Bytes of storage this snapshot shares with another snapshot or the
+   domain's current state.
+   */
+  unsigned long long sharedBytes;
+  /*
+   Bytes the snapshot's external overlay files take on the host.
+   */
+  unsigned long long overlayBytes;
+} _virDomainSnapshotUsage;
+
+/*
+ `virDomainSnapshotUsage`.
+ */
+typedef struct _virDomainSnapshotUsage virDomainSnapshotUsage;
+
+/*
+ Pointer to a `virDomainSnapshotUsage`.
+ */
+typedef virDomainSnapshotUsage *virDomainSnapshotUsagePtr;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2300,6 +2372,38 @@ int virDomainSnapshotPrune(virDomainPtr domain,
  `domain` is a registry key; `problems` must be NULL or writable.
  */
 int virDomainSnapshotVerify(virDomainPtr domain, char ***problems, unsigned int flags);
+
+/*
+ Fills `usage` with the disk usage of `snapshot` (`flags` must be 0).
+ Fields the driver cannot know have their `known` bit clear.
+
+ Returns: 0, or −1. Since: virsnap 0.2.
+
+ # Safety
+ `snapshot` is a registry key; `usage` must be NULL or point to a
+ writable `virDomainSnapshotUsage`.
+ */
+int virDomainSnapshotGetUsage(virDomainSnapshotPtr snapshot,
+                              virDomainSnapshotUsagePtr usage,
+                              unsigned int flags);
+
+/*
+ Disk usage of every snapshot of `domain` (`flags` must be 0), in
+ `virDomainSnapshotListNames` order, from one read of the domain's images.
+
+ Returns: the number of snapshots n, or −1 (then `*names` and `*usages`
+ are NULL). On success `*names` is a malloc'd array of n+1 malloc'd
+ strings ending with NULL and `*usages` a malloc'd array of n entries
+ (NULL when n is 0): `free()` each name, the names array and the usage
+ array. Since: virsnap 0.2.
+
+ # Safety
+ `domain` is a registry key; `names` and `usages` must be NULL or writable.
+ */
+int virDomainListSnapshotUsage(virDomainPtr domain,
+                               char ***names,
+                               virDomainSnapshotUsagePtr *usages,
+                               unsigned int flags);
 
 #ifdef __cplusplus
 }  // extern "C"

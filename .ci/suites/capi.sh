@@ -85,13 +85,13 @@ run "include/virsnap.h is fresh (tests/header.rs)" cargo test -q -p virsnap-suit
 run "cargo test -p virsnap-capi" cargo test -q -p virsnap-capi
 
 echo "== capi: C programs"
-TESTS=(lifecycle errors refcount threads health)
+TESTS=(lifecycle errors refcount threads health usage)
 for t in "${TESTS[@]}"; do
     run "compile $t.c" cc "${CFLAGS[@]}" "tests/c/$t.c" -o "$B/$t" "${LINK[@]}"
     run "compile $t.c (ASan)" cc "${CFLAGS[@]}" -g -fsanitize=address -fno-omit-frame-pointer \
         "tests/c/$t.c" -o "$B/$t-asan" "${LINK[@]}"
 done
-for t in lifecycle errors refcount health; do
+for t in lifecycle errors refcount health usage; do
     run "run $t" "$B/$t"
 done
 run "run threads (8 threads, ${SECONDS_STRESS}s)" "$B/threads" "$SECONDS_STRESS"
@@ -99,7 +99,7 @@ run "run threads (8 threads, ${SECONDS_STRESS}s)" "$B/threads" "$SECONDS_STRESS"
 echo "== capi: valgrind"
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
     --show-leak-kinds=definite --suppressions=/dev/null)
-for t in lifecycle errors refcount health; do
+for t in lifecycle errors refcount health usage; do
     run "valgrind $t" "${VG[@]}" "$B/$t"
 done
 run "valgrind threads (2s)" "${VG[@]}" "$B/threads" 2
@@ -112,7 +112,7 @@ fi
 echo "== capi: AddressSanitizer"
 asan_linked() { nm "$B/lifecycle-asan" >"$B/lifecycle-asan.nm"; grep -q __asan_init "$B/lifecycle-asan.nm"; }
 run "ASan runtime linked (nm)" asan_linked
-for t in lifecycle errors refcount health; do
+for t in lifecycle errors refcount health usage; do
     run "asan $t" env ASAN_OPTIONS=detect_leaks=1 "$B/$t-asan"
 done
 run "asan threads (2s)" env ASAN_OPTIONS=detect_leaks=1 "$B/threads-asan" 2

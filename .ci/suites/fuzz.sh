@@ -24,7 +24,7 @@ source .ci/lib.sh
 
 SECS=${VIRSNAP_FUZZ_SECONDS:-30}
 JOBS=${VIRSNAP_FUZZ_JOBS:-1}
-TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml snapshot_driver domain_xml uri esx_soap vbox_output qmp_json qmp_session store_journal})
+TARGETS=(${VIRSNAP_FUZZ_TARGETS:-snapshot_xml snapshot_driver domain_xml uri esx_soap vbox_output qmp_json qmp_session store_journal qcow2_usage})
 OUT=${VIRSNAP_FUZZ_OUT:-$ROOT/target/fuzz-run}
 XMLIN=core/tests/data/libvirt-xml
 VBOXIN=tests/vbox/transcripts

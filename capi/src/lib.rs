@@ -30,6 +30,7 @@ pub mod health;
 pub mod qemu;
 pub mod types;
 pub mod unsupported;
+pub mod usage;
 
 #[cfg(test)]
 mod tests;

@@ -385,6 +385,13 @@ pub static COMMANDS: &[CmdDef] = &[
         DOMAIN,
         OptDef::boolean("repair", "apply the fixes that lose nothing"),
     ]),
+    cmd!("snapshot-usage", G_SNAP, crate::usage::cmd_usage,
+        "Disk usage of domain snapshots",
+        "What each snapshot costs on disk and what deleting it would free", &[
+        DOMAIN,
+        OptDef::string("snapshotname", "snapshot name (default: every snapshot)"),
+        OptDef::boolean("json", "print a JSON array of objects, exact bytes, null where unknown"),
+    ]),
     cmd!("start-with-snapshot", G_SNAP, s::cmd_start_with_snapshot,
         "Start a domain from a snapshot",
         "Revert a domain to a snapshot, then make sure it runs", &[

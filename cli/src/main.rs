@@ -15,6 +15,7 @@ mod parse;
 mod rawbytes;
 mod shell;
 mod snapshot;
+mod usage;
 mod util;
 mod xpath;
 

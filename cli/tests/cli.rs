@@ -946,3 +946,84 @@ fn snapshot_edit_reedit_on_a_terminal() {
         let _ = std::fs::remove_file(&state);
     }
 }
+
+/// `snapshot-usage`: the table with `-` and the note where the driver
+/// cannot know (the test driver has no disks), `--json` with nulls, one
+/// snapshot by name, and the errors.
+#[test]
+fn snapshot_usage_table_and_json_on_the_test_driver() {
+    let o = session("snapshot-create-as test 'a\"b'; snapshot-create-as test c; snapshot-usage test; snapshot-usage test --json; snapshot-usage test c --json");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let null_row = |n: &str| {
+        format!("{{\"name\": {n}, \"reclaimableBytes\": null, \"vmStateBytes\": null, \"exclusiveBytes\": null, \"sharedBytes\": null, \"overlayBytes\": null}}")
+    };
+    let expected = [
+        "Domain snapshot a\"b created",
+        "Domain snapshot c created",
+        " Name   Reclaimable   VM state   Exclusive   Shared   Overlay",
+        "---------------------------------------------------------------",
+        " a\"b    -             -          -           -        -",
+        " c      -             -          -           -        -",
+        "",
+        "-: not known to the Test driver (never estimated)",
+        "",
+        "[",
+        &format!("  {},", null_row("\"a\\\"b\"")),
+        &format!("  {}", null_row("\"c\"")),
+        "]",
+        "",
+        "[",
+        &format!("  {}", null_row("\"c\"")),
+        "]",
+        "",
+        "",
+    ]
+    .join("\n");
+    assert_eq!(o.stdout, expected);
+    assert_no_snapshot("snapshot-usage test nope");
+    assert_no_domain("snapshot-usage nope");
+    let o = session("snapshot-usage test --json");
+    assert_eq!((o.stdout.as_str(), o.code), ("[]\n\n", 0));
+}
+
+/// `snapshot-usage --json` on a real qcow2: 8 MiB written after the first
+/// snapshot makes each of two snapshots hold 8 MiB of its own.
+#[test]
+#[cfg_attr(any(virsnap_no_qemu, virsnap_no_qemu_io), ignore = "needs qemu-img and qemu-io")]
+fn snapshot_usage_json_on_qemu() {
+    let dir = std::env::temp_dir().join(format!("vsc-usage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let img = dir.join("u.qcow2");
+    let ok = |c: &mut Command| assert!(c.status().unwrap().success());
+    ok(Command::new("qemu-img").args(["create", "-q", "-f", "qcow2"]).arg(&img).arg("32M"));
+    let write = |p: u8| ok(Command::new("qemu-io").args(["-f", "qcow2", "-c", &format!("write -P {p} 0 8M")]).arg(&img).stdout(Stdio::null()));
+    let xml = dir.join("u.xml");
+    std::fs::write(&xml, format!(
+        "<domain type='qemu'><name>u</name><memory unit='MiB'>32</memory><os><type arch='x86_64' machine='pc'>hvm</type></os>\
+         <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{}'/>\
+         <target dev='vda' bus='virtio'/></disk></devices></domain>", img.display())).unwrap();
+    let uri = format!("qemu:///embed?root={}", dir.join("root").display());
+    let v = |line: &str| run_with(&["-c", &uri, line], None, &[]);
+    assert_eq!(v(&format!("define {}", xml.display())).code, 0);
+    write(1);
+    assert_eq!(v("snapshot-create-as u one").code, 0);
+    write(2);
+    assert_eq!(v("snapshot-create-as u two").code, 0);
+    write(3);
+    let o = v("snapshot-usage u --json");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rows: Vec<&str> = o.stdout.lines().filter(|l| l.contains("\"name\"")).collect();
+    assert_eq!(rows.len(), 2, "{}", o.stdout);
+    for (row, name) in rows.iter().zip(["one", "two"]) {
+        assert!(row.contains(&format!("\"name\": \"{name}\"")), "{row}");
+        let key = "\"reclaimableBytes\": ";
+        let at = row.find(key).unwrap() + key.len();
+        let n: u64 = row[at..].split(',').next().unwrap().parse().unwrap();
+        assert!((8 << 20..=(8 << 20) + 4 * 65536).contains(&n), "{row}");
+        assert!(row.contains("\"vmStateBytes\": 0,") && row.contains("\"overlayBytes\": null"), "{row}");
+    }
+    let o = v("snapshot-usage u");
+    assert!(o.stdout.contains(" one ") && o.stdout.contains("8.12 MiB") && !o.stdout.contains("not known"), "{}", o.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+}

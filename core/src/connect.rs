@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{create, delete, list, revert, xml as xmlf};
 use crate::model::{DomainState, SnapshotInfo};
 use crate::names::{validate_snapshot_name, SnapName};
+use crate::usage::SnapshotUsage;
 use crate::uuid::Uuid;
 
 /// libvirt's version number this library implements (`LIBVIR_VERSION_NUMBER`).
@@ -552,6 +553,15 @@ impl Domain {
         Ok(self.snapshot(SnapName::new(&n)))
     }
 
+    /// Disk usage of every snapshot, in [`Self::snapshot_list_names`]
+    /// order (`virDomainListSnapshotUsage`; `flags` must be 0). Fields a
+    /// driver cannot know are `None`.
+    ///
+    /// Since 0.2.
+    pub fn snapshot_usage(&self, flags: u32) -> Result<Vec<SnapshotUsage>> {
+        self.drv().snapshot_usage(&self.inner.r, None, flags)
+    }
+
     /// 1/0: has a current snapshot (`virDomainHasCurrentSnapshot`).
     pub fn has_current_snapshot(&self, flags: u32) -> Result<bool> {
         self.drv().snapshot_has_current(&self.inner.r, flags)
@@ -771,6 +781,18 @@ impl Snapshot {
     /// Since 0.1.0.
     pub fn info(&self) -> Result<Option<SnapshotInfo>> {
         self.with_name(|n| self.drv().snapshot_info(&self.domain.inner.r, n))
+    }
+
+    /// This snapshot's disk usage (`virDomainSnapshotGetUsage`; `flags`
+    /// must be 0). Fields the driver cannot know are `None`.
+    ///
+    /// Since 0.2.
+    pub fn usage(&self, flags: u32) -> Result<SnapshotUsage> {
+        let rows = self.with_name(|n| self.drv().snapshot_usage(&self.domain.inner.r, Some(n), flags))?;
+        let name = self.name();
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| Error::no_snapshot(self.drv().error_domain(), &name))
     }
 
     /// Does the driver keep metadata for it (`virDomainSnapshotHasMetadata`).

@@ -19,11 +19,14 @@ pub mod health;
 pub mod host;
 pub mod model;
 pub mod names;
+pub mod qcow2;
 pub mod store;
 pub mod time;
 pub mod tree;
+pub mod usage;
 pub mod uuid;
 pub mod xml;
 
 pub use connect::{Connection, Domain, Snapshot};
 pub use error::{Error, ErrorCode, ErrorDomain, Result};
+pub use usage::SnapshotUsage;

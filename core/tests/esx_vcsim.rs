@@ -458,3 +458,39 @@ fn hostname_and_max_vcpus_as_libvirt() {
     let e = virsnap_core::host::max_vcpus(&conn, None).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (ErrorCode::NoSupport, "this function is not supported by the connection driver: virConnectGetMaxVcpus"));
 }
+
+/// Snapshot disk usage from `layoutEx` (one property read with the tree):
+/// rows in listing order; a snapshot taken powered off has no memory state
+/// (0), one taken running without a memory file is unknown; the delta
+/// disks it froze (none on vcsim: its chains hold only the base disk) are
+/// its overlay bytes; what a delete frees stays unknown. The server's own
+/// `layoutEx` (raw read) has a layout for each snapshot.
+#[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
+fn snapshot_usage_from_layout_ex() {
+    use virsnap_core::drivers::esx::soap::MoRef;
+    let Some(v) = Vcsim::start("usage") else { return };
+    let raw = Raw::login(&v.addr);
+    let conn = open(&v);
+    let d = conn.lookup_by_name(VM0.0).unwrap();
+    d.snapshot_create_xml(&xml("on", None), 0).unwrap();
+    d.destroy(0).unwrap();
+    d.snapshot_create_xml(&xml("off", None), 0).unwrap();
+    let layout = raw.read(&MoRef::new("VirtualMachine", VM0.1), &["layoutEx"]);
+    let snaps = layout.first().map(|(_, v)| v.children_named("snapshot").count()).unwrap_or(0);
+    assert_eq!(snaps, 2, "vcsim's layoutEx lists both snapshots");
+
+    let (rows, n) = rt(|| d.snapshot_usage(0).unwrap());
+    assert_eq!(n, 1, "one property read");
+    assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["on", "off"]);
+    for r in &rows {
+        assert_eq!((r.reclaimable_bytes, r.exclusive_bytes, r.shared_bytes), (None, None, None), "{r:?}");
+        assert_eq!(r.overlay_bytes, Some(0), "{r:?}");
+    }
+    assert_eq!(rows[0].vm_state_bytes, None);
+    assert_eq!(rows[1].vm_state_bytes, Some(0));
+    let one = d.snapshot_lookup_by_name("off", 0).unwrap().usage(0).unwrap();
+    assert_eq!(one, rows[1]);
+    let e = d.snapshot_lookup_by_name("off", 0).unwrap().usage(2).unwrap_err();
+    assert!(e.message.contains("esxDomainSnapshotGetUsage"), "{e}");
+}

@@ -22,12 +22,12 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 
 use virsnap_core::drivers::{Auth, CredRequest};
 use virsnap_core::error::LEVEL_ERROR;
 use virsnap_core::names::SnapName;
-use virsnap_core::{Connection, Domain, Error, ErrorCode, ErrorDomain, Snapshot};
+use virsnap_core::{Connection, Domain, Error, ErrorCode, ErrorDomain, Snapshot, SnapshotUsage};
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -891,6 +891,15 @@ impl VirDomain {
         wrap_snap(py, slf, s)
     }
 
+    /// virsnap extension: disk usage of every snapshot (`virDomainListSnapshotUsage`),
+    /// a list of dicts in `snapshotListNames` order; `None` where the driver cannot know.
+    #[pyo3(name = "listSnapshotUsage", signature = (flags = 0))]
+    fn list_snapshot_usage<'py>(&self, py: Python<'py>, flags: i64) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let f = flags32(flags);
+        let rows = dom_int!(self, py, |d: &Domain| d.snapshot_usage(f))?;
+        rows.iter().map(|u| usage_dict(py, u)).collect()
+    }
+
     /// virsnap extension: snapshot by its UUID string.
     #[pyo3(name = "snapshotLookupByUUIDString", signature = (uuid, flags = 0))]
     fn snapshot_lookup_by_uuid_string(slf: &Bound<'_, Self>, uuid: Option<String>, flags: i64) -> PyResult<Py<VirDomainSnapshot>> {
@@ -940,6 +949,18 @@ impl VirDomain {
 pub struct VirDomainSnapshot {
     snap: Snapshot,
     dom: Py<VirDomain>,
+}
+
+/// One usage row as a dict (the CLI's `--json` keys).
+fn usage_dict<'py>(py: Python<'py>, u: &SnapshotUsage) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", &u.name)?;
+    d.set_item("reclaimableBytes", u.reclaimable_bytes)?;
+    d.set_item("vmStateBytes", u.vm_state_bytes)?;
+    d.set_item("exclusiveBytes", u.exclusive_bytes)?;
+    d.set_item("sharedBytes", u.shared_bytes)?;
+    d.set_item("overlayBytes", u.overlay_bytes)?;
+    Ok(d)
 }
 
 macro_rules! snap_call {
@@ -1075,6 +1096,15 @@ impl VirDomainSnapshot {
     fn create_from(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
         let f = flags32(flags);
         snap_call!(self, py, |s: &Snapshot| s.create_from(f).map(|()| 0))
+    }
+
+    /// The snapshot's disk usage (`virDomainSnapshotGetUsage`): a dict with
+    /// `name` and the byte counts, `None` where the driver cannot know.
+    #[pyo3(name = "getUsage", signature = (flags = 0))]
+    fn get_usage<'py>(&self, py: Python<'py>, flags: i64) -> PyResult<Bound<'py, PyDict>> {
+        let f = flags32(flags);
+        let u = snap_call!(self, py, |s: &Snapshot| s.usage(f))?;
+        usage_dict(py, &u)
     }
 
     /// The snapshot's UUID (`virDomainSnapshotGetUUIDString`).

@@ -33,7 +33,7 @@ DOMAIN_METHODS = {
     "snapshotCurrent": ["flags"], "hasCurrentSnapshot": ["flags"],
     "revertToSnapshot": ["snap", "flags"], "listAllSnapshots": ["flags"],
     # virsnap extensions
-    "snapshotLookupByUUIDString": ["uuid", "flags"],
+    "snapshotLookupByUUIDString": ["uuid", "flags"], "listSnapshotUsage": ["flags"],
     "snapshotPrune": ["keep", "olderThan", "flags"], "snapshotVerify": ["flags"],
     # not in core: VIR_ERR_NO_SUPPORT
     "blockCommit": ["disk", "base", "top", "bandwidth", "flags"],
@@ -49,6 +49,7 @@ SNAPSHOT_METHODS = {
     "getDomain": [], "domain": [], "getConnect": [], "connect": [], "c_pointer": [],
     # virsnap extensions
     "rename": ["newname", "flags"], "createFrom": ["flags"], "UUIDString": [],
+    "getUsage": ["flags"],
 }
 LIBVIRT_SNAPSHOT_METHODS = {
     "c_pointer", "connect", "delete", "domain", "getConnect", "getDomain", "getName",
@@ -192,7 +193,7 @@ def test_method_signatures(cls, table):
 
 def test_snapshot_class_has_exactly_libvirts_methods_plus_extensions():
     public = {n for n in dir(libvirt.virDomainSnapshot) if not n.startswith("_")}
-    assert public == LIBVIRT_SNAPSHOT_METHODS | {"rename", "createFrom", "UUIDString"}
+    assert public == LIBVIRT_SNAPSHOT_METHODS | {"rename", "createFrom", "UUIDString", "getUsage"}
 
 
 def test_no_convenience_aliases():
@@ -212,7 +213,7 @@ def test_compare_libvirt_python_signatures():
         for name, params in table.items():
             m = re.search(rf"^    def {name}\(self(.*?)\)", body, re.M)
             if m is None:
-                assert name in ("snapshotLookupByUUIDString", "snapshotPrune", "snapshotVerify",
+                assert name in ("snapshotLookupByUUIDString", "snapshotPrune", "snapshotVerify", "listSnapshotUsage", "getUsage",
                                 "rename", "createFrom", "UUIDString"), name
                 continue
             theirs = [a.split(":")[0].split("=")[0].strip() for a in m.group(1).split(",") if a.strip()]

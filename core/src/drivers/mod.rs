@@ -414,6 +414,16 @@ pub trait Driver: Send + Sync {
     fn snapshot_verify(&self, dom: &DomainRef, repair: bool) -> Result<Vec<crate::health::Finding>> {
         Err(Error::no_support("virDomainSnapshotVerify"))
     }
+    /// Disk usage of snapshot `name`, or of every snapshot (in
+    /// [`Self::snapshot_list`] order) when `name` is `None`. The default
+    /// knows no numbers: each row has only the name. Since 0.2.
+    fn snapshot_usage(&self, dom: &DomainRef, name: Option<&str>, flags: u32) -> Result<Vec<crate::usage::SnapshotUsage>> {
+        check_flags(flags, 0, self.error_domain(), &format!("{}DomainSnapshotGetUsage", self.func_prefix()))?;
+        Ok(match name {
+            Some(n) => vec![crate::usage::SnapshotUsage::unknown(self.snapshot_lookup(dom, n, 0)?)],
+            None => self.snapshot_list(dom, 0, ListKind::All)?.into_iter().map(crate::usage::SnapshotUsage::unknown).collect(),
+        })
+    }
     /// Delete every snapshot of the domain; returns how many were deleted.
     fn snapshot_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
         let total = self.snapshot_list(dom, 0, ListKind::Num)?.len();

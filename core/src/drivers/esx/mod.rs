@@ -60,6 +60,7 @@ mod snapshots;
 pub mod soap;
 pub mod task;
 pub mod tree;
+mod usage;
 pub mod vm;
 
 use session::Session;
@@ -468,6 +469,10 @@ impl Driver for EsxDriver {
     fn snapshot_verify(&self, dom: &DomainRef, repair: bool) -> Result<Vec<crate::health::Finding>> {
         self.snap_verify(dom, repair)
     }
+    fn snapshot_usage(&self, dom: &DomainRef, name: Option<&str>, flags: u32) -> Result<Vec<crate::usage::SnapshotUsage>> {
+        self.snap_usage(dom, name, flags)
+    }
+
     fn snapshot_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
         self.snap_delete_all(dom, flags)
     }

@@ -36,6 +36,7 @@ pub mod process;
 pub mod qmp;
 mod snapshots;
 mod verify;
+mod usage;
 
 use domxml::DomainDef;
 use process::RunFiles;
@@ -662,5 +663,8 @@ impl Driver for QemuDriver {
     }
     fn snapshot_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
         self.snap_rename(dom, name, new_name, flags)
+    }
+    fn snapshot_usage(&self, dom: &DomainRef, name: Option<&str>, flags: u32) -> Result<Vec<crate::usage::SnapshotUsage>> {
+        self.snap_usage(dom, name, flags)
     }
 }

@@ -13,6 +13,7 @@ mod redefine;
 pub mod settings;
 mod snapshots;
 mod verify;
+mod usage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -417,6 +418,10 @@ impl Driver for VboxDriver {
 
     fn snapshot_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
         snapshots::rename(self, dom, name, new_name, flags)
+    }
+
+    fn snapshot_usage(&self, dom: &DomainRef, name: Option<&str>, flags: u32) -> Result<Vec<crate::usage::SnapshotUsage>> {
+        self.snap_usage(dom, name, flags)
     }
 }
 
