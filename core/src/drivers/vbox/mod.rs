@@ -344,6 +344,14 @@ impl Driver for VboxDriver {
         snapshots::list(self, dom, Some(name), flags, kind)
     }
 
+    fn snapshot_tree_entries(&self, dom: &DomainRef, of: Option<&str>, flags: u32, _full: bool) -> Result<Vec<crate::model::SnapshotEntry>> {
+        snapshots::entries(self, dom, of, flags)
+    }
+
+    fn snapshot_entry(&self, dom: &DomainRef, name: &str, _full: bool) -> Result<crate::model::SnapshotEntry> {
+        snapshots::entry(self, dom, name)
+    }
+
     fn snapshot_lookup(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, 0, V, "vboxDomainSnapshotLookupByName")?;
         let v = snapshots::View::load(self, dom, false)?;

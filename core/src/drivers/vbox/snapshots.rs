@@ -174,6 +174,53 @@ pub fn list(drv: &VboxDriver, dom: &DomainRef, of: Option<&str>, flags: u32, kin
     Ok(keys.iter().map(|k| v.name_of_key(k, handles)).collect())
 }
 
+/// Handle names of every node ([`View::handle_name`] in one pass).
+fn handle_names(v: &View) -> Vec<String> {
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, n) in v.listing.nodes.iter().enumerate() {
+        first.entry(n.name.as_str()).or_insert(i);
+    }
+    (0..v.listing.nodes.len())
+        .map(|i| if first.get(v.name(i)) == Some(&i) { v.name(i).to_owned() } else { v.uuid(i).to_string() })
+        .collect()
+}
+
+/// The listing entry of node `i` (VirtualBox keeps no libvirt metadata;
+/// memory is internal when the snapshot has a saved state).
+fn entry_of(v: &View, handles: &[String], i: usize) -> crate::model::SnapshotEntry {
+    let n = &v.listing.nodes[i];
+    let mut def = v.def(i);
+    def.parent = n.parent.map(|p| handles[p].clone());
+    crate::model::SnapshotEntry::from_def(&handles[i], &def, n.children.len(), v.listing.current == Some(i), false, Some(n.uuid))
+}
+
+/// [`crate::drivers::Driver::snapshot_tree_entries`]: one `snapshot list`
+/// and the `.vbox` file. Since 0.1.0.
+pub fn entries(drv: &VboxDriver, dom: &DomainRef, of: Option<&str>, flags: u32) -> Result<Vec<crate::model::SnapshotEntry>> {
+    check_flags(flags, list::ALL, V, list_func(of.is_some(), ListKind::All))?;
+    let v = View::load(drv, dom, true)?;
+    let t = v.tree()?;
+    let keys = match of {
+        None => t.list(flags),
+        Some(name) => {
+            let i = v.index(name)?;
+            t.list_children(&v.uuid(i).to_string(), flags)?
+        }
+    };
+    let by_uuid: std::collections::HashMap<Uuid, usize> = v.listing.nodes.iter().enumerate().map(|(i, n)| (n.uuid, i)).collect();
+    let handles = handle_names(&v);
+    Ok(keys.iter().filter_map(|k| Uuid::parse(k).and_then(|u| by_uuid.get(&u).copied())).map(|i| entry_of(&v, &handles, i)).collect())
+}
+
+/// [`crate::drivers::Driver::snapshot_entry`]. Since 0.1.0.
+pub fn entry(drv: &VboxDriver, dom: &DomainRef, name: &str) -> Result<crate::model::SnapshotEntry> {
+    let v = View::load(drv, dom, false)?;
+    v.index(name)?;
+    let v = v.with_file(drv, dom);
+    let i = v.index(name)?;
+    Ok(entry_of(&v, &handle_names(&v), i))
+}
+
 /// `virDomainSnapshotGetXMLDesc`.
 pub fn xml_desc(drv: &VboxDriver, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
     check_flags(flags, xmlf::SECURE, V, "vboxDomainSnapshotGetXMLDesc")?;
