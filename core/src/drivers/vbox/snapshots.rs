@@ -15,7 +15,7 @@ use crate::xml::{format_snapshot, parse_snapshot, FormatFlags, ParseFlags};
 use super::errors::Ctx;
 use super::journal::{Intent, Plan};
 use super::parse::{parse_snapshot_list, parse_taken, Listing};
-use super::settings::{parse_machine_file, MachineFile};
+use super::settings::MachineFile;
 use super::{args, VboxDriver};
 
 const V: ErrorDomain = ErrorDomain::Vbox;
@@ -30,15 +30,37 @@ pub struct View {
 
 impl View {
     /// Reads the listing; with `with_file`, also the `.vbox` file (best effort).
+    ///
+    /// The listing is reused from the driver's cache while the machine's
+    /// `.vbox` file is unchanged (VirtualBox rewrites it with every
+    /// snapshot change) and no command of ours changed anything since; so
+    /// a caller asking once per snapshot runs VBoxManage once.
     pub fn load(drv: &VboxDriver, dom: &DomainRef, with_file: bool) -> Result<Self> {
-        let a = args(&["snapshot", &dom.uuid.to_string(), "list", "--machinereadable"]);
-        let out = drv.run(&a)?;
-        let listing = if out.code == 0 {
-            parse_snapshot_list(&out.stdout)?
-        } else if out.is_no_snapshots() {
-            Listing::default()
-        } else {
-            return Err(super::errors::to_error(&out, Ctx::Domain(dom)));
+        // The file is read anyway: learn its path first, so this listing
+        // is cached too.
+        if with_file {
+            let _path_learnt = drv.cfg_path(dom);
+        }
+        // Stamped before the read: a change during it misses the cache next time.
+        let stamp = drv.cfg_stamp(dom);
+        let cached = stamp.and_then(|s| drv.cached_listing(dom, s));
+        let listing = match cached {
+            Some(l) => l,
+            None => {
+                let a = args(&["snapshot", &dom.uuid.to_string(), "list", "--machinereadable"]);
+                let out = drv.run(&a)?;
+                let listing = if out.code == 0 {
+                    parse_snapshot_list(&out.stdout)?
+                } else if out.is_no_snapshots() {
+                    Listing::default()
+                } else {
+                    return Err(super::errors::to_error(&out, Ctx::Domain(dom)));
+                };
+                if let Some(s) = stamp {
+                    drv.cache_listing(dom, s, &listing);
+                }
+                listing
+            }
         };
         let view = Self { listing, file: None };
         Ok(if with_file { view.with_file(drv, dom) } else { view })
@@ -51,9 +73,7 @@ impl View {
             return self;
         }
         self.file = drv
-            .cfg_path(dom)
-            .and_then(|p| crate::fsio::read_regular_string(&p, super::redefine::MACHINE_FILE_BYTES).ok())
-            .and_then(|t| parse_machine_file(&t).ok())
+            .machine_file(dom)
             .filter(|f| self.listing.nodes.iter().all(|n| f.snapshots.contains_key(&n.uuid)));
         if let Some(f) = &self.file {
             for n in &mut self.listing.nodes {
