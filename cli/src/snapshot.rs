@@ -488,12 +488,10 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         Some(s) => lv!(ctl, s.children_entries(flags, json)),
         None => lv!(ctl, dom.snapshot_tree_entries(flags, json)),
     };
-    if tree {
-        if let Some(s) = &start {
-            let mut e = lv!(ctl, s.entry(json));
-            e.parent = None;
-            items.push(e);
-        }
+    if let (true, Some(s)) = (tree, &start) {
+        let mut e = lv!(ctl, s.entry(json));
+        e.parent = None;
+        items.push(e);
     }
     if flags & lf::TOPOLOGICAL == 0 {
         items.sort_by_cached_key(|e| e.name.to_ascii_lowercase());
