@@ -11,6 +11,7 @@ mod defs;
 mod domain;
 mod editor;
 mod health;
+mod json;
 mod parse;
 mod rawbytes;
 mod shell;

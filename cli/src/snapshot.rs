@@ -348,6 +348,13 @@ pub fn cmd_info(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else {
         return false;
     };
+    if cmd.has("json") {
+        let e = lv!(ctl, snap.entry(true));
+        let descendants = lv!(ctl, snap.num_children(lf::DESCENDANTS));
+        let domain = dom.name().to_owned();
+        ctl.print_stream(|w| crate::json::info(w, &domain, &e, descendants));
+        return true;
+    }
     let mut s = String::new();
     let line = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<15} {v}\n"));
     line(&mut s, "Name:", &snap.name());
@@ -409,6 +416,7 @@ pub fn cmd_info(ctl: &mut Ctl, cmd: &Cmd) -> bool {
 
 pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let tree = cmd.has("tree");
+    let json = cmd.has("json");
     let name = cmd.has("name");
     let from = cmd.has("from");
     let parent = cmd.has("parent");
@@ -416,6 +424,7 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let current = cmd.has("current");
     for (a, b) in [
         ("tree", "name"),
+        ("json", "name"),
         ("parent", "roots"),
         ("parent", "tree"),
         ("roots", "tree"),
@@ -474,52 +483,40 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     } else {
         None
     };
-    let mut snaps = match &start {
-        Some(s) => lv!(ctl, s.list_all_children(flags)),
-        None => lv!(ctl, dom.list_all_snapshots(flags)),
+    // One driver call for the whole listing (names, parents, states…).
+    let mut items = match &start {
+        Some(s) => lv!(ctl, s.children_entries(flags, json)),
+        None => lv!(ctl, dom.snapshot_tree_entries(flags, json)),
     };
-    let mut parents: Vec<Option<String>> = Vec::new();
-    if tree {
-        for s in &snaps {
-            let Ok(p) = parent_of(ctl, s) else {
-                return false;
-            };
-            parents.push(p);
-        }
-        if let Some(s) = &start {
-            snaps.push(s.clone());
-            parents.push(None);
-        }
+    if let (true, Some(s)) = (tree, &start) {
+        let mut e = lv!(ctl, s.entry(json));
+        e.parent = None;
+        items.push(e);
     }
-    let mut items: Vec<(Snapshot, Option<String>)> = snaps
-        .into_iter()
-        .zip(parents.into_iter().map(Some).chain(std::iter::repeat(None)))
-        .map(|(s, p)| (s, p.flatten()))
-        .collect();
     if flags & lf::TOPOLOGICAL == 0 {
-        items.sort_by_cached_key(|a| a.0.name().to_ascii_lowercase());
+        items.sort_by_cached_key(|e| e.name.to_ascii_lowercase());
+    }
+    if json {
+        ctl.print_stream(|w| if tree { crate::json::tree(w, &items) } else { crate::json::list(w, &items) });
+        return true;
     }
     if tree {
-        let list: Vec<(String, Option<String>)> = items
-            .iter()
-            .map(|(s, p)| (s.name().to_string(), p.clone()))
-            .collect();
-        drop(items);
+        let list: Vec<(String, Option<String>)> = items.into_iter().map(|e| (e.name, e.parent)).collect();
         ctl.print_stream(|w| util::tree(&list, w));
         return true;
     }
     if name {
         let mut out = String::new();
-        for (s, _) in &items {
-            out.push_str(&s.name());
+        for e in &items {
+            out.push_str(&e.name);
             out.push('\n');
         }
         ctl.print(&out);
         return true;
     }
     let mut rows = Vec::new();
-    for (s, _) in &items {
-        let Ok(Some(info)) = s.info() else { continue };
+    for e in &items {
+        let info = e.info();
         let (Some(state), Some(ct)) = (info.state, info.creation_time) else {
             continue;
         };
@@ -532,7 +529,7 @@ pub fn cmd_list(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             ctl.error("internal error: Incorrect number of cells in a table row");
             return false;
         };
-        let mut row = vec![s.name().to_string(), when, state];
+        let mut row = vec![e.name.clone(), when, state];
         if parent {
             row.push(par.unwrap_or_default());
         }

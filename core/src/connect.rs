@@ -538,6 +538,14 @@ impl Domain {
         self.drv().snapshot_visit(&self.inner.r, None, flags, ListKind::All, &mut |n| f(self.snapshot(n.clone())))
     }
 
+    /// Everything a listing shows of each snapshot
+    /// [`Self::list_all_snapshots`] returns for `flags`, in the same order,
+    /// from one driver call (see [`Driver::snapshot_tree_entries`]; `full`
+    /// false may leave out descriptions and disk files). Since 0.1.0.
+    pub fn snapshot_tree_entries(&self, flags: u32, full: bool) -> Result<Vec<crate::model::SnapshotEntry>> {
+        self.drv().snapshot_tree_entries(&self.inner.r, None, flags, full)
+    }
+
     /// Snapshot by name (`virDomainSnapshotLookupByName`).
     pub fn snapshot_lookup_by_name(&self, name: &str, flags: u32) -> Result<Snapshot> {
         let n = self.drv().snapshot_lookup_shared(&self.inner.r, name, flags)?;
@@ -754,6 +762,18 @@ impl Snapshot {
         self.drv().snapshot_visit(&self.domain.inner.r, Some(&name), flags, ListKind::All, &mut |n| {
             f(self.sibling(n.clone()));
         })
+    }
+
+    /// [`Domain::snapshot_tree_entries`] for the children (descendants with
+    /// `LIST_DESCENDANTS`) of this snapshot. Since 0.1.0.
+    pub fn children_entries(&self, flags: u32, full: bool) -> Result<Vec<crate::model::SnapshotEntry>> {
+        self.with_name(|n| self.drv().snapshot_tree_entries(&self.domain.inner.r, Some(n), flags, full))
+    }
+
+    /// The entry of this snapshot alone (see
+    /// [`Domain::snapshot_tree_entries`]). Since 0.1.0.
+    pub fn entry(&self, full: bool) -> Result<crate::model::SnapshotEntry> {
+        self.with_name(|n| self.drv().snapshot_entry(&self.domain.inner.r, n, full))
     }
 
     /// The parent (`virDomainSnapshotGetParent`).

@@ -313,6 +313,95 @@ impl SnapshotInfo {
     }
 }
 
+/// One disk of a [`SnapshotEntry`]. Since 0.1.0.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntryDisk {
+    /// Target device (`vda`) or the hypervisor's disk name.
+    pub name: String,
+    /// Snapshot mode (`internal`, `external`, `no`, `manual`).
+    pub snapshot: Location,
+    /// The new file of an external snapshot, where the driver knows it.
+    pub file: Option<String>,
+}
+
+/// Everything a listing shows of one snapshot, as one driver call
+/// ([`crate::drivers::Driver::snapshot_tree_entries`]) returns it for a
+/// whole tree. Owned by the caller. Since 0.1.0.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SnapshotEntry {
+    /// The name a handle to the snapshot carries.
+    pub name: String,
+    /// The parent's name; `None` for a root.
+    pub parent: Option<String>,
+    /// Number of direct children.
+    pub children: usize,
+    /// `<creationTime>` (Unix seconds; 0 when not set).
+    pub creation_time: i64,
+    /// `<state>`; `None` when the driver has none.
+    pub state: Option<SnapshotState>,
+    /// The domain's current snapshot.
+    pub current: bool,
+    /// `<description>`, `None` when empty or absent.
+    pub description: Option<String>,
+    /// virsnap's UUID of the snapshot, where the driver has one.
+    pub uuid: Option<crate::uuid::Uuid>,
+    /// `virDomainSnapshotHasMetadata`.
+    pub metadata: bool,
+    /// Where the memory state went: `Internal`, `External` or `No`
+    /// (never `Default`: filled in from the state when the XML has none).
+    pub memory: Location,
+    /// The disks, in definition order.
+    pub disks: Vec<EntryDisk>,
+    /// virsh's "Location: external" ([`SnapshotInfo::external`]).
+    pub external: bool,
+}
+
+impl SnapshotEntry {
+    /// The entry for `def` named `name`; `children`, `current`, `metadata`
+    /// and `uuid` come from the tree around it. With `full` false the
+    /// description and disk files may be left out by callers that do not
+    /// need them. Since 0.1.0.
+    pub fn from_def(name: &str, def: &SnapshotDef, children: usize, current: bool, metadata: bool, uuid: Option<crate::uuid::Uuid>) -> Self {
+        let memory = match def.memory {
+            Location::Default if def.state.is_some_and(SnapshotState::is_online) => Location::Internal,
+            Location::Default => Location::No,
+            m => m,
+        };
+        Self {
+            name: name.to_owned(),
+            parent: def.parent.clone(),
+            children,
+            creation_time: def.creation_time,
+            state: def.state,
+            current,
+            description: def.description.clone().filter(|d| !d.is_empty()),
+            uuid: uuid.or_else(|| def.uuid()),
+            metadata,
+            memory,
+            disks: def
+                .disks
+                .iter()
+                .map(|d| EntryDisk {
+                    name: d.name.clone(),
+                    snapshot: d.snapshot,
+                    file: (d.snapshot == Location::External).then(|| d.source_path().map(str::to_owned)).flatten(),
+                })
+                .collect(),
+            external: SnapshotInfo::from_def(def).external,
+        }
+    }
+
+    /// The [`SnapshotInfo`] virsh's table reads. Since 0.1.0.
+    pub fn info(&self) -> SnapshotInfo {
+        SnapshotInfo {
+            state: self.state,
+            creation_time: (self.creation_time != 0).then_some(self.creation_time),
+            parent: self.parent.clone(),
+            external: self.external,
+        }
+    }
+}
+
 impl SnapshotDef {
     /// True when the memory or any disk is external (`LIST_EXTERNAL`).
     pub fn is_external(&self) -> bool {

@@ -831,6 +831,41 @@ impl SnapshotTree {
         self.visit_children(name, flags, &mut |_| n += 1)?;
         Ok(n)
     }
+
+    /// The listing entry of `name` (parent, children count, current,
+    /// metadata and UUID from the tree; the rest from its definition).
+    /// Since 0.1.0.
+    pub fn entry(&self, name: &str) -> Option<crate::model::SnapshotEntry> {
+        let i = self.idx(name)?;
+        let n = self.node(i);
+        let mut e = crate::model::SnapshotEntry::from_def(
+            n.name.as_str(),
+            &n.def,
+            n.children.len(),
+            self.current == Some(i),
+            n.has_metadata,
+            Some(n.uuid),
+        );
+        e.parent = n.parent.map(|p| self.name_of(p).to_owned());
+        Some(e)
+    }
+
+    /// [`Self::entry`] for each name [`Self::list`] (`of` is `None`) or
+    /// [`Self::list_children`] of `of` returns for `flags`, in that order.
+    /// Since 0.1.0.
+    pub fn entries(&self, of: Option<&str>, flags: u32) -> Result<Vec<crate::model::SnapshotEntry>> {
+        let mut out = Vec::new();
+        let mut push = |n: &SnapName| {
+            if let Some(e) = self.entry(n.as_str()) {
+                out.push(e);
+            }
+        };
+        match of {
+            None => self.visit(flags, &mut push),
+            Some(name) => self.visit_children(name, flags, &mut push)?,
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

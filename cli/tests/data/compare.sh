@@ -34,6 +34,12 @@ unset VISUAL
 mask() {
     sed -E 's/^(CPU time: +)[0-9.]+s$/\1Xs/; s/[0-9-]{10} [0-9:.]* .[0-9]{4}/TIMESTAMP/; s/\b1[0-9]{9}\b/EPOCH/g'
 }
+# virsnap's own options (snapshot-list/snapshot-info --json) are the only
+# help text virsh does not have: dropped from virsnap's side, so every
+# other byte of the help is still compared.
+own_opts() {
+    sed -E 's/ \[--json\]$//; /^    --json {2,}/d'
+}
 pass=0
 fail=0
 n=0
@@ -48,7 +54,7 @@ while IFS= read -r line; do
     (cd "$work" && "$virsnap" -c test:///default "$line" >s.out 2>s.err; echo $? >s.rc) || true
     ok=1
     for f in out err rc; do
-        if ! diff -u <(mask <"$work/v.$f") <(mask <"$work/s.$f") >"$work/diff" 2>&1; then
+        if ! diff -u <(mask <"$work/v.$f") <(own_opts <"$work/s.$f" | mask) >"$work/diff" 2>&1; then
             ok=0
             echo "FAIL session $n ($f): $line"
             sed 's/^/    /' "$work/diff" | head -40

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
-use crate::model::{DomainState, SnapshotInfo};
+use crate::model::{DomainState, SnapshotEntry, SnapshotInfo};
 use crate::names::SnapName;
 use crate::uuid::Uuid;
 
@@ -355,6 +355,35 @@ pub trait Driver: Send + Sync {
     fn snapshot_info(&self, dom: &DomainRef, name: &str) -> Result<Option<SnapshotInfo>> {
         Ok(SnapshotInfo::from_xml(&self.snapshot_xml_desc(dom, name, 0)?))
     }
+    /// One entry per snapshot [`Self::snapshot_list`] (`of` is `None`) or
+    /// [`Self::snapshot_list_children`] of `of` would return for `flags`
+    /// (`LIST_*`), in the same order, each with everything a listing shows
+    /// (parent, children count, state, times, current, metadata, UUID,
+    /// memory and disks). With `full` false a driver may leave out what
+    /// costs extra reads (description, disk files).
+    ///
+    /// The default asks the per-snapshot calls (XML, children, metadata,
+    /// UUID) for each name; drivers override it to answer from one read of
+    /// their tree. Since 0.1.0.
+    fn snapshot_tree_entries(&self, dom: &DomainRef, of: Option<&str>, flags: u32, full: bool) -> Result<Vec<SnapshotEntry>> {
+        let names = match of {
+            None => self.snapshot_list(dom, flags, ListKind::All)?,
+            Some(n) => self.snapshot_list_children(dom, n, flags, ListKind::All)?,
+        };
+        let current = current_or_none(self, dom)?;
+        let mut out = Vec::with_capacity(names.len());
+        for n in &names {
+            out.push(entry_by_calls(self, dom, n, current.as_deref())?);
+        }
+        Ok(out)
+    }
+    /// The entry of snapshot `name` alone (see
+    /// [`Self::snapshot_tree_entries`]); the default asks the per-snapshot
+    /// calls. Since 0.1.0.
+    fn snapshot_entry(&self, dom: &DomainRef, name: &str, full: bool) -> Result<SnapshotEntry> {
+        let current = current_or_none(self, dom)?;
+        entry_by_calls(self, dom, name, current.as_deref())
+    }
     /// The parent's name, `None` for a root.
     fn snapshot_parent(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<Option<String>> {
         Err(Error::no_support("virDomainSnapshotGetParent"))
@@ -432,6 +461,30 @@ pub trait Driver: Send + Sync {
         }
         Ok(total)
     }
+}
+
+/// The current snapshot's name, `None` also when the driver has no such call.
+fn current_or_none<D: Driver + ?Sized>(drv: &D, dom: &DomainRef) -> Result<Option<String>> {
+    match drv.snapshot_current(dom, 0) {
+        Ok(c) => Ok(c),
+        Err(e) if e.code == ErrorCode::NoSupport => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`Driver::snapshot_entry`] from the per-snapshot calls (XML, children,
+/// metadata, UUID).
+fn entry_by_calls<D: Driver + ?Sized>(drv: &D, dom: &DomainRef, name: &str, current: Option<&str>) -> Result<SnapshotEntry> {
+    let xml = drv.snapshot_xml_desc(dom, name, 0)?;
+    let def = crate::xml::parse_snapshot(&xml, crate::xml::ParseFlags { redefine: true, internal: false })?;
+    let children = drv.snapshot_count(dom, Some(name), 0)?;
+    let metadata = match drv.snapshot_has_metadata(dom, name, 0) {
+        Ok(m) => m,
+        Err(e) if e.code == ErrorCode::NoSupport => false,
+        Err(e) => return Err(e),
+    };
+    let uuid = drv.snapshot_uuid(dom, name).ok();
+    Ok(SnapshotEntry::from_def(name, &def, children, current == Some(name), metadata, uuid))
 }
 
 /// A driver's constructor: `Some(result)` when it handles the URI's scheme.

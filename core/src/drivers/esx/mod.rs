@@ -409,6 +409,14 @@ impl Driver for EsxDriver {
         self.snap_list_children(dom, name, flags, kind)
     }
 
+    fn snapshot_tree_entries(&self, dom: &DomainRef, of: Option<&str>, flags: u32, _full: bool) -> Result<Vec<crate::model::SnapshotEntry>> {
+        self.snap_entries(dom, of, flags)
+    }
+
+    fn snapshot_entry(&self, dom: &DomainRef, name: &str, _full: bool) -> Result<crate::model::SnapshotEntry> {
+        self.snap_entry(dom, name)
+    }
+
     fn snapshot_lookup(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, 0, ESX, "esxDomainSnapshotLookupByName")?;
         let t = self.read_tree(dom)?;

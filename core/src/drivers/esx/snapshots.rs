@@ -93,6 +93,37 @@ impl EsxDriver {
         }
     }
 
+    /// The listing entry of node `i` (ESX keeps no libvirt metadata; every
+    /// snapshot is internal, with memory when the VM was powered on).
+    fn entry_of(t: &Tree, dom: &DomainRef, i: usize) -> crate::model::SnapshotEntry {
+        let s = &t.nodes[i];
+        let def = SnapshotDef {
+            name: Some(s.name.clone()),
+            description: Some(s.description.clone()).filter(|d| !d.is_empty()),
+            state: Some(s.state()),
+            parent: s.parent.map(|p| t.nodes[p].name.clone()),
+            creation_time: s.create_time,
+            ..SnapshotDef::default()
+        };
+        let current = t.current_index() == Some(i);
+        crate::model::SnapshotEntry::from_def(&s.name, &def, s.children.len(), current, false, Some(t.uuid_of(&dom.uuid, i)))
+    }
+
+    /// [`crate::drivers::Driver::snapshot_tree_entries`]: one property read. Since 0.1.0.
+    pub(super) fn snap_entries(&self, dom: &DomainRef, of: Option<&str>, flags: u32) -> Result<Vec<crate::model::SnapshotEntry>> {
+        check_flags(flags, list::ALL, ESX, list_func(ListKind::All, of.is_some()))?;
+        let t = self.read_tree(dom)?;
+        let of = of.map(|n| self.find(&t, n)).transpose()?;
+        Ok(t.indices(of, flags).into_iter().map(|i| Self::entry_of(&t, dom, i)).collect())
+    }
+
+    /// [`crate::drivers::Driver::snapshot_entry`]: one property read. Since 0.1.0.
+    pub(super) fn snap_entry(&self, dom: &DomainRef, name: &str) -> Result<crate::model::SnapshotEntry> {
+        let t = self.read_tree(dom)?;
+        let i = self.find(&t, name)?;
+        Ok(Self::entry_of(&t, dom, i))
+    }
+
     pub(super) fn snap_xml(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, 0, ESX, "esxDomainSnapshotGetXMLDesc")?;
         let t = self.read_tree(dom)?;

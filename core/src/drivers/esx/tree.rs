@@ -153,6 +153,18 @@ impl Tree {
         idx.filter(|&i| self.keep(i, flags)).map(|i| self.nodes[i].name.clone()).collect()
     }
 
+    /// Indices [`Self::list`] (`of` is `None`) or [`Self::list_children`]
+    /// of `of` would name, in the same order. Since 0.1.0.
+    pub fn indices(&self, of: Option<usize>, flags: u32) -> Vec<usize> {
+        let all: Vec<usize> = match of {
+            None if flags & list::ROOTS != 0 => self.roots.clone(),
+            None => (0..self.nodes.len()).collect(),
+            Some(i) if flags & list::DESCENDANTS != 0 => (i + 1..self.nodes[i].subtree_end).collect(),
+            Some(i) => self.nodes[i].children.clone(),
+        };
+        all.into_iter().filter(|&i| self.keep(i, flags)).collect()
+    }
+
     /// Names matching `flags` (`ROOTS` = roots only), in pre-order.
     pub fn list(&self, flags: u32) -> Vec<String> {
         if flags & list::ROOTS != 0 {

@@ -608,6 +608,14 @@ impl Driver for QemuDriver {
             t.list_children(name, flags)
         })
     }
+    fn snapshot_tree_entries(&self, dom: &DomainRef, of: Option<&str>, flags: u32, full: bool) -> Result<Vec<crate::model::SnapshotEntry>> {
+        let func = if of.is_some() { "qemuDomainSnapshotListAllChildren" } else { "qemuDomainListAllSnapshots" };
+        check_flags(flags, crate::flags::list::ALL, DOM, func)?;
+        self.snap_entries(dom, of, flags, full)
+    }
+    fn snapshot_entry(&self, dom: &DomainRef, name: &str, full: bool) -> Result<crate::model::SnapshotEntry> {
+        self.snap_entry(dom, name, full)
+    }
     fn snapshot_lookup(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, 0, DOM, "qemuDomainSnapshotLookupByName")?;
         self.with_tree(dom, |t| if t.contains(name) { Ok(name.to_owned()) } else { Err(Error::no_snapshot(DOM, name)) })

@@ -437,6 +437,58 @@ impl QemuDriver {
         r
     }
 
+    /// [`crate::drivers::Driver::snapshot_tree_entries`]: one read of the
+    /// cached tree; with `full`, the description and external disk files
+    /// of snapshots the index holds only lightly come from their metadata
+    /// files (no hypervisor call either way). Since 0.1.0.
+    pub(super) fn snap_entries(&self, dom: &DomainRef, of: Option<&str>, flags: u32, full: bool) -> Result<Vec<crate::model::SnapshotEntry>> {
+        let (mut v, light) = self.with_tree(dom, |t| {
+            if let Some(n) = of {
+                if !t.contains(n) {
+                    return Err(Error::no_snapshot(DOM, n));
+                }
+            }
+            let v = t.entries(of, flags)?;
+            let light: Vec<bool> = v.iter().map(|e| t.get(&e.name).is_some_and(|d| d.private_value(index::LIGHT).is_some())).collect();
+            Ok((v, light))
+        })?;
+        if full && light.iter().any(|l| *l) {
+            let (store, _l) = self.lock(&dom.name)?;
+            for (e, _) in v.iter_mut().zip(light).filter(|(_, l)| *l) {
+                match self.full_def(&store, &e.name) {
+                    Ok(d) => {
+                        let whole = crate::model::SnapshotEntry::from_def(&e.name, &d, 0, false, false, None);
+                        e.description = whole.description;
+                        e.disks = whole.disks;
+                        e.memory = whole.memory;
+                    }
+                    // Deleted by another process since the tree was read.
+                    Err(err) if err.code == ErrorCode::NoDomainSnapshot => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    /// [`crate::drivers::Driver::snapshot_entry`] from the cached tree
+    /// (and the metadata file with `full`). Since 0.1.0.
+    pub(super) fn snap_entry(&self, dom: &DomainRef, name: &str, full: bool) -> Result<crate::model::SnapshotEntry> {
+        let e = self.with_tree(dom, |t| t.entry(name).ok_or_else(|| Error::no_snapshot(DOM, name)))?;
+        if !full {
+            return Ok(e);
+        }
+        let (store, _l) = self.lock(&dom.name)?;
+        let mut e = e;
+        if let Ok(d) = self.full_def(&store, name) {
+            let whole = crate::model::SnapshotEntry::from_def(name, &d, 0, false, false, None);
+            e.description = whole.description;
+            e.disks = whole.disks;
+            e.memory = whole.memory;
+        }
+        Ok(e)
+    }
+
     /// Puts the tree a mutation left behind into the cache (stamped after
     /// every file change), so the next call does not re-read the directory.
     pub(super) fn recache(&self, name: &str, store: &SnapshotStore, loaded: Loaded) {

@@ -466,6 +466,30 @@ impl Driver for TestDriver {
         })
     }
 
+    /// One read of the in-memory tree. Since 0.1.0.
+    fn snapshot_tree_entries(&self, dom: &DomainRef, of: Option<&str>, flags: u32, _full: bool) -> Result<Vec<crate::model::SnapshotEntry>> {
+        let func = if of.is_some() { "testDomainSnapshotListAllChildren" } else { "testDomainListAllSnapshots" };
+        check_flags(flags, list::ALL, T, func)?;
+        self.with_domain(dom, |d, _| {
+            if let Some(n) = of {
+                snapshot::get(d, n)?;
+            }
+            let mut v = d.snapshots.entries(of, flags)?;
+            // Every test-driver snapshot has metadata (testDomainSnapshotHasMetadata).
+            v.iter_mut().for_each(|e| e.metadata = true);
+            Ok(v)
+        })
+    }
+
+    fn snapshot_entry(&self, dom: &DomainRef, name: &str, _full: bool) -> Result<crate::model::SnapshotEntry> {
+        self.with_domain(dom, |d, _| {
+            snapshot::get(d, name)?;
+            let mut e = d.snapshots.entry(name).ok_or_else(|| Error::no_snapshot(T, name))?;
+            e.metadata = true;
+            Ok(e)
+        })
+    }
+
     fn snapshot_lookup(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
         check_flags(flags, 0, T, "testDomainSnapshotLookupByName")?;
         self.with_domain(dom, |d, _| snapshot::get(d, name).map(|_| name.to_owned()))

@@ -36,6 +36,40 @@ pub struct VboxDriver {
     /// `.vbox` path per machine (`None`: could not be learnt).
     cfg: Mutex<HashMap<Uuid, Option<PathBuf>>>,
     progress: Mutex<Option<ProgressFn>>,
+    /// Per machine, the last `snapshot list` and the `.vbox` file's stamp
+    /// taken before it ran: reused while the file is unchanged, dropped by
+    /// every VBoxManage command of ours that is not a read.
+    listings: Mutex<HashMap<Uuid, (FileStamp, parse::Listing)>>,
+    /// Per machine, the parsed `.vbox` file and its stamp before the read.
+    files: Mutex<HashMap<Uuid, (FileStamp, settings::MachineFile)>>,
+}
+
+/// What changes whenever VirtualBox rewrites a machine's `.vbox` file
+/// (device, inode, size, modification time in ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp(u64, u64, u64, i128);
+
+impl FileStamp {
+    /// The stamp of the regular file at `p` (not followed through a
+    /// symlink); `None` when it cannot be read.
+    pub(crate) fn of(p: &std::path::Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(p).ok()?;
+        if !m.file_type().is_file() {
+            return None;
+        }
+        Some(Self(m.dev(), m.ino(), m.size(), i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())))
+    }
+}
+
+/// True for the VBoxManage commands that change nothing (the listing
+/// cache survives them).
+fn is_read(a: &[String]) -> bool {
+    match a.first().map(String::as_str) {
+        Some("list" | "showvminfo" | "showmediuminfo" | "getextradata" | "--version" | "-v" | "-q") => true,
+        Some("snapshot") => a.get(2).map(String::as_str) == Some("list"),
+        _ => false,
+    }
 }
 
 /// Opens `vbox:///session`.
@@ -102,12 +136,65 @@ fn args(a: &[&str]) -> Vec<String> {
 impl VboxDriver {
     /// A driver over any [`Runner`] (tests use a fake or the replay stand-in).
     pub fn with_runner(runner: Box<dyn Runner>) -> Self {
-        Self { runner, cfg: Mutex::new(HashMap::new()), progress: Mutex::new(None) }
+        Self { runner, cfg: Mutex::new(HashMap::new()), progress: Mutex::new(None), listings: Mutex::new(HashMap::new()), files: Mutex::new(HashMap::new()) }
+    }
+
+    /// Drops the cached listings before a command that may change them.
+    fn forget_listings(&self, a: &[String]) {
+        if !is_read(a) {
+            if let Ok(mut g) = self.listings.lock() {
+                g.clear();
+            }
+        }
+    }
+
+    /// The cached `snapshot list` of `dom` when its `.vbox` file still
+    /// has `stamp`. Since 0.1.0.
+    pub(crate) fn cached_listing(&self, dom: &DomainRef, stamp: FileStamp) -> Option<parse::Listing> {
+        let g = self.listings.lock().ok()?;
+        g.get(&dom.uuid).filter(|(s, _)| *s == stamp).map(|(_, l)| l.clone())
+    }
+
+    /// Keeps `listing`, read after the `.vbox` file had `stamp`. Since 0.1.0.
+    pub(crate) fn cache_listing(&self, dom: &DomainRef, stamp: FileStamp, listing: &parse::Listing) {
+        if let Ok(mut g) = self.listings.lock() {
+            g.insert(dom.uuid, (stamp, listing.clone()));
+        }
+    }
+
+    /// The machine's `.vbox` file, parsed (best effort): reused while the
+    /// file keeps the stamp it had before it was read. Since 0.1.0.
+    pub(crate) fn machine_file(&self, dom: &DomainRef) -> Option<settings::MachineFile> {
+        let p = self.cfg_path(dom)?;
+        let stamp = FileStamp::of(&p);
+        if let Some(st) = stamp {
+            let g = self.files.lock().ok()?;
+            if let Some((_, f)) = g.get(&dom.uuid).filter(|(s, _)| *s == st) {
+                return Some(f.clone());
+            }
+        }
+        let text = crate::fsio::read_regular_string(&p, redefine::MACHINE_FILE_BYTES).ok()?;
+        let f = settings::parse_machine_file(&text).ok()?;
+        if let (Some(st), Ok(mut g)) = (stamp, self.files.lock()) {
+            g.insert(dom.uuid, (st, f.clone()));
+        }
+        Some(f)
+    }
+
+    /// The stamp of `dom`'s `.vbox` file, `None` when it is unknown or its
+    /// path has not been learnt yet (learning it costs a `showvminfo`;
+    /// every read of the file learns it).
+    pub(crate) fn cfg_stamp(&self, dom: &DomainRef) -> Option<FileStamp> {
+        let p = self.cfg.lock().ok()?.get(&dom.uuid).cloned().flatten()?;
+        FileStamp::of(&p)
     }
 
     /// Runs VBoxManage; the output whatever the exit status.
     fn run(&self, a: &[String]) -> Result<Output> {
-        self.runner.run(a)
+        self.forget_listings(a);
+        let r = self.runner.run(a);
+        self.forget_listings(a);
+        r
     }
 
     /// Runs VBoxManage; a failure becomes a libvirt error for context `ctx`.
@@ -122,7 +209,10 @@ impl VboxDriver {
     fn run_op(&self, a: &[String], ctx: Ctx<'_>, op: &'static str) -> Result<Output> {
         let cb = self.progress.lock().ok().and_then(|g| g.clone());
         let pf: Option<cli::PercentFn> = cb.map(|p| Arc::new(move |n: u32| p(op, n)) as cli::PercentFn);
-        let out = self.runner.run_with_progress(a, pf)?;
+        self.forget_listings(a);
+        let out = self.runner.run_with_progress(a, pf);
+        self.forget_listings(a);
+        let out = out?;
         check(&out, ctx)?;
         Ok(out)
     }
@@ -344,6 +434,14 @@ impl Driver for VboxDriver {
 
     fn snapshot_list_children(&self, dom: &DomainRef, name: &str, flags: u32, kind: ListKind) -> Result<Vec<String>> {
         snapshots::list(self, dom, Some(name), flags, kind)
+    }
+
+    fn snapshot_tree_entries(&self, dom: &DomainRef, of: Option<&str>, flags: u32, _full: bool) -> Result<Vec<crate::model::SnapshotEntry>> {
+        snapshots::entries(self, dom, of, flags)
+    }
+
+    fn snapshot_entry(&self, dom: &DomainRef, name: &str, _full: bool) -> Result<crate::model::SnapshotEntry> {
+        snapshots::entry(self, dom, name)
     }
 
     fn snapshot_lookup(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {

@@ -15,7 +15,7 @@ use crate::xml::{format_snapshot, parse_snapshot, FormatFlags, ParseFlags};
 use super::errors::Ctx;
 use super::journal::{Intent, Plan};
 use super::parse::{parse_snapshot_list, parse_taken, Listing};
-use super::settings::{parse_machine_file, MachineFile};
+use super::settings::MachineFile;
 use super::{args, VboxDriver};
 
 const V: ErrorDomain = ErrorDomain::Vbox;
@@ -30,15 +30,37 @@ pub struct View {
 
 impl View {
     /// Reads the listing; with `with_file`, also the `.vbox` file (best effort).
+    ///
+    /// The listing is reused from the driver's cache while the machine's
+    /// `.vbox` file is unchanged (VirtualBox rewrites it with every
+    /// snapshot change) and no command of ours changed anything since; so
+    /// a caller asking once per snapshot runs VBoxManage once.
     pub fn load(drv: &VboxDriver, dom: &DomainRef, with_file: bool) -> Result<Self> {
-        let a = args(&["snapshot", &dom.uuid.to_string(), "list", "--machinereadable"]);
-        let out = drv.run(&a)?;
-        let listing = if out.code == 0 {
-            parse_snapshot_list(&out.stdout)?
-        } else if out.is_no_snapshots() {
-            Listing::default()
-        } else {
-            return Err(super::errors::to_error(&out, Ctx::Domain(dom)));
+        // The file is read anyway: learn its path first, so this listing
+        // is cached too.
+        if with_file {
+            let _path_learnt = drv.cfg_path(dom);
+        }
+        // Stamped before the read: a change during it misses the cache next time.
+        let stamp = drv.cfg_stamp(dom);
+        let cached = stamp.and_then(|s| drv.cached_listing(dom, s));
+        let listing = match cached {
+            Some(l) => l,
+            None => {
+                let a = args(&["snapshot", &dom.uuid.to_string(), "list", "--machinereadable"]);
+                let out = drv.run(&a)?;
+                let listing = if out.code == 0 {
+                    parse_snapshot_list(&out.stdout)?
+                } else if out.is_no_snapshots() {
+                    Listing::default()
+                } else {
+                    return Err(super::errors::to_error(&out, Ctx::Domain(dom)));
+                };
+                if let Some(s) = stamp {
+                    drv.cache_listing(dom, s, &listing);
+                }
+                listing
+            }
         };
         let view = Self { listing, file: None };
         Ok(if with_file { view.with_file(drv, dom) } else { view })
@@ -51,9 +73,7 @@ impl View {
             return self;
         }
         self.file = drv
-            .cfg_path(dom)
-            .and_then(|p| crate::fsio::read_regular_string(&p, super::redefine::MACHINE_FILE_BYTES).ok())
-            .and_then(|t| parse_machine_file(&t).ok())
+            .machine_file(dom)
             .filter(|f| self.listing.nodes.iter().all(|n| f.snapshots.contains_key(&n.uuid)));
         if let Some(f) = &self.file {
             for n in &mut self.listing.nodes {
@@ -172,6 +192,53 @@ pub fn list(drv: &VboxDriver, dom: &DomainRef, of: Option<&str>, flags: u32, kin
     // Names for the name lists; unambiguous handle names for handle lists.
     let handles = kind == ListKind::All;
     Ok(keys.iter().map(|k| v.name_of_key(k, handles)).collect())
+}
+
+/// Handle names of every node ([`View::handle_name`] in one pass).
+fn handle_names(v: &View) -> Vec<String> {
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, n) in v.listing.nodes.iter().enumerate() {
+        first.entry(n.name.as_str()).or_insert(i);
+    }
+    (0..v.listing.nodes.len())
+        .map(|i| if first.get(v.name(i)) == Some(&i) { v.name(i).to_owned() } else { v.uuid(i).to_string() })
+        .collect()
+}
+
+/// The listing entry of node `i` (VirtualBox keeps no libvirt metadata;
+/// memory is internal when the snapshot has a saved state).
+fn entry_of(v: &View, handles: &[String], i: usize) -> crate::model::SnapshotEntry {
+    let n = &v.listing.nodes[i];
+    let mut def = v.def(i);
+    def.parent = n.parent.map(|p| handles[p].clone());
+    crate::model::SnapshotEntry::from_def(&handles[i], &def, n.children.len(), v.listing.current == Some(i), false, Some(n.uuid))
+}
+
+/// [`crate::drivers::Driver::snapshot_tree_entries`]: one `snapshot list`
+/// and the `.vbox` file. Since 0.1.0.
+pub fn entries(drv: &VboxDriver, dom: &DomainRef, of: Option<&str>, flags: u32) -> Result<Vec<crate::model::SnapshotEntry>> {
+    check_flags(flags, list::ALL, V, list_func(of.is_some(), ListKind::All))?;
+    let v = View::load(drv, dom, true)?;
+    let t = v.tree()?;
+    let keys = match of {
+        None => t.list(flags),
+        Some(name) => {
+            let i = v.index(name)?;
+            t.list_children(&v.uuid(i).to_string(), flags)?
+        }
+    };
+    let by_uuid: std::collections::HashMap<Uuid, usize> = v.listing.nodes.iter().enumerate().map(|(i, n)| (n.uuid, i)).collect();
+    let handles = handle_names(&v);
+    Ok(keys.iter().filter_map(|k| Uuid::parse(k).and_then(|u| by_uuid.get(&u).copied())).map(|i| entry_of(&v, &handles, i)).collect())
+}
+
+/// [`crate::drivers::Driver::snapshot_entry`]. Since 0.1.0.
+pub fn entry(drv: &VboxDriver, dom: &DomainRef, name: &str) -> Result<crate::model::SnapshotEntry> {
+    let v = View::load(drv, dom, false)?;
+    v.index(name)?;
+    let v = v.with_file(drv, dom);
+    let i = v.index(name)?;
+    Ok(entry_of(&v, &handle_names(&v), i))
 }
 
 /// `virDomainSnapshotGetXMLDesc`.
