@@ -245,7 +245,11 @@ if [ "$have_libvirt" = 1 ]; then
         "$B/domain_events-real" >"$B/domain_events.libvirt.out" 2>&1 || return 1
         LD_LIBRARY_PATH=$R/libvirt-compat "$B/domain_events-real" >"$B/domain_events.compat.out" 2>&1 || return 1
         grep -q 'any\[all\] test event=5 detail=6' "$B/domain_events.libvirt.out"
-        diff -u "$B/domain_events.libvirt.out" "$B/domain_events.compat.out"
+        diff -u "$B/domain_events.libvirt.out" "$B/domain_events.compat.out" || return 1
+        # Source drop-in: the same file against include/ and -lvirsnap.
+        cc "${CFLAGS[@]}" tests/c/domain_events.c -o "$B/domain_events-src" "${LINK[@]}" || return 1
+        "$B/domain_events-src" >"$B/domain_events.src.out" 2>&1 || return 1
+        diff -u "$B/domain_events.libvirt.out" "$B/domain_events.src.out"
     }
     run "domain lifecycle events (RegisterAny/Register, filters, errors, every snapshot revert transition) identical to libvirt's" domain_events_test
     run "valgrind domain events on compat" env LD_LIBRARY_PATH="$R/libvirt-compat" "${VG[@]}" "$B/domain_events-real"

@@ -37,8 +37,133 @@ use crate::types::{virConnectPtr, virDomainPtr};
 const DOM: ErrorDomain = ErrorDomain::Domain;
 
 /// `VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT`: virsnap's snapshot events, with a
-/// [`virConnectDomainEventSnapshotCallback`]. Since 0.2.
-pub const VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT: c_int = events::EVENT_ID_SNAPSHOT;
+/// [`virConnectDomainEventSnapshotCallback`]; outside libvirt's event ID
+/// range (libvirt 9.0 ends at 27), so no libvirt ID collides. Since 0.2.
+pub const VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT: c_int = 0x7653_0001;
+const _: () = assert!(VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT == events::EVENT_ID_SNAPSHOT);
+
+/// The event IDs of `virConnectDomainEventRegisterAny` virsnap emits
+/// (libvirt's other IDs are accepted and never emitted).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum virDomainEventID {
+    /// `virConnectDomainEventCallback` (Since: libvirt 0.8.0).
+    VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0,
+}
+
+/// The `event` of a lifecycle callback (libvirt's values).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum virDomainEventType {
+    /// Defined (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_DEFINED = 0,
+    /// Undefined (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_UNDEFINED = 1,
+    /// Started (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STARTED = 2,
+    /// Suspended (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_SUSPENDED = 3,
+    /// Resumed (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_RESUMED = 4,
+    /// Stopped (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STOPPED = 5,
+    /// Shut down (Since: libvirt 0.9.8).
+    VIR_DOMAIN_EVENT_SHUTDOWN = 6,
+    /// PM-suspended (Since: libvirt 0.10.2).
+    VIR_DOMAIN_EVENT_PMSUSPENDED = 7,
+    /// Crashed (Since: libvirt 1.1.1).
+    VIR_DOMAIN_EVENT_CRASHED = 8,
+}
+
+/// Details of `VIR_DOMAIN_EVENT_DEFINED`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum virDomainEventDefinedDetailType {
+    /// Newly created config (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_DEFINED_ADDED = 0,
+    /// Changed config (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_DEFINED_UPDATED = 1,
+    /// Renamed (Since: libvirt 1.2.19).
+    VIR_DOMAIN_EVENT_DEFINED_RENAMED = 2,
+    /// Config restored from a snapshot (Since: libvirt 1.3.3).
+    VIR_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT = 3,
+}
+
+/// Details of `VIR_DOMAIN_EVENT_UNDEFINED`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum virDomainEventUndefinedDetailType {
+    /// Deleted the config (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_UNDEFINED_REMOVED = 0,
+    /// Renamed (Since: libvirt 1.2.19).
+    VIR_DOMAIN_EVENT_UNDEFINED_RENAMED = 1,
+}
+
+/// Details of `VIR_DOMAIN_EVENT_STARTED`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum virDomainEventStartedDetailType {
+    /// Normal startup (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STARTED_BOOTED = 0,
+    /// Incoming migration (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STARTED_MIGRATED = 1,
+    /// Restored from a state file (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STARTED_RESTORED = 2,
+    /// Restored from a snapshot (Since: libvirt 0.8.0).
+    VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT = 3,
+    /// Started on wakeup (Since: libvirt 0.9.11).
+    VIR_DOMAIN_EVENT_STARTED_WAKEUP = 4,
+}
+
+/// Details of `VIR_DOMAIN_EVENT_SUSPENDED`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum virDomainEventSuspendedDetailType {
+    /// Paused by the admin (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_SUSPENDED_PAUSED = 0,
+    /// Offline migration (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED = 1,
+    /// Disk I/O error (Since: libvirt 0.8.0).
+    VIR_DOMAIN_EVENT_SUSPENDED_IOERROR = 2,
+    /// Watchdog (Since: libvirt 0.8.0).
+    VIR_DOMAIN_EVENT_SUSPENDED_WATCHDOG = 3,
+    /// Restored from a paused state file (Since: libvirt 0.9.5).
+    VIR_DOMAIN_EVENT_SUSPENDED_RESTORED = 4,
+    /// Restored from a paused snapshot (Since: libvirt 0.9.5).
+    VIR_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT = 5,
+}
+
+/// Details of `VIR_DOMAIN_EVENT_RESUMED`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum virDomainEventResumedDetailType {
+    /// Unpaused by the admin (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_RESUMED_UNPAUSED = 0,
+    /// Migration completed (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_RESUMED_MIGRATED = 1,
+    /// Resumed from a snapshot (Since: libvirt 0.9.5).
+    VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT = 2,
+}
+
+/// Details of `VIR_DOMAIN_EVENT_STOPPED`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum virDomainEventStoppedDetailType {
+    /// Normal shutdown (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN = 0,
+    /// Forced poweroff (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STOPPED_DESTROYED = 1,
+    /// Guest crashed (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STOPPED_CRASHED = 2,
+    /// Migrated away (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STOPPED_MIGRATED = 3,
+    /// Saved to a state file (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STOPPED_SAVED = 4,
+    /// Emulator failed (Since: libvirt 0.5.0).
+    VIR_DOMAIN_EVENT_STOPPED_FAILED = 5,
+    /// Offline snapshot loaded (Since: libvirt 0.8.0).
+    VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT = 6,
+}
 
 /// virsnap's snapshot event types (`event` of a
 /// [`virConnectDomainEventSnapshotCallback`]). Since 0.2.
