@@ -51,6 +51,16 @@ impl EventStream {
         self.watcher.as_ref().map(events::LogWatcher::fd)
     }
 
+    /// Blocks until another process may have emitted an event, then returns
+    /// what [`Self::read_remote`] does (possibly empty). Without a log it
+    /// returns an empty list at once.
+    pub fn wait_remote(&mut self) -> Result<Vec<events::Event>> {
+        match self.watcher.as_mut() {
+            None => Ok(Vec::new()),
+            Some(w) => w.wait().map_err(|e| Error::system(ErrorDomain::None, "cannot read the domain event log", &e)),
+        }
+    }
+
     /// The events other processes emitted since the last call (never
     /// blocks; empty without a log).
     pub fn read_remote(&mut self) -> Result<Vec<events::Event>> {

@@ -505,6 +505,18 @@ impl LogWatcher {
         Ok(())
     }
 
+    /// Blocks until the log's directory changes, then returns [`Self::read`]
+    /// (possibly empty: the caller waits again).
+    pub fn wait(&mut self) -> io::Result<Vec<Event>> {
+        let mut buf = [0u8; 4096];
+        match self.inotify.read_events_blocking(&mut buf) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        self.read()
+    }
+
     /// Drains the inotify descriptor and returns the events other processes
     /// appended since the last call, oldest first. Never blocks.
     pub fn read(&mut self) -> io::Result<Vec<Event>> {
