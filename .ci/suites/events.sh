@@ -130,5 +130,33 @@ wait "$ow"; rc=$?
 if [ "$rc" = 0 ] && [ "$(cat "$W/one.out")" = "event 'snapshot' for domain 'test': Created s3
 events received: 1" ]; then ok "one-shot --event snapshot --domain test"; else bad "one-shot: rc=$rc $(cat "$W/one.out")"; fi
 
+# ---- C API (libvirsnap): a watcher process gets another process's events
+# through virEventRunDefaultImpl (the log's inotify handle in the loop).
+R=${CARGO_TARGET_DIR:-$ROOT/target}/release
+cargo build --release --locked -p virsnap-capi >/dev/null 2>&1
+if cc -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -I"$ROOT/include" tests/c/domain_events_watch.c \
+    -o "$W/watch" -L"$R" -lvirsnap -Wl,-rpath,"$R"; then
+    stdbuf -oL "$W/watch" "$U" 5 >"$W/watch.out" 2>&1 &
+    cw=$!; pids+=($cw)
+    wait_for "$W/watch.out" ready
+    "$BIN" -q -c "$U" "start test; snapshot-create-as test c1; snapshot-rename test c1 c2; snapshot-delete test c2; destroy test" \
+        >"$W/watch.actor" 2>&1
+    wait "$cw"; rc=$?
+    expect="ready
+lifecycle test 2 0
+snapshot test 0 c1 -
+snapshot test 3 c2 c1
+snapshot test 1 c2 -
+lifecycle test 5 1"
+    if [ "$rc" = 0 ] && [ "$(grep -v '^domain_events_watch: ' "$W/watch.out")" = "$expect" ] &&
+        grep -q '^domain_events_watch: .* 0 failed$' "$W/watch.out"; then
+        ok "C API: lifecycle and VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT callbacks for another process's operations"
+    else
+        bad "C API watcher (rc=$rc):"; cat "$W/watch.out" "$W/watch.actor"
+    fi
+else
+    bad "compile tests/c/domain_events_watch.c"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
