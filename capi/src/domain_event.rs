@@ -403,13 +403,13 @@ fn finish(cb: Callback) {
         let mut s = state();
         let mut watch = -1;
         let mut stream = None;
-        if !s.callbacks.iter().any(|c| c.conn == cb.conn) {
-            if let Some(i) = s.conns.iter().position(|c| c.conn == cb.conn) {
-                let c = s.conns.remove(i);
-                watch = c.watch;
-                stream = Some(c.stream);
-                s.queue.retain(|(k, _)| *k != cb.conn);
-            }
+        if !s.callbacks.iter().any(|c| c.conn == cb.conn)
+            && let Some(i) = s.conns.iter().position(|c| c.conn == cb.conn)
+        {
+            let c = s.conns.remove(i);
+            watch = c.watch;
+            stream = Some(c.stream);
+            s.queue.retain(|(k, _)| *k != cb.conn);
         }
         let mut timer = -1;
         if s.callbacks.is_empty() && s.timer > 0 {
