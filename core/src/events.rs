@@ -474,14 +474,22 @@ impl LogWatcher {
         }
     }
 
+    /// Reads the open file to its end, [`READ_CAP`] bytes at a time.
     fn read_file(&mut self, out: &mut Vec<Event>) -> io::Result<()> {
+        while self.read_chunk(out)? == READ_CAP {}
+        Ok(())
+    }
+
+    /// Reads at most [`READ_CAP`] bytes; returns how many.
+    fn read_chunk(&mut self, out: &mut Vec<Event>) -> io::Result<u64> {
         let Some(f) = self.file.as_mut() else {
-            return Ok(());
+            return Ok(0);
         };
         f.seek(SeekFrom::Start(self.offset))?;
         let mut buf = Vec::new();
         f.take(READ_CAP).read_to_end(&mut buf)?;
-        self.offset += buf.len() as u64;
+        let n = buf.len() as u64;
+        self.offset += n;
         self.pending.extend_from_slice(&buf);
         let me = std::process::id();
         let mut start = 0;
@@ -502,7 +510,7 @@ impl LogWatcher {
             // A torn or hostile line without end: drop it.
             self.pending.clear();
         }
-        Ok(())
+        Ok(n)
     }
 
     /// Blocks until the log's directory changes, then returns [`Self::read`]
@@ -579,6 +587,68 @@ mod tests {
             revert_lifecycle(R, so, revert::PAUSED | revert::FORCE, true),
             [(STOPPED, STOPPED_FROM_SNAPSHOT), (STARTED, STARTED_FROM_SNAPSHOT), (SUSPENDED, SUSPENDED_FROM_SNAPSHOT)]
         );
+    }
+
+    fn foreign(name: &str, event: i32) -> String {
+        // A record of another process (pid 1 is never this test).
+        format!("{MAGIC}\t1\t6695eb01-f6a4-8304-79aa-97f2502e193f\t-1\t{name}\tlifecycle\t{event}\t0\t-\t-\n")
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut f = OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn watcher_reads_other_processes_across_rotation_and_skips_garbage() {
+        let dir = std::env::temp_dir().join(format!("virsnap-events-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = dir.join("run/.virsnap-events");
+        // Nobody watches: publishing creates nothing.
+        let d = DomainRef { name: "vm".into(), uuid: Uuid::parse("6695eb01-f6a4-8304-79aa-97f2502e193f").unwrap(), id: -1 };
+        let ev = Event { domain: d, kind: EventKind::Lifecycle { event: DEFINED, detail: DEFINED_ADDED } };
+        publish(&log, &ev).unwrap();
+        assert!(!log.exists());
+        let mut w = LogWatcher::new(&log).unwrap();
+        // Our own records are not returned (the bus delivers them).
+        publish(&log, &ev).unwrap();
+        assert_eq!(w.read().unwrap(), []);
+        // Another process's, with garbage around: only the valid ones, and a
+        // torn line waits for its end.
+        append(&log, &foreign("a", STARTED));
+        append(&log, "garbage\n\u{1}\tnot\n");
+        append(&log, &"x".repeat(MAX_LINE + 10));
+        append(&log, "\n");
+        let torn = foreign("b", STOPPED);
+        append(&log, &torn[..10]);
+        let got: Vec<String> = w.read().unwrap().into_iter().map(|e| e.domain.name).collect();
+        assert_eq!(got, ["a"]);
+        append(&log, &torn[10..]);
+        let got: Vec<String> = w.read().unwrap().into_iter().map(|e| e.domain.name).collect();
+        assert_eq!(got, ["b"]);
+        // Rotation: the old file's tail, then the new file.
+        append(&log, &foreign("c", STARTED));
+        let big = " ".repeat(LOG_ROTATE_BYTES as usize);
+        append(&log, &big);
+        append(&log, "\n");
+        append(&log, &foreign("c2", STARTED));
+        publish(&log, &ev).unwrap();
+        let mut old = log.as_os_str().to_owned();
+        old.push(".1");
+        assert!(PathBuf::from(&old).exists());
+        append(&log, &foreign("d", STOPPED));
+        let got: Vec<String> = w.read().unwrap().into_iter().map(|e| e.domain.name).collect();
+        assert_eq!(got, ["c", "c2", "d"]);
+        // A symlink planted as the log is never written through.
+        drop(w);
+        std::fs::remove_file(&log).unwrap();
+        let target = dir.join("target");
+        std::fs::write(&target, "").unwrap();
+        std::os::unix::fs::symlink(&target, &log).unwrap();
+        assert!(publish(&log, &ev).is_err());
+        assert!(LogWatcher::new(&log).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
