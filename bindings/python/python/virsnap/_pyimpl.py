@@ -488,6 +488,11 @@ def _ev_remove(conn: Any, cid: int) -> None:
 class virConnectMethods:
     """virConnect methods written in Python; virsnap/__init__.py attaches them."""
 
+    # Set by the event methods, as libvirt-python's (annotations only).
+    domainEventCallbackID: Dict[int, Any]
+    domainEventCallbacks: Dict[Callable[..., Any], Any]
+    _virsnap_legacy_event: int
+
     def unregisterCloseCallback(self) -> None:
         """Removes a close event callback (none is kept: see registerCloseCallback)."""
 
@@ -504,7 +509,8 @@ class virConnectMethods:
         fname = "virConnectDomainEventRegisterAny"
         if not hasattr(self, "domainEventCallbackID"):
             self.domainEventCallbackID = {}
-        self.getURI()  # a closed connection raises libvirt's error
+        me: Any = self
+        me.getURI()  # a closed connection raises libvirt's error
         if (eventID < 0 or eventID >= VIR_DOMAIN_EVENT_ID_LAST) and eventID != VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT:
             # libvirt-python refuses an ID it has no C callback for before
             # calling libvirt: the error carries no libvirt error.
