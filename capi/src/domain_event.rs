@@ -521,8 +521,10 @@ fn remove(conn: usize, pick: impl Fn(&Callback) -> bool, missing: Error) -> Resu
 /// Registers `cb` for events `eventID` (`VIR_DOMAIN_EVENT_ID_LIFECYCLE`, any
 /// other libvirt ID — accepted, never emitted — or
 /// `VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT`) of `dom` (NULL: every domain of
-/// `conn`). Callbacks run from the event loop. `freecb`, if not NULL,
-/// releases `opaque` after deregistration. Needs a registered event
+/// `conn`). Callbacks run from the event loop; the `dom` a callback gets is
+/// valid for the call (`virDomainRef` keeps it), and `conn` is the
+/// registering connection. `freecb`, if not NULL, releases `opaque` after
+/// deregistration. Needs a registered event
 /// implementation (`virEventRegisterDefaultImpl`).
 ///
 /// Returns: the callback ID (≥ 0), or −1. Since: libvirt 0.8.0.
