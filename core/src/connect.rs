@@ -466,6 +466,11 @@ impl Domain {
         self.drv().domain_create(&self.inner.r, flags)?;
         self.refresh_id();
         use events::lifecycle::*;
+        // libvirt's qemu driver reports QEMU's RESUME (the CPUs start)
+        // before the start itself.
+        if flags & 1 == 0 && self.drv().type_name() == "QEMU" {
+            self.lifecycle(RESUMED, RESUMED_UNPAUSED);
+        }
         self.lifecycle(STARTED, STARTED_BOOTED);
         if flags & 1 != 0 {
             self.lifecycle(SUSPENDED, SUSPENDED_PAUSED);
@@ -481,6 +486,10 @@ impl Domain {
             // A destroyed domain has no id: libvirt's drivers set the
             // handle's to -1 without asking the hypervisor again.
             self.inner.id.store(-1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if self.drv().type_name() == "QEMU" {
+            // libvirt's qemu driver reports QEMU's SHUTDOWN (host signal) first.
+            self.lifecycle(events::lifecycle::SHUTDOWN, events::lifecycle::SHUTDOWN_HOST);
         }
         self.lifecycle(events::lifecycle::STOPPED, events::lifecycle::STOPPED_DESTROYED);
         Ok(())
@@ -571,7 +580,10 @@ impl Domain {
         }
         let (before, _) = self.drv().domain_state(&self.inner.r).ok()?;
         let snap = self.drv().snapshot_info(&self.inner.r, name).ok().flatten().and_then(|i| i.state);
-        Some(events::revert_lifecycle(before, snap, flags, self.drv().type_name() == "Test"))
+        Some(match self.drv().type_name() {
+            "QEMU" => events::revert_lifecycle_qemu(before, snap, flags),
+            t => events::revert_lifecycle(before, snap, flags, t == "Test"),
+        })
     }
 
     /// Emits a revert's events (computed by [`Self::revert_events`]).
@@ -638,7 +650,17 @@ impl Domain {
         let halt = flags & create::HALT != 0
             && self.inner.conn.events_wanted()
             && self.drv().domain_state(&self.inner.r).is_ok_and(|(s, _)| s.is_active());
+        // libvirt's qemu driver reports QEMU's STOP and RESUME around the
+        // internal snapshot of a running guest.
+        let pauses = flags & (create::REDEFINE | create::HALT | create::DISK_ONLY) == 0
+            && self.drv().type_name() == "QEMU"
+            && self.inner.conn.events_wanted()
+            && self.drv().domain_state(&self.inner.r).is_ok_and(|(s, _)| s == DomainState::Running);
         let name = self.drv().snapshot_create_xml(&self.inner.r, xml, flags)?;
+        if pauses {
+            self.lifecycle(events::lifecycle::SUSPENDED, events::lifecycle::SUSPENDED_PAUSED);
+            self.lifecycle(events::lifecycle::RESUMED, events::lifecycle::RESUMED_UNPAUSED);
+        }
         if halt {
             self.refresh_id();
             self.lifecycle(events::lifecycle::STOPPED, events::lifecycle::STOPPED_FROM_SNAPSHOT);
