@@ -28,6 +28,10 @@ cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     [ -f "$W/lvd/pid" ] && kill "$(cat "$W/lvd/pid")" 2>/dev/null
     "$BIN" -c "qemu:///embed?root=$W/root" destroy test >/dev/null 2>&1
+    local f
+    for f in "$W"/lq/run/qemu/*.pid "$W"/vq/run/qemu/*.pid; do   # guests of a failed qemu_events.py
+        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
     rm -rf "$W"
 }
 trap cleanup EXIT
