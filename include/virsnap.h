@@ -21,6 +21,13 @@
 #include <stdint.h>
 
 /*
+ `VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT`: virsnap's snapshot events, with a
+ [`virConnectDomainEventSnapshotCallback`]; outside libvirt's event ID
+ range (libvirt 9.0 ends at 27), so no libvirt ID collides. Since 0.2.
+ */
+#define VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT 1985150977
+
+/*
  `VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS`: on the children calls, list all
  descendants, not only direct children. Same bit as
  `VIR_DOMAIN_SNAPSHOT_LIST_ROOTS`. Since: libvirt 0.9.7.
@@ -763,6 +770,230 @@ typedef enum virDomainSnapshotUsageFields {
 } virDomainSnapshotUsageFields;
 
 /*
+ The event IDs of `virConnectDomainEventRegisterAny` virsnap emits
+ (libvirt's other IDs are accepted and never emitted).
+ */
+typedef enum virDomainEventID {
+  /*
+   `virConnectDomainEventCallback` (Since: libvirt 0.8.0).
+   */
+  VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0,
+} virDomainEventID;
+
+/*
+ The `event` of a lifecycle callback (libvirt's values).
+ */
+typedef enum virDomainEventType {
+  /*
+   Defined (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_DEFINED = 0,
+  /*
+   Undefined (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_UNDEFINED = 1,
+  /*
+   Started (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STARTED = 2,
+  /*
+   Suspended (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_SUSPENDED = 3,
+  /*
+   Resumed (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_RESUMED = 4,
+  /*
+   Stopped (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STOPPED = 5,
+  /*
+   Shut down (Since: libvirt 0.9.8).
+   */
+  VIR_DOMAIN_EVENT_SHUTDOWN = 6,
+  /*
+   PM-suspended (Since: libvirt 0.10.2).
+   */
+  VIR_DOMAIN_EVENT_PMSUSPENDED = 7,
+  /*
+   Crashed (Since: libvirt 1.1.1).
+   */
+  VIR_DOMAIN_EVENT_CRASHED = 8,
+} virDomainEventType;
+
+/*
+ Details of `VIR_DOMAIN_EVENT_DEFINED`.
+ */
+typedef enum virDomainEventDefinedDetailType {
+  /*
+   Newly created config (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_DEFINED_ADDED = 0,
+  /*
+   Changed config (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_DEFINED_UPDATED = 1,
+  /*
+   Renamed (Since: libvirt 1.2.19).
+   */
+  VIR_DOMAIN_EVENT_DEFINED_RENAMED = 2,
+  /*
+   Config restored from a snapshot (Since: libvirt 1.3.3).
+   */
+  VIR_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT = 3,
+} virDomainEventDefinedDetailType;
+
+/*
+ Details of `VIR_DOMAIN_EVENT_UNDEFINED`.
+ */
+typedef enum virDomainEventUndefinedDetailType {
+  /*
+   Deleted the config (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_UNDEFINED_REMOVED = 0,
+  /*
+   Renamed (Since: libvirt 1.2.19).
+   */
+  VIR_DOMAIN_EVENT_UNDEFINED_RENAMED = 1,
+} virDomainEventUndefinedDetailType;
+
+/*
+ Details of `VIR_DOMAIN_EVENT_STARTED`.
+ */
+typedef enum virDomainEventStartedDetailType {
+  /*
+   Normal startup (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STARTED_BOOTED = 0,
+  /*
+   Incoming migration (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STARTED_MIGRATED = 1,
+  /*
+   Restored from a state file (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STARTED_RESTORED = 2,
+  /*
+   Restored from a snapshot (Since: libvirt 0.8.0).
+   */
+  VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT = 3,
+  /*
+   Started on wakeup (Since: libvirt 0.9.11).
+   */
+  VIR_DOMAIN_EVENT_STARTED_WAKEUP = 4,
+} virDomainEventStartedDetailType;
+
+/*
+ Details of `VIR_DOMAIN_EVENT_SUSPENDED`.
+ */
+typedef enum virDomainEventSuspendedDetailType {
+  /*
+   Paused by the admin (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_SUSPENDED_PAUSED = 0,
+  /*
+   Offline migration (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED = 1,
+  /*
+   Disk I/O error (Since: libvirt 0.8.0).
+   */
+  VIR_DOMAIN_EVENT_SUSPENDED_IOERROR = 2,
+  /*
+   Watchdog (Since: libvirt 0.8.0).
+   */
+  VIR_DOMAIN_EVENT_SUSPENDED_WATCHDOG = 3,
+  /*
+   Restored from a paused state file (Since: libvirt 0.9.5).
+   */
+  VIR_DOMAIN_EVENT_SUSPENDED_RESTORED = 4,
+  /*
+   Restored from a paused snapshot (Since: libvirt 0.9.5).
+   */
+  VIR_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT = 5,
+} virDomainEventSuspendedDetailType;
+
+/*
+ Details of `VIR_DOMAIN_EVENT_RESUMED`.
+ */
+typedef enum virDomainEventResumedDetailType {
+  /*
+   Unpaused by the admin (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_RESUMED_UNPAUSED = 0,
+  /*
+   Migration completed (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_RESUMED_MIGRATED = 1,
+  /*
+   Resumed from a snapshot (Since: libvirt 0.9.5).
+   */
+  VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT = 2,
+} virDomainEventResumedDetailType;
+
+/*
+ Details of `VIR_DOMAIN_EVENT_STOPPED`.
+ */
+typedef enum virDomainEventStoppedDetailType {
+  /*
+   Normal shutdown (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN = 0,
+  /*
+   Forced poweroff (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STOPPED_DESTROYED = 1,
+  /*
+   Guest crashed (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STOPPED_CRASHED = 2,
+  /*
+   Migrated away (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STOPPED_MIGRATED = 3,
+  /*
+   Saved to a state file (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STOPPED_SAVED = 4,
+  /*
+   Emulator failed (Since: libvirt 0.5.0).
+   */
+  VIR_DOMAIN_EVENT_STOPPED_FAILED = 5,
+  /*
+   Offline snapshot loaded (Since: libvirt 0.8.0).
+   */
+  VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT = 6,
+} virDomainEventStoppedDetailType;
+
+/*
+ virsnap's snapshot event types (`event` of a
+ [`virConnectDomainEventSnapshotCallback`]). Since 0.2.
+ */
+typedef enum virDomainSnapshotEventType {
+  /*
+   A snapshot was created (or redefined). Since 0.2.
+   */
+  VIR_DOMAIN_SNAPSHOT_EVENT_CREATED = 0,
+  /*
+   A snapshot was deleted (each deleted descendant has its own event). Since 0.2.
+   */
+  VIR_DOMAIN_SNAPSHOT_EVENT_DELETED = 1,
+  /*
+   The domain was reverted to the snapshot. Since 0.2.
+   */
+  VIR_DOMAIN_SNAPSHOT_EVENT_REVERTED = 2,
+  /*
+   The snapshot was renamed (`old_name` is its previous name). Since 0.2.
+   */
+  VIR_DOMAIN_SNAPSHOT_EVENT_RENAMED = 3,
+  /*
+   The snapshot was deleted by a retention prune. Since 0.2.
+   */
+  VIR_DOMAIN_SNAPSHOT_EVENT_PRUNED = 4,
+} virDomainSnapshotEventType;
+
+/*
  A connection to a hypervisor (`struct _virConnect`, opaque).
  The pointer is a registry key: it is never dereferenced by the library.
  */
@@ -982,6 +1213,24 @@ typedef struct _virDomainInfo virDomainInfo;
 typedef virDomainInfo *virDomainInfoPtr;
 
 /*
+ The generic callback type of `virConnectDomainEventRegisterAny` (cast
+ to the event ID's own type when called).
+ */
+typedef void (*virConnectDomainEventGenericCallback)(virConnectPtr conn,
+                                                     virDomainPtr dom,
+                                                     void *opaque);
+
+/*
+ `VIR_DOMAIN_EVENT_ID_LIFECYCLE`'s callback, and (returning int) the old
+ `virConnectDomainEventRegister`'s.
+ */
+typedef int (*virConnectDomainEventCallback)(virConnectPtr conn,
+                                             virDomainPtr dom,
+                                             int event,
+                                             int detail,
+                                             void *opaque);
+
+/*
  `virDomainSnapshot` (opaque).
  */
 typedef struct _virDomainSnapshot virDomainSnapshot;
@@ -1165,6 +1414,18 @@ typedef struct _virDomainSnapshotUsage virDomainSnapshotUsage;
  Pointer to a `virDomainSnapshotUsage`.
  */
 typedef virDomainSnapshotUsage *virDomainSnapshotUsagePtr;
+
+/*
+ `VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT`'s callback: `snapshot` is the
+ snapshot's name (its new name for RENAMED), `old_name` the previous name
+ of a renamed snapshot, else NULL; both borrowed for the call. Since 0.2.
+ */
+typedef void (*virConnectDomainEventSnapshotCallback)(virConnectPtr conn,
+                                                      virDomainPtr dom,
+                                                      const char *snapshot,
+                                                      int event,
+                                                      const char *old_name,
+                                                      void *opaque);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1764,6 +2025,64 @@ char *virDomainGetXMLDesc(virDomainPtr domain, unsigned int flags);
  `dom` may be any value; it is only used as a registry key.
  */
 virConnectPtr virDomainGetConnect(virDomainPtr dom);
+
+/*
+ Registers `cb` for events `eventID` (`VIR_DOMAIN_EVENT_ID_LIFECYCLE`, any
+ other libvirt ID — accepted, never emitted — or
+ `VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT`) of `dom` (NULL: every domain of
+ `conn`). Callbacks run from the event loop; the `dom` a callback gets is
+ valid for the call (`virDomainRef` keeps it), and `conn` is the
+ registering connection. `freecb`, if not NULL, releases `opaque` after
+ deregistration. Needs a registered event
+ implementation (`virEventRegisterDefaultImpl`).
+
+ Returns: the callback ID (≥ 0), or −1. Since: libvirt 0.8.0.
+
+ # Safety
+ `conn`, `dom` are registry keys; `cb` must have the type `eventID`
+ calls for; `cb` and `freecb` must be safe to call with `opaque` from the
+ loop's thread.
+ */
+int virConnectDomainEventRegisterAny(virConnectPtr conn,
+                                     virDomainPtr dom,
+                                     int eventID,
+                                     virConnectDomainEventGenericCallback cb,
+                                     void *opaque,
+                                     virFreeCallback freecb);
+
+/*
+ Removes the callback `callbackID` of `conn`.
+
+ Returns: 0, or −1 (unknown ID). Since: libvirt 0.8.0.
+
+ # Safety
+ `conn` is a registry key.
+ */
+int virConnectDomainEventDeregisterAny(virConnectPtr conn, int callbackID);
+
+/*
+ The old API: `cb` gets every domain's lifecycle events (once per
+ function: a second registration of the same `cb` fails).
+
+ Returns: 0, or −1. Since: libvirt 0.5.0.
+
+ # Safety
+ As [`virConnectDomainEventRegisterAny`].
+ */
+int virConnectDomainEventRegister(virConnectPtr conn,
+                                  virConnectDomainEventCallback cb,
+                                  void *opaque,
+                                  virFreeCallback freecb);
+
+/*
+ Removes a callback registered with [`virConnectDomainEventRegister`].
+
+ Returns: 0, or −1. Since: libvirt 0.5.0.
+
+ # Safety
+ `conn` is a registry key.
+ */
+int virConnectDomainEventDeregister(virConnectPtr conn, virConnectDomainEventCallback cb);
 
 /*
  The name of `snapshot`.
@@ -2410,3 +2729,5 @@ int virDomainListSnapshotUsage(virDomainPtr domain,
 #endif  // __cplusplus
 
 #endif  /* VIRSNAP_H */
+
+#define VIR_DOMAIN_EVENT_CALLBACK(cb) ((virConnectDomainEventGenericCallback)(void (*)(void))(cb))

@@ -240,6 +240,19 @@ if [ "$have_libvirt" = 1 ]; then
         echo "skip qemu host info: libvirt's qemu driver not installed"
     fi
     run "valgrind event loop on compat" env LD_LIBRARY_PATH="$R/libvirt-compat" "${VG[@]}" "$B/event-real"
+    run "compile domain_events.c (-lvirt)" cc "${CFLAGS[@]}" -I/usr/include tests/c/domain_events.c -o "$B/domain_events-real" -lvirt
+    domain_events_test() { # lifecycle callbacks on test:///default: the same transcript as libvirt's test driver
+        "$B/domain_events-real" >"$B/domain_events.libvirt.out" 2>&1 || return 1
+        LD_LIBRARY_PATH=$R/libvirt-compat "$B/domain_events-real" >"$B/domain_events.compat.out" 2>&1 || return 1
+        grep -q 'any\[all\] test event=5 detail=6' "$B/domain_events.libvirt.out"
+        diff -u "$B/domain_events.libvirt.out" "$B/domain_events.compat.out" || return 1
+        # Source drop-in: the same file against include/ and -lvirsnap.
+        cc "${CFLAGS[@]}" tests/c/domain_events.c -o "$B/domain_events-src" "${LINK[@]}" || return 1
+        "$B/domain_events-src" >"$B/domain_events.src.out" 2>&1 || return 1
+        diff -u "$B/domain_events.libvirt.out" "$B/domain_events.src.out"
+    }
+    run "domain lifecycle events (RegisterAny/Register, filters, errors, every snapshot revert transition) identical to libvirt's" domain_events_test
+    run "valgrind domain events on compat" env LD_LIBRARY_PATH="$R/libvirt-compat" "${VG[@]}" "$B/domain_events-real"
     auth_open() { # a real virConnectOpenAuth(.., virConnectAuthPtrDefault, 0) on a node file with <auth>
         printf '%s\n' "<node><auth><user password='pw'>alice</user><user>bob</user></auth>" \
             "<domain type='test'><name>n1</name><memory>1024</memory><os><type>hvm</type></os></domain></node>" >"$B/auth-node.xml"

@@ -20,6 +20,7 @@ pub mod boundary;
 pub mod connect;
 pub mod connect_info;
 pub mod domain;
+pub mod domain_event;
 pub mod domain_snapshot;
 pub mod errors;
 pub mod event;

@@ -76,6 +76,7 @@ impl std::fmt::Debug for CmdDef {
 pub const GROUPS: &[(&str, &str)] = &[
     ("Domain Management", "domain"),
     ("Domain Monitoring", "monitor"),
+    ("Domain Events", "events"),
     ("Host and Hypervisor", "host"),
     ("Checkpoint", "checkpoint"),
     ("Snapshot", "snapshot"),
@@ -83,10 +84,11 @@ pub const GROUPS: &[(&str, &str)] = &[
 ];
 const G_DOM: usize = 0;
 const G_MON: usize = 1;
-const G_HOST: usize = 2;
-const G_CHK: usize = 3;
-const G_SNAP: usize = 4;
-const G_VIRSH: usize = 5;
+const G_EVENTS: usize = 2;
+const G_HOST: usize = 3;
+const G_CHK: usize = 4;
+const G_SNAP: usize = 5;
+const G_VIRSH: usize = 6;
 /// Commands in no group: left out of `help` listings (virsh's internal
 /// `complete`).
 const G_HIDDEN: usize = usize::MAX;
@@ -207,6 +209,17 @@ pub static COMMANDS: &[CmdDef] = &[
     cmd!("dominfo", G_MON, d::cmd_dominfo,
         "domain information",
         "Returns basic information about the domain.", &[DOMAIN]),
+    cmd!("event", G_EVENTS, crate::event::cmd_event,
+        "Domain Events",
+        "List event types, or wait for domain events to occur", &[
+        OptDef::string("domain", "filter by domain name, id or uuid"),
+        OptDef::string("event", "which event type to wait for"),
+        OptDef::boolean("all", "wait for all events instead of just one type"),
+        OptDef::boolean("loop", "loop until timeout or interrupt, rather than one-shot"),
+        OptDef { name: "timeout", ty: OptType::Int, req: false, req_opt: false, help: "timeout seconds" },
+        OptDef::boolean("list", "list valid event types"),
+        OptDef::boolean("timestamp", "show timestamp for each printed event"),
+    ]),
     cmd!("domstate", G_MON, d::cmd_domstate,
         "domain state",
         "Returns state about a domain.", &[

@@ -10,6 +10,7 @@ mod complete;
 mod defs;
 mod domain;
 mod editor;
+mod event;
 mod health;
 mod json;
 mod parse;

@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, OnceLock, RwLock};
 
+use crate::events::{self, EventKind, SnapshotEvent};
 use crate::drivers::{self, Auth, Driver, DomainInfo, DomainRef, ListKind, OpenRequest, ProgressFn};
 use crate::error::{Error, ErrorCode, ErrorDomain, Result};
 use crate::flags::{create, delete, list, revert, xml as xmlf};
@@ -26,6 +27,49 @@ struct ConnInner {
     uri: String,
     read_only: bool,
     driver: Arc<dyn Driver>,
+    /// The driver's event scope ([`crate::events`]).
+    scope: Arc<str>,
+    /// The driver's cross-process event log, if it has one.
+    event_log: Option<std::path::PathBuf>,
+}
+
+/// A subscription to a connection's domain events
+/// ([`Connection::subscribe_events`]): in-process events go to the sink;
+/// other processes' (drivers with an event log) are read with
+/// [`Self::read_remote`] when [`Self::fd`] is readable. Dropping it
+/// unsubscribes. Since 0.2.
+#[derive(Debug)]
+pub struct EventStream {
+    _sub: events::Subscription,
+    watcher: Option<events::LogWatcher>,
+}
+
+impl EventStream {
+    /// A descriptor that becomes readable when another process emitted an
+    /// event in this scope (owned by the stream), or None for drivers whose
+    /// events stay in the process.
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.watcher.as_ref().map(events::LogWatcher::fd)
+    }
+
+    /// Blocks until another process may have emitted an event, then returns
+    /// what [`Self::read_remote`] does (possibly empty). Without a log it
+    /// returns an empty list at once.
+    pub fn wait_remote(&mut self) -> Result<Vec<events::Event>> {
+        match self.watcher.as_mut() {
+            None => Ok(Vec::new()),
+            Some(w) => w.wait().map_err(|e| Error::system(ErrorDomain::None, "cannot read the domain event log", &e)),
+        }
+    }
+
+    /// The events other processes emitted since the last call (never
+    /// blocks; empty without a log).
+    pub fn read_remote(&mut self) -> Result<Vec<events::Event>> {
+        match self.watcher.as_mut() {
+            None => Ok(Vec::new()),
+            Some(w) => w.read().map_err(|e| Error::system(ErrorDomain::None, "cannot read the domain event log", &e)),
+        }
+    }
 }
 
 /// An open connection to a hypervisor driver. Cheap to clone; thread-safe.
@@ -105,7 +149,53 @@ impl Connection {
         let read_only = flags & CONNECT_RO != 0;
         let driver = drivers::open(&OpenRequest { uri: uri.clone(), read_only, auth })?;
         // virConnectGetURI gives libvirt's form of it back.
-        Ok(Self { inner: Arc::new(ConnInner { uri: drivers::format_uri(&uri), read_only, driver }) })
+        let scope = Arc::from(driver.event_scope());
+        let event_log = driver.event_log();
+        Ok(Self { inner: Arc::new(ConnInner { uri: drivers::format_uri(&uri), read_only, driver, scope, event_log }) })
+    }
+
+    /// The scope of this connection's domain events: connections with the
+    /// same scope see each other's events ([`crate::events`]). Since 0.2.
+    pub fn event_scope(&self) -> &str {
+        &self.inner.scope
+    }
+
+    /// Calls `sink` (on the emitting thread: it must only queue) with every
+    /// domain event of this connection's scope emitted in this process, and,
+    /// for drivers with an event log, watches the log for other processes'
+    /// (see [`EventStream`]). Since 0.2.
+    pub fn subscribe_events(&self, sink: events::Sink) -> Result<EventStream> {
+        let watcher = match &self.inner.event_log {
+            Some(p) => Some(events::LogWatcher::new(p).map_err(|e| {
+                Error::system(ErrorDomain::None, format!("cannot watch domain events in '{}'", p.display()), &e)
+            })?),
+            None => None,
+        };
+        let sub = events::subscribe(&self.inner.scope, sink);
+        Ok(EventStream { _sub: sub, watcher })
+    }
+
+    /// A domain handle for an event's domain (no lookup). Since 0.2.
+    pub fn domain_for_event(&self, r: &DomainRef) -> Domain {
+        self.domain(r.clone())
+    }
+
+    /// True when an event emitted now would reach someone (so the extra
+    /// state queries some events need are worth making).
+    fn events_wanted(&self) -> bool {
+        events::has_subscribers(&self.inner.scope) || self.inner.event_log.as_ref().is_some_and(|p| p.exists())
+    }
+
+    /// Emits `kind` for `dom` in this connection's scope and log.
+    fn emit(&self, dom: DomainRef, kind: EventKind) {
+        let ev = events::Event { domain: dom, kind };
+        events::emit(&self.inner.scope, &ev);
+        if let Some(p) = &self.inner.event_log {
+            if let Err(_e) = events::publish(p, &ev) {
+                // The operation has succeeded; only a watcher in another
+                // process misses this event (its log is unwritable).
+            }
+        }
     }
 
     /// The URI this connection was opened with, as libvirt formats it
@@ -212,13 +302,26 @@ impl Connection {
     /// Defines a persistent domain (`virDomainDefineXMLFlags`).
     pub fn define_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         ro_check_domain(self, "virDomainDefineXMLFlags")?;
-        Ok(self.domain(self.inner.driver.domain_define_xml(xml, flags)?))
+        let existed = self.events_wanted().then(|| self.inner.driver.list_domains().unwrap_or_default());
+        let r = self.inner.driver.domain_define_xml(xml, flags)?;
+        if let Some(before) = existed {
+            use events::lifecycle::*;
+            let detail = if before.iter().any(|d| d.name == r.name) { DEFINED_UPDATED } else { DEFINED_ADDED };
+            self.emit(r.clone(), EventKind::Lifecycle { event: DEFINED, detail });
+        }
+        Ok(self.domain(r))
     }
 
     /// Starts a transient domain (`virDomainCreateXML`).
     pub fn create_xml(&self, xml: &str, flags: u32) -> Result<Domain> {
         ro_check_domain(self, "virDomainCreateXML")?;
-        Ok(self.domain(self.inner.driver.domain_create_xml(xml, flags)?))
+        let r = self.inner.driver.domain_create_xml(xml, flags)?;
+        use events::lifecycle::*;
+        self.emit(r.clone(), EventKind::Lifecycle { event: STARTED, detail: STARTED_BOOTED });
+        if flags & 1 != 0 {
+            self.emit(r.clone(), EventKind::Lifecycle { event: SUSPENDED, detail: SUSPENDED_PAUSED });
+        }
+        Ok(self.domain(r))
     }
 }
 
@@ -365,6 +468,16 @@ impl Domain {
         ro_check_domain(&self.inner.conn, "virDomainCreateWithFlags")?;
         self.drv().domain_create(&self.inner.r, flags)?;
         self.refresh_id();
+        use events::lifecycle::*;
+        // libvirt's qemu driver reports QEMU's RESUME (the CPUs start)
+        // before the start itself.
+        if flags & 1 == 0 && self.drv().type_name() == "QEMU" {
+            self.lifecycle(RESUMED, RESUMED_UNPAUSED);
+        }
+        self.lifecycle(STARTED, STARTED_BOOTED);
+        if flags & 1 != 0 {
+            self.lifecycle(SUSPENDED, SUSPENDED_PAUSED);
+        }
         Ok(())
     }
 
@@ -377,6 +490,11 @@ impl Domain {
             // handle's to -1 without asking the hypervisor again.
             self.inner.id.store(-1, std::sync::atomic::Ordering::Relaxed);
         }
+        if self.drv().type_name() == "QEMU" {
+            // libvirt's qemu driver reports QEMU's SHUTDOWN (host signal) first.
+            self.lifecycle(events::lifecycle::SHUTDOWN, events::lifecycle::SHUTDOWN_HOST);
+        }
+        self.lifecycle(events::lifecycle::STOPPED, events::lifecycle::STOPPED_DESTROYED);
         Ok(())
     }
 
@@ -386,6 +504,12 @@ impl Domain {
         self.drv().domain_shutdown(&self.inner.r, flags)?;
         if !self.drv().keeps_handle_id_on_stop() {
             self.refresh_id();
+        }
+        // A guest that is still going down reports its stop when it is
+        // seen stopped (a later operation), as libvirt's drivers do on
+        // QEMU's SHUTDOWN event.
+        if self.inner.conn.events_wanted() && self.state(0).is_ok_and(|(s, _)| !s.is_active()) {
+            self.lifecycle(events::lifecycle::STOPPED, events::lifecycle::STOPPED_SHUTDOWN);
         }
         Ok(())
     }
@@ -410,19 +534,68 @@ impl Domain {
     /// Pause (`virDomainSuspend`).
     pub fn suspend(&self) -> Result<()> {
         ro_check_domain(&self.inner.conn, "virDomainSuspend")?;
-        self.drv().domain_suspend(&self.inner.r)
+        self.drv().domain_suspend(&self.inner.r)?;
+        self.lifecycle(events::lifecycle::SUSPENDED, events::lifecycle::SUSPENDED_PAUSED);
+        Ok(())
     }
 
     /// Unpause (`virDomainResume`).
     pub fn resume(&self) -> Result<()> {
         ro_check_domain(&self.inner.conn, "virDomainResume")?;
-        self.drv().domain_resume(&self.inner.r)
+        self.drv().domain_resume(&self.inner.r)?;
+        self.lifecycle(events::lifecycle::RESUMED, events::lifecycle::RESUMED_UNPAUSED);
+        Ok(())
     }
 
     /// Undefine (`virDomainUndefineFlags`).
     pub fn undefine(&self, flags: u32) -> Result<()> {
         ro_check_domain(&self.inner.conn, "virDomainUndefineFlags")?;
-        self.drv().domain_undefine(&self.inner.r, flags)
+        self.drv().domain_undefine(&self.inner.r, flags)?;
+        self.lifecycle(events::lifecycle::UNDEFINED, events::lifecycle::UNDEFINED_REMOVED);
+        Ok(())
+    }
+
+    /// This domain's reference for an event: its id as this handle sees it.
+    fn event_ref(&self) -> DomainRef {
+        DomainRef { id: self.id(), ..self.inner.r.clone() }
+    }
+
+    fn lifecycle(&self, event: i32, detail: i32) {
+        self.inner.conn.emit(self.event_ref(), EventKind::Lifecycle { event, detail });
+    }
+
+    /// Emits a snapshot event of this domain (for operations outside this
+    /// module, such as a retention prune: `SnapshotEvent::Pruned`).
+    ///
+    /// Since 0.2.
+    pub fn emit_snapshot_event(&self, event: SnapshotEvent, name: &str, old_name: Option<&str>) {
+        self.inner.conn.emit(
+            self.event_ref(),
+            EventKind::Snapshot { event, name: name.to_owned(), old_name: old_name.map(str::to_owned) },
+        );
+    }
+
+    /// The lifecycle events of a revert to `name` with `flags`, computed
+    /// before it runs (None when nobody would receive them).
+    fn revert_events(&self, name: &str, flags: u32) -> Option<Vec<(i32, i32)>> {
+        if !self.inner.conn.events_wanted() {
+            return None;
+        }
+        let (before, _) = self.drv().domain_state(&self.inner.r).ok()?;
+        let snap = self.drv().snapshot_info(&self.inner.r, name).ok().flatten().and_then(|i| i.state);
+        Some(match self.drv().type_name() {
+            "QEMU" => events::revert_lifecycle_qemu(before, snap, flags),
+            t => events::revert_lifecycle(before, snap, flags, t == "Test"),
+        })
+    }
+
+    /// Emits a revert's events (computed by [`Self::revert_events`]).
+    fn emit_revert(&self, name: &str, lifecycle: Option<Vec<(i32, i32)>>) {
+        self.refresh_id();
+        for (event, detail) in lifecycle.unwrap_or_default() {
+            self.lifecycle(event, detail);
+        }
+        self.emit_snapshot_event(SnapshotEvent::Reverted, name, None);
     }
 
     /// The guest OS type (`virDomainGetOSType`); `None` when the
@@ -477,7 +650,25 @@ impl Domain {
     /// Creates a snapshot (`virDomainSnapshotCreateXML`). Returns a new handle.
     pub fn snapshot_create_xml(&self, xml: &str, flags: u32) -> Result<Snapshot> {
         self.snapshot_create_entry_checks(flags)?;
+        let halt = flags & create::HALT != 0
+            && self.inner.conn.events_wanted()
+            && self.drv().domain_state(&self.inner.r).is_ok_and(|(s, _)| s.is_active());
+        // libvirt's qemu driver reports QEMU's STOP and RESUME around the
+        // internal snapshot of a running guest.
+        let pauses = flags & (create::REDEFINE | create::HALT | create::DISK_ONLY) == 0
+            && self.drv().type_name() == "QEMU"
+            && self.inner.conn.events_wanted()
+            && self.drv().domain_state(&self.inner.r).is_ok_and(|(s, _)| s == DomainState::Running);
         let name = self.drv().snapshot_create_xml(&self.inner.r, xml, flags)?;
+        if pauses {
+            self.lifecycle(events::lifecycle::SUSPENDED, events::lifecycle::SUSPENDED_PAUSED);
+            self.lifecycle(events::lifecycle::RESUMED, events::lifecycle::RESUMED_UNPAUSED);
+        }
+        if halt {
+            self.refresh_id();
+            self.lifecycle(events::lifecycle::STOPPED, events::lifecycle::STOPPED_FROM_SNAPSHOT);
+        }
+        self.emit_snapshot_event(SnapshotEvent::Created, &name, None);
         Ok(self.snapshot(SnapName::new(&name)))
     }
 
@@ -623,7 +814,7 @@ impl Domain {
         if !dry && !victims.is_empty() {
             self.drv().snapshot_delete_set(r, &victims)?;
             for v in &victims {
-                crate::health::note_pruned(self.name(), v);
+                self.emit_snapshot_event(SnapshotEvent::Pruned, v, None);
             }
         }
         Ok(victims)
@@ -651,7 +842,16 @@ impl Domain {
     /// Deletes every snapshot (the seed's `snapshot-delete-all`); returns the count.
     pub fn snapshot_delete_all(&self, flags: u32) -> Result<usize> {
         ro_check(&self.inner.conn, "virDomainSnapshotDeleteAll")?;
-        self.drv().snapshot_delete_all(&self.inner.r, flags)
+        let names = if self.inner.conn.events_wanted() {
+            self.drv().snapshot_list(&self.inner.r, crate::flags::list::TOPOLOGICAL, ListKind::Names).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let n = self.drv().snapshot_delete_all(&self.inner.r, flags)?;
+        for name in names.iter().rev() {
+            self.emit_snapshot_event(SnapshotEvent::Deleted, name, None);
+        }
+        Ok(n)
     }
 }
 
@@ -825,7 +1025,11 @@ impl Snapshot {
         const F: &str = "virDomainRevertToSnapshot";
         ro_check(&self.domain.inner.conn, F)?;
         exclusive(flags, revert::RUNNING, revert::PAUSED, F, revert_name)?;
-        self.with_name(|n| self.drv().snapshot_revert(&self.domain.inner.r, n, flags))
+        let name = self.name();
+        let lifecycle = self.domain.revert_events(&name, flags);
+        self.drv().snapshot_revert(&self.domain.inner.r, &name, flags)?;
+        self.domain.emit_revert(&name, lifecycle);
+        Ok(())
     }
 
     /// Deletes this snapshot (`virDomainSnapshotDelete`), including the
@@ -864,7 +1068,30 @@ impl Snapshot {
                 _ => 0,
             }
         };
-        self.with_name(|n| self.drv().snapshot_delete(&self.domain.inner.r, n, flags))
+        let name = self.name();
+        let mut gone = Vec::new();
+        if self.domain.inner.conn.events_wanted() {
+            if flags & (delete::CHILDREN | delete::CHILDREN_ONLY) != 0 {
+                gone = self
+                    .drv()
+                    .snapshot_list_children(
+                        &self.domain.inner.r,
+                        &name,
+                        crate::flags::list::DESCENDANTS | crate::flags::list::TOPOLOGICAL,
+                        ListKind::Names,
+                    )
+                    .unwrap_or_default();
+                gone.reverse();
+            }
+            if flags & delete::CHILDREN_ONLY == 0 {
+                gone.push(name.to_string());
+            }
+        }
+        self.drv().snapshot_delete(&self.domain.inner.r, &name, flags)?;
+        for n in &gone {
+            self.domain.emit_snapshot_event(SnapshotEvent::Deleted, n, None);
+        }
+        Ok(())
     }
 
     /// Renames this snapshot (`virDomainSnapshotRename`, virsnap 0.1). This
@@ -881,6 +1108,8 @@ impl Snapshot {
             Err(p) => p.into_inner(),
         };
         *g = Arc::from(new_name);
+        drop(g);
+        self.domain.emit_snapshot_event(SnapshotEvent::Renamed, new_name, Some(&old));
         Ok(())
     }
 
@@ -892,7 +1121,13 @@ impl Snapshot {
         ro_check(&self.domain.inner.conn, F)?;
         exclusive(flags, revert::RUNNING, revert::PAUSED, F, revert_name)?;
         drivers::check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, ErrorDomain::DomainSnapshot, F)?;
-        self.with_name(|n| self.drv().snapshot_create_from(&self.domain.inner.r, n, flags))
+        let name = self.name();
+        // A revert that ends running (paused with REVERT_PAUSED).
+        let as_revert = if flags & revert::PAUSED != 0 { flags } else { flags | revert::RUNNING };
+        let lifecycle = self.domain.revert_events(&name, as_revert);
+        self.drv().snapshot_create_from(&self.domain.inner.r, &name, flags)?;
+        self.domain.emit_revert(&name, lifecycle);
+        Ok(())
     }
 
     /// The snapshot's UUID string (`virDomainSnapshotGetUUIDString`, virsnap 0.1).

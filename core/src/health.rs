@@ -139,13 +139,6 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Hook for snapshot events (issue 19): called by
-/// [`crate::Domain::snapshot_prune`] once per snapshot it deleted, after the
-/// deletion is durable (never on a dry run). With the events branch merged,
-/// the call site becomes `self.emit_snapshot_event(SnapshotEvent::Pruned,
-/// v, None)`; until then it does nothing.
-pub(crate) fn note_pruned(_domain: &str, _snapshot: &str) {}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

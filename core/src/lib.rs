@@ -13,6 +13,7 @@
 pub mod connect;
 pub mod drivers;
 pub mod error;
+pub mod events;
 pub mod flags;
 pub mod fsio;
 pub mod health;

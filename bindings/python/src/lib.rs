@@ -405,6 +405,40 @@ impl VirConnect {
         Ok(0)
     }
 
+    /// This connection's domain events (see `_EventStream`). Since 0.2.
+    #[pyo3(name = "_event_stream")]
+    fn event_stream(&self, py: Python<'_>) -> PyResult<PyEventStream> {
+        let c = self.live(py, "virConnectDomainEventRegisterAny")?;
+        let io = |e: std::io::Error| raise(py, Error::system(ErrorDomain::None, "cannot create the event wake-up socket", &e));
+        let (wake_r, wake_w) = std::os::unix::net::UnixStream::pair().map_err(io)?;
+        wake_r.set_nonblocking(true).map_err(io)?;
+        wake_w.set_nonblocking(true).map_err(io)?;
+        let queue: Arc<Mutex<std::collections::VecDeque<virsnap_core::events::Event>>> = Arc::default();
+        let q = queue.clone();
+        let sink: virsnap_core::events::Sink = Arc::new(move |e: &virsnap_core::events::Event| {
+            use std::io::Write as _;
+            match q.lock() {
+                Ok(mut g) => g.push_back(e.clone()),
+                Err(p) => p.into_inner().push_back(e.clone()),
+            }
+            // WouldBlock: a wake-up is already pending, which is enough.
+            if (&wake_w).write(&[1]).is_err() {}
+        });
+        let stream = c.subscribe_events(sink).map_err(|e| raise(py, e))?;
+        Ok(PyEventStream { stream: Mutex::new(stream), queue, wake_r })
+    }
+
+    /// The domain an event names, without a lookup (it may be gone). Since 0.2.
+    #[pyo3(name = "_event_domain")]
+    fn event_domain(slf: &Bound<'_, Self>, name: String, uuid: String, id: i32) -> PyResult<Py<VirDomain>> {
+        let py = slf.py();
+        let c = slf.get().live(py, "virConnectDomainEventRegisterAny")?;
+        let uuid = virsnap_core::uuid::Uuid::parse(&uuid)
+            .ok_or_else(|| raise(py, Error::internal(ErrorDomain::None, "bad UUID in a domain event")))?;
+        let d = c.domain_for_event(&virsnap_core::drivers::DomainRef { name, uuid, id });
+        wrap_dom(py, slf, d)
+    }
+
     #[pyo3(name = "getURI")]
     fn get_uri(&self, py: Python<'_>) -> PyResult<String> {
         Ok(self.live(py, "virConnectGetURI")?.uri().to_owned())
@@ -598,6 +632,82 @@ impl VirConnect {
 }
 
 // ---------------------------------------------------------------------------
+// Domain events
+
+/// One connection's domain events for the Python event loop (`_pyimpl`):
+/// in-process events are queued by core's sink, which also writes a byte to
+/// a socket pair so the loop's handle on [`Self::fds`]'s first descriptor
+/// wakes; other processes' (a qemu root's log) come through the second.
+/// Since 0.2.
+#[pyclass(frozen, module = "virsnap", name = "_EventStream")]
+pub struct PyEventStream {
+    stream: Mutex<virsnap_core::connect::EventStream>,
+    queue: Arc<Mutex<std::collections::VecDeque<virsnap_core::events::Event>>>,
+    wake_r: std::os::unix::net::UnixStream,
+}
+
+type EventTuple = (String, String, i32, i32, i32, i32, Option<String>, Option<String>);
+
+fn event_tuple(e: virsnap_core::events::Event) -> EventTuple {
+    use virsnap_core::events::EventKind;
+    let d = e.domain;
+    match e.kind {
+        EventKind::Lifecycle { event, detail } => {
+            (d.name, d.uuid.to_string(), d.id, virsnap_core::events::EVENT_ID_LIFECYCLE, event, detail, None, None)
+        }
+        EventKind::Snapshot { event, name, old_name } => {
+            (d.name, d.uuid.to_string(), d.id, virsnap_core::events::EVENT_ID_SNAPSHOT, event as i32, 0, Some(name), old_name)
+        }
+    }
+}
+
+#[pymethods]
+impl PyEventStream {
+    /// The descriptors to watch for readability: the wake-up socket, then
+    /// the cross-process log's (if the driver has one).
+    fn fds(&self) -> Vec<i32> {
+        use std::os::fd::AsRawFd as _;
+        let mut v = vec![self.wake_r.as_raw_fd()];
+        if let Some(fd) = self.stream.lock().ok().and_then(|s| s.fd()) {
+            v.push(fd);
+        }
+        v
+    }
+
+    /// Every pending event as `(domain name, uuid, id, event ID, event or
+    /// snapshot event, detail, snapshot name, old name)`, oldest first
+    /// (this process's, then other processes'). Never blocks.
+    fn take(&self, py: Python<'_>) -> PyResult<Vec<EventTuple>> {
+        use std::io::Read as _;
+        let mut buf = [0u8; 256];
+        while matches!((&self.wake_r).read(&mut buf), Ok(n) if n > 0) {}
+        let mut out: Vec<EventTuple> = match self.queue.lock() {
+            Ok(mut q) => q.drain(..).map(event_tuple).collect(),
+            Err(p) => p.into_inner().drain(..).map(event_tuple).collect(),
+        };
+        let remote = match self.stream.lock() {
+            Ok(mut s) => s.read_remote(),
+            Err(p) => p.into_inner().read_remote(),
+        };
+        out.extend(remote.map_err(|e| raise(py, e))?.into_iter().map(event_tuple));
+        Ok(out)
+    }
+}
+
+/// `_raise_error(code, domain, detail)`: raises libvirtError with libvirt's
+/// wording of `code` (for the event API written in Python). Since 0.2.
+#[pyfunction]
+#[pyo3(name = "_raise_error")]
+fn raise_error(py: Python<'_>, code: i32, domain: i32, detail: String) -> PyResult<()> {
+    let code = ErrorCode::from_i32(code).unwrap_or(ErrorCode::InternalError);
+    let domain = ErrorDomain::from_i32(domain).unwrap_or(ErrorDomain::None);
+    // A leading NUL: the message as is (libvirt's virReportInvalidArg).
+    match detail.strip_prefix('\0') {
+        Some(raw) => Err(raise(py, Error::invalid_arg_raw(domain, "", "", raw.to_owned()))),
+        None => Err(raise(py, Error::new(code, domain, detail))),
+    }
+}
+
 // Domains
 
 /// A domain (`libvirt.virDomain`).
@@ -1122,6 +1232,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<VirConnect>()?;
     m.add_class::<VirDomain>()?;
     m.add_class::<VirDomainSnapshot>()?;
+    m.add_class::<PyEventStream>()?;
+    m.add_function(wrap_pyfunction!(raise_error, m)?)?;
     m.add_function(wrap_pyfunction!(open, m)?)?;
     m.add_function(wrap_pyfunction!(open_read_only, m)?)?;
     m.add_function(wrap_pyfunction!(open_auth, m)?)?;

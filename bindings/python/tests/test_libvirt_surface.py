@@ -160,7 +160,9 @@ def test_generated_classes_refuse_construction_as_libvirt_does():
         libvirt.virNetwork(None)
 
 
-@pytest.mark.parametrize("script", ["surface_calls.py", "event_loop.py", "event_asyncio.py"])
+@pytest.mark.parametrize(
+    "script", ["surface_calls.py", "event_loop.py", "event_asyncio.py", "domain_events.py", "domain_events_asyncio.py"]
+)
 def test_same_output_as_libvirt_python(script):
     _need_libvirt()
     theirs = _run(LIBVIRT_PY, script, "libvirt")

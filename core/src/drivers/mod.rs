@@ -159,6 +159,17 @@ pub trait Driver: Send + Sync {
     /// Installs (or clears) the progress callback.
     fn set_progress(&self, progress: Option<ProgressFn>) {}
 
+    /// The scope of this driver's domain events ([`crate::events`]): one
+    /// per driver state. Default: this instance. Since 0.2.
+    fn event_scope(&self) -> String {
+        format!("instance:{:p}", std::ptr::from_ref(self).cast::<()>())
+    }
+    /// The log through which other processes on the same state see this
+    /// driver's events (`None`: events stay in the process). Since 0.2.
+    fn event_log(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// Every domain, active ones first.
     fn list_domains(&self) -> Result<Vec<DomainRef>> {
         Err(Error::no_support("virConnectListAllDomains"))

@@ -6,6 +6,15 @@
   ``virEventRegisterImpl`` for an external loop (libvirt's own
   ``libvirtaio`` works on it);
 - ``virInitialize``;
+- domain events: ``virConnect.domainEventRegisterAny`` /
+  ``domainEventDeregisterAny`` and the old ``domainEventRegister`` /
+  ``domainEventDeregister`` (``VIR_DOMAIN_EVENT_ID_LIFECYCLE`` with libvirt's
+  (event, detail) pairs, and virsnap's ``VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT``
+  whose callback is ``cb(conn, dom, snapshot, event, old_name, opaque)``),
+  delivered through the registered loop (the default one or libvirtaio's):
+  a timer as libvirt's (no loop: "could not initialize domain event timer"),
+  and a handle on each connection's event descriptors (this process's
+  events and, for a qemu root, other processes');
 - ``virConnect.registerCloseCallback`` / ``unregisterCloseCallback``: accepted
   and never called, as libvirt does for a driver without a remote
   connection to lose (test, qemu:///embed).
@@ -380,8 +389,109 @@ def virInitialize():
     return 0
 
 
+# ---------------------------------------------------------------------------
+# Domain events.
+
+VIR_DOMAIN_EVENT_ID_LIFECYCLE = 0
+VIR_DOMAIN_EVENT_ID_LAST = 27
+#: virsnap's snapshot events (outside libvirt's ID range). Since 0.2.
+VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT = 0x76530001
+
+_ev_lock = threading.RLock()
+_ev_next_id = 0
+_ev_timer = -1
+#: callback id -> (conn, domain UUID or None, event ID, dispatch function)
+_ev_callbacks: Dict[int, Any] = {}
+#: id(conn) -> (conn, native stream, [watch ids])
+_ev_conns: Dict[int, Any] = {}
+
+
+def _ev_raise(code: int, domain: int, detail: str) -> None:
+    from . import _native
+
+    _native._raise_error(code, domain, detail)
+
+
+def _ev_timer_cb(timer: int, opaque: Any) -> None:
+    # libvirt's event timer; virsnap dispatches from the handles directly.
+    virEventUpdateTimeout(timer, -1)
+
+
+def _ev_ready(watch: int, fd: int, events: int, key: int) -> None:
+    with _ev_lock:
+        entry = _ev_conns.get(key)
+    if entry is None:
+        return
+    conn, stream, _watches = entry
+    for name, uuid, dom_id, event_id, a, b, snap, old in stream.take():
+        with _ev_lock:
+            targets = [
+                (cid, fn)
+                for cid, (c, want, eid, fn) in sorted(_ev_callbacks.items())
+                if c is conn and eid == event_id and (want is None or want == uuid)
+            ]
+        for cid, fn in targets:
+            with _ev_lock:
+                if cid not in _ev_callbacks:
+                    continue
+            dom = conn._event_domain(name, uuid, dom_id)
+            try:
+                if event_id == VIR_DOMAIN_EVENT_ID_LIFECYCLE:
+                    fn(dom, a, b)
+                else:
+                    fn(dom, snap, a, old)
+            except Exception:
+                _report_callback_exception()
+
+
+def _ev_add(conn: Any, uuid: Optional[str], event_id: int, fn: Any) -> int:
+    """Registers `fn` (the connection already checked); its callback id."""
+    global _ev_timer, _ev_next_id
+    from . import libvirtError
+
+    with _ev_lock:
+        if _ev_timer < 0:
+            try:
+                _ev_timer = virEventAddTimeout(-1, _ev_timer_cb, None)
+            except libvirtError:
+                _ev_raise(1, 0, "could not initialize domain event timer")
+        key = id(conn)
+        if key not in _ev_conns:
+            stream = conn._event_stream()
+            watches = [
+                virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, _ev_ready, key) for fd in stream.fds()
+            ]
+            _ev_conns[key] = (conn, stream, watches)
+        cid = _ev_next_id
+        _ev_next_id += 1
+        _ev_callbacks[cid] = (conn, uuid, event_id, fn)
+        return cid
+
+
+def _ev_remove(conn: Any, cid: int) -> None:
+    global _ev_timer
+    with _ev_lock:
+        entry = _ev_callbacks.get(cid)
+        if entry is None or entry[0] is not conn:
+            _ev_raise(8, 0, f"could not find event callback {cid} for deletion")
+        del _ev_callbacks[cid]
+        if not any(c is conn for c, _u, _e, _f in _ev_callbacks.values()):
+            gone = _ev_conns.pop(id(conn), None)
+            if gone is not None:
+                for w in gone[2]:
+                    virEventRemoveHandle(w)
+        if not _ev_callbacks and _ev_timer >= 0:
+            virEventRemoveTimeout(_ev_timer)
+            _ev_timer = -1
+
+
 class virConnectMethods:
     """virConnect methods written in Python; virsnap/__init__.py attaches them."""
+
+    # Set by the event methods, as libvirt-python's (annotations only).
+    domainEventCallbackID: Dict[int, Any]
+    domainEventCallbacks: Dict[Callable[..., Any], Any]
+    _virsnap_legacy_event: int
 
     def unregisterCloseCallback(self) -> None:
         """Removes a close event callback (none is kept: see registerCloseCallback)."""
@@ -391,3 +501,67 @@ class virConnectMethods:
         to lose (libvirt 9.0 answers 0 the same way for test:/// and qemu:///embed)."""
         return 0
 
+    def domainEventRegisterAny(self, dom: Any, eventID: int, cb: Callable, opaque: _T) -> int:
+        """Adds a Domain Event Callback for `eventID` of `dom` (None: every
+        domain). Lifecycle: `cb(conn, dom, event, detail, opaque)`;
+        VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT: `cb(conn, dom, snapshot, event,
+        old_name, opaque)`. Returns the callback id."""
+        fname = "virConnectDomainEventRegisterAny"
+        if not hasattr(self, "domainEventCallbackID"):
+            self.domainEventCallbackID = {}
+        me: Any = self
+        me.getURI()  # a closed connection raises libvirt's error
+        if (eventID < 0 or eventID >= VIR_DOMAIN_EVENT_ID_LAST) and eventID != VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT:
+            # libvirt-python refuses an ID it has no C callback for before
+            # calling libvirt: the error carries no libvirt error.
+            from . import _native
+
+            _native.virResetLastError()
+            raise _failed(fname)
+        uuid = None if dom is None else dom.UUIDString()
+        conn = self
+
+        if eventID == VIR_DOMAIN_EVENT_ID_VIRSNAP_SNAPSHOT:
+            def fn(d: Any, snap: Any, event: int, old: Any) -> None:
+                cb(conn, d, snap, event, old, opaque)
+        else:
+            def fn(d: Any, event: int, detail: int) -> None:  # type: ignore[misc]
+                cb(conn, d, event, detail, opaque)
+        ret = _ev_add(self, uuid, eventID, fn)
+        self.domainEventCallbackID[ret] = opaque
+        return ret
+
+    def domainEventDeregisterAny(self, callbackID: int) -> None:
+        """Removes a Domain Event Callback."""
+        try:
+            if callbackID < 0:
+                _ev_raise(8, 20, "\0callbackID in virConnectDomainEventDeregisterAny must be zero or greater")
+            _ev_remove(self, callbackID)
+            del self.domainEventCallbackID[callbackID]
+        except AttributeError:
+            pass
+
+    def domainEventRegister(self, cb: Callable, opaque: _T) -> None:
+        """Adds a Domain Event Callback (the old API: lifecycle events of
+        every domain, `cb(conn, dom, event, detail, opaque)`)."""
+        try:
+            self.domainEventCallbacks[cb] = opaque
+        except AttributeError:
+            self.domainEventCallbacks = {cb: opaque}
+            conn = self
+
+            def fn(d: Any, event: int, detail: int) -> None:
+                for c, o in list(getattr(conn, "domainEventCallbacks", {}).items()):
+                    c(conn, d, event, detail, o)
+
+            self._virsnap_legacy_event = _ev_add(self, None, VIR_DOMAIN_EVENT_ID_LIFECYCLE, fn)
+
+    def domainEventDeregister(self, cb: Callable) -> None:
+        """Removes a Domain Event Callback registered with domainEventRegister."""
+        try:
+            del self.domainEventCallbacks[cb]
+            if len(self.domainEventCallbacks) == 0:
+                del self.domainEventCallbacks
+                _ev_remove(self, self._virsnap_legacy_event)
+        except AttributeError:
+            pass

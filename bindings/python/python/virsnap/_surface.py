@@ -423,18 +423,6 @@ class _virConnectUnsupported:
         """The error object is kept in thread local storage, so separate"""
         raise _no_support('virConnResetLastError', VIR_FROM_NONE, self)
 
-    def domainEventDeregister(self, cb: _DomainCB) -> None:
-        """Removes a Domain Event Callback. De-registering for a"""
-        raise _no_support('virConnectDomainEventDeregister', VIR_FROM_DOMAIN, self)
-
-    def domainEventRegister(self, cb: _DomainCB, opaque: _T) -> None:
-        """Adds a Domain Event Callback. Registering for a domain"""
-        raise _no_support('virConnectDomainEventRegister', VIR_FROM_DOMAIN, self)
-
-    def domainEventDeregisterAny(self, callbackID: int) -> None:
-        """Removes a Domain Event Callback. De-registering for a"""
-        raise _no_support('virConnectDomainEventDeregisterAny', VIR_FROM_DOMAIN, self)
-
     def networkEventDeregisterAny(self, callbackID: int) -> None:
         """Removes a Network Event Callback. De-registering for a"""
         raise _no_support('virConnectNetworkEventDeregisterAny', VIR_FROM_NETWORK, self)
@@ -442,10 +430,6 @@ class _virConnectUnsupported:
     def networkEventRegisterAny(self, net: Optional['virNetwork'], eventID: int, cb: Callable, opaque: _T) -> int:
         """Adds a Network Event Callback. Registering for a network"""
         raise _no_support('virConnectNetworkEventRegisterAny', VIR_FROM_NETWORK, self)
-
-    def domainEventRegisterAny(self, dom: Optional['virDomain'], eventID: int, cb: Callable, opaque: _T) -> int:
-        """Adds a Domain Event Callback. Registering for a domain"""
-        raise _no_support('virConnectDomainEventRegisterAny', VIR_FROM_DOMAIN, self)
 
     def storagePoolEventDeregisterAny(self, callbackID: int) -> None:
         """Removes a Storage Pool Event Callback. De-registering for a"""

@@ -373,6 +373,16 @@ impl Driver for QemuDriver {
         }
     }
 
+    fn event_scope(&self) -> String {
+        // Every connection to one root (in this process) shares its events.
+        format!("qemu:{}", self.paths.run.display())
+    }
+
+    fn event_log(&self) -> Option<PathBuf> {
+        // Not `NAME.log` (a guest's QEMU log) and no `.xml`: listings skip it.
+        Some(self.paths.run.join(".virsnap-events"))
+    }
+
     fn list_domains(&self) -> Result<Vec<DomainRef>> {
         let mut names = std::collections::BTreeSet::new();
         for dir in [&self.paths.config, &self.paths.run] {
