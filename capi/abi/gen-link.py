@@ -7,7 +7,9 @@ nothing generated here is committed).
       version script of libvirsnap.so.0 and libvirt-compat/libvirt.so.0:
       every libvirt.so.0 symbol in its libvirt 9.0 node, the nodes chained
       as in libvirt_public.syms; virsnap's own exports (any other vir*
-      name) in VIRSNAP_0.1; the forwarding targets of the qemu / lxc
+      name) in VIRSNAP_0.1, those of virsnap 0.2 (VIRSNAP_0_2 below, DESIGN
+      §4.5) in VIRSNAP_0.2 (an exact name wins over the vir* pattern); the
+      forwarding targets of the qemu / lxc
       libraries (__virsnap_*) in VIRSNAP_PRIVATE_0.1.
   gen-link.py TABLE syms libvirt-qemu  > libvirt-qemu.syms   (same for libvirt-lxc)
       version script of libvirt-compat/libvirt-qemu.so.0.
@@ -16,6 +18,9 @@ nothing generated here is committed).
       __virsnap_qemu_NAME in libvirt.so.0 (where capi implements or stubs it).
 """
 import sys
+
+# virsnap 0.2's exports (disk usage, prune, verify): node VIRSNAP_0.2.
+VIRSNAP_0_2 = ["virDomainListSnapshotUsage", "virDomainSnapshotGetUsage", "virDomainSnapshotPrune", "virDomainSnapshotVerify"]
 
 PREFIX = {"libvirt-qemu": "__virsnap_qemu_", "libvirt-lxc": "__virsnap_lxc_"}
 
@@ -51,7 +56,8 @@ def syms(table, lib):
         prev = n
     if lib == "libvirt":
         out += ["VIRSNAP_0.1 {", "    global:", "        vir*;", "} %s;" % prev, ""]
-        out += ["VIRSNAP_PRIVATE_0.1 {", "    global:", "        __virsnap_*;", "} VIRSNAP_0.1;", ""]
+        out += ["VIRSNAP_0.2 {", "    global:"] + ["        %s;" % n for n in VIRSNAP_0_2] + ["} VIRSNAP_0.1;", ""]
+        out += ["VIRSNAP_PRIVATE_0.1 {", "    global:", "        __virsnap_*;", "} VIRSNAP_0.2;", ""]
     return "\n".join(out)
 
 

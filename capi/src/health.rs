@@ -1,5 +1,5 @@
 //! virsnap 0.2 snapshot health calls (issue 21): retention (prune) and
-//! verify/repair, exported under the ELF version node `VIRSNAP_0.1` by
+//! verify/repair, exported under the ELF version node `VIRSNAP_0.2` by
 //! capi/abi/gen-link.py like every `vir*` extension.
 
 use std::os::raw::{c_char, c_int, c_longlong, c_uint};
