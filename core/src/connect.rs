@@ -359,15 +359,29 @@ impl Domain {
 
     /// Start (`virDomainCreateWithFlags`).
     pub fn create(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.inner.conn, "virDomainCreateWithFlags")?;
+        self.create_as("virDomainCreateWithFlags", flags)
+    }
+
+    /// [`Self::create`] called through the public function `api`
+    /// (`virDomainCreate`, `virDomainCreateWithFlags`): its errors name it.
+    /// Since 0.1.0.
+    pub fn create_as(&self, api: &str, flags: u32) -> Result<()> {
+        ro_check_domain(&self.inner.conn, api)?;
         self.drv().domain_create(&self.inner.r, flags)?;
         self.refresh_id();
         Ok(())
     }
 
-    /// Power off (`virDomainDestroyFlags`).
+    /// Power off (`virDomainDestroy`; flags as `virDomainDestroyFlags`).
     pub fn destroy(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.inner.conn, "virDomainDestroy")?;
+        self.destroy_as("virDomainDestroy", flags)
+    }
+
+    /// [`Self::destroy`] called through the public function `api`
+    /// (`virDomainDestroy`, `virDomainDestroyFlags`): its errors name it.
+    /// Since 0.1.0.
+    pub fn destroy_as(&self, api: &str, flags: u32) -> Result<()> {
+        ro_check_domain(&self.inner.conn, api)?;
         self.drv().domain_destroy(&self.inner.r, flags)?;
         if !self.drv().keeps_handle_id_on_stop() {
             // A destroyed domain has no id: libvirt's drivers set the
@@ -377,9 +391,16 @@ impl Domain {
         Ok(())
     }
 
-    /// Graceful shutdown (`virDomainShutdownFlags`).
+    /// Graceful shutdown (`virDomainShutdown`; flags as `virDomainShutdownFlags`).
     pub fn shutdown(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.inner.conn, "virDomainShutdown")?;
+        self.shutdown_as("virDomainShutdown", flags)
+    }
+
+    /// [`Self::shutdown`] called through the public function `api`
+    /// (`virDomainShutdown`, `virDomainShutdownFlags`): its errors name it.
+    /// Since 0.1.0.
+    pub fn shutdown_as(&self, api: &str, flags: u32) -> Result<()> {
+        ro_check_domain(&self.inner.conn, api)?;
         self.drv().domain_shutdown(&self.inner.r, flags)?;
         if !self.drv().keeps_handle_id_on_stop() {
             self.refresh_id();
@@ -418,7 +439,14 @@ impl Domain {
 
     /// Undefine (`virDomainUndefineFlags`).
     pub fn undefine(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.inner.conn, "virDomainUndefineFlags")?;
+        self.undefine_as("virDomainUndefineFlags", flags)
+    }
+
+    /// [`Self::undefine`] called through the public function `api`
+    /// (`virDomainUndefine`, `virDomainUndefineFlags`): its errors name it.
+    /// Since 0.1.0.
+    pub fn undefine_as(&self, api: &str, flags: u32) -> Result<()> {
+        ro_check_domain(&self.inner.conn, api)?;
         self.drv().domain_undefine(&self.inner.r, flags)
     }
 

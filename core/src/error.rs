@@ -420,14 +420,12 @@ impl Error {
         self
     }
 
-    /// The line libvirt's default handler prints to stderr (without newline).
+    /// The line libvirt's default handler prints to stderr (without the
+    /// final newline); see [`crate::report::default_line`].
     pub fn default_handler_line(&self) -> String {
-        let label = self.domain.label();
-        if label.is_empty() {
-            format!("libvirt:  error : {}", self.message)
-        } else {
-            format!("libvirt: {label} error : {}", self.message)
-        }
+        let mut line = crate::report::default_line(self.domain as i32, LEVEL_ERROR, &self.message);
+        line.pop();
+        line
     }
 }
 

@@ -18,6 +18,7 @@ pub mod fsio;
 pub mod host;
 pub mod model;
 pub mod names;
+pub mod report;
 pub mod store;
 pub mod time;
 pub mod tree;

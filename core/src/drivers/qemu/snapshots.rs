@@ -264,6 +264,13 @@ impl QemuDriver {
     /// [`Self::load_tree`] with the definition in effect already read by the
     /// operation (one parse of the domain XML per operation).
     fn load_tree_for(&self, name: &str, store: &SnapshotStore, def: &DomainDef) -> Result<Loaded> {
+        let mut l = self.load_tree_uncached(name, store, def)?;
+        // The tree's lookups report "not found" as this driver does.
+        l.tree.set_not_found_domain(DOM);
+        Ok(l)
+    }
+
+    fn load_tree_uncached(&self, name: &str, store: &SnapshotStore, def: &DomainDef) -> Result<Loaded> {
         if store.replay()? {
             bump_gen(store);
         }
@@ -425,11 +432,11 @@ impl QemuDriver {
         let stamp = stamp_of(&store, &def);
         let mut f = Some(f);
         if let Some(r) = self.cache.with(&dom.name, &stamp, |t| f.take().map(|f| f(t))) {
-            return r.unwrap_or_else(|| Err(Error::internal(DOM, "cache"))).map_err(retag);
+            return r.unwrap_or_else(|| Err(Error::internal(DOM, "cache")));
         }
         let l = self.load_tree_for(&dom.name, &store, &def)?;
         let r = match f.take() {
-            Some(f) => f(&l.tree).map_err(retag),
+            Some(f) => f(&l.tree),
             None => Err(Error::internal(DOM, "cache")),
         };
         self.cache.put(&dom.name, l);
@@ -673,9 +680,9 @@ impl QemuDriver {
             if tree.contains(&name) {
                 let old = tree.get(&name).cloned().unwrap_or_default();
                 def.private = old.private.clone();
-                tree.replace(def).map_err(retag)?;
+                tree.replace(def)?;
             } else {
-                tree.check_parent(&name, def.parent.as_deref()).map_err(retag)?;
+                tree.check_parent(&name, def.parent.as_deref())?;
                 tree.insert(def, true)?;
             }
             let old_cur = tree.current().map(str::to_owned);
@@ -1260,7 +1267,7 @@ impl QemuDriver {
         } else {
             tree.remove(name)
         }
-        .map_err(retag)?;
+        ?;
         let mut touched = removal.reparented.clone();
         touched.extend(tree.current().map(str::to_owned));
         if metadata_only {
@@ -1299,7 +1306,7 @@ impl QemuDriver {
         self.hydrate(&store, tree, &children)?;
         children.pop();
         let tag = tree.get(name).map(tag_of).ok_or_else(|| Error::no_snapshot(DOM, name))?;
-        tree.rename(name, new_name).map_err(retag)?;
+        tree.rename(name, new_name)?;
         if let Some(d) = tree.get_mut(new_name) {
             d.private_mut().set_child_text("tag", tag);
         }
@@ -1321,10 +1328,6 @@ impl QemuDriver {
 fn made_overlay_of(p: &std::path::Path, base: &std::path::Path) -> bool {
     let regular = fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
     regular && img::chain(p).is_ok_and(|c| c.len() >= 2 && c[0].format == "qcow2" && c[1].path == base)
-}
-
-fn retag(e: Error) -> Error {
-    if e.domain == ErrorDomain::DomainSnapshot && e.code == ErrorCode::NoDomainSnapshot { e.in_domain(DOM) } else { e }
 }
 
 #[allow(dead_code)]
