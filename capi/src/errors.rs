@@ -172,7 +172,10 @@ pub(crate) fn last_ptr() -> virErrorPtr {
     C_LAST.with(|l| l.0.get())
 }
 
-/// Records `key` as the connection of the current call on this thread.
+/// Records `key` as the connection of the current call on this thread, for
+/// `virConnSetErrorFunc` handlers and `virConnGetLastError` (see
+/// `boundary::note_conn`). A failing call resolves it again (a key is never
+/// reused, so a closed connection's key resolves to nothing).
 pub(crate) fn note_call_conn(key: usize) {
     report::note_call_conn(key);
 }
