@@ -1012,6 +1012,18 @@ mod tests {
     }
 
     #[test]
+    fn not_found_is_made_in_the_owning_drivers_domain() {
+        let mut t = sample();
+        let e = t.remove("nope").unwrap_err();
+        assert_eq!((e.code, e.domain), (crate::error::ErrorCode::NoDomainSnapshot, ErrorDomain::DomainSnapshot));
+        t.set_not_found_domain(ErrorDomain::Qemu);
+        for e in [t.remove("nope").unwrap_err(), t.rename("nope", "x").unwrap_err(), t.count_children("nope", 0).unwrap_err()] {
+            assert_eq!((e.code, e.domain), (crate::error::ErrorCode::NoDomainSnapshot, ErrorDomain::Qemu));
+            assert_eq!(e.message, "Domain snapshot not found: no domain snapshot with matching name 'nope'");
+        }
+    }
+
+    #[test]
     fn duplicate_and_cycles() {
         let mut t = sample();
         let e = t.insert(def("a", None), true).unwrap_err();
