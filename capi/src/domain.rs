@@ -393,7 +393,7 @@ pub unsafe extern "C" fn virDomainDefineXML(
     entry(F, || {
         let c = handles::conn(conn, F)?;
         if c.conn.is_read_only() {
-            return Err(Error::read_only(F).in_domain(DOM));
+            return Err(Error::read_only_in(DOM, F));
         }
         // SAFETY: forwarded contract.
         let xml = unsafe { boundary::cstr_arg(xml, "xml", F, DOM) }?;

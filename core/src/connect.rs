@@ -40,8 +40,13 @@ impl std::fmt::Debug for Connection {
 }
 
 fn ro_check(conn: &Connection, func: &str) -> Result<()> {
+    ro_check_in(conn, func, ErrorDomain::DomainSnapshot)
+}
+
+/// Read-only check of public function `func`, reported from `domain`.
+fn ro_check_in(conn: &Connection, func: &str, domain: ErrorDomain) -> Result<()> {
     if conn.inner.read_only {
-        Err(Error::read_only(func))
+        Err(Error::read_only_in(domain, func))
     } else {
         Ok(())
     }
@@ -50,7 +55,7 @@ fn ro_check(conn: &Connection, func: &str) -> Result<()> {
 /// Read-only check of a domain-level call: libvirt reports these from
 /// `VIR_FROM_DOMAIN` (20) rather than the snapshot domain.
 fn ro_check_domain(conn: &Connection, func: &str) -> Result<()> {
-    ro_check(conn, func).map_err(|e| e.in_domain(ErrorDomain::Domain))
+    ro_check_in(conn, func, ErrorDomain::Domain)
 }
 
 fn exclusive(flags: u32, a: u32, b: u32, func: &str, name: fn(u32) -> &'static str) -> Result<()> {
@@ -413,7 +418,7 @@ impl Domain {
     /// Drivers other than qemu give `VIR_ERR_NO_SUPPORT`. Since: virsnap 0.1.
     pub fn qemu_monitor_command(&self, cmd: &str, flags: u32, func: &str) -> Result<String> {
         // libvirt-qemu.c reports from VIR_FROM_NONE.
-        ro_check(&self.inner.conn, func).map_err(|e| e.in_domain(ErrorDomain::None))?;
+        ro_check_in(&self.inner.conn, func, ErrorDomain::None)?;
         self.drv().qemu_monitor_command(&self.inner.r, cmd, flags, func)
     }
 
@@ -421,7 +426,7 @@ impl Domain {
     /// `timeout` seconds (or a `VIR_DOMAIN_QEMU_AGENT_COMMAND_*` value).
     /// Since: virsnap 0.1.
     pub fn qemu_agent_command(&self, cmd: &str, timeout: i32, flags: u32) -> Result<String> {
-        ro_check(&self.inner.conn, "virDomainQemuAgentCommand").map_err(|e| e.in_domain(ErrorDomain::None))?;
+        ro_check_in(&self.inner.conn, "virDomainQemuAgentCommand", ErrorDomain::None)?;
         self.drv().qemu_agent_command(&self.inner.r, cmd, timeout, flags)
     }
 

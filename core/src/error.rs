@@ -372,13 +372,15 @@ impl Error {
         )
     }
 
-    /// `VIR_ERR_OPERATION_DENIED` for a read-only connection.
+    /// `VIR_ERR_OPERATION_DENIED` for a read-only connection (snapshot API).
     pub fn read_only(func: &str) -> Self {
-        Self::new(
-            ErrorCode::OperationDenied,
-            ErrorDomain::DomainSnapshot,
-            format!("read only access prevents {func}"),
-        )
+        Self::read_only_in(ErrorDomain::DomainSnapshot, func)
+    }
+
+    /// `VIR_ERR_OPERATION_DENIED` for a read-only connection, raised by public
+    /// function `func` of the API part `domain`. Since 0.1.0.
+    pub fn read_only_in(domain: ErrorDomain, func: &str) -> Self {
+        Self::new(ErrorCode::OperationDenied, domain, format!("read only access prevents {func}"))
     }
 
     /// `VIR_ERR_INTERNAL_ERROR` with a detail.
