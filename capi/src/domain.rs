@@ -3,7 +3,7 @@
 use std::os::raw::{c_char, c_int, c_uchar, c_uint, c_ulong, c_ushort};
 
 use virsnap_core::uuid::Uuid;
-use virsnap_core::{Error, ErrorCode, ErrorDomain};
+use virsnap_core::{Error, ErrorDomain};
 
 use crate::boundary::{self, entry};
 use crate::handles::{self, DomainHandle};
@@ -11,18 +11,6 @@ use crate::types::{virConnectPtr, virDomainInfoPtr, virDomainPtr};
 
 /// libvirt-domain.c reports argument errors in `VIR_FROM_DOMAIN`.
 const DOM: ErrorDomain = ErrorDomain::Domain;
-
-/// Core words read-only denials with its own function names and the snapshot
-/// domain; libvirt names the public function and uses `VIR_FROM_DOMAIN`.
-fn ro_fix(e: Error, func: &str) -> Error {
-    if e.code == ErrorCode::OperationDenied && e.message.contains("read only access prevents") {
-        Error::read_only(func).in_domain(DOM)
-    } else if e.code == ErrorCode::OperationDenied {
-        e.in_domain(DOM)
-    } else {
-        e
-    }
-}
 
 /// Looks up a domain by name.
 ///
@@ -308,7 +296,7 @@ fn domain_op(
     op: impl FnOnce(&virsnap_core::Domain) -> virsnap_core::Result<()>,
 ) -> Result<c_int, Error> {
     let d = handles::domain(domain, func)?;
-    op(&d.dom).map_err(|e| ro_fix(e, func))?;
+    op(&d.dom)?;
     Ok(0)
 }
 
@@ -321,7 +309,7 @@ fn domain_op(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainCreate(domain: virDomainPtr) -> c_int {
     entry("virDomainCreate", || {
-        domain_op(domain, "virDomainCreate", |d| d.create(0))
+        domain_op(domain, "virDomainCreate", |d| d.create_as("virDomainCreate", 0))
     })
 }
 
@@ -405,11 +393,11 @@ pub unsafe extern "C" fn virDomainDefineXML(
     entry(F, || {
         let c = handles::conn(conn, F)?;
         if c.conn.is_read_only() {
-            return Err(Error::read_only(F).in_domain(DOM));
+            return Err(Error::read_only_in(DOM, F));
         }
         // SAFETY: forwarded contract.
         let xml = unsafe { boundary::cstr_arg(xml, "xml", F, DOM) }?;
-        let d = c.conn.define_xml(xml, 0).map_err(|e| ro_fix(e, F))?;
+        let d = c.conn.define_xml(xml, 0)?;
         handles::publish_domain(&c, d)
     })
 }
@@ -423,7 +411,7 @@ pub unsafe extern "C" fn virDomainDefineXML(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virDomainUndefine(domain: virDomainPtr) -> c_int {
     entry("virDomainUndefine", || {
-        domain_op(domain, "virDomainUndefine", |d| d.undefine(0))
+        domain_op(domain, "virDomainUndefine", |d| d.undefine_as("virDomainUndefine", 0))
     })
 }
 
@@ -452,7 +440,7 @@ pub unsafe extern "C" fn virDomainGetXMLDesc(domain: virDomainPtr, flags: c_uint
     const F: &str = "virDomainGetXMLDesc";
     entry(F, || {
         let d = handles::domain(domain, F)?;
-        let x = d.dom.xml_desc(flags).map_err(|e| ro_fix(e, F))?;
+        let x = d.dom.xml_desc(flags)?;
         boundary::out_string(&x)
     })
 }

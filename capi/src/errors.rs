@@ -10,9 +10,8 @@ use std::cell::UnsafeCell;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
-use std::sync::Mutex;
 
-use virsnap_core::{Error, ErrorCode, ErrorDomain};
+use virsnap_core::{report, Error, ErrorCode, ErrorDomain};
 
 use crate::boundary;
 use crate::handles;
@@ -78,20 +77,6 @@ impl _virError {
         }
     }
 
-    /// True when every field is zero or NULL (as [`Self::empty`]).
-    fn is_clear(&self) -> bool {
-        // One OR chain, no early exits: every API call starts here.
-        let ints = self.code | self.domain | self.level | self.int1 | self.int2;
-        let ptrs = self.message as usize
-            | self.str1 as usize
-            | self.str2 as usize
-            | self.str3 as usize
-            | self.conn as usize
-            | self.dom as usize
-            | self.net as usize;
-        ints == 0 && ptrs == 0
-    }
-
     /// Frees the strings and zeroes the structure (libvirt's `virResetError`).
     pub fn reset(&mut self) {
         for p in [self.message, self.str1, self.str2, self.str3] {
@@ -107,7 +92,7 @@ impl _virError {
     pub fn set_from(&mut self, e: &Error) {
         self.reset();
         self.code = e.code as c_int;
-        self.domain = raw_domain(e);
+        self.domain = e.domain as c_int;
         self.level = virsnap_core::error::LEVEL_ERROR;
         self.message = malloc_str(&e.message);
         self.str1 = e.str1.as_deref().map_or(ptr::null_mut(), malloc_str);
@@ -163,113 +148,79 @@ pub fn malloc_str(s: &str) -> *mut c_char {
     }
 }
 
-/// `VIR_FROM_DOM`: libvirt's domain for invalid domain pointers (not in core's enum).
-pub(crate) const VIR_FROM_DOM: c_int = 6;
-
-/// The `virErrorDomain` number for `e` (core lacks `VIR_FROM_DOM`).
-fn raw_domain(e: &Error) -> c_int {
-    if e.code == ErrorCode::InvalidDomain && e.domain == ErrorDomain::None {
-        VIR_FROM_DOM
-    } else {
-        e.domain as c_int
-    }
-}
-
-/// libvirt's `virErrorDomainName` for the domains virsnap reports.
-fn domain_label(d: c_int) -> &'static str {
-    if d == VIR_FROM_DOM {
-        "Domain"
-    } else {
-        ErrorDomain::from_i32(d).map_or("", ErrorDomain::label)
-    }
-}
-
-/// The thread-local last error and the current call's connection: one
-/// thread-local, so a call's prologue costs one TLS lookup (a
-/// `__tls_get_addr` call in a shared library). Its `Drop` frees the
+/// The C copy of this thread's last error: C callers get pointers into it
+/// (`virGetLastError`, handlers), valid until the next error on the thread.
+/// Which error is the last one, and whether there is one, is core's
+/// ([`virsnap_core::report`], shared with the Python module); this copy
+/// is refreshed whenever an error is recorded. Its `Drop` frees the
 /// strings at thread exit.
-struct LastError {
-    err: UnsafeCell<virError>,
-    /// Key of the connection the current call works on, for
-    /// `virConnSetErrorFunc` handlers and `virConnGetLastError` (see
-    /// `boundary::note_conn`); 0: none. A failing call resolves it again
-    /// (a key is never reused, so a closed connection's key resolves to
-    /// nothing).
-    call_conn: std::cell::Cell<usize>,
-}
+struct CLastError(UnsafeCell<virError>);
 
-impl Drop for LastError {
+impl Drop for CLastError {
     fn drop(&mut self) {
-        self.err.get_mut().reset();
+        self.0.get_mut().reset();
     }
 }
 
 thread_local! {
-    static LAST: LastError = const {
-        LastError {
-            err: UnsafeCell::new(virError::empty()),
-            call_conn: std::cell::Cell::new(0),
-        }
-    };
+    static C_LAST: CLastError = const { CLastError(UnsafeCell::new(virError::empty())) };
 }
 
-/// Pointer to this thread's last error (never NULL while the thread lives).
+/// Pointer to this thread's C copy of the last error (never NULL while the
+/// thread lives; meaningful only while [`has_last`]).
 pub(crate) fn last_ptr() -> virErrorPtr {
-    LAST.with(|l| l.err.get())
+    C_LAST.with(|l| l.0.get())
 }
 
-/// Records `key` as the connection of the current call on this thread.
+/// Records `key` as the connection of the current call on this thread, for
+/// `virConnSetErrorFunc` handlers and `virConnGetLastError` (see
+/// `boundary::note_conn`). A failing call resolves it again (a key is never
+/// reused, so a closed connection's key resolves to nothing).
 pub(crate) fn note_call_conn(key: usize) {
-    LAST.with(|l| l.call_conn.set(key));
+    report::note_call_conn(key);
 }
 
 /// The key of the connection the current call noted, if it noted one
 /// (and forgets that it did).
 pub(crate) fn take_call_conn() -> Option<usize> {
-    LAST.with(|l| Some(l.call_conn.replace(0)).filter(|&k| k != 0))
+    report::take_call_conn()
 }
 
-/// Starts an API call: clears the last error (as [`reset_last`]) and
-/// forgets the previous call's connection, in one thread-local access.
+/// Starts an API call: clears the last error and forgets the previous
+/// call's connection, in one thread-local access.
 pub(crate) fn begin_call() {
-    LAST.with(|l| {
-        // SAFETY: as in `with_last`: only this thread touches it, and no
-        // other reference into it is alive here.
-        let e = unsafe { &mut *l.err.get() };
-        if !e.is_clear() {
-            e.reset();
-        }
-        l.call_conn.set(0);
-    });
+    report::begin_call();
 }
 
-fn with_last<R>(f: impl FnOnce(&mut virError) -> R) -> R {
+/// Runs `f` on this thread's C copy of the last error, or on `None` when
+/// the thread has no error (none recorded since the call began, or a C
+/// caller reset the copy with `virResetError`).
+fn with_last<R>(f: impl FnOnce(Option<&mut virError>) -> R) -> R {
+    if !report::has_last() {
+        return f(None);
+    }
     // SAFETY: the thread-local is only touched from this thread; no other
     // reference into it is alive while `f` runs (callers get raw pointers
     // only, and the library never calls out to C while holding this borrow).
-    LAST.with(|l| f(unsafe { &mut *l.err.get() }))
+    C_LAST.with(|l| f(Some(unsafe { &mut *l.0.get() }).filter(|e| e.code != 0)))
 }
 
-/// Clears this thread's last error (`virResetLastError`). Every call
-/// starts here, and usually there is nothing to clear: then no field is
-/// written and no `free(NULL)` is called.
+/// Clears this thread's last error (`virResetLastError`).
 pub(crate) fn reset_last() {
-    with_last(|e| {
-        if !e.is_clear() {
-            e.reset();
-        }
-    });
+    report::reset_last();
 }
 
 /// True when this thread has a recorded error.
 pub(crate) fn has_last() -> bool {
-    with_last(|e| e.code != 0)
+    with_last(|e| e.is_some())
 }
 
 /// Stores `e` as this thread's last error, keeping `errno` unchanged.
 pub(crate) fn set_last(e: &Error) {
     let saved = errno();
-    with_last(|l| l.set_from(e));
+    report::set_last(e.clone());
+    // SAFETY: as in `with_last`.
+    C_LAST.with(|l| unsafe { &mut *l.0.get() }.set_from(e));
     set_errno(saved);
 }
 
@@ -297,46 +248,47 @@ pub(crate) fn generic_failure() -> Error {
     }
 }
 
+/// A C error handler and its `userData`.
 #[derive(Clone, Copy)]
 pub(crate) struct Handler {
     pub func: virErrorFunc,
     pub data: usize,
 }
 
-static GLOBAL_HANDLER: Mutex<Handler> = Mutex::new(Handler {
-    func: None,
-    data: 0,
-});
-
-fn global_handler() -> Handler {
-    match GLOBAL_HANDLER.lock() {
-        Ok(g) => *g,
-        Err(p) => *p.into_inner(),
-    }
-}
+/// The handler `virSetErrorFunc` installed (empty: libvirt's default).
+static GLOBAL_HANDLER: report::HandlerSlot<Handler> = report::HandlerSlot::new();
 
 /// Dispatches this thread's last error as `virDispatchError` does: copy it
 /// into the connection's error (if the failing call had one), then call the
-/// connection's handler, else the global handler, else print it to stderr.
+/// connection's handler, else the global handler, else print it to stderr
+/// (the choice is core's [`report::dispatch`]).
 pub(crate) fn dispatch(conn: Option<handles::Ref<handles::ConnHandle>>) {
     if !has_last() {
         set_last(&generic_failure());
     }
     let saved = errno();
-    let mut handler = global_handler();
+    let mut conn_handler = None;
     if let Some(c) = conn {
-        with_last(|l| c.record_error(l));
-        if let Some(h) = c.handler() {
-            handler = h;
-        }
+        with_last(|l| {
+            if let Some(l) = l {
+                c.record_error(l);
+            }
+        });
+        conn_handler = c.handler();
     }
     let err = last_ptr();
-    match handler.func {
-        // SAFETY: the handler was installed by the caller with this
-        // signature; `err` points to this thread's live last error.
-        Some(f) => unsafe { f(handler.data as *mut c_void, err) },
-        None => default_print(err),
-    }
+    report::dispatch(
+        &GLOBAL_HANDLER,
+        conn_handler,
+        |h| {
+            if let Some(f) = h.func {
+                // SAFETY: the handler was installed by the caller with this
+                // signature; `err` points to this thread's live last error.
+                unsafe { f(h.data as *mut c_void, err) }
+            }
+        },
+        || default_print(err),
+    );
     set_errno(saved);
 }
 
@@ -350,16 +302,7 @@ fn default_print(err: *const virError) {
     if e.code == 0 {
         return;
     }
-    let label = domain_label(e.domain);
-    let lvl = if e.level == 1 { "warning" } else { "error" };
-    let msg = e.message_str();
-    let line = if msg.ends_with('\n') {
-        format!("libvirt: {label} {lvl} : {msg}")
-    } else {
-        format!("libvirt: {label} {lvl} : {msg}\n")
-    };
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    report::print_default(e.domain, e.level, &e.message_str());
 }
 
 /// Returns a pointer to the last error caught at the library level, or NULL
@@ -374,11 +317,7 @@ fn default_print(err: *const virError) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virGetLastError() -> virErrorPtr {
     boundary::entry_keep("virGetLastError", || {
-        Ok(if has_last() {
-            last_ptr()
-        } else {
-            ptr::null_mut()
-        })
+        Ok(with_last(|l| l.map_or(ptr::null_mut(), ptr::from_mut)))
     })
 }
 
@@ -390,7 +329,9 @@ pub unsafe extern "C" fn virGetLastError() -> virErrorPtr {
 /// None: takes no arguments.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virGetLastErrorCode() -> c_int {
-    boundary::entry_keep("virGetLastErrorCode", || Ok(with_last(|e| e.code)))
+    boundary::entry_keep("virGetLastErrorCode", || {
+        Ok(with_last(|e| e.map_or(0, |e| e.code)))
+    })
 }
 
 /// The domain of the last error (`VIR_FROM_NONE` = 0 when none).
@@ -401,7 +342,9 @@ pub unsafe extern "C" fn virGetLastErrorCode() -> c_int {
 /// None: takes no arguments.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virGetLastErrorDomain() -> c_int {
-    boundary::entry_keep("virGetLastErrorDomain", || Ok(with_last(|e| e.domain)))
+    boundary::entry_keep("virGetLastErrorDomain", || {
+        Ok(with_last(|e| e.map_or(0, |e| e.domain)))
+    })
 }
 
 /// The message of the last error, or `"no error"`.
@@ -414,16 +357,10 @@ pub unsafe extern "C" fn virGetLastErrorDomain() -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virGetLastErrorMessage() -> *const c_char {
     boundary::entry_keep("virGetLastErrorMessage", || {
-        Ok(with_last(|e| {
-            if e.code == 0 || e.message.is_null() {
-                if e.code == 0 {
-                    c"no error".as_ptr()
-                } else {
-                    c"unknown error".as_ptr()
-                }
-            } else {
-                e.message.cast_const()
-            }
+        Ok(with_last(|e| match e {
+            None => c"no error".as_ptr(),
+            Some(e) if e.message.is_null() => c"unknown error".as_ptr(),
+            Some(e) => e.message.cast_const(),
         }))
     })
 }
@@ -462,7 +399,7 @@ pub unsafe extern "C" fn virSaveLastError() -> virErrorPtr {
         // (all-NULL pointers, zero ints).
         let copy = unsafe { &mut *p };
         with_last(|l| {
-            if l.code != 0 {
+            if let Some(l) = l {
                 copy.copy_from(l);
             }
         });
@@ -487,10 +424,9 @@ pub unsafe extern "C" fn virCopyLastError(to: virErrorPtr) -> c_int {
         // SAFETY: the caller promises `to` is a valid, writable virError.
         let to = unsafe { &mut *to };
         Ok(with_last(|l| {
-            if l.code == 0 {
-                to.reset();
-            } else {
-                to.copy_from(l);
+            match l {
+                None => to.reset(),
+                Some(l) => to.copy_from(l),
             }
             to.code
         }))
@@ -546,14 +482,10 @@ pub unsafe extern "C" fn virFreeError(err: virErrorPtr) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn virSetErrorFunc(userData: *mut c_void, handler: virErrorFunc) {
     boundary::entry_keep("virSetErrorFunc", || {
-        let mut g = match GLOBAL_HANDLER.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        *g = Handler {
-            func: handler,
+        GLOBAL_HANDLER.set(handler.map(|f| Handler {
+            func: Some(f),
             data: userData as usize,
-        };
+        }));
         Ok(())
     })
 }

@@ -715,9 +715,7 @@ impl Kind for DomainHandle {
         &DOMAINS
     }
     fn invalid(func: &str) -> Error {
-        // libvirt reports VIR_FROM_DOM (6), which core's ErrorDomain lacks:
-        // errors::VIR_FROM_DOM is substituted when the virError is filled.
-        Error::new(ErrorCode::InvalidDomain, ErrorDomain::None, func)
+        Error::new(ErrorCode::InvalidDomain, ErrorDomain::Dom, func)
     }
     fn bind(&mut self, key: usize) {
         self.key = key;

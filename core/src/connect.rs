@@ -85,8 +85,13 @@ impl std::fmt::Debug for Connection {
 }
 
 fn ro_check(conn: &Connection, func: &str) -> Result<()> {
+    ro_check_in(conn, func, ErrorDomain::DomainSnapshot)
+}
+
+/// Read-only check of public function `func`, reported from `domain`.
+fn ro_check_in(conn: &Connection, func: &str, domain: ErrorDomain) -> Result<()> {
     if conn.inner.read_only {
-        Err(Error::read_only(func))
+        Err(Error::read_only_in(domain, func))
     } else {
         Ok(())
     }
@@ -95,7 +100,7 @@ fn ro_check(conn: &Connection, func: &str) -> Result<()> {
 /// Read-only check of a domain-level call: libvirt reports these from
 /// `VIR_FROM_DOMAIN` (20) rather than the snapshot domain.
 fn ro_check_domain(conn: &Connection, func: &str) -> Result<()> {
-    ro_check(conn, func).map_err(|e| e.in_domain(ErrorDomain::Domain))
+    ro_check_in(conn, func, ErrorDomain::Domain)
 }
 
 fn exclusive(flags: u32, a: u32, b: u32, func: &str, name: fn(u32) -> &'static str) -> Result<()> {
@@ -465,7 +470,14 @@ impl Domain {
 
     /// Start (`virDomainCreateWithFlags`).
     pub fn create(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.inner.conn, "virDomainCreateWithFlags")?;
+        self.create_as("virDomainCreateWithFlags", flags)
+    }
+
+    /// [`Self::create`] called through the public function `api`
+    /// (`virDomainCreate`, `virDomainCreateWithFlags`): its errors name it.
+    /// Since 0.1.0.
+    pub fn create_as(&self, api: &str, flags: u32) -> Result<()> {
+        ro_check_domain(&self.inner.conn, api)?;
         self.drv().domain_create(&self.inner.r, flags)?;
         self.refresh_id();
         use events::lifecycle::*;
@@ -481,9 +493,16 @@ impl Domain {
         Ok(())
     }
 
-    /// Power off (`virDomainDestroyFlags`).
+    /// Power off (`virDomainDestroy`; flags as `virDomainDestroyFlags`).
     pub fn destroy(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.inner.conn, "virDomainDestroy")?;
+        self.destroy_as("virDomainDestroy", flags)
+    }
+
+    /// [`Self::destroy`] called through the public function `api`
+    /// (`virDomainDestroy`, `virDomainDestroyFlags`): its errors name it.
+    /// Since 0.1.0.
+    pub fn destroy_as(&self, api: &str, flags: u32) -> Result<()> {
+        ro_check_domain(&self.inner.conn, api)?;
         self.drv().domain_destroy(&self.inner.r, flags)?;
         if !self.drv().keeps_handle_id_on_stop() {
             // A destroyed domain has no id: libvirt's drivers set the
@@ -498,9 +517,16 @@ impl Domain {
         Ok(())
     }
 
-    /// Graceful shutdown (`virDomainShutdownFlags`).
+    /// Graceful shutdown (`virDomainShutdown`; flags as `virDomainShutdownFlags`).
     pub fn shutdown(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.inner.conn, "virDomainShutdown")?;
+        self.shutdown_as("virDomainShutdown", flags)
+    }
+
+    /// [`Self::shutdown`] called through the public function `api`
+    /// (`virDomainShutdown`, `virDomainShutdownFlags`): its errors name it.
+    /// Since 0.1.0.
+    pub fn shutdown_as(&self, api: &str, flags: u32) -> Result<()> {
+        ro_check_domain(&self.inner.conn, api)?;
         self.drv().domain_shutdown(&self.inner.r, flags)?;
         if !self.drv().keeps_handle_id_on_stop() {
             self.refresh_id();
@@ -519,7 +545,7 @@ impl Domain {
     /// Drivers other than qemu give `VIR_ERR_NO_SUPPORT`. Since: virsnap 0.1.
     pub fn qemu_monitor_command(&self, cmd: &str, flags: u32, func: &str) -> Result<String> {
         // libvirt-qemu.c reports from VIR_FROM_NONE.
-        ro_check(&self.inner.conn, func).map_err(|e| e.in_domain(ErrorDomain::None))?;
+        ro_check_in(&self.inner.conn, func, ErrorDomain::None)?;
         self.drv().qemu_monitor_command(&self.inner.r, cmd, flags, func)
     }
 
@@ -527,7 +553,7 @@ impl Domain {
     /// `timeout` seconds (or a `VIR_DOMAIN_QEMU_AGENT_COMMAND_*` value).
     /// Since: virsnap 0.1.
     pub fn qemu_agent_command(&self, cmd: &str, timeout: i32, flags: u32) -> Result<String> {
-        ro_check(&self.inner.conn, "virDomainQemuAgentCommand").map_err(|e| e.in_domain(ErrorDomain::None))?;
+        ro_check_in(&self.inner.conn, "virDomainQemuAgentCommand", ErrorDomain::None)?;
         self.drv().qemu_agent_command(&self.inner.r, cmd, timeout, flags)
     }
 
@@ -549,7 +575,14 @@ impl Domain {
 
     /// Undefine (`virDomainUndefineFlags`).
     pub fn undefine(&self, flags: u32) -> Result<()> {
-        ro_check_domain(&self.inner.conn, "virDomainUndefineFlags")?;
+        self.undefine_as("virDomainUndefineFlags", flags)
+    }
+
+    /// [`Self::undefine`] called through the public function `api`
+    /// (`virDomainUndefine`, `virDomainUndefineFlags`): its errors name it.
+    /// Since 0.1.0.
+    pub fn undefine_as(&self, api: &str, flags: u32) -> Result<()> {
+        ro_check_domain(&self.inner.conn, api)?;
         self.drv().domain_undefine(&self.inner.r, flags)?;
         self.lifecycle(events::lifecycle::UNDEFINED, events::lifecycle::UNDEFINED_REMOVED);
         Ok(())

@@ -375,13 +375,15 @@ impl Error {
         )
     }
 
-    /// `VIR_ERR_OPERATION_DENIED` for a read-only connection.
+    /// `VIR_ERR_OPERATION_DENIED` for a read-only connection (snapshot API).
     pub fn read_only(func: &str) -> Self {
-        Self::new(
-            ErrorCode::OperationDenied,
-            ErrorDomain::DomainSnapshot,
-            format!("read only access prevents {func}"),
-        )
+        Self::read_only_in(ErrorDomain::DomainSnapshot, func)
+    }
+
+    /// `VIR_ERR_OPERATION_DENIED` for a read-only connection, raised by public
+    /// function `func` of the API part `domain`. Since 0.1.0.
+    pub fn read_only_in(domain: ErrorDomain, func: &str) -> Self {
+        Self::new(ErrorCode::OperationDenied, domain, format!("read only access prevents {func}"))
     }
 
     /// `VIR_ERR_INTERNAL_ERROR` with a detail.
@@ -423,14 +425,12 @@ impl Error {
         self
     }
 
-    /// The line libvirt's default handler prints to stderr (without newline).
+    /// The line libvirt's default handler prints to stderr (without the
+    /// final newline); see [`crate::report::default_line`].
     pub fn default_handler_line(&self) -> String {
-        let label = self.domain.label();
-        if label.is_empty() {
-            format!("libvirt:  error : {}", self.message)
-        } else {
-            format!("libvirt: {label} error : {}", self.message)
-        }
+        let mut line = crate::report::default_line(self.domain as i32, LEVEL_ERROR, &self.message);
+        line.pop();
+        line
     }
 }
 

@@ -21,6 +21,7 @@ pub mod host;
 pub mod model;
 pub mod names;
 pub mod qcow2;
+pub mod report;
 pub mod store;
 pub mod time;
 pub mod tree;

@@ -86,6 +86,10 @@ pub struct SnapshotTree {
     /// get a `<virsnap><uuid>` private element (fewer allocations per
     /// snapshot for drivers that never write definitions out).
     index_only_uuids: bool,
+    /// The error domain of "snapshot not found" from this tree: the owning
+    /// driver's (`None`: `VIR_FROM_DOMAIN_SNAPSHOT`), so the error is made
+    /// right where it arises.
+    not_found_domain: Option<ErrorDomain>,
 }
 
 /// A random (version 4) UUID without a system call per snapshot: 128 bits
@@ -136,6 +140,17 @@ impl SnapshotTree {
     /// definition's private data. UUIDs already in a definition are used.
     pub fn in_memory() -> Self {
         Self { index_only_uuids: true, ..Self::default() }
+    }
+
+    /// Makes "snapshot not found" from this tree's lookups an error of
+    /// `domain` (the driver's own, as libvirt's drivers report it).
+    /// Since 0.1.0.
+    pub fn set_not_found_domain(&mut self, domain: ErrorDomain) {
+        self.not_found_domain = Some(domain);
+    }
+
+    fn not_found(&self, name: &str) -> Error {
+        Error::no_snapshot(self.not_found_domain.unwrap_or(ErrorDomain::DomainSnapshot), name)
     }
 
     /// Number of snapshots.
@@ -415,7 +430,7 @@ impl SnapshotTree {
     /// children, UUID and creation order. The parent follows `def.parent`.
     pub fn replace(&mut self, mut def: SnapshotDef) -> Result<()> {
         let name = def.name.clone().unwrap_or_default();
-        let i = self.idx(&name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, &name))?;
+        let i = self.idx(&name).ok_or_else(|| self.not_found(&name))?;
         let new_parent = def.parent.clone();
         self.check_parent(&name, new_parent.as_deref())?;
         if !self.index_only_uuids {
@@ -455,7 +470,7 @@ impl SnapshotTree {
     /// Moves `name` under `parent` (or to the roots).
     pub fn set_parent(&mut self, name: &str, parent: Option<&str>) -> Result<()> {
         self.check_parent(name, parent)?;
-        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let i = self.idx(name).ok_or_else(|| self.not_found(name))?;
         let new_p = parent.and_then(|p| self.idx(p));
         let old_p = self.node(i).parent;
         if old_p == new_p {
@@ -575,7 +590,7 @@ impl SnapshotTree {
     /// Removes `name` alone: its children move to its parent (libvirt's
     /// default delete). If it was current, its parent becomes current.
     pub fn remove(&mut self, name: &str) -> Result<Removal> {
-        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let i = self.idx(name).ok_or_else(|| self.not_found(name))?;
         let parent = self.node(i).parent;
         let was_current = self.current == Some(i);
         let children = std::mem::take(&mut self.node_mut(i).children);
@@ -596,7 +611,7 @@ impl SnapshotTree {
     /// `keep_self` (CHILDREN vs CHILDREN_ONLY). Current moves to the parent
     /// (CHILDREN) or to `name` (CHILDREN_ONLY) if it was among the removed.
     pub fn remove_subtree(&mut self, name: &str, keep_self: bool) -> Result<Removal> {
-        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let i = self.idx(name).ok_or_else(|| self.not_found(name))?;
         let mut doomed = Vec::new();
         self.preorder(&self.node(i).children, false, &mut doomed);
         if !keep_self {
@@ -642,7 +657,7 @@ impl SnapshotTree {
     /// Renames `old` to `new`; children follow. `VIR_ERR_OPERATION_INVALID`
     /// when `new` exists.
     pub fn rename(&mut self, old: &str, new: &str) -> Result<()> {
-        let i = self.idx(old).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, old))?;
+        let i = self.idx(old).ok_or_else(|| self.not_found(old))?;
         if old == new {
             return Ok(());
         }
@@ -796,7 +811,7 @@ impl SnapshotTree {
     /// order, without copying names. `VIR_ERR_NO_DOMAIN_SNAPSHOT` when `name`
     /// does not exist. Since 0.1.
     pub fn visit_children(&self, name: &str, flags: u32, f: &mut dyn FnMut(&SnapName)) -> Result<()> {
-        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let i = self.idx(name).ok_or_else(|| self.not_found(name))?;
         let topo = flags & list::TOPOLOGICAL != 0;
         let ch = &self.node(i).children;
         let mut each = |i: Idx| {
@@ -823,7 +838,7 @@ impl SnapshotTree {
 
     /// Number of names [`Self::list_children`] would return. Since 0.1.
     pub fn count_children(&self, name: &str, flags: u32) -> Result<usize> {
-        let i = self.idx(name).ok_or_else(|| Error::no_snapshot(ErrorDomain::DomainSnapshot, name))?;
+        let i = self.idx(name).ok_or_else(|| self.not_found(name))?;
         if flags & (list::DESCENDANTS | FILTERS) == 0 {
             return Ok(self.node(i).children.len());
         }
@@ -1029,6 +1044,18 @@ mod tests {
         // slot reuse keeps indices consistent
         t.insert(def("e", Some("d")), true).unwrap();
         assert_eq!(t.list(list::TOPOLOGICAL), ["a", "d", "e"]);
+    }
+
+    #[test]
+    fn not_found_is_made_in_the_owning_drivers_domain() {
+        let mut t = sample();
+        let e = t.remove("nope").unwrap_err();
+        assert_eq!((e.code, e.domain), (crate::error::ErrorCode::NoDomainSnapshot, ErrorDomain::DomainSnapshot));
+        t.set_not_found_domain(ErrorDomain::Qemu);
+        for e in [t.remove("nope").unwrap_err(), t.rename("nope", "x").unwrap_err(), t.count_children("nope", 0).unwrap_err()] {
+            assert_eq!((e.code, e.domain), (crate::error::ErrorCode::NoDomainSnapshot, ErrorDomain::Qemu));
+            assert_eq!(e.message, "Domain snapshot not found: no domain snapshot with matching name 'nope'");
+        }
     }
 
     #[test]

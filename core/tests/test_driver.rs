@@ -309,6 +309,17 @@ fn read_only_connections_refuse_changes() {
         ro.lookup_by_name("test").unwrap().snapshot_create_xml("<domainsnapshot/>", 0).unwrap_err().message,
         "operation forbidden: read only access prevents virDomainSnapshotCreateXML"
     );
+    // The denial names the public entry point the binding says was called.
+    for (e, func) in [
+        (rdom.create_as("virDomainCreate", 0).unwrap_err(), "virDomainCreate"),
+        (rdom.destroy_as("virDomainDestroyFlags", 0).unwrap_err(), "virDomainDestroyFlags"),
+        (rdom.shutdown_as("virDomainShutdownFlags", 0).unwrap_err(), "virDomainShutdownFlags"),
+        (rdom.undefine_as("virDomainUndefine", 0).unwrap_err(), "virDomainUndefine"),
+        (rdom.undefine(0).unwrap_err(), "virDomainUndefineFlags"),
+    ] {
+        assert_eq!((e.code, e.domain), (ErrorCode::OperationDenied, virsnap_core::ErrorDomain::Domain));
+        assert_eq!(e.message, format!("operation forbidden: read only access prevents {func}"));
+    }
     s.delete(0).err();
     dom.snapshot_lookup_by_name("ro-visible", 0).unwrap().delete(0).unwrap();
 }

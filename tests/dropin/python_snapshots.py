@@ -155,6 +155,18 @@ attempt("delete CHILDREN|CHILDREN_ONLY", lambda: s1.delete(
     libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN | libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY))
 attempt("undefine with snapshots", lambda: dom.undefine())
 attempt("unsupported API (keepalive)", lambda: conn.setKeepAlive(5, 3))
+if URI.startswith("test:"):
+    # Read-only denials name the public function called (plain or *Flags).
+    ro = libvirt.openReadOnly(URI)
+    rdom = ro.lookupByName(NAME)
+    attempt("ro create", rdom.create)
+    attempt("ro createWithFlags", lambda: rdom.createWithFlags(0))
+    attempt("ro destroy", rdom.destroy)
+    attempt("ro shutdown", rdom.shutdown)
+    attempt("ro undefine", rdom.undefine)
+    attempt("ro undefineFlags", lambda: rdom.undefineFlags(0))
+    attempt("ro XMLDesc secure", lambda: rdom.XMLDesc(libvirt.VIR_DOMAIN_XML_SECURE))
+    ro.close()
 
 # delete
 print("delete s4:", s4.delete())

@@ -14,9 +14,8 @@
 //! - classes are `frozen` wrappers; a snapshot keeps the Python `virDomain`
 //!   it came from, so `snap.domain() is dom` as in libvirt-python.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -27,19 +26,25 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use virsnap_core::drivers::{Auth, CredRequest};
 use virsnap_core::error::LEVEL_ERROR;
 use virsnap_core::names::SnapName;
-use virsnap_core::{Connection, Domain, Error, ErrorCode, ErrorDomain, Snapshot, SnapshotUsage};
+use virsnap_core::{report, Connection, Domain, Error, ErrorCode, ErrorDomain, Snapshot, SnapshotUsage};
 
 // ---------------------------------------------------------------------------
 // Errors
 
-thread_local! {
-    /// libvirt's thread-local last error (`virGetLastError`).
-    static LAST_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
+/// A Python error handler and its context, as `registerErrorHandler(f, ctx)`
+/// installed them.
+struct PyHandler(Py<PyAny>, Py<PyAny>);
+
+impl Clone for PyHandler {
+    fn clone(&self) -> Self {
+        Python::attach(|py| Self(self.0.clone_ref(py), self.1.clone_ref(py)))
+    }
 }
 
-/// The handler installed by `registerErrorHandler(f, ctx)`; `None` = libvirt's
-/// default (print to stderr).
-static HANDLER: Mutex<Option<(Py<PyAny>, Py<PyAny>)>> = Mutex::new(None);
+/// The handler installed by `registerErrorHandler(f, ctx)`; empty = libvirt's
+/// default (print to stderr). The last error itself is core's
+/// ([`virsnap_core::report`], shared with the C library).
+static HANDLER: report::HandlerSlot<PyHandler> = report::HandlerSlot::new();
 
 static LIBVIRT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -64,26 +69,27 @@ fn err_tuple<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyTuple>> {
 }
 
 fn set_last_error(e: Option<Error>) {
-    LAST_ERROR.with(|l| *l.borrow_mut() = e);
+    match e {
+        Some(e) => report::set_last(e),
+        None => report::reset_last(),
+    }
 }
 
 /// Reports `e` as libvirt does (handler or stderr), records it as the
 /// thread's last error and builds the `libvirtError` to raise.
 fn raise(py: Python<'_>, e: Error) -> PyErr {
-    set_last_error(Some(e.clone()));
-    let handler = match HANDLER.lock() {
-        Ok(g) => g.as_ref().map(|(f, c)| (f.clone_ref(py), c.clone_ref(py))),
-        Err(p) => p.into_inner().as_ref().map(|(f, c)| (f.clone_ref(py), c.clone_ref(py))),
-    };
-    match handler {
-        Some((f, ctx)) => {
+    report::set_last(e.clone());
+    report::dispatch(
+        &HANDLER,
+        None,
+        |PyHandler(f, ctx)| {
             let r = err_tuple(py, &e).and_then(|t| f.bind(py).call1((ctx, t)));
             if let Err(err) = r {
                 err.print(py);
             }
-        }
-        None => eprintln!("{}", e.default_handler_line()),
-    }
+        },
+        || report::print_error(&e),
+    );
     match libvirt_error_type(py).and_then(|t| t.call1((e.message.as_str(),))) {
         Ok(inst) => PyErr::from_value(inst),
         Err(err) => err,
@@ -199,8 +205,7 @@ fn int(b: bool) -> i32 {
 #[pyfunction]
 #[pyo3(name = "virGetLastError")]
 fn vir_get_last_error(py: Python<'_>) -> PyResult<Option<Bound<'_, PyTuple>>> {
-    let e = LAST_ERROR.with(|l| l.borrow().clone());
-    e.map(|e| err_tuple(py, &e)).transpose()
+    report::last().map(|e| err_tuple(py, &e)).transpose()
 }
 
 #[pyfunction]
@@ -212,19 +217,19 @@ fn vir_reset_last_error() {
 #[pyfunction]
 #[pyo3(name = "virGetLastErrorCode")]
 fn vir_get_last_error_code() -> i32 {
-    LAST_ERROR.with(|l| l.borrow().as_ref().map_or(0, |e| e.code as i32))
+    report::with_last(|e| e.map_or(0, |e| e.code as i32))
 }
 
 #[pyfunction]
 #[pyo3(name = "virGetLastErrorDomain")]
 fn vir_get_last_error_domain() -> i32 {
-    LAST_ERROR.with(|l| l.borrow().as_ref().map_or(0, |e| e.domain as i32))
+    report::with_last(|e| e.map_or(0, |e| e.domain as i32))
 }
 
 #[pyfunction]
 #[pyo3(name = "virGetLastErrorMessage")]
 fn vir_get_last_error_message() -> String {
-    LAST_ERROR.with(|l| l.borrow().as_ref().map_or_else(|| "no error".to_owned(), |e| e.message.clone()))
+    report::with_last(|e| e.map_or_else(|| "no error".to_owned(), |e| e.message.clone()))
 }
 
 /// `registerErrorHandler(f, ctx)`: `f(ctx, err)` is called for every error;
@@ -235,15 +240,11 @@ fn register_error_handler(f: Bound<'_, PyAny>, ctx: Bound<'_, PyAny>) -> PyResul
     let new = if f.is_none() {
         None
     } else if f.is_callable() {
-        Some((f.unbind(), ctx.unbind()))
+        Some(PyHandler(f.unbind(), ctx.unbind()))
     } else {
         return Err(PyTypeError::new_err("registerErrorHandler: f must be callable or None"));
     };
-    let mut g = match HANDLER.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    *g = new;
+    HANDLER.set(new);
     Ok(1)
 }
 
@@ -802,7 +803,7 @@ impl VirDomain {
     }
 
     fn create(&self, py: Python<'_>) -> PyResult<i32> {
-        dom_int!(self, py, |d: &Domain| d.create(0).map(|()| 0))
+        dom_int!(self, py, |d: &Domain| d.create_as("virDomainCreate", 0).map(|()| 0))
     }
 
     #[pyo3(name = "createWithFlags", signature = (flags = 0))]
@@ -818,7 +819,7 @@ impl VirDomain {
     #[pyo3(name = "destroyFlags", signature = (flags = 0))]
     fn destroy_flags(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
         let f = flags32(flags);
-        dom_int!(self, py, |d: &Domain| d.destroy(f).map(|()| 0))
+        dom_int!(self, py, |d: &Domain| d.destroy_as("virDomainDestroyFlags", f).map(|()| 0))
     }
 
     fn suspend(&self, py: Python<'_>) -> PyResult<i32> {
@@ -836,11 +837,11 @@ impl VirDomain {
     #[pyo3(name = "shutdownFlags", signature = (flags = 0))]
     fn shutdown_flags(&self, py: Python<'_>, flags: i64) -> PyResult<i32> {
         let f = flags32(flags);
-        dom_int!(self, py, |d: &Domain| d.shutdown(f).map(|()| 0))
+        dom_int!(self, py, |d: &Domain| d.shutdown_as("virDomainShutdownFlags", f).map(|()| 0))
     }
 
     fn undefine(&self, py: Python<'_>) -> PyResult<i32> {
-        dom_int!(self, py, |d: &Domain| d.undefine(0).map(|()| 0))
+        dom_int!(self, py, |d: &Domain| d.undefine_as("virDomainUndefine", 0).map(|()| 0))
     }
 
     #[pyo3(name = "undefineFlags", signature = (flags = 0))]

@@ -282,6 +282,15 @@ rec("ro_names", lambda: sorted(rdom.snapshotListNames()))
 rec("ro_xml_secure", lambda: rdom.snapshotLookupByName("s1").getXMLDesc(L.VIR_DOMAIN_SNAPSHOT_XML_SECURE))
 rec("ro_delete", lambda: rdom.snapshotLookupByName("s1").delete())
 rec("ro_revert", lambda: rdom.revertToSnapshot(rdom.snapshotLookupByName("s1")))
+# Domain calls with a plain and a *Flags entry point: the denial names the one called.
+rec("ro_dom_create", rdom.create)
+rec("ro_dom_create_flags", lambda: rdom.createWithFlags(0))
+rec("ro_dom_destroy", rdom.destroy)
+rec("ro_dom_destroy_flags", lambda: rdom.destroyFlags(0))
+rec("ro_dom_shutdown", rdom.shutdown)
+rec("ro_dom_shutdown_flags", lambda: rdom.shutdownFlags(0))
+rec("ro_dom_undefine", rdom.undefine)
+rec("ro_dom_undefine_flags", lambda: rdom.undefineFlags(0))
 ro.close()
 
 # --- undefine with snapshot metadata -------------------------------------------

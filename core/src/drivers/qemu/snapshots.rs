@@ -53,6 +53,30 @@ pub(super) struct Loaded {
     stamp: Stamp,
 }
 
+/// What one snapshot-changing operation works on, read once at its start
+/// under the domain's lock ([`QemuDriver::begin_op`]): the store, the
+/// definition in effect, the persistent one (when asked for) and the tree.
+/// Ownership: the operation's; dropping it releases the lock.
+pub(super) struct Op {
+    pub store: SnapshotStore,
+    pub lock: crate::store::StoreLock,
+    /// The definition in effect (live while running, else persistent).
+    pub def: DomainDef,
+    /// The persistent definition (`None`: transient, or not asked for).
+    pub persistent: Option<DomainDef>,
+    pub loaded: Loaded,
+}
+
+/// What crash recovery leaves for reconciling ([`QemuDriver::roll_forward`]).
+struct Rolled {
+    /// The tag a create in progress hides (not adopted as a foreign snapshot).
+    hidden: Option<String>,
+    /// The first internal disk's snapshots as roll-forward read them.
+    img_snaps: Option<Vec<img::ImgSnapshot>>,
+    /// Roll-forward deleted some since: read them again.
+    stale: bool,
+}
+
 /// Per-process cache of loaded trees, keyed by domain name.
 #[derive(Debug, Default)]
 pub(super) struct Cache(Mutex<HashMap<String, Loaded>>);
@@ -262,6 +286,16 @@ impl QemuDriver {
         self.load_tree_for(name, store, &def)
     }
 
+    /// Starts a snapshot-changing operation on domain `name`: takes its
+    /// lock, reads and parses its definition(s) once (the persistent one
+    /// too with `with_persistent`) and loads its tree once. Since 0.2.
+    pub(super) fn begin_op(&self, name: &str, with_persistent: bool) -> Result<Op> {
+        let (store, lock) = self.lock(name)?;
+        let (def, persistent) = if with_persistent { self.defs(name)? } else { (self.def(name)?, None) };
+        let loaded = self.load_tree_for(name, &store, &def)?;
+        Ok(Op { store, lock, def, persistent, loaded })
+    }
+
     /// [`Self::load_tree`] with the definition in effect already read by the
     /// operation (one parse of the domain XML per operation).
     pub(super) fn load_tree_for(&self, name: &str, store: &SnapshotStore, def: &DomainDef) -> Result<Loaded> {
@@ -269,16 +303,49 @@ impl QemuDriver {
             bump_gen(store);
         }
         let stamp = stamp_of(store, def);
+        let mut loaded = match self.cached_tree(name, store, &stamp) {
+            Some(l) => l,
+            None => {
+                let (mut tree, problems) = store.load_all()?;
+                let rolled = self.roll_forward(name, store, def, &mut tree, &problems)?;
+                let missing = self.reconcile(name, def, &mut tree, rolled);
+                // Re-stamp: roll-forward may have changed files.
+                let loaded = Loaded { tree, missing, stamp: stamp_of(store, def) };
+                index::write(&self.index_path(name), &loaded.stamp, &loaded.tree, &loaded.missing);
+                loaded
+            }
+        };
+        // The tree's lookups report "not found" as this driver does.
+        loaded.tree.set_not_found_domain(DOM);
+        Ok(loaded)
+    }
+
+    /// Job 1 of loading a tree: the tree this process or the on-disk index
+    /// holds for `stamp`, unless a crash left a journal to finish.
+    fn cached_tree(&self, name: &str, store: &SnapshotStore, stamp: &Stamp) -> Option<Loaded> {
         let pending = [DELETE_JOURNAL, RENAME_JOURNAL, CREATE_JOURNAL].iter().any(|j| store.dir().join(j).exists());
-        if !pending {
-            if let Some(l) = self.cache.take(name, &stamp) {
-                return Ok(l);
-            }
-            if let Some((tree, missing)) = index::read(&self.index_path(name), &stamp) {
-                return Ok(Loaded { tree, missing, stamp });
-            }
+        if pending {
+            return None;
         }
-        let (mut tree, problems) = store.load_all()?;
+        if let Some(l) = self.cache.take(name, stamp) {
+            return Some(l);
+        }
+        index::read(&self.index_path(name), stamp).map(|(tree, missing)| Loaded { tree, missing, stamp: stamp.clone() })
+    }
+
+    /// Job 2 of loading a tree: crash recovery. Finishes a rename, create
+    /// or delete a crash interrupted (their journals ride on the store's),
+    /// after reporting the problems `load_all` found. Returns what
+    /// reconciling needs: the tag a create in progress hides, and the image
+    /// snapshots if they were read and nothing rolled forward since.
+    fn roll_forward(
+        &self,
+        name: &str,
+        store: &SnapshotStore,
+        def: &DomainDef,
+        tree: &mut SnapshotTree,
+        problems: &[impl std::fmt::Display],
+    ) -> Result<Rolled> {
         // Finish a rename interrupted by a crash once the new name's metadata
         // is durable (else it never happened): children point at the new
         // name, the current marker moves to it, the old file goes.
@@ -302,17 +369,16 @@ impl QemuDriver {
                     ch.push(store.removal_for(old)?);
                     store.commit(&ch, true)?;
                     bump_gen(store);
-                    tree = store.load_all()?.0;
+                    *tree = store.load_all()?.0;
                 }
             }
             remove_journal(store, RENAME_JOURNAL)?;
         }
-        let hidden = self.resolve_create(name, store, def, &mut tree)?;
+        let hidden = self.resolve_create(name, store, def, tree)?;
         let journal = read_journal(store, DELETE_JOURNAL)?;
         for p in problems {
             eprintln!("virsnap: qemu: snapshot metadata of '{name}': {p}");
         }
-        let mut missing = Vec::new();
         let idisks = internal_disks(def);
         if let Some(first) = idisks.first() {
             let img_snaps = img::snapshots(&first.source).unwrap_or_default();
@@ -332,7 +398,7 @@ impl QemuDriver {
             if !metadata_only && doomed.iter().any(|n| tree.get(n).is_some_and(SnapshotDef::is_external)) {
                 // Finish the image part of an external delete (idempotent:
                 // it only commits/removes what the doomed still hold).
-                if let Err(e) = self.delete_external(name, store, &mut tree, &doomed) {
+                if let Err(e) = self.delete_external(name, store, tree, &doomed) {
                     eprintln!("virsnap: qemu: finishing the interrupted delete of '{name}': {}", e.message);
                 }
             }
@@ -373,7 +439,23 @@ impl QemuDriver {
             if journal.is_some() {
                 remove_journal(store, DELETE_JOURNAL)?;
             }
-            let img_snaps = if rolled { img::snapshots(&first.source).unwrap_or(img_snaps) } else { img_snaps };
+            return Ok(Rolled { hidden, img_snaps: Some(img_snaps), stale: rolled });
+        }
+        Ok(Rolled { hidden, img_snaps: None, stale: false })
+    }
+
+    /// Job 3 of loading a tree: reconciles the metadata with the images.
+    /// Returns the snapshots whose internal tag is missing; adds image
+    /// snapshots without metadata (taken by other tools) to `tree`.
+    fn reconcile(&self, name: &str, def: &DomainDef, tree: &mut SnapshotTree, rolled: Rolled) -> Vec<String> {
+        let Rolled { hidden, img_snaps, stale } = rolled;
+        let mut missing = Vec::new();
+        if let Some(first) = internal_disks(def).first() {
+            let img_snaps = match img_snaps {
+                Some(v) if stale => img::snapshots(&first.source).unwrap_or(v),
+                Some(v) => v,
+                None => img::snapshots(&first.source).unwrap_or_default(),
+            };
             let tags: std::collections::HashSet<&str> = img_snaps.iter().map(|s| s.tag.as_str()).collect();
             let mut known = std::collections::HashSet::new();
             for n in tree.names() {
@@ -411,10 +493,7 @@ impl QemuDriver {
         for m in &missing {
             eprintln!("virsnap: qemu: snapshot '{m}' of domain '{name}' has metadata but its qcow2 snapshot is missing");
         }
-        // Re-stamp: roll-forward may have changed files.
-        let loaded = Loaded { tree, missing, stamp: stamp_of(store, def) };
-        index::write(&self.index_path(name), &loaded.stamp, &loaded.tree, &loaded.missing);
-        Ok(loaded)
+        missing
     }
 
     pub(super) fn with_tree<T>(&self, dom: &DomainRef, f: impl FnOnce(&SnapshotTree) -> Result<T>) -> Result<T> {
@@ -426,11 +505,11 @@ impl QemuDriver {
         let stamp = stamp_of(&store, &def);
         let mut f = Some(f);
         if let Some(r) = self.cache.with(&dom.name, &stamp, |t| f.take().map(|f| f(t))) {
-            return r.unwrap_or_else(|| Err(Error::internal(DOM, "cache"))).map_err(retag);
+            return r.unwrap_or_else(|| Err(Error::internal(DOM, "cache")));
         }
         let l = self.load_tree_for(&dom.name, &store, &def)?;
         let r = match f.take() {
-            Some(f) => f(&l.tree).map_err(retag),
+            Some(f) => f(&l.tree),
             None => Err(Error::internal(DOM, "cache")),
         };
         self.cache.put(&dom.name, l);
@@ -706,11 +785,9 @@ impl QemuDriver {
             // libvirt 9.0 checks the flags in qemu_snapshot.c's qemuSnapshotCreateXML.
             "qemuSnapshotCreateXML",
         )?;
-        let (store, _l) = self.lock(&dom.name)?;
-        // One read of each definition for the whole operation.
-        let (domdef, pers) = self.defs(&dom.name)?;
+        // One read of each definition and of the tree for the whole operation.
+        let Op { store, lock: _l, def: domdef, persistent: pers, mut loaded } = self.begin_op(&dom.name, true)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
         let tree = &mut loaded.tree;
         let redefine = flags & create::REDEFINE != 0;
         let mut def = parse_snapshot(xml, ParseFlags { redefine, internal: false })?;
@@ -736,9 +813,9 @@ impl QemuDriver {
             if tree.contains(&name) {
                 let old = tree.get(&name).cloned().unwrap_or_default();
                 def.private = old.private.clone();
-                tree.replace(def).map_err(retag)?;
+                tree.replace(def)?;
             } else {
-                tree.check_parent(&name, def.parent.as_deref()).map_err(retag)?;
+                tree.check_parent(&name, def.parent.as_deref())?;
                 tree.insert(def, true)?;
             }
             let old_cur = tree.current().map(str::to_owned);
@@ -842,9 +919,10 @@ impl QemuDriver {
 
         // The hypervisor part.
         self.progress("snapshot-create", 0);
+        let mut new_effect = None;
         let made = if any_ext {
             drop(qmp_conn.take());
-            self.create_external(&domdef, &def, active, flags)
+            self.create_external(&domdef, old_pers.as_ref(), &def, active, flags).map(|d| new_effect = Some(d))
         } else if active {
             match qmp_conn.take().map_or_else(|| self.qmp(&dom.name), Ok) {
                 Ok(mut q) => self.vm_snapshot(&mut q, &domdef, VmOp::Save, &name, "snapshot-create"),
@@ -895,11 +973,12 @@ impl QemuDriver {
             self.abort_create(&dom.name, &store, &name, kind, Some(&made_def), undo)?;
             return Err(unable_to_save(&name, &e));
         }
-        if any_ext || (active && flags & create::HALT != 0) {
-            // The definition in effect changed (overlays, or stopped).
-            self.recache(&dom.name, &store, loaded);
-        } else {
-            self.recache_for(&dom.name, &store, loaded, &domdef);
+        match new_effect {
+            // The definition in effect changed: to the stopped guest's.
+            _ if active && flags & create::HALT != 0 => self.recache(&dom.name, &store, loaded),
+            // To the overlays create_external made.
+            Some(d) => self.recache_for(&dom.name, &store, loaded, &d),
+            None => self.recache_for(&dom.name, &store, loaded, &domdef),
         }
         Ok(name)
     }
@@ -1091,7 +1170,11 @@ impl QemuDriver {
         Ok(hidden)
     }
 
-    fn create_external(&self, domdef: &DomainDef, def: &SnapshotDef, active: bool, flags: u32) -> Result<()> {
+    /// Makes the overlays of an external snapshot `def` of the domain whose
+    /// definition in effect is `domdef` and persistent one `pers` (as the
+    /// operation read them) and points the definitions at them. Returns the
+    /// new definition in effect.
+    fn create_external(&self, domdef: &DomainDef, pers: Option<&DomainDef>, def: &SnapshotDef, active: bool, flags: u32) -> Result<DomainDef> {
         let reuse = flags & create::REUSE_EXT != 0;
         let mut newdef = domdef.clone();
         let mut created: Vec<PathBuf> = Vec::new();
@@ -1154,7 +1237,7 @@ impl QemuDriver {
             self.save_live(&newdef)?;
             crash_point("qemu-create-external-after-live");
         }
-        if let Some(mut p) = self.persistent_def(&domdef.name)? {
+        if let Some(mut p) = pers.cloned() {
             for d in &mut p.disks {
                 if let Some(n) = newdef.disk(&d.target) {
                     d.source = n.source.clone();
@@ -1162,8 +1245,11 @@ impl QemuDriver {
                 }
             }
             self.save_config(&p)?;
+            if !active {
+                return Ok(p);
+            }
         }
-        Ok(())
+        Ok(newdef)
     }
 
     pub(super) fn snap_xml(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<String> {
@@ -1185,17 +1271,14 @@ impl QemuDriver {
 
     pub(super) fn snap_revert(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, DOM, "qemuDomainRevertToSnapshot")?;
-        let (store, _l) = self.lock(&dom.name)?;
-        let domdef = self.def(&dom.name)?;
+        let Op { store, lock: _l, def: domdef, persistent, mut loaded } = self.begin_op(&dom.name, true)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
         if !loaded.tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
         }
         self.hydrate(&store, &mut loaded.tree, &[name.to_owned()])?;
         let snap = loaded.tree.get(name).cloned().ok_or_else(|| Error::no_snapshot(DOM, name))?;
         let has_meta = loaded.tree.has_metadata(name) == Some(true);
-        let persistent = self.persistent_def(&dom.name)?;
         let st = snap.state.unwrap_or(SnapshotState::Shutoff);
         if persistent.is_none() && !st.is_online() && flags & (revert::RUNNING | revert::PAUSED) == 0 {
             return Err(Error::op_invalid(DOM, "transient domain needs to request run or pause to revert to inactive snapshot"));
@@ -1298,9 +1381,7 @@ impl QemuDriver {
 
     pub(super) fn snap_delete(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         check_flags(flags, delete::CHILDREN | delete::CHILDREN_ONLY | delete::METADATA_ONLY, DOM, "qemuDomainSnapshotDelete")?;
-        let (store, _l) = self.lock(&dom.name)?;
-        let domdef = self.def(&dom.name)?;
-        let loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
+        let Op { store, lock: _l, def: domdef, loaded, .. } = self.begin_op(&dom.name, false)?;
         let tree = &loaded.tree;
         if !tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
@@ -1333,9 +1414,7 @@ impl QemuDriver {
     /// Refuses the current snapshot (`VIR_ERR_OPERATION_INVALID`) and an
     /// unknown name before touching anything. Since 0.2.
     pub(super) fn snap_delete_set(&self, dom: &DomainRef, names: &[String]) -> Result<()> {
-        let (store, _l) = self.lock(&dom.name)?;
-        let domdef = self.def(&dom.name)?;
-        let loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
+        let Op { store, lock: _l, def: domdef, loaded, .. } = self.begin_op(&dom.name, false)?;
         let mut targets: Vec<String> = Vec::new();
         for n in names {
             if !loaded.tree.contains(n) {
@@ -1437,7 +1516,7 @@ impl QemuDriver {
                 crash_point("qemu-delete-after-hypervisor");
             }
         }
-        let removal = remove(tree).map_err(retag)?;
+        let removal = remove(tree)?;
         let mut touched = removal.reparented.clone();
         touched.extend(tree.current().map(str::to_owned));
         if metadata_only {
@@ -1463,10 +1542,8 @@ impl QemuDriver {
     pub(super) fn snap_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {
         check_flags(flags, 0, DOM, "qemuDomainSnapshotRename")?;
         validate_snapshot_name(new_name)?;
-        let (store, _l) = self.lock(&dom.name)?;
-        let domdef = self.def(&dom.name)?;
+        let Op { store, lock: _l, def: domdef, mut loaded, .. } = self.begin_op(&dom.name, false)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
         let tree = &mut loaded.tree;
         if !tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
@@ -1476,7 +1553,7 @@ impl QemuDriver {
         self.hydrate(&store, tree, &children)?;
         children.pop();
         let tag = tree.get(name).map(tag_of).ok_or_else(|| Error::no_snapshot(DOM, name))?;
-        tree.rename(name, new_name).map_err(retag)?;
+        tree.rename(name, new_name)?;
         if let Some(d) = tree.get_mut(new_name) {
             d.private_mut().set_child_text("tag", tag);
         }
@@ -1534,10 +1611,6 @@ impl QemuDriver {
 fn made_overlay_of(p: &std::path::Path, base: &std::path::Path) -> bool {
     let regular = fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
     regular && img::chain(p).is_ok_and(|c| c.len() >= 2 && c[0].format == "qcow2" && c[1].path == base)
-}
-
-fn retag(e: Error) -> Error {
-    if e.domain == ErrorDomain::DomainSnapshot && e.code == ErrorCode::NoDomainSnapshot { e.in_domain(DOM) } else { e }
 }
 
 #[allow(dead_code)]
