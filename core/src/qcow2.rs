@@ -641,6 +641,11 @@ mod tests {
         // Huge L1 size and offsets beyond the end.
         h[36..40].copy_from_slice(&u32::MAX.to_be_bytes());
         h[40..48].copy_from_slice(&(1u64 << 40).to_be_bytes());
+        // With no snapshot there is nothing to read past the header.
+        assert!(usage(&h[..]).unwrap().snapshots.is_empty());
+        // One snapshot whose table lies beyond the end of the file.
+        h[60..64].copy_from_slice(&1u32.to_be_bytes());
+        h[64..72].copy_from_slice(&(1u64 << 40).to_be_bytes());
         assert!(usage(&h[..]).is_err());
     }
 }
