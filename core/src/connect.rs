@@ -404,6 +404,24 @@ impl Domain {
         self.drv().qemu_agent_command(&self.inner.r, cmd, timeout, flags)
     }
 
+    /// `virDomainGetJobStats`: the current job, or the last completed one
+    /// with `VIR_DOMAIN_JOB_STATS_COMPLETED`. Since 0.2.
+    pub fn job_stats(&self, flags: u32) -> Result<crate::job::JobStats> {
+        self.drv().job_stats(&self.inner.r, flags)
+    }
+
+    /// `virDomainGetJobInfo`: the current job's figures. Since 0.2.
+    pub fn job_info(&self) -> Result<crate::job::JobStats> {
+        self.drv().job_stats(&self.inner.r, 0)
+    }
+
+    /// `virDomainAbortJob`: stops the current job; returns once it has
+    /// stopped with nothing of it left. Since 0.2.
+    pub fn abort_job(&self) -> Result<()> {
+        ro_check_domain(&self.inner.conn, "virDomainAbortJob")?;
+        self.drv().job_abort(&self.inner.r, 0)
+    }
+
     /// Pause (`virDomainSuspend`).
     pub fn suspend(&self) -> Result<()> {
         ro_check_domain(&self.inner.conn, "virDomainSuspend")?;

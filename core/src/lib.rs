@@ -16,6 +16,7 @@ pub mod error;
 pub mod flags;
 pub mod fsio;
 pub mod host;
+pub mod job;
 pub mod model;
 pub mod names;
 pub mod store;

@@ -391,6 +391,18 @@ pub trait Driver: Send + Sync {
         }
         Ok(total)
     }
+    /// The domain's current job (or with `VIR_DOMAIN_JOB_STATS_COMPLETED`
+    /// its last completed one): `virDomainGetJobStats`. Since 0.2.
+    fn job_stats(&self, dom: &DomainRef, flags: u32) -> Result<crate::job::JobStats> {
+        let _ = (dom, flags);
+        Err(Error::no_support("virDomainGetJobStats"))
+    }
+    /// Aborts the domain's current job (`virDomainAbortJob`), returning
+    /// once it has stopped. Since 0.2.
+    fn job_abort(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        let _ = (dom, flags);
+        Err(Error::no_support("virDomainAbortJob"))
+    }
 }
 
 /// A driver's constructor: `Some(result)` when it handles the URI's scheme.

@@ -31,6 +31,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use super::domxml::DomainDef;
+use super::domjob::Io;
 use super::jobs::VmOp;
 use super::{img, index, process, QemuDriver, Status, DOM};
 use crate::drivers::{check_flags, DomainRef};
@@ -644,6 +645,13 @@ impl QemuDriver {
             "qemuSnapshotCreateXML",
         )?;
         let (store, _l) = self.lock(&dom.name)?;
+        let mut job = self.begin_job(&dom.name, crate::job::operation::SNAPSHOT)?;
+        let r = self.snap_create_locked(dom, xml, flags, &store, &mut job);
+        job.finish(&r);
+        r
+    }
+
+    fn snap_create_locked(&self, dom: &DomainRef, xml: &str, flags: u32, store: &SnapshotStore, job: &mut super::domjob::Job<'_>) -> Result<String> {
         // One read of each definition for the whole operation.
         let (domdef, pers) = self.defs(&dom.name)?;
         let uuid = domdef.uuid.to_string();
@@ -764,6 +772,8 @@ impl QemuDriver {
             CreateKind::External
         };
         let old_pers = pers;
+        // Abort point: nothing is made yet.
+        job.check()?;
         if journaled {
             let mut intent = def.clone();
             intent.private_mut().set_child_text("creating", "1");
@@ -784,7 +794,9 @@ impl QemuDriver {
             self.create_external(&domdef, &def, active, flags)
         } else if active {
             match qmp_conn.take().map_or_else(|| self.qmp(&dom.name), Ok) {
-                Ok(mut q) => self.vm_snapshot(&mut q, &domdef, VmOp::Save, &name, "snapshot-create"),
+                Ok(mut q) => job
+                    .measure(self.pid(&dom.name), Io::Write, domdef.memory_kib.saturating_mul(1024))
+                    .and_then(|()| self.vm_snapshot(&mut q, &domdef, VmOp::Save, &name, "snapshot-create")),
                 Err(e) => Err(e),
             }
         } else {
@@ -796,8 +808,11 @@ impl QemuDriver {
                 .collect();
             disks.iter().try_for_each(|p| img::snapshot_create(p, &name))
         };
+        // Abort point (the last): what QEMU made is undone as after a
+        // failure; past it the create completes.
+        let made = made.and_then(|()| job.no_return());
         if let Err(e) = made {
-            // Partly made (some disks, or QEMU failed half way): undone.
+            // Partly made (some disks, or QEMU failed half way), or aborted: undone.
             if journaled {
                 self.abort_create(&dom.name, &store, &name, kind, None, None)?;
             } else if kind == CreateKind::Internal {
@@ -1072,6 +1087,13 @@ impl QemuDriver {
     pub(super) fn snap_revert(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, DOM, "qemuDomainRevertToSnapshot")?;
         let (store, _l) = self.lock(&dom.name)?;
+        let mut job = self.begin_job(&dom.name, crate::job::operation::SNAPSHOT_REVERT)?;
+        let r = self.snap_revert_locked(dom, name, flags, &store, &mut job);
+        job.finish(&r);
+        r
+    }
+
+    fn snap_revert_locked(&self, dom: &DomainRef, name: &str, flags: u32, store: &SnapshotStore, job: &mut super::domjob::Job<'_>) -> Result<()> {
         let domdef = self.def(&dom.name)?;
         let uuid = domdef.uuid.to_string();
         let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
@@ -1099,6 +1121,7 @@ impl QemuDriver {
         };
         let mut pending_cont: Option<(super::qmp::Qmp, u64)> = None;
         if snap.is_external() {
+            job.no_return()?;
             self.progress("snapshot-revert", 0);
             crash_point("qemu-revert-before-hypervisor");
             self.revert_external(&dom.name, &store, &mut loaded.tree, &snap, &target, persistent.is_some(), flags)?;
@@ -1108,6 +1131,8 @@ impl QemuDriver {
             }
             let tag = tag_of(&snap);
             let running_now = self.pid(&dom.name).is_some();
+            // Abort point: nothing is changed yet; past it the revert completes.
+            job.no_return()?;
             self.progress("snapshot-revert", 0);
             crash_point("qemu-revert-before-hypervisor");
             if st.is_online() {
@@ -1116,6 +1141,7 @@ impl QemuDriver {
                 if same {
                     // Fast path: load the state into the running process.
                     let mut q = self.qmp(&dom.name)?;
+                    job.measure(self.pid(&dom.name), Io::Read, target.memory_kib.saturating_mul(1024))?;
                     q.execute("stop", None)?;
                     self.vm_snapshot(&mut q, &target, VmOp::Load, &tag, "snapshot-revert")?;
                     if !paused {
@@ -1185,6 +1211,13 @@ impl QemuDriver {
     pub(super) fn snap_delete(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         check_flags(flags, delete::CHILDREN | delete::CHILDREN_ONLY | delete::METADATA_ONLY, DOM, "qemuDomainSnapshotDelete")?;
         let (store, _l) = self.lock(&dom.name)?;
+        let mut job = self.begin_job(&dom.name, crate::job::operation::SNAPSHOT_DELETE)?;
+        let r = self.snap_delete_locked(dom, name, flags, &store, &mut job);
+        job.finish(&r);
+        r
+    }
+
+    fn snap_delete_locked(&self, dom: &DomainRef, name: &str, flags: u32, store: &SnapshotStore, job: &mut super::domjob::Job<'_>) -> Result<()> {
         let domdef = self.def(&dom.name)?;
         let uuid = domdef.uuid.to_string();
         let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
@@ -1199,6 +1232,8 @@ impl QemuDriver {
         if flags & delete::CHILDREN_ONLY == 0 {
             targets.insert(0, name.to_owned());
         }
+        // Abort point: nothing is changed yet; past it the delete completes.
+        job.no_return()?;
         let metadata_only = flags & delete::METADATA_ONLY != 0;
         let mut jl: Vec<&str> = vec![if metadata_only { "metadata-only" } else { "full" }];
         jl.extend(targets.iter().map(String::as_str));
