@@ -96,6 +96,7 @@ const DOMAIN: OptDef = OptDef::data("domain", "domain name, id or uuid");
 use crate::domain as d;
 use crate::shell as sh;
 use crate::snapshot as s;
+use crate::jobs;
 
 /// `cmd!([noconn] name, group, handler, info, desc, options)`: one `CmdDef`;
 /// `noconn` for a command that runs without a connection.
@@ -183,6 +184,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("force-boot", "force fresh boot by discarding any managed save"),
         OptDef::named("pass-fds", "pass file descriptors N,M,... to the guest"),
         OptDef::boolean("reset-nvram", "re-initialize NVRAM from its pristine template"),
+        OptDef::boolean("verbose", "display the progress of the revert with the time remaining (on a terminal)"),
     ]),
     cmd!("suspend", G_DOM, d::cmd_suspend,
         "suspend a domain",
@@ -212,6 +214,21 @@ pub static COMMANDS: &[CmdDef] = &[
         "Returns state about a domain.", &[
         DOMAIN,
         OptDef::boolean("reason", "also print reason for the state"),
+    ]),
+    cmd!("domjobinfo", G_DOM, jobs::cmd_domjobinfo,
+        "domain job information",
+        "Returns information about jobs running on a domain.", &[
+        DOMAIN,
+        OptDef::boolean("completed", "return statistics of a recently completed job"),
+        OptDef::boolean("keep-completed", "don't destroy statistics of a recently completed job when reading"),
+        OptDef::boolean("anystats", "print statistics for any kind of job (even failed ones)"),
+        OptDef::boolean("rawstats", "print the raw data returned by libvirt"),
+    ]),
+    cmd!("domjobabort", G_DOM, jobs::cmd_domjobabort,
+        "abort active domain job",
+        "Aborts the currently running domain job", &[
+        DOMAIN,
+        OptDef::boolean("postcopy", "interrupt post-copy migration"),
     ]),
     cmd!("list", G_MON, d::cmd_list,
         "list domains",
@@ -270,6 +287,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::string("name", "name of snapshot"),
         OptDef::string("description", "description of snapshot"),
         OptDef::boolean("print-xml", "print XML document rather than create"),
+        OptDef::boolean("verbose", "display the progress of the snapshot with the time remaining (on a terminal)"),
     ], [
         OptDef::named("memspec", "memory attributes: [file=]name[,snapshot=type]"),
         OptDef::argv("diskspec", "disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]"),

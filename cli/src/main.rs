@@ -10,6 +10,7 @@ mod complete;
 mod defs;
 mod domain;
 mod editor;
+mod jobs;
 mod parse;
 mod rawbytes;
 mod shell;

@@ -84,3 +84,45 @@ pub struct JobStats {
     /// Why a completed job failed (`errmsg`).
     pub errmsg: Option<String>,
 }
+
+/// One typed parameter's value (`virTypedParameter`'s union, the kinds a
+/// job reports). Since 0.2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamValue {
+    /// `VIR_TYPED_PARAM_INT`
+    Int(i32),
+    /// `VIR_TYPED_PARAM_ULLONG`
+    ULLong(u64),
+    /// `VIR_TYPED_PARAM_BOOLEAN`
+    Bool(bool),
+    /// `VIR_TYPED_PARAM_STRING`
+    Str(String),
+}
+
+impl JobStats {
+    /// The typed parameters of `virDomainGetJobStats`, in libvirt's order
+    /// (none for no job). Since 0.2.
+    pub fn params(&self) -> Vec<(&'static str, ParamValue)> {
+        if self.kind == JobType::None {
+            return Vec::new();
+        }
+        let mut p = vec![("operation", ParamValue::Int(self.operation)), ("time_elapsed", ParamValue::ULLong(self.time_elapsed_ms))];
+        let figures = [
+            ("time_remaining", self.time_remaining_ms),
+            ("data_total", self.data_total),
+            ("data_processed", self.data_processed),
+            ("data_remaining", self.data_remaining),
+            ("memory_total", self.memory_total),
+            ("memory_processed", self.memory_processed),
+            ("memory_remaining", self.memory_remaining),
+        ];
+        p.extend(figures.into_iter().filter_map(|(k, v)| v.map(|v| (k, ParamValue::ULLong(v)))));
+        if let Some(m) = &self.errmsg {
+            p.push(("errmsg", ParamValue::Str(m.clone())));
+        }
+        if let Some(s) = self.success {
+            p.push(("success", ParamValue::Bool(s)));
+        }
+        p
+    }
+}
