@@ -26,6 +26,7 @@ pub mod event;
 pub mod extensions;
 pub mod flags;
 pub mod handles;
+pub mod jobs;
 pub mod qemu;
 pub mod types;
 pub mod unsupported;

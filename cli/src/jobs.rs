@@ -68,6 +68,11 @@ fn param_text(v: &ParamValue) -> String {
 
 /// `domjobinfo` (virsh 9.0's cmdDomjobinfo output).
 pub fn cmd_domjobinfo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
+    // VSH_REQUIRE_OPTION
+    if cmd.has("keep-completed") && !cmd.has("completed") {
+        ctl.error("Option --completed is required by option --keep-completed");
+        return false;
+    }
     let Some(dom) = lookup(ctl, cmd, BYANY) else {
         return false;
     };
@@ -89,9 +94,10 @@ pub fn cmd_domjobinfo(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         return true;
     }
     out.push_str(&format!("{:<17} {:<12}\n", "Job type:", job_type_name(s.kind)));
-    let shown = matches!(s.kind, JobType::Bounded | JobType::Unbounded)
-        || (flags & stats_flags::COMPLETED != 0 && s.kind == JobType::Completed)
-        || cmd.has("anystats");
+    let shown = s.kind != JobType::None
+        && (matches!(s.kind, JobType::Bounded | JobType::Unbounded)
+            || (flags & stats_flags::COMPLETED != 0 && s.kind == JobType::Completed)
+            || cmd.has("anystats"));
     if shown {
         out.push_str(&format!("{:<17} {:<12}\n", "Operation:", operation_name(s.operation)));
         out.push_str(&format!("{:<17} {:<12} ms\n", "Time elapsed:", s.time_elapsed_ms));

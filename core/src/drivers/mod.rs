@@ -395,13 +395,14 @@ pub trait Driver: Send + Sync {
     /// its last completed one): `virDomainGetJobStats`. Since 0.2.
     fn job_stats(&self, dom: &DomainRef, flags: u32) -> Result<crate::job::JobStats> {
         let _ = (dom, flags);
-        Err(Error::no_support("virDomainGetJobStats"))
+        // libvirt-domain.c reports it in VIR_FROM_DOMAIN.
+        Err(Error::no_support("virDomainGetJobStats").in_domain(ErrorDomain::Domain))
     }
     /// Aborts the domain's current job (`virDomainAbortJob`), returning
     /// once it has stopped. Since 0.2.
     fn job_abort(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         let _ = (dom, flags);
-        Err(Error::no_support("virDomainAbortJob"))
+        Err(Error::no_support("virDomainAbortJob").in_domain(ErrorDomain::Domain))
     }
 }
 
