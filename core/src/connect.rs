@@ -407,6 +407,12 @@ impl Domain {
     /// `virDomainGetJobStats`: the current job, or the last completed one
     /// with `VIR_DOMAIN_JOB_STATS_COMPLETED`. Since 0.2.
     pub fn job_stats(&self, flags: u32) -> Result<crate::job::JobStats> {
+        use crate::job::stats_flags::{COMPLETED, KEEP_COMPLETED};
+        // VIR_REQUIRE_FLAG_GOTO of libvirt-domain.c.
+        if flags & KEEP_COMPLETED != 0 && flags & COMPLETED == 0 {
+            return Err(Error::flag_requires("virDomainGetJobStats", "VIR_DOMAIN_JOB_STATS_COMPLETED", "VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED")
+                .in_domain(ErrorDomain::Domain));
+        }
         self.drv().job_stats(&self.inner.r, flags)
     }
 

@@ -136,7 +136,8 @@ fn jobs_report_progress_and_abort_atomically() {
     assert_eq!((e.code, e.domain), (ErrorCode::OperationInvalid, ErrorDomain::Qemu));
     assert_eq!(e.message, "Requested operation is not valid: no job is active on the domain");
     let e = dom.job_stats(stats_flags::KEEP_COMPLETED).unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidArg);
+    assert_eq!((e.code, e.domain), (ErrorCode::InvalidArg, ErrorDomain::Domain));
+    assert_eq!(e.message, "Flag 'VIR_DOMAIN_JOB_STATS_COMPLETED' is required by flag 'VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED'");
 
     // A create watched from another thread: monotonic progress.
     let d2 = dom.clone();
@@ -206,4 +207,95 @@ fn jobs_report_progress_and_abort_atomically() {
     assert_eq!(dom.job_stats(stats_flags::COMPLETED).unwrap().kind, JobType::Completed);
     assert_eq!(dom.state(0).unwrap().0, DomainState::Running);
     dom.destroy(0).unwrap();
+}
+
+/// The virsnap binary (the most recently built one).
+fn virsnap_bin() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join("virsnap"))
+        .filter_map(|p| std::fs::metadata(&p).and_then(|m| m.modified()).ok().map(|t| (t, p)))
+        .max()
+        .map(|(_, p)| p)
+        .expect("the virsnap binary is required (cargo build -p virsnap-cli)")
+}
+
+/// From other processes: `virsnap domjobinfo` while `virsnap
+/// snapshot-create-as` runs in another, and Ctrl-C (SIGINT) to that one
+/// aborts the create with nothing left.
+#[test]
+#[cfg_attr(any(virsnap_no_qemu, virsnap_no_cli_any), ignore = "needs qemu-system-x86_64 and qemu-img; the virsnap binary (cargo build -p virsnap-cli)")]
+fn cli_domjobinfo_from_another_process_and_ctrl_c() {
+    if skip() {
+        return;
+    }
+    let vs = virsnap_bin();
+    let mem = mem_mib();
+    let root = Root::new("domjob-cli");
+    let img = bootable_image(&root, mem);
+    let xml = Root::domain_xml("vm", &img).replace("<memory unit='MiB'>32</memory>", &format!("<memory unit='MiB'>{mem}</memory>"));
+    std::fs::write(root.dir.join("vm.xml"), xml).unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(&vs).arg("-c").arg(root.uri()).args(args).env("VIRSNAP_QEMU_ACCEL", "tcg").output().unwrap();
+        // Without virsh's trailing blank lines (compared live elsewhere).
+        let text = |b: &[u8]| String::from_utf8_lossy(b).trim_end().to_owned();
+        (o.status.success(), text(&o.stdout), text(&o.stderr))
+    };
+    let spawn = |args: &[&str]| {
+        Command::new(&vs)
+            .arg("-c")
+            .arg(root.uri())
+            .args(args)
+            .env("VIRSNAP_QEMU_ACCEL", "tcg")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    assert!(run(&["define", &root.dir.join("vm.xml").to_string_lossy()]).0);
+    // Idle: virsh's output.
+    assert_eq!(run(&["domjobinfo", "vm"]).2, "error: Requested operation is not valid: domain is not running");
+    assert!(run(&["start", "vm"]).0);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let dom = root.conn().lookup_by_name("vm").unwrap();
+    while !dom.qemu_monitor_command("xp /1wx 0x500", 1, "virDomainQemuMonitorCommand").unwrap().contains("0x600df00d") {
+        assert!(Instant::now() < deadline, "the guest never filled its memory");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(run(&["domjobinfo", "vm"]).1, "Job type:         None");
+
+    // Watched from another process until the job shows.
+    let wait_job = || loop {
+        let (_, out, _) = run(&["domjobinfo", "vm"]);
+        if out.contains("Unbounded") {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "no job seen");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let child = spawn(&["snapshot-create-as", "vm", "s1"]);
+    let seen = wait_job();
+    assert!(seen.contains("Operation:        Snapshot    \n"), "{seen}");
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let (_, done, _) = run(&["domjobinfo", "vm", "--completed"]);
+    assert!(done.starts_with("Job type:         Completed   \nOperation:        Snapshot    \nTime elapsed:     "), "{done}");
+    assert!(done.contains(&format!("Memory total:     {mem}.000 MiB\n")), "{done}");
+
+    // Ctrl-C while it saves: the create is aborted, nothing is left.
+    let child = spawn(&["snapshot-create-as", "vm", "s2"]);
+    wait_job();
+    let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim_end(), "error: operation aborted: snapshot job: canceled by client");
+    assert_eq!(run(&["snapshot-list", "vm", "--name"]).1, "s1");
+    assert_eq!(tags(&img), ["s1"]);
+    assert_eq!(run(&["domjobinfo", "vm", "--completed"]).1, "Job type:         Cancelled");
+    assert_eq!(run(&["domstate", "vm"]).1, "running");
+    assert!(run(&["destroy", "vm"]).0);
 }
