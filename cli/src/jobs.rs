@@ -166,12 +166,11 @@ fn sigint_flags() -> Option<(Arc<AtomicBool>, Arc<AtomicBool>)> {
 /// with the time remaining.
 pub fn watched<T>(ctl: &mut Ctl, dom: &Domain, verbose: bool, op: impl FnOnce() -> Result<T>) -> Result<T> {
     let bar = verbose && std::io::stderr().is_terminal();
-    if bar {
-        if let Some(c) = &ctl.conn {
+    if bar
+        && let Some(c) = &ctl.conn {
             // The bar replaces the one-line progress callback.
             c.set_progress(None);
         }
-    }
     let flags = sigint_flags();
     if let Some((int, dflt)) = &flags {
         int.store(false, Ordering::SeqCst);
@@ -188,11 +187,10 @@ pub fn watched<T>(ctl: &mut Ctl, dom: &Domain, verbose: bool, op: impl FnOnce() 
     if let Some((_, dflt)) = &flags {
         dflt.store(true, Ordering::SeqCst);
     }
-    if bar {
-        if let Some(c) = &ctl.conn {
+    if bar
+        && let Some(c) = &ctl.conn {
             c.set_progress(Some(std::sync::Arc::new(crate::util::progress)));
         }
-    }
     if let Some(e) = abort_error.into_inner().ok().flatten() {
         // The abort came too late: the operation completed.
         ctl.error(&e.message);
@@ -220,23 +218,20 @@ fn watch(dom: &Domain, bar: bool, flags: Option<&Flags>, done: &AtomicBool, abor
             if let Some((_, dflt)) = flags {
                 dflt.store(true, Ordering::SeqCst);
             }
-            if let Err(e) = dom.abort_job() {
-                if let Ok(mut g) = abort_error.lock() {
+            if let Err(e) = dom.abort_job()
+                && let Ok(mut g) = abort_error.lock() {
                     *g = Some(e);
                 }
-            }
         }
-        if let Some(pb) = &pb {
-            if let Ok(s) = dom.job_stats(0) {
-                if s.kind != JobType::None {
+        if let Some(pb) = &pb
+            && let Ok(s) = dom.job_stats(0)
+                && s.kind != JobType::None {
                     pb.set_message(operation_name(s.operation));
                     if let (Some(t), Some(p)) = (s.memory_total, s.memory_processed) {
                         pb.set_length(t);
                         pb.set_position(p);
                     }
                 }
-            }
-        }
         std::thread::sleep(Duration::from_millis(50));
     }
     if let Some(pb) = pb {

@@ -655,7 +655,7 @@ impl QemuDriver {
         // One read of each definition for the whole operation.
         let (domdef, pers) = self.defs(&dom.name)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
+        let mut loaded = self.load_tree_for(&dom.name, store, &domdef)?;
         let tree = &mut loaded.tree;
         let redefine = flags & create::REDEFINE != 0;
         let mut def = parse_snapshot(xml, ParseFlags { redefine, internal: false })?;
@@ -671,7 +671,7 @@ impl QemuDriver {
             let name = def.name.clone().unwrap_or_default();
             validate_snapshot_name(&name)?;
             if tree.contains(&name) {
-                self.hydrate(&store, tree, std::slice::from_ref(&name))?;
+                self.hydrate(store, tree, std::slice::from_ref(&name))?;
             }
             if def.domain.is_none() {
                 if let Some(old) = tree.get(&name) {
@@ -692,8 +692,8 @@ impl QemuDriver {
             }
             let mut names = vec![name.clone()];
             names.extend(old_cur);
-            self.persist(&dom.name, &store, tree, &names, &uuid)?;
-            self.recache_for(&dom.name, &store, loaded, &domdef);
+            self.persist(&dom.name, store, tree, &names, &uuid)?;
+            self.recache_for(&dom.name, store, loaded, &domdef);
             return Ok(name);
         }
         let name = match def.name.clone() {
@@ -779,7 +779,7 @@ impl QemuDriver {
             intent.private_mut().set_child_text("creating", "1");
             let batch = vec![store.change_for(&intent, &uuid, false)?, journal_change(CREATE_JOURNAL, &[&name, &name, kind.as_str()])];
             let r = store.commit(&batch, true);
-            bump_gen(&store);
+            bump_gen(store);
             self.cache.forget(&dom.name);
             if let Err(e) = r {
                 return Err(unable_to_save(&name, &e));
@@ -814,7 +814,7 @@ impl QemuDriver {
         if let Err(e) = made {
             // Partly made (some disks, or QEMU failed half way), or aborted: undone.
             if journaled {
-                self.abort_create(&dom.name, &store, &name, kind, None, None)?;
+                self.abort_create(&dom.name, store, &name, kind, None, None)?;
             } else if kind == CreateKind::Internal {
                 self.delete_tag_everywhere(&dom.name, &domdef, &name)?;
             }
@@ -826,7 +826,7 @@ impl QemuDriver {
             self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
         }
         if !journaled {
-            bump_gen(&store);
+            bump_gen(store);
             self.cache.forget(&dom.name);
             return Ok(name);
         }
@@ -839,19 +839,19 @@ impl QemuDriver {
         // Not synced: if a power failure loses it, the durable intent
         // finishes the create on the next load (the hypervisor step is done).
         let extra = vec![(CREATE_JOURNAL.to_owned(), None)];
-        if let Err(e) = self.persist_with(&dom.name, &store, tree, &names, &uuid, extra, false) {
+        if let Err(e) = self.persist_with(&dom.name, store, tree, &names, &uuid, extra, false) {
             // As libvirt: the create fails with "unable to save metadata";
             // unlike libvirt, what QEMU made is undone, so no snapshot
             // without metadata is left behind.
             let undo = if active && !any_ext { None } else { old_pers.as_ref() };
-            self.abort_create(&dom.name, &store, &name, kind, Some(&made_def), undo)?;
+            self.abort_create(&dom.name, store, &name, kind, Some(&made_def), undo)?;
             return Err(unable_to_save(&name, &e));
         }
         if any_ext || (active && flags & create::HALT != 0) {
             // The definition in effect changed (overlays, or stopped).
-            self.recache(&dom.name, &store, loaded);
+            self.recache(&dom.name, store, loaded);
         } else {
-            self.recache_for(&dom.name, &store, loaded, &domdef);
+            self.recache_for(&dom.name, store, loaded, &domdef);
         }
         Ok(name)
     }
@@ -1096,11 +1096,11 @@ impl QemuDriver {
     fn snap_revert_locked(&self, dom: &DomainRef, name: &str, flags: u32, store: &SnapshotStore, job: &mut super::domjob::Job<'_>) -> Result<()> {
         let domdef = self.def(&dom.name)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
+        let mut loaded = self.load_tree_for(&dom.name, store, &domdef)?;
         if !loaded.tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
         }
-        self.hydrate(&store, &mut loaded.tree, &[name.to_owned()])?;
+        self.hydrate(store, &mut loaded.tree, &[name.to_owned()])?;
         let snap = loaded.tree.get(name).cloned().ok_or_else(|| Error::no_snapshot(DOM, name))?;
         let has_meta = loaded.tree.has_metadata(name) == Some(true);
         let persistent = self.persistent_def(&dom.name)?;
@@ -1124,7 +1124,7 @@ impl QemuDriver {
             job.no_return()?;
             self.progress("snapshot-revert", 0);
             crash_point("qemu-revert-before-hypervisor");
-            self.revert_external(&dom.name, &store, &mut loaded.tree, &snap, &target, persistent.is_some(), flags)?;
+            self.revert_external(&dom.name, store, &mut loaded.tree, &snap, &target, persistent.is_some(), flags)?;
         } else {
             if loaded.missing.iter().any(|m| m == name) {
                 return Err(Error::op_failed(DOM, format!("snapshot '{name}' has metadata but its qcow2 snapshot is missing from the disk images")));
@@ -1199,12 +1199,12 @@ impl QemuDriver {
         tree.set_current(Some(name));
         let mut names = vec![name.to_owned()];
         names.extend(old);
-        let persisted = self.persist(&dom.name, &store, tree, &names, &uuid);
+        let persisted = self.persist(&dom.name, store, tree, &names, &uuid);
         if let Some((mut q, id)) = pending_cont {
             q.wait(id, "cont", super::qmp::DEFAULT_TIMEOUT)?;
         }
         persisted?;
-        self.recache(&dom.name, &store, loaded);
+        self.recache(&dom.name, store, loaded);
         Ok(())
     }
 
@@ -1220,7 +1220,7 @@ impl QemuDriver {
     fn snap_delete_locked(&self, dom: &DomainRef, name: &str, flags: u32, store: &SnapshotStore, job: &mut super::domjob::Job<'_>) -> Result<()> {
         let domdef = self.def(&dom.name)?;
         let uuid = domdef.uuid.to_string();
-        let mut loaded = self.load_tree_for(&dom.name, &store, &domdef)?;
+        let mut loaded = self.load_tree_for(&dom.name, store, &domdef)?;
         let tree = &mut loaded.tree;
         if !tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
@@ -1248,7 +1248,7 @@ impl QemuDriver {
             let any_external = targets.iter().any(|t| tree.get(t).is_some_and(SnapshotDef::is_external));
             any_ext_deleted = any_external;
             // Record the intent, then delete children before parents.
-            self.hydrate(&store, tree, &targets)?;
+            self.hydrate(store, tree, &targets)?;
             for t in &targets {
                 if tree.has_metadata(t) == Some(true) {
                     if let Some(d) = tree.get_mut(t) {
@@ -1260,7 +1260,7 @@ impl QemuDriver {
             // (one fdatasync) that rewrites files in place: no new file, so
             // a delete works on a full filesystem and makes room there.
             drop(journal);
-            self.persist_with(&dom.name, &store, tree, &targets, &uuid, Vec::new(), true)?;
+            self.persist_with(&dom.name, store, tree, &targets, &uuid, Vec::new(), true)?;
             crash_point("qemu-delete-after-intent");
             // Children before parents; the first failing hypervisor step
             // stops the delete: what was deleted so far is gone (as
@@ -1280,11 +1280,11 @@ impl QemuDriver {
                 gone.push(t.clone());
             }
             if let Some(e) = failure {
-                self.abandon_delete(&dom.name, &store, &mut loaded, &targets, &gone, &uuid)?;
+                self.abandon_delete(&dom.name, store, &mut loaded, &targets, &gone, &uuid)?;
                 return Err(e);
             }
             if any_external {
-                self.delete_external(&dom.name, &store, tree, &targets)?;
+                self.delete_external(&dom.name, store, tree, &targets)?;
                 crash_point("qemu-delete-after-hypervisor");
             }
         }
@@ -1309,11 +1309,11 @@ impl QemuDriver {
         let mut extra: Vec<Change> = removal.removed.iter().map(|r| store.removal_for(r)).collect::<Result<_>>()?;
         crash_point("qemu-before-journal-removal");
         extra.push((DELETE_JOURNAL.to_owned(), None));
-        self.persist_with(&dom.name, &store, tree, &touched, &uuid, extra, false)?;
+        self.persist_with(&dom.name, store, tree, &touched, &uuid, extra, false)?;
         if !any_ext_deleted {
-            self.recache_for(&dom.name, &store, loaded, &domdef);
+            self.recache_for(&dom.name, store, loaded, &domdef);
         } else {
-            self.recache(&dom.name, &store, loaded);
+            self.recache(&dom.name, store, loaded);
         }
         Ok(())
     }
