@@ -24,11 +24,17 @@ pub struct OptDef {
     /// `VSH_OFLAG_REQ_OPT`: only as `--name value`, never positional.
     pub req_opt: bool,
     pub help: &'static str,
+    /// A virsnap extension left out of `help`, so that it stays virsh's text.
+    pub hidden: bool,
 }
 
 impl OptDef {
     const fn new(name: &'static str, ty: OptType, req: bool, req_opt: bool, help: &'static str) -> Self {
-        Self { name, ty, req, req_opt, help }
+        Self { name, ty, req, req_opt, help, hidden: false }
+    }
+    /// `--name`, a virsnap extension (accepted, not in `help`).
+    pub const fn extension(name: &'static str, help: &'static str) -> Self {
+        Self { hidden: true, ..Self::new(name, OptType::Bool, false, false, help) }
     }
     /// `--name`
     pub const fn boolean(name: &'static str, help: &'static str) -> Self {
@@ -184,7 +190,6 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("force-boot", "force fresh boot by discarding any managed save"),
         OptDef::named("pass-fds", "pass file descriptors N,M,... to the guest"),
         OptDef::boolean("reset-nvram", "re-initialize NVRAM from its pristine template"),
-        OptDef::boolean("verbose", "display the progress of the revert with the time remaining (on a terminal)"),
     ]),
     cmd!("suspend", G_DOM, d::cmd_suspend,
         "suspend a domain",
@@ -287,7 +292,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::string("name", "name of snapshot"),
         OptDef::string("description", "description of snapshot"),
         OptDef::boolean("print-xml", "print XML document rather than create"),
-        OptDef::boolean("verbose", "display the progress of the snapshot with the time remaining (on a terminal)"),
+        OptDef::extension("verbose", "display the progress of the snapshot with the time remaining (on a terminal)"),
     ], [
         OptDef::named("memspec", "memory attributes: [file=]name[,snapshot=type]"),
         OptDef::argv("diskspec", "disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]"),
@@ -388,6 +393,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("paused", "after reverting, change state to paused"),
         OptDef::boolean("force", "try harder on risky reverts"),
         OptDef::boolean("reset-nvram", "re-initialize NVRAM from its pristine template"),
+        OptDef::extension("verbose", "display the progress of the revert with the time remaining (on a terminal)"),
     ]),
     cmd!("start-with-snapshot", G_SNAP, s::cmd_start_with_snapshot,
         "Start a domain from a snapshot",
@@ -464,7 +470,7 @@ pub fn help_command(def: &CmdDef) -> String {
     s.push_str("\n  SYNOPSIS\n");
     s.push_str(&format!("    {}", def.name));
     let mut shortopt = false;
-    for o in def.opts {
+    for o in def.opts.iter().filter(|o| !o.hidden) {
         let piece = match o.ty {
             OptType::Bool => format!("[--{}]", o.name),
             OptType::Int => {
@@ -516,7 +522,7 @@ pub fn help_command(def: &CmdDef) -> String {
     }
     if !def.opts.is_empty() {
         s.push_str("\n  OPTIONS\n");
-        for o in def.opts {
+        for o in def.opts.iter().filter(|o| !o.hidden) {
             let buf = match o.ty {
                 OptType::Bool => format!("--{}", o.name),
                 OptType::Int => {

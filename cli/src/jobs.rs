@@ -204,7 +204,7 @@ fn watch(dom: &Domain, bar: bool, flags: Option<&Flags>, done: &AtomicBool, abor
     let pb = bar.then(|| {
         let pb = indicatif::ProgressBar::new(0);
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{msg:>16} [{bar:30}] {bytes}/{total_bytes} ({eta} left)")
+            indicatif::ProgressStyle::with_template("{msg} [{bar:20}] {bytes}/{total_bytes}, {eta} left")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
