@@ -28,6 +28,7 @@ pub mod extensions;
 pub mod flags;
 pub mod handles;
 pub mod health;
+pub mod jobs;
 pub mod qemu;
 pub mod types;
 pub mod unsupported;

@@ -24,11 +24,17 @@ pub struct OptDef {
     /// `VSH_OFLAG_REQ_OPT`: only as `--name value`, never positional.
     pub req_opt: bool,
     pub help: &'static str,
+    /// A virsnap extension left out of `help`, so that it stays virsh's text.
+    pub hidden: bool,
 }
 
 impl OptDef {
     const fn new(name: &'static str, ty: OptType, req: bool, req_opt: bool, help: &'static str) -> Self {
-        Self { name, ty, req, req_opt, help }
+        Self { name, ty, req, req_opt, help, hidden: false }
+    }
+    /// `--name`, a virsnap extension (accepted, not in `help`).
+    pub const fn extension(name: &'static str, help: &'static str) -> Self {
+        Self { hidden: true, ..Self::new(name, OptType::Bool, false, false, help) }
     }
     /// `--name`
     pub const fn boolean(name: &'static str, help: &'static str) -> Self {
@@ -98,6 +104,7 @@ const DOMAIN: OptDef = OptDef::data("domain", "domain name, id or uuid");
 use crate::domain as d;
 use crate::shell as sh;
 use crate::snapshot as s;
+use crate::jobs;
 
 /// `cmd!([noconn] name, group, handler, info, desc, options)`: one `CmdDef`;
 /// `noconn` for a command that runs without a connection.
@@ -216,7 +223,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::string("event", "which event type to wait for"),
         OptDef::boolean("all", "wait for all events instead of just one type"),
         OptDef::boolean("loop", "loop until timeout or interrupt, rather than one-shot"),
-        OptDef { name: "timeout", ty: OptType::Int, req: false, req_opt: false, help: "timeout seconds" },
+        OptDef { name: "timeout", ty: OptType::Int, req: false, req_opt: false, help: "timeout seconds", hidden: false },
         OptDef::boolean("list", "list valid event types"),
         OptDef::boolean("timestamp", "show timestamp for each printed event"),
     ]),
@@ -225,6 +232,21 @@ pub static COMMANDS: &[CmdDef] = &[
         "Returns state about a domain.", &[
         DOMAIN,
         OptDef::boolean("reason", "also print reason for the state"),
+    ]),
+    cmd!("domjobinfo", G_DOM, jobs::cmd_domjobinfo,
+        "domain job information",
+        "Returns information about jobs running on a domain.", &[
+        DOMAIN,
+        OptDef::boolean("completed", "return statistics of a recently completed job"),
+        OptDef::boolean("keep-completed", "don't destroy statistics of a recently completed job when reading"),
+        OptDef::boolean("anystats", "print statistics for any kind of job (even failed ones)"),
+        OptDef::boolean("rawstats", "print the raw data returned by libvirt"),
+    ]),
+    cmd!("domjobabort", G_DOM, jobs::cmd_domjobabort,
+        "abort active domain job",
+        "Aborts the currently running domain job", &[
+        DOMAIN,
+        OptDef::boolean("postcopy", "interrupt post-copy migration"),
     ]),
     cmd!("list", G_MON, d::cmd_list,
         "list domains",
@@ -283,6 +305,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::string("name", "name of snapshot"),
         OptDef::string("description", "description of snapshot"),
         OptDef::boolean("print-xml", "print XML document rather than create"),
+        OptDef::extension("verbose", "display the progress of the snapshot with the time remaining (on a terminal)"),
     ], [
         OptDef::named("memspec", "memory attributes: [file=]name[,snapshot=type]"),
         OptDef::argv("diskspec", "disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]"),
@@ -393,6 +416,7 @@ pub static COMMANDS: &[CmdDef] = &[
         OptDef::boolean("paused", "after reverting, change state to paused"),
         OptDef::boolean("force", "try harder on risky reverts"),
         OptDef::boolean("reset-nvram", "re-initialize NVRAM from its pristine template"),
+        OptDef::extension("verbose", "display the progress of the revert with the time remaining (on a terminal)"),
     ]),
     cmd!("snapshot-verify", G_SNAP, crate::health::cmd_verify,
         "Check snapshot metadata against the hypervisor",
@@ -482,7 +506,7 @@ pub fn help_command(def: &CmdDef) -> String {
     s.push_str("\n  SYNOPSIS\n");
     s.push_str(&format!("    {}", def.name));
     let mut shortopt = false;
-    for o in def.opts {
+    for o in def.opts.iter().filter(|o| !o.hidden) {
         let piece = match o.ty {
             OptType::Bool => format!("[--{}]", o.name),
             OptType::Int => {
@@ -534,7 +558,7 @@ pub fn help_command(def: &CmdDef) -> String {
     }
     if !def.opts.is_empty() {
         s.push_str("\n  OPTIONS\n");
-        for o in def.opts {
+        for o in def.opts.iter().filter(|o| !o.hidden) {
             let buf = match o.ty {
                 OptType::Bool => format!("--{}", o.name),
                 OptType::Int => {

@@ -13,6 +13,7 @@ mod editor;
 mod event;
 mod health;
 mod json;
+mod jobs;
 mod parse;
 mod rawbytes;
 mod shell;

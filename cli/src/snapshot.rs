@@ -46,14 +46,14 @@ fn lookup_snapshot(
 }
 
 /// `virshSnapshotCreate`.
-fn create(ctl: &mut Ctl, dom: &Domain, xml: &str, flags: u32, from: Option<&str>) -> bool {
+fn create(ctl: &mut Ctl, dom: &Domain, xml: &str, flags: u32, from: Option<&str>, verbose: bool) -> bool {
     // libvirt's parser refuses XML that is not UTF-8, after the checks
     // core makes before it reads the XML (read-only, flags, checkpoints)
     if let Some(e) = crate::rawbytes::xml_error(xml, "domain_snapshot", ErrorDomain::DomainSnapshot) {
         ctl.save(dom.snapshot_create_check(flags).err().unwrap_or(e));
         return false;
     }
-    let snap = lv!(ctl, dom.snapshot_create_xml(xml, flags));
+    let snap = lv!(ctl, crate::jobs::watched(ctl, dom, verbose, || dom.snapshot_create_xml(xml, flags)));
     if flags & cf::HALT != 0 && dom.is_active().unwrap_or(false) {
         ctl.error("domain was not halted");
         return false;
@@ -105,7 +105,7 @@ pub fn cmd_create(ctl: &mut Ctl, cmd: &Cmd) -> bool {
             }
         },
     };
-    create(ctl, &dom, &xml, flags, from)
+    create(ctl, &dom, &xml, flags, from, false)
 }
 
 fn memspec(ctl: &mut Ctl, buf: &mut String, s: &str) -> bool {
@@ -243,7 +243,7 @@ pub fn cmd_create_as(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         ctl.print(&format!("{buf}\n"));
         return true;
     }
-    create(ctl, &dom, &buf, flags, None)
+    create(ctl, &dom, &buf, flags, None, cmd.has("verbose"))
 }
 
 pub fn cmd_current(ctl: &mut Ctl, cmd: &Cmd) -> bool {
@@ -563,12 +563,13 @@ pub fn cmd_revert(ctl: &mut Ctl, cmd: &Cmd) -> bool {
     let Some(snap) = lookup_snapshot(ctl, cmd, "snapshotname", true, &dom) else {
         return false;
     };
-    let mut r = snap.revert(flags);
+    let verbose = cmd.has("verbose");
+    let mut r = crate::jobs::watched(ctl, &dom, verbose, || snap.revert(flags));
     if force
         && r.as_ref()
             .is_err_and(|e| e.code == ErrorCode::SnapshotRevertRisky)
     {
-        r = snap.revert(flags | rf::FORCE);
+        r = crate::jobs::watched(ctl, &dom, verbose, || snap.revert(flags | rf::FORCE));
     }
     let name = snap.name();
     let r = r.map(|()| format!("Domain snapshot {name} reverted\n"));
@@ -639,7 +640,7 @@ pub fn cmd_delete(ctl: &mut Ctl, cmd: &Cmd) -> bool {
         }
     }
     let name = snap.name();
-    let r = snap.delete(flags).map(|()| {
+    let r = crate::jobs::watched(ctl, &dom, false, || snap.delete(flags)).map(|()| {
         if flags & delf::CHILDREN_ONLY != 0 {
             format!("Domain snapshot {name} children deleted\n")
         } else {

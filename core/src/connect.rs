@@ -557,6 +557,30 @@ impl Domain {
         self.drv().qemu_agent_command(&self.inner.r, cmd, timeout, flags)
     }
 
+    /// `virDomainGetJobStats`: the current job, or the last completed one
+    /// with `VIR_DOMAIN_JOB_STATS_COMPLETED`. Since 0.2.
+    pub fn job_stats(&self, flags: u32) -> Result<crate::job::JobStats> {
+        use crate::job::stats_flags::{COMPLETED, KEEP_COMPLETED};
+        // VIR_REQUIRE_FLAG_GOTO of libvirt-domain.c.
+        if flags & KEEP_COMPLETED != 0 && flags & COMPLETED == 0 {
+            return Err(Error::flag_requires("virDomainGetJobStats", "VIR_DOMAIN_JOB_STATS_COMPLETED", "VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED")
+                .in_domain(ErrorDomain::Domain));
+        }
+        self.drv().job_stats(&self.inner.r, flags)
+    }
+
+    /// `virDomainGetJobInfo`: the current job's figures. Since 0.2.
+    pub fn job_info(&self) -> Result<crate::job::JobStats> {
+        self.drv().job_stats(&self.inner.r, 0)
+    }
+
+    /// `virDomainAbortJob`: stops the current job; returns once it has
+    /// stopped with nothing of it left. Since 0.2.
+    pub fn abort_job(&self) -> Result<()> {
+        ro_check_domain(&self.inner.conn, "virDomainAbortJob")?;
+        self.drv().job_abort(&self.inner.r, 0)
+    }
+
     /// Pause (`virDomainSuspend`).
     pub fn suspend(&self) -> Result<()> {
         ro_check_domain(&self.inner.conn, "virDomainSuspend")?;

@@ -18,6 +18,7 @@ pub mod flags;
 pub mod fsio;
 pub mod health;
 pub mod host;
+pub mod job;
 pub mod model;
 pub mod names;
 pub mod qcow2;

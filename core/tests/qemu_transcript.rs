@@ -109,10 +109,18 @@ fn side_by_side(tag: &str) -> Option<(String, Root, Root)> {
 
 const SESSION: &[&str] = &[
     "define vm.xml",
+    "domjobinfo vm",
+    "domjobabort vm",
+    "domjobinfo vm --completed",
     "snapshot-create-as vm off1 --description first",
     "snapshot-list vm --name",
     "start vm",
     "domstate vm --reason",
+    "domjobinfo vm",
+    "domjobabort vm",
+    "domjobinfo vm --rawstats",
+    "domjobinfo vm --keep-completed",
+    "domjobinfo vm --anystats",
     "snapshot-create-as vm run1",
     "snapshot-current vm --name",
     "snapshot-parent vm run1",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""libvirt-qemu's pass-through calls and virDomainGetID on the qemu driver,
+"""libvirt-qemu's pass-through calls, virDomainGetID and the idle job calls on the qemu driver,
 written for Debian's python3-libvirt: run once on the installed libvirt 9.0
 and once with LD_LIBRARY_PATH=target/release/libvirt-compat; the outputs must
 be identical (.ci/suites/capi.sh diffs them).
@@ -59,6 +59,12 @@ HMP = libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP
 print("id before create:", dom.ID())
 show("monitor, inactive", lambda: mon(dom, '{"execute":"query-status"}', 0))
 show("agent, inactive", lambda: libvirt_qemu.qemuAgentCommand(dom, '{"execute":"guest-ping"}', 5, 0))
+# Domain jobs (virDomainGetJobInfo / GetJobStats / AbortJob), idle.
+show("jobInfo, inactive", dom.jobInfo)
+show("jobStats, inactive", dom.jobStats)
+show("abortJob, inactive", dom.abortJob)
+show("jobStats completed, inactive", lambda: dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED))
+show("jobStats keep without completed", lambda: dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED))
 dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
 live = dom.ID()
 print("id after create: positive", live > 0, "same as a fresh lookup", conn.lookupByName("pt").ID() == live)
@@ -74,6 +80,9 @@ show("monitor, bad flags", lambda: mon(dom, "info status", 4))
 show("agent, paused", lambda: libvirt_qemu.qemuAgentCommand(dom, '{"execute":"guest-ping"}', 5, 0))
 dom.resume()
 show("HMP info status, running", lambda: mon(dom, "info status", HMP))
+show("jobInfo, running", dom.jobInfo)
+show("jobStats, running", dom.jobStats)
+show("abortJob, running", dom.abortJob)
 show("agent, running, no channel", lambda: libvirt_qemu.qemuAgentCommand(dom, '{"execute":"guest-ping"}', 5, 0))
 show("agent, bad flags", lambda: libvirt_qemu.qemuAgentCommand(dom, '{"execute":"guest-ping"}', 5, 1))
 dom.destroy()

@@ -802,6 +802,56 @@ impl VirDomain {
         Ok(vec![u64::from(i.state), i.max_mem, i.memory, u64::from(i.nr_virt_cpu), i.cpu_time])
     }
 
+    /// `virDomainAbortJob`: stops the current job (returns once it has
+    /// stopped, nothing of it left). Since 0.2.
+    #[pyo3(name = "abortJob")]
+    fn abort_job(&self, py: Python<'_>) -> PyResult<i32> {
+        dom_int!(self, py, |d: &Domain| d.abort_job())?;
+        Ok(0)
+    }
+
+    /// `virDomainGetJobInfo`: `[type, timeElapsed, timeRemaining,
+    /// dataTotal, dataProcessed, dataRemaining, memTotal, memProcessed,
+    /// memRemaining, fileTotal, fileProcessed, fileRemaining]`. Since 0.2.
+    #[pyo3(name = "jobInfo")]
+    fn job_info(&self, py: Python<'_>) -> PyResult<Vec<u64>> {
+        let s = dom_int!(self, py, |d: &Domain| d.job_info())?;
+        let v = |o: Option<u64>| o.unwrap_or(0);
+        Ok(vec![
+            s.kind as u64,
+            s.time_elapsed_ms,
+            v(s.time_remaining_ms),
+            v(s.data_total),
+            v(s.data_processed),
+            v(s.data_remaining),
+            v(s.memory_total),
+            v(s.memory_processed),
+            v(s.memory_remaining),
+            0,
+            0,
+            0,
+        ])
+    }
+
+    /// `virDomainGetJobStats`: a dict of the job's typed parameters plus
+    /// `type`, as libvirt-python builds it. Since 0.2.
+    #[pyo3(name = "jobStats", signature = (flags = 0))]
+    fn job_stats(&self, py: Python<'_>, flags: i64) -> PyResult<Py<PyAny>> {
+        let f = flags32(flags);
+        let s = dom_int!(self, py, |d: &Domain| d.job_stats(f))?;
+        let dict = pyo3::types::PyDict::new(py);
+        for (k, v) in s.params() {
+            match v {
+                virsnap_core::job::ParamValue::Int(i) => dict.set_item(k, i)?,
+                virsnap_core::job::ParamValue::ULLong(u) => dict.set_item(k, u)?,
+                virsnap_core::job::ParamValue::Bool(b) => dict.set_item(k, b)?,
+                virsnap_core::job::ParamValue::Str(t) => dict.set_item(k, t)?,
+            }
+        }
+        dict.set_item("type", s.kind as i32)?;
+        Ok(dict.into_any().unbind())
+    }
+
     fn create(&self, py: Python<'_>) -> PyResult<i32> {
         dom_int!(self, py, |d: &Domain| d.create_as("virDomainCreate", 0).map(|()| 0))
     }
@@ -905,16 +955,6 @@ impl VirDomain {
         Err(no_support(py, "virDomainFSThaw"))
     }
 
-    #[pyo3(name = "abortJob")]
-    fn abort_job(&self, py: Python<'_>) -> PyResult<i32> {
-        Err(no_support(py, "virDomainAbortJob"))
-    }
-
-    #[pyo3(name = "jobStats", signature = (flags = 0))]
-    fn job_stats(&self, py: Python<'_>, flags: i64) -> PyResult<Py<PyAny>> {
-        let _ = flags;
-        Err(no_support(py, "virDomainGetJobStats"))
-    }
 
     #[pyo3(name = "updateDeviceFlags", signature = (xml, flags = 0))]
     fn update_device_flags(&self, py: Python<'_>, xml: Option<String>, flags: i64) -> PyResult<i32> {

@@ -82,3 +82,31 @@ def test_qemu_threads_share_a_domain(qdom):
     assert errors == []
     assert sorted(dom.snapshotListNames()) == sorted(f"t{i}" for i in range(8))
     assert img_tags(disk) == sorted(f"t{i}" for i in range(8))
+
+
+def test_qemu_jobs(qdom):
+    """jobInfo / jobStats / abortJob as libvirt-python returns them: errors
+    while shut off, no job while idle, the completed job after a create."""
+    dom, disk = qdom
+    for call in (dom.jobInfo, dom.jobStats, dom.abortJob):
+        with pytest.raises(libvirt.libvirtError) as ei:
+            call()
+        assert ei.value.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID
+        assert str(ei.value) == "Requested operation is not valid: domain is not running"
+    assert dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED) == {"type": libvirt.VIR_DOMAIN_JOB_NONE}
+    dom.snapshotCreateXML("<domainsnapshot><name>s1</name></domainsnapshot>")
+    done = dom.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED | libvirt.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED)
+    assert done["type"] == libvirt.VIR_DOMAIN_JOB_COMPLETED
+    assert done["operation"] == libvirt.VIR_DOMAIN_JOB_OPERATION_SNAPSHOT and done["success"] is True
+    assert isinstance(done["time_elapsed"], int)
+    dom.create()
+    try:
+        assert dom.jobInfo() == [libvirt.VIR_DOMAIN_JOB_NONE] + [0] * 11
+        assert dom.jobStats() == {"type": libvirt.VIR_DOMAIN_JOB_NONE}
+        with pytest.raises(libvirt.libvirtError) as ei:
+            dom.abortJob()
+        assert ei.value.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID
+        assert ei.value.get_error_domain() == libvirt.VIR_FROM_QEMU
+        assert str(ei.value) == "Requested operation is not valid: no job is active on the domain"
+    finally:
+        dom.destroy()

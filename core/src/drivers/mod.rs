@@ -472,6 +472,19 @@ pub trait Driver: Send + Sync {
         }
         Ok(total)
     }
+    /// The domain's current job (or with `VIR_DOMAIN_JOB_STATS_COMPLETED`
+    /// its last completed one): `virDomainGetJobStats`. Since 0.2.
+    fn job_stats(&self, dom: &DomainRef, flags: u32) -> Result<crate::job::JobStats> {
+        let _ = (dom, flags);
+        // libvirt-domain.c reports it in VIR_FROM_DOMAIN.
+        Err(Error::no_support("virDomainGetJobStats").in_domain(ErrorDomain::Domain))
+    }
+    /// Aborts the domain's current job (`virDomainAbortJob`), returning
+    /// once it has stopped. Since 0.2.
+    fn job_abort(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        let _ = (dom, flags);
+        Err(Error::no_support("virDomainAbortJob").in_domain(ErrorDomain::Domain))
+    }
 }
 
 /// The current snapshot's name, `None` also when the driver has no such call.

@@ -684,10 +684,6 @@ class _virDomainUnsupported:
         """Determine if the domain has been updated."""
         raise _no_support('virDomainIsUpdated', VIR_FROM_DOMAIN)
 
-    def jobInfo(self):
-        """Extract information about an active job being processed for a domain."""
-        raise _no_support('virDomainGetJobInfo', VIR_FROM_DOMAIN)
-
     def launchSecurityInfo(self, flags=0):
         """Get launch security info for a domain"""
         raise _no_support('virDomainGetLaunchSecurityInfo', VIR_FROM_DOMAIN)

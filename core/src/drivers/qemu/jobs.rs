@@ -50,6 +50,10 @@ impl VmOp {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest wait for a job's status change before its progress is read
+/// again. Completion ends the wait at once (QEMU's `JOB_STATUS_CHANGE`
+/// event), so this bounds only how stale the progress may get.
+const TICK: Duration = Duration::from_millis(100);
 
 fn hmp_only() -> bool {
     std::env::var("VIRSNAP_QEMU_HMP_SNAPSHOTS").is_ok_and(|v| v == "1")
@@ -135,14 +139,27 @@ impl QemuDriver {
         if op != VmOp::Delete {
             args["vmstate"] = nodes[0].clone().into();
         }
-        q.execute(op.qmp(), Some(args))?;
+        // Completion is awaited as QEMU's JOB_STATUS_CHANGE event, not by
+        // polling: the job's end wakes the wait at once.
+        q.subscribe(&["JOB_STATUS_CHANGE"]);
+        let r = q.execute(op.qmp(), Some(args)).and_then(|_| self.await_job(q, op, &job, progress_op));
+        q.unsubscribe(&["JOB_STATUS_CHANGE"]);
+        let error = r?;
+        match error {
+            Some(e) => Err(Error::op_failed(DOM, format!("Failed to {}: {e}", op.what()))),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `op`'s job `job` (already started) to its end: QEMU's error
+    /// text if it failed. Progress goes to the callback as QEMU reports it.
+    fn await_job(&self, q: &mut Qmp, op: VmOp, job: &str, progress_op: &str) -> Result<Option<String>> {
         let deadline = Instant::now() + TIMEOUT;
         let mut last = 0;
-        let mut delay = Duration::from_micros(200);
-        let error = loop {
+        loop {
             let jobs = q.execute("query-jobs", None)?;
-            let mine = jobs.as_array().into_iter().flatten().find(|j| j.get("id").and_then(Json::as_str) == Some(job.as_str())).cloned();
-            let Some(j) = mine else { break None };
+            let mine = jobs.as_array().into_iter().flatten().find(|j| j.get("id").and_then(Json::as_str) == Some(job)).cloned();
+            let Some(j) = mine else { return Ok(None) };
             let cur = j.get("current-progress").and_then(Json::as_u64).unwrap_or(0);
             let total = j.get("total-progress").and_then(Json::as_u64).unwrap_or(0);
             if let Some(pct) = cur.min(total).saturating_mul(100).checked_div(total) {
@@ -157,20 +174,21 @@ impl QemuDriver {
                 // The job's outcome is already read; a failed dismiss only
                 // leaves a concluded job, which settle_jobs dismisses later.
                 let _ = q.execute("job-dismiss", Some(json!({"id": job})));
-                break err;
+                return Ok(err);
             }
-            if Instant::now() > deadline {
+            let now = Instant::now();
+            if now > deadline {
                 // The timeout is the error reported; a job the cancel misses
                 // is waited for by settle_jobs before the next operation.
                 let _ = q.execute("job-cancel", Some(json!({"id": job})));
                 return Err(Error::new(crate::error::ErrorCode::OperationTimeout, DOM, format!("{} timed out", op.qmp())));
             }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(1));
-        };
-        match error {
-            Some(e) => Err(Error::op_failed(DOM, format!("Failed to {}: {e}", op.what()))),
-            None => Ok(()),
+            let ended = |e: &Json| {
+                let d = e.get("data");
+                d.and_then(|d| d.get("id")).and_then(Json::as_str) == Some(job)
+                    && matches!(d.and_then(|d| d.get("status")).and_then(Json::as_str), Some("concluded" | "null"))
+            };
+            q.next_event(TICK.min(deadline - now), ended)?;
         }
     }
 }

@@ -26,6 +26,7 @@ use crate::fsio::{self, Durability};
 use crate::store::{atomic_write, SnapshotStore, StoreLock};
 use crate::uuid::Uuid;
 
+mod domjob;
 pub mod domxml;
 mod external;
 pub mod img;
@@ -588,6 +589,12 @@ impl Driver for QemuDriver {
     }
     fn qemu_agent_command(&self, dom: &DomainRef, _cmd: &str, _timeout: i32, flags: u32) -> Result<String> {
         self.agent_command(dom, flags)
+    }
+    fn job_stats(&self, dom: &DomainRef, flags: u32) -> Result<crate::job::JobStats> {
+        self.domain_job_stats(dom, flags)
+    }
+    fn job_abort(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.domain_job_abort(dom, flags)
     }
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<String> {
         self.snap_create(dom, xml, flags)

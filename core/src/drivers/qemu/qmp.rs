@@ -6,6 +6,7 @@
 //! lock) and drops it when done. That is also how a later process
 //! re-attaches to a running guest.
 
+use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -19,11 +20,25 @@ const DOM: ErrorDomain = ErrorDomain::Qemu;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_LINE: usize = 16 << 20;
 
+/// Most events kept unread per connection; older ones are dropped first.
+const MAX_QUEUED_EVENTS: usize = 1024;
+
 /// One negotiated QMP connection.
+///
+/// Events: QEMU sends asynchronous events (`{"event": NAME, "data": …}`)
+/// between replies. Those whose name was [`Qmp::subscribe`]d are queued
+/// (whether they arrive while a command waits for its reply or while
+/// [`Qmp::next_event`] waits for them); all others are dropped.
 pub struct Qmp {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
     next_id: u64,
+    /// A line read in part when a wait timed out; the next read continues it.
+    partial: String,
+    /// Event names whose events are queued.
+    subscribed: HashSet<String>,
+    /// Subscribed events not yet taken, oldest first.
+    events: VecDeque<Json>,
     /// Upper bound on any single wait (only lowered by the fuzzing entry point).
     max_wait: Duration,
 }
@@ -53,7 +68,15 @@ impl Qmp {
         stream.set_read_timeout(Some(io_timeout)).map_err(|e| io_err("socket", &e))?;
         stream.set_write_timeout(Some(io_timeout)).map_err(|e| io_err("socket", &e))?;
         let writer = stream.try_clone().map_err(|e| io_err("socket", &e))?;
-        let mut q = Qmp { reader: BufReader::new(stream), writer, next_id: 1, max_wait };
+        let mut q = Qmp {
+            reader: BufReader::new(stream),
+            writer,
+            next_id: 1,
+            partial: String::new(),
+            subscribed: HashSet::new(),
+            events: VecDeque::new(),
+            max_wait,
+        };
         let greeting = q.read_msg(Instant::now() + io_timeout)?;
         if greeting.get("QMP").is_none() {
             return Err(Error::internal(DOM, "QMP greeting missing"));
@@ -67,9 +90,24 @@ impl Qmp {
         json::parse(line.trim()).map_err(|e| Error::internal(DOM, format!("malformed QMP reply: {e}")))
     }
 
-    /// One message line as QEMU sent it (bounded, within `deadline`).
+    /// One message line as QEMU sent it (bounded, within `deadline`). A
+    /// line cut off by the deadline is kept and continued by the next call,
+    /// so a timed-out wait never loses or splits a message.
     fn read_line(&mut self, deadline: Instant) -> Result<String> {
-        let mut line = String::new();
+        let mut line = std::mem::take(&mut self.partial);
+        let r = self.read_line_into(&mut line, deadline);
+        match r {
+            Ok(()) => Ok(line),
+            Err(e) => {
+                if e.code == ErrorCode::OperationTimeout {
+                    self.partial = line;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn read_line_into(&mut self, line: &mut String, deadline: Instant) -> Result<()> {
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -80,7 +118,7 @@ impl Qmp {
             // At most MAX_LINE + 1 bytes per line: a peer that never sends a
             // newline cannot make the buffer grow without bound.
             let room = (MAX_LINE + 1).saturating_sub(line.len()) as u64;
-            match (&mut self.reader).take(room).read_line(&mut line) {
+            match (&mut self.reader).take(room).read_line(line) {
                 Ok(0) => return Err(Error::new(ErrorCode::OperationFailed, DOM, "QMP connection closed by QEMU")),
                 Ok(_) if line.ends_with('\n') => break,
                 Ok(_) => {}
@@ -91,10 +129,70 @@ impl Qmp {
                 Err(e) => return Err(io_err("read", &e)),
             }
             if line.len() > MAX_LINE {
+                line.clear();
                 return Err(Error::internal(DOM, "QMP reply too large"));
             }
         }
-        Ok(line)
+        Ok(())
+    }
+
+    /// Queues `msg` if it is an event of a subscribed name; true if it is
+    /// an event at all (queued or dropped).
+    fn take_if_event(&mut self, msg: &Json) -> bool {
+        let Some(name) = msg.get("event").and_then(Json::as_str) else { return false };
+        if self.subscribed.contains(name) {
+            if self.events.len() >= MAX_QUEUED_EVENTS {
+                self.events.pop_front();
+            }
+            self.events.push_back(msg.clone());
+        }
+        true
+    }
+
+    /// Queues the events named in `names` from now on (see [`Qmp`]).
+    /// Since 0.2.
+    pub fn subscribe(&mut self, names: &[&str]) {
+        self.subscribed.extend(names.iter().map(|n| (*n).to_owned()));
+    }
+
+    /// Stops queueing the events named in `names` and drops those queued.
+    /// Since 0.2.
+    pub fn unsubscribe(&mut self, names: &[&str]) {
+        for n in names {
+            self.subscribed.remove(*n);
+        }
+        let subscribed = &self.subscribed;
+        self.events.retain(|e| e.get("event").and_then(Json::as_str).is_some_and(|n| subscribed.contains(n)));
+    }
+
+    /// The oldest queued event matching `pred` (removed from the queue), or
+    /// else the first such event QEMU sends within `timeout`; `None` when
+    /// none came in time. Non-matching subscribed events stay queued;
+    /// replies to no pending command are dropped. The whole event is
+    /// returned (`event`, `data`, `timestamp`). Since 0.2.
+    pub fn next_event(&mut self, timeout: Duration, pred: impl Fn(&Json) -> bool) -> Result<Option<Json>> {
+        if let Some(i) = self.events.iter().position(&pred) {
+            return Ok(self.events.remove(i));
+        }
+        let deadline = Instant::now() + timeout.min(self.max_wait);
+        loop {
+            let line = match self.read_line(deadline) {
+                Ok(l) => l,
+                Err(e) if e.code == ErrorCode::OperationTimeout => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let msg = json::parse(line.trim()).map_err(|e| Error::internal(DOM, format!("malformed QMP reply: {e}")))?;
+            let subscribed = msg.get("event").and_then(Json::as_str).is_some_and(|n| self.subscribed.contains(n));
+            if subscribed && pred(&msg) {
+                return Ok(Some(msg));
+            }
+            self.take_if_event(&msg);
+        }
+    }
+
+    /// Every queued event, oldest first (the queue is left empty). Since 0.2.
+    pub fn take_events(&mut self) -> Vec<Json> {
+        self.events.drain(..).collect()
     }
 
     /// Runs `cmd` with optional `args` within [`DEFAULT_TIMEOUT`].
@@ -128,7 +226,7 @@ impl Qmp {
         let deadline = Instant::now() + timeout.min(self.max_wait);
         loop {
             let msg = self.read_msg(deadline)?;
-            if msg.get("event").is_some() {
+            if self.take_if_event(&msg) {
                 continue;
             }
             if msg.get("id").and_then(Json::as_u64).is_some_and(|i| i != id) {
@@ -178,7 +276,7 @@ impl Qmp {
         loop {
             let line = self.read_line(deadline)?;
             let msg = json::parse(line.trim()).map_err(|e| Error::internal(DOM, format!("malformed QMP reply: {e}")))?;
-            if msg.get("event").is_some() {
+            if self.take_if_event(&msg) {
                 continue;
             }
             let reply_id = msg.get("id").and_then(Json::as_str);
@@ -465,5 +563,56 @@ pub mod fuzzing {
             assert!(asked, "{op:?} reported success but QEMU was never asked: {:?}", seen.commands);
         }
         (result, seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    use super::{Json, Qmp};
+
+    /// A subscribed event arriving while a command waits for its reply is
+    /// kept for `next_event`; others are dropped; a line cut by a timed-out
+    /// wait is continued, not lost.
+    #[test]
+    fn events_are_queued_by_subscription_and_partial_lines_survive_timeouts() {
+        let (client, server) = UnixStream::pair().unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut w = server.try_clone().unwrap();
+            let mut r = BufReader::new(server);
+            let mut line = String::new();
+            w.write_all(b"{\"QMP\": {}}\n").unwrap();
+            r.read_line(&mut line).unwrap(); // qmp_capabilities
+            w.write_all(b"{\"return\": {}, \"id\": 1}\n").unwrap();
+            line.clear();
+            r.read_line(&mut line).unwrap(); // query-status
+            w.write_all(b"{\"event\": \"STOP\", \"data\": {}}\n{\"event\": \"JOB_STATUS_CHANGE\", \"data\": {\"id\": \"a\", \"status\": \"running\"}}\n").unwrap();
+            w.write_all(b"{\"event\": \"JOB_STATUS_CHANGE\", \"data\": {\"id\": \"a\", \"status\": \"concluded\"}}\n").unwrap();
+            w.write_all(b"{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": 2}\n").unwrap();
+            // Half an event, a pause longer than the client's wait, the rest.
+            w.write_all(b"{\"event\": \"RESUME\", ").unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            w.write_all(b"\"data\": {}}\n").unwrap();
+            line.clear();
+            let _ = r.read_line(&mut line); // until the client hangs up
+        });
+        let mut q = Qmp::negotiate(client, Duration::from_secs(60)).unwrap();
+        q.subscribe(&["JOB_STATUS_CHANGE", "RESUME"]);
+        assert_eq!(q.status().unwrap(), ("running".to_owned(), true));
+        let concluded = |e: &Json| e.get("data").and_then(|d| d.get("status")).and_then(Json::as_str) == Some("concluded");
+        let e = q.next_event(Duration::from_secs(60), concluded).unwrap().unwrap();
+        assert_eq!(e.get("event").and_then(Json::as_str), Some("JOB_STATUS_CHANGE"));
+        let is_resume = |e: &Json| e.get("event").and_then(Json::as_str) == Some("RESUME");
+        assert!(q.next_event(Duration::from_millis(20), is_resume).unwrap().is_none());
+        assert!(q.next_event(Duration::from_secs(60), is_resume).unwrap().is_some());
+        // Left: the `running` change (STOP was never subscribed).
+        let left = q.take_events();
+        assert_eq!(left.len(), 1, "{left:?}");
+        drop(q);
+        peer.join().unwrap();
     }
 }

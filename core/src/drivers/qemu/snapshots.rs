@@ -31,6 +31,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use super::domxml::DomainDef;
+use super::domjob::Io;
 use super::jobs::VmOp;
 use super::{img, index, process, QemuDriver, Status, DOM};
 use crate::drivers::{check_flags, DomainRef};
@@ -59,7 +60,9 @@ pub(super) struct Loaded {
 /// Ownership: the operation's; dropping it releases the lock.
 pub(super) struct Op {
     pub store: SnapshotStore,
-    pub lock: crate::store::StoreLock,
+    /// The domain's store lock; a caller that must hold it past the
+    /// operation's body (until its job is finished) takes it out.
+    pub lock: Option<crate::store::StoreLock>,
     /// The definition in effect (live while running, else persistent).
     pub def: DomainDef,
     /// The persistent definition (`None`: transient, or not asked for).
@@ -293,7 +296,7 @@ impl QemuDriver {
         let (store, lock) = self.lock(name)?;
         let (def, persistent) = if with_persistent { self.defs(name)? } else { (self.def(name)?, None) };
         let loaded = self.load_tree_for(name, &store, &def)?;
-        Ok(Op { store, lock, def, persistent, loaded })
+        Ok(Op { store, lock: Some(lock), def, persistent, loaded })
     }
 
     /// [`Self::load_tree`] with the definition in effect already read by the
@@ -785,8 +788,19 @@ impl QemuDriver {
             // libvirt 9.0 checks the flags in qemu_snapshot.c's qemuSnapshotCreateXML.
             "qemuSnapshotCreateXML",
         )?;
-        // One read of each definition and of the tree for the whole operation.
-        let Op { store, lock: _l, def: domdef, persistent: pers, mut loaded } = self.begin_op(&dom.name, true)?;
+        // One read of each definition and of the tree for the whole
+        // operation; the lock is held here until the job is finished.
+        let mut op = self.begin_op(&dom.name, true)?;
+        let _l = op.lock.take();
+        let mut job = self.begin_job(&dom.name, crate::job::operation::SNAPSHOT)?;
+        let r = self.snap_create_locked(dom, xml, flags, op, &mut job);
+        job.finish(&r);
+        r
+    }
+
+    fn snap_create_locked(&self, dom: &DomainRef, xml: &str, flags: u32, op: Op, job: &mut super::domjob::Job<'_>) -> Result<String> {
+        let Op { store, def: domdef, persistent: pers, mut loaded, .. } = op;
+        let store = &store;
         let uuid = domdef.uuid.to_string();
         let tree = &mut loaded.tree;
         let redefine = flags & create::REDEFINE != 0;
@@ -803,7 +817,7 @@ impl QemuDriver {
             let name = def.name.clone().unwrap_or_default();
             validate_snapshot_name(&name)?;
             if tree.contains(&name) {
-                self.hydrate(&store, tree, std::slice::from_ref(&name))?;
+                self.hydrate(store, tree, std::slice::from_ref(&name))?;
             }
             if def.domain.is_none() {
                 if let Some(old) = tree.get(&name) {
@@ -824,8 +838,8 @@ impl QemuDriver {
             }
             let mut names = vec![name.clone()];
             names.extend(old_cur);
-            self.persist(&dom.name, &store, tree, &names, &uuid)?;
-            self.recache_for(&dom.name, &store, loaded, &domdef);
+            self.persist(&dom.name, store, tree, &names, &uuid)?;
+            self.recache_for(&dom.name, store, loaded, &domdef);
             return Ok(name);
         }
         let name = match def.name.clone() {
@@ -904,12 +918,14 @@ impl QemuDriver {
             CreateKind::External
         };
         let old_pers = pers;
+        // Abort point: nothing is made yet.
+        job.check()?;
         if journaled {
             let mut intent = def.clone();
             intent.private_mut().set_child_text("creating", "1");
             let batch = vec![store.change_for(&intent, &uuid, false)?, journal_change(CREATE_JOURNAL, &[&name, &name, kind.as_str()])];
             let r = store.commit(&batch, true);
-            bump_gen(&store);
+            bump_gen(store);
             self.cache.forget(&dom.name);
             if let Err(e) = r {
                 return Err(unable_to_save(&name, &e));
@@ -925,7 +941,9 @@ impl QemuDriver {
             self.create_external(&domdef, old_pers.as_ref(), &def, active, flags).map(|d| new_effect = Some(d))
         } else if active {
             match qmp_conn.take().map_or_else(|| self.qmp(&dom.name), Ok) {
-                Ok(mut q) => self.vm_snapshot(&mut q, &domdef, VmOp::Save, &name, "snapshot-create"),
+                Ok(mut q) => job
+                    .measure(self.pid(&dom.name), Io::Write, domdef.memory_kib.saturating_mul(1024))
+                    .and_then(|()| self.vm_snapshot(&mut q, &domdef, VmOp::Save, &name, "snapshot-create")),
                 Err(e) => Err(e),
             }
         } else {
@@ -937,10 +955,13 @@ impl QemuDriver {
                 .collect();
             disks.iter().try_for_each(|p| img::snapshot_create(p, &name))
         };
+        // Abort point (the last): what QEMU made is undone as after a
+        // failure; past it the create completes.
+        let made = made.and_then(|()| job.no_return());
         if let Err(e) = made {
-            // Partly made (some disks, or QEMU failed half way): undone.
+            // Partly made (some disks, or QEMU failed half way), or aborted: undone.
             if journaled {
-                self.abort_create(&dom.name, &store, &name, kind, None, None)?;
+                self.abort_create(&dom.name, store, &name, kind, None, None)?;
             } else if kind == CreateKind::Internal {
                 self.delete_tag_everywhere(&dom.name, &domdef, &name)?;
             }
@@ -952,7 +973,7 @@ impl QemuDriver {
             self.stop_guest(&dom.name, reason::SHUTOFF_FROM_SNAPSHOT)?;
         }
         if !journaled {
-            bump_gen(&store);
+            bump_gen(store);
             self.cache.forget(&dom.name);
             return Ok(name);
         }
@@ -965,20 +986,20 @@ impl QemuDriver {
         // Not synced: if a power failure loses it, the durable intent
         // finishes the create on the next load (the hypervisor step is done).
         let extra = vec![(CREATE_JOURNAL.to_owned(), None)];
-        if let Err(e) = self.persist_with(&dom.name, &store, tree, &names, &uuid, extra, false) {
+        if let Err(e) = self.persist_with(&dom.name, store, tree, &names, &uuid, extra, false) {
             // As libvirt: the create fails with "unable to save metadata";
             // unlike libvirt, what QEMU made is undone, so no snapshot
             // without metadata is left behind.
             let undo = if active && !any_ext { None } else { old_pers.as_ref() };
-            self.abort_create(&dom.name, &store, &name, kind, Some(&made_def), undo)?;
+            self.abort_create(&dom.name, store, &name, kind, Some(&made_def), undo)?;
             return Err(unable_to_save(&name, &e));
         }
         match new_effect {
             // The definition in effect changed: to the stopped guest's.
-            _ if active && flags & create::HALT != 0 => self.recache(&dom.name, &store, loaded),
+            _ if active && flags & create::HALT != 0 => self.recache(&dom.name, store, loaded),
             // To the overlays create_external made.
-            Some(d) => self.recache_for(&dom.name, &store, loaded, &d),
-            None => self.recache_for(&dom.name, &store, loaded, &domdef),
+            Some(d) => self.recache_for(&dom.name, store, loaded, &d),
+            None => self.recache_for(&dom.name, store, loaded, &domdef),
         }
         Ok(name)
     }
@@ -1271,12 +1292,22 @@ impl QemuDriver {
 
     pub(super) fn snap_revert(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         check_flags(flags, revert::RUNNING | revert::PAUSED | revert::FORCE, DOM, "qemuDomainRevertToSnapshot")?;
-        let Op { store, lock: _l, def: domdef, persistent, mut loaded } = self.begin_op(&dom.name, true)?;
+        let mut op = self.begin_op(&dom.name, true)?;
+        let _l = op.lock.take();
+        let mut job = self.begin_job(&dom.name, crate::job::operation::SNAPSHOT_REVERT)?;
+        let r = self.snap_revert_locked(dom, name, flags, op, &mut job);
+        job.finish(&r);
+        r
+    }
+
+    fn snap_revert_locked(&self, dom: &DomainRef, name: &str, flags: u32, op: Op, job: &mut super::domjob::Job<'_>) -> Result<()> {
+        let Op { store, def: domdef, persistent, mut loaded, .. } = op;
+        let store = &store;
         let uuid = domdef.uuid.to_string();
         if !loaded.tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
         }
-        self.hydrate(&store, &mut loaded.tree, &[name.to_owned()])?;
+        self.hydrate(store, &mut loaded.tree, &[name.to_owned()])?;
         let snap = loaded.tree.get(name).cloned().ok_or_else(|| Error::no_snapshot(DOM, name))?;
         let has_meta = loaded.tree.has_metadata(name) == Some(true);
         let st = snap.state.unwrap_or(SnapshotState::Shutoff);
@@ -1296,15 +1327,18 @@ impl QemuDriver {
         };
         let mut pending_cont: Option<(super::qmp::Qmp, u64)> = None;
         if snap.is_external() {
+            job.no_return()?;
             self.progress("snapshot-revert", 0);
             crash_point("qemu-revert-before-hypervisor");
-            self.revert_external(&dom.name, &store, &mut loaded.tree, &snap, &target, persistent.is_some(), flags)?;
+            self.revert_external(&dom.name, store, &mut loaded.tree, &snap, &target, persistent.is_some(), flags)?;
         } else {
             if loaded.missing.iter().any(|m| m == name) {
                 return Err(Error::op_failed(DOM, format!("snapshot '{name}' has metadata but its qcow2 snapshot is missing from the disk images")));
             }
             let tag = tag_of(&snap);
             let running_now = self.pid(&dom.name).is_some();
+            // Abort point: nothing is changed yet; past it the revert completes.
+            job.no_return()?;
             self.progress("snapshot-revert", 0);
             crash_point("qemu-revert-before-hypervisor");
             if st.is_online() {
@@ -1313,6 +1347,7 @@ impl QemuDriver {
                 if same {
                     // Fast path: load the state into the running process.
                     let mut q = self.qmp(&dom.name)?;
+                    job.measure(self.pid(&dom.name), Io::Read, target.memory_kib.saturating_mul(1024))?;
                     q.execute("stop", None)?;
                     self.vm_snapshot(&mut q, &target, VmOp::Load, &tag, "snapshot-revert")?;
                     if !paused {
@@ -1370,18 +1405,27 @@ impl QemuDriver {
         tree.set_current(Some(name));
         let mut names = vec![name.to_owned()];
         names.extend(old);
-        let persisted = self.persist(&dom.name, &store, tree, &names, &uuid);
+        let persisted = self.persist(&dom.name, store, tree, &names, &uuid);
         if let Some((mut q, id)) = pending_cont {
             q.wait(id, "cont", super::qmp::DEFAULT_TIMEOUT)?;
         }
         persisted?;
-        self.recache(&dom.name, &store, loaded);
+        self.recache(&dom.name, store, loaded);
         Ok(())
     }
 
     pub(super) fn snap_delete(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         check_flags(flags, delete::CHILDREN | delete::CHILDREN_ONLY | delete::METADATA_ONLY, DOM, "qemuDomainSnapshotDelete")?;
-        let Op { store, lock: _l, def: domdef, loaded, .. } = self.begin_op(&dom.name, false)?;
+        let mut op = self.begin_op(&dom.name, false)?;
+        let _l = op.lock.take();
+        let mut job = self.begin_job(&dom.name, crate::job::operation::SNAPSHOT_DELETE)?;
+        let r = self.snap_delete_locked(dom, name, flags, op, &mut job);
+        job.finish(&r);
+        r
+    }
+
+    fn snap_delete_locked(&self, dom: &DomainRef, name: &str, flags: u32, op: Op, job: &mut super::domjob::Job<'_>) -> Result<()> {
+        let Op { store, def: domdef, loaded, .. } = op;
         let tree = &loaded.tree;
         if !tree.contains(name) {
             return Err(Error::no_snapshot(DOM, name));
@@ -1393,6 +1437,8 @@ impl QemuDriver {
         if flags & delete::CHILDREN_ONLY == 0 {
             targets.insert(0, name.to_owned());
         }
+        // Abort point: nothing is changed yet; past it the delete completes.
+        job.no_return()?;
         let metadata_only = flags & delete::METADATA_ONLY != 0;
         let remove = |tree: &mut SnapshotTree| {
             if flags & delete::CHILDREN_ONLY != 0 {
