@@ -1372,6 +1372,127 @@ typedef void (*virEventUpdateTimeoutFunc)(int timer, int timeout);
 typedef int (*virEventRemoveTimeoutFunc)(int timer);
 
 /*
+ `virDomainJobInfo`, filled by `virDomainGetJobInfo`. Layout as libvirt's.
+ */
+typedef struct _virDomainJobInfo {
+  /*
+   One of `virDomainJobType`.
+   */
+  int type;
+  /*
+   Milliseconds since the job started.
+   */
+  unsigned long long timeElapsed;
+  /*
+   Milliseconds left (bounded jobs).
+   */
+  unsigned long long timeRemaining;
+  /*
+   Data bytes in all.
+   */
+  unsigned long long dataTotal;
+  /*
+   Data bytes done.
+   */
+  unsigned long long dataProcessed;
+  /*
+   Data bytes left.
+   */
+  unsigned long long dataRemaining;
+  /*
+   Memory bytes in all.
+   */
+  unsigned long long memTotal;
+  /*
+   Memory bytes done.
+   */
+  unsigned long long memProcessed;
+  /*
+   Memory bytes left.
+   */
+  unsigned long long memRemaining;
+  /*
+   File bytes in all.
+   */
+  unsigned long long fileTotal;
+  /*
+   File bytes done.
+   */
+  unsigned long long fileProcessed;
+  /*
+   File bytes left.
+   */
+  unsigned long long fileRemaining;
+} _virDomainJobInfo;
+
+/*
+ `virDomainJobInfo`.
+ */
+typedef struct _virDomainJobInfo virDomainJobInfo;
+
+/*
+ Pointer to a caller-owned `virDomainJobInfo`.
+ */
+typedef virDomainJobInfo *virDomainJobInfoPtr;
+
+/*
+ `virTypedParameter`'s value union.
+ */
+typedef union _virTypedParameterValue {
+  /*
+   `VIR_TYPED_PARAM_INT`
+   */
+  int i;
+  /*
+   `VIR_TYPED_PARAM_UINT`
+   */
+  unsigned int ui;
+  /*
+   `VIR_TYPED_PARAM_LLONG`
+   */
+  int64_t l;
+  /*
+   `VIR_TYPED_PARAM_ULLONG`
+   */
+  unsigned long long ul;
+  /*
+   `VIR_TYPED_PARAM_DOUBLE`
+   */
+  double d;
+  /*
+   `VIR_TYPED_PARAM_BOOLEAN`
+   */
+  char b;
+  /*
+   `VIR_TYPED_PARAM_STRING` (malloc'd; freed by `virTypedParamsFree`)
+   */
+  char *s;
+} _virTypedParameterValue;
+
+/*
+ `virTypedParameter`. Layout as libvirt's.
+ */
+typedef struct _virTypedParameter {
+  /*
+   NUL-terminated name.
+   */
+  char field[FIELD_LENGTH];
+  /*
+   One of `virTypedParameterType`.
+   */
+  int type;
+  /*
+   The value, by `type`.
+   */
+  union _virTypedParameterValue value;
+} _virTypedParameter;
+
+/*
+ `virTypedParameterPtr`.
+ */
+typedef struct _virTypedParameter *virTypedParameterPtr;
+
+/*
  The disk usage of one snapshot, filled by `virDomainSnapshotGetUsage`
  and `virDomainListSnapshotUsage`. Plain data owned by the caller.
  Since: virsnap 0.2.
@@ -2691,6 +2812,63 @@ int virDomainSnapshotPrune(virDomainPtr domain,
  `domain` is a registry key; `problems` must be NULL or writable.
  */
 int virDomainSnapshotVerify(virDomainPtr domain, char ***problems, unsigned int flags);
+
+/*
+ The current job's figures (`virDomainGetJobInfo`).
+
+ Returns: 0, or −1. Since: libvirt 0.7.7.
+
+ # Safety
+ `domain` is a registry key; `info` must be NULL or a writable `virDomainJobInfo`.
+ */
+int virDomainGetJobInfo(virDomainPtr domain, virDomainJobInfoPtr info);
+
+/*
+ The current (or last completed) job's type and typed parameters
+ (`virDomainGetJobStats`); the caller frees `*params` with
+ `virTypedParamsFree`.
+
+ Returns: 0, or −1. Since: libvirt 1.0.3.
+
+ # Safety
+ `domain` is a registry key; `type_`, `params`, `nparams` must be NULL or writable.
+ */
+int virDomainGetJobStats(virDomainPtr domain,
+                         int *type_,
+                         virTypedParameterPtr *params,
+                         int *nparams,
+                         unsigned int flags);
+
+/*
+ Aborts the domain's current job (`virDomainAbortJob`); returns once it
+ has stopped with nothing of it left.
+
+ Returns: 0, or −1. Since: libvirt 0.7.7.
+
+ # Safety
+ `domain` may be any value; it is only used as a registry key.
+ */
+int virDomainAbortJob(virDomainPtr domain);
+
+/*
+ Frees the strings of `nparams` parameters at `params` (`virTypedParamsClear`).
+
+ Since: libvirt 1.0.2.
+
+ # Safety
+ `params` is NULL or points to `nparams` parameters whose strings were malloc'd.
+ */
+void virTypedParamsClear(virTypedParameterPtr params, int nparams);
+
+/*
+ Frees `nparams` parameters at `params` and the array (`virTypedParamsFree`).
+
+ Since: libvirt 1.0.2.
+
+ # Safety
+ `params` is NULL or a malloc'd array of `nparams` parameters.
+ */
+void virTypedParamsFree(virTypedParameterPtr params, int nparams);
 
 /*
  Fills `usage` with the disk usage of `snapshot` (`flags` must be 0).
