@@ -15,7 +15,7 @@
 //!   it came from, so `snap.domain() is dom` as in libvirt-python.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
