@@ -35,6 +35,11 @@
 #define VIR_DOMAIN_SNAPSHOT_LIST_DESCENDANTS 1
 
 /*
+ `VIR_TYPED_PARAM_FIELD_LENGTH`.
+ */
+#define VIR_TYPED_PARAM_FIELD_LENGTH 80
+
+/*
  `LIBVIR_VERSION_NUMBER`: the libvirt version whose API this library implements
  (major * 1,000,000 + minor * 1,000 + micro).
  */
@@ -1476,7 +1481,7 @@ typedef struct _virTypedParameter {
   /*
    NUL-terminated name.
    */
-  char field[FIELD_LENGTH];
+  char field[VIR_TYPED_PARAM_FIELD_LENGTH];
   /*
    One of `virTypedParameterType`.
    */

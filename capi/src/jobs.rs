@@ -48,7 +48,7 @@ pub type virDomainJobInfo = _virDomainJobInfo;
 pub type virDomainJobInfoPtr = *mut virDomainJobInfo;
 
 /// `VIR_TYPED_PARAM_FIELD_LENGTH`.
-const FIELD_LENGTH: usize = 80;
+pub const VIR_TYPED_PARAM_FIELD_LENGTH: usize = 80;
 
 /// `virTypedParameter`'s value union.
 #[repr(C)]
@@ -74,7 +74,7 @@ pub union _virTypedParameterValue {
 #[repr(C)]
 pub struct _virTypedParameter {
     /// NUL-terminated name.
-    pub field: [c_char; FIELD_LENGTH],
+    pub field: [c_char; VIR_TYPED_PARAM_FIELD_LENGTH],
     /// One of `virTypedParameterType`.
     pub r#type: c_int,
     /// The value, by `type`.
@@ -140,7 +140,7 @@ fn out_params(params: &[(&str, ParamValue)]) -> Result<virTypedParameterPtr, Err
     for (i, (name, v)) in params.iter().enumerate() {
         // SAFETY: `i` is within the `params.len()` elements allocated above.
         let p = unsafe { &mut *arr.add(i) };
-        for (dst, src) in p.field.iter_mut().zip(name.bytes().take(FIELD_LENGTH - 1)) {
+        for (dst, src) in p.field.iter_mut().zip(name.bytes().take(VIR_TYPED_PARAM_FIELD_LENGTH - 1)) {
             *dst = src as c_char;
         }
         match v {

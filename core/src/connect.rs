@@ -647,9 +647,12 @@ impl Domain {
     }
 
     /// Emits a revert's events (computed by [`Self::revert_events`]).
+    /// `None` (nobody listens) costs nothing: no hypervisor round trip for
+    /// the id the events carry.
     fn emit_revert(&self, name: &str, lifecycle: Option<Vec<(i32, i32)>>) {
+        let Some(lifecycle) = lifecycle else { return };
         self.refresh_id();
-        for (event, detail) in lifecycle.unwrap_or_default() {
+        for (event, detail) in lifecycle {
             self.lifecycle(event, detail);
         }
         self.emit_snapshot_event(SnapshotEvent::Reverted, name, None);
