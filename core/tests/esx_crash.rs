@@ -35,6 +35,28 @@ fn child_entry() {
             let rule = virsnap_core::health::PruneRule { keep: Some(0), older_than: None };
             assert_eq!(dom.snapshot_prune(&rule, 0).unwrap(), ["a", "b", "c"]);
         }
+        // vCenter: the first VM (by name) of the URI's host.
+        "vpx-setup" | "vpx-prune" | "vpx-state" => {
+            let mut doms = conn.list_all_domains(0).unwrap();
+            doms.sort_by(|a, b| a.name().cmp(b.name()));
+            let dom = &doms[0];
+            match op.as_str() {
+                "vpx-setup" => {
+                    for n in ["a", "b", "c", "d"] {
+                        dom.snapshot_create_xml(&format!("<domainsnapshot><name>{n}</name></domainsnapshot>"), 0).unwrap();
+                    }
+                }
+                "vpx-prune" => {
+                    let rule = virsnap_core::health::PruneRule { keep: Some(0), older_than: None };
+                    assert_eq!(dom.snapshot_prune(&rule, 0).unwrap(), ["a", "b", "c"]);
+                }
+                _ => {
+                    let cur = dom.snapshot_current(0).map(|c| c.name().to_string()).unwrap_or_default();
+                    let text = format!("{} current {cur}", dom.snapshot_list_names(0).unwrap().join(","));
+                    std::fs::write(std::env::var("ESC_OUT").unwrap(), text).unwrap();
+                }
+            }
+        }
         other => panic!("unknown op {other}"),
     }
 }
@@ -169,4 +191,37 @@ fn tampered_journal_deletes_nothing() {
     assert!(child(&uri, &state, "open", &[]));
     assert_eq!(raw.render(VM0.1), BEFORE);
     let _ = std::fs::remove_dir_all(&state);
+}
+
+/// On vCenter the journal is bound to the host of the URI too: an open of
+/// another host's path (whose domains do not include the VM) leaves it, the
+/// open of the prune's own host finishes it.
+#[test]
+#[cfg_attr(virsnap_no_vcsim, ignore = "needs vcsim (tests/vcsim/build.sh)")]
+fn vpx_prune_is_finished_by_the_next_open_of_its_host() {
+    const MODEL: &[&str] = &["-model", "vpx", "-dc", "2", "-cluster", "2", "-host", "2", "-folder", "1"];
+    let Some(v) = Vcsim::start_with("crash-vpx", MODEL) else { return };
+    let vpx = |path: &str| format!("vpx://root@{}{path}?transport=http&timeout=120", v.addr);
+    let (own, other) = (vpx("/DC0/DC0_H0"), vpx("/DC0/DC0_C1/DC0_C1_H2"));
+    let state = scratch("vpx");
+    let empty = scratch("vpx-empty");
+    let out = state.join("out");
+    // Read without recovering: an empty journal directory.
+    let read = || {
+        assert!(child(&own, &empty, "vpx-state", &[("ESC_OUT", out.display().to_string())]));
+        std::fs::read_to_string(&out).unwrap()
+    };
+    assert!(child(&own, &state, "vpx-setup", &[]));
+    assert_eq!(read(), "a,b,c,d current d");
+    assert!(!child(&own, &state, "vpx-prune", &[("VIRSNAP_CRASH_AT", "esx-prune-delete#1".into())]));
+    assert_eq!(read(), "b,c,d current d", "the kill left the prune part-way");
+    assert_eq!(journals(&state).len(), 1);
+    assert!(child(&other, &state, "open", &[]));
+    assert_eq!(journals(&state).len(), 1, "another host's open must leave the journal");
+    assert_eq!(read(), "b,c,d current d");
+    assert!(child(&own, &state, "open", &[]));
+    assert!(journals(&state).is_empty());
+    assert_eq!(read(), "d current d");
+    let _ = std::fs::remove_dir_all(&state);
+    let _ = std::fs::remove_dir_all(&empty);
 }
