@@ -63,6 +63,11 @@ fn child_entry() {
 
 /// Runs `child_entry` with `op`; true when it exited successfully.
 fn child(uri: &str, state: &Path, op: &str, env: &[(&str, String)]) -> bool {
+    child_out(uri, state, op, env).0
+}
+
+/// [`child`], also returning its stderr.
+fn child_out(uri: &str, state: &Path, op: &str, env: &[(&str, String)]) -> (bool, String) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
         .env_remove("VIRSNAP_CRASH_AT")
@@ -76,7 +81,7 @@ fn child(uri: &str, state: &Path, op: &str, env: &[(&str, String)]) -> bool {
     if !out.status.success() {
         eprintln!("child {op} {env:?}: {}", String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.contains("panicked") || l.contains("virsnap")).collect::<Vec<_>>().join(" | "));
     }
-    out.status.success()
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Waits (bounded, far above need) until the server shows `want`.
@@ -182,14 +187,18 @@ fn tampered_journal_deletes_nothing() {
     assert!(text.contains(&a), "{text}");
     // Edited to name the current snapshot instead of `a`: the MAC no longer verifies.
     std::fs::write(&j[0], text.replace(&a, &d)).unwrap();
-    assert!(child(&uri, &state, "open", &[]));
+    let (ok, err) = child_out(&uri, &state, "open", &[]);
+    assert!(ok && err.contains("signature does not verify"), "{err}");
     assert_eq!(raw.render(VM0.1), BEFORE);
     assert_eq!(journals(&state), j, "the refused journal must be kept");
-    // Planted under the name of another VM: refused too.
+    // Planted for this server with a made-up MAC: refused and kept too.
     std::fs::remove_file(&j[0]).unwrap();
-    std::fs::write(state.join(format!("{}.1-0.prune", VM0.2)), format!("pid 1\ndelete {a}\nmac 00\n")).unwrap();
-    assert!(child(&uri, &state, "open", &[]));
+    let planted = state.join(format!("{}.1-0.prune", VM0.2));
+    std::fs::write(&planted, format!("server http://{}/sdk\npid 1\ndelete {a}\nmac {}\n", v.addr, "00".repeat(32))).unwrap();
+    let (ok, err) = child_out(&uri, &state, "open", &[]);
+    assert!(ok && err.contains("signature does not verify"), "{err}");
     assert_eq!(raw.render(VM0.1), BEFORE);
+    assert_eq!(journals(&state), [planted]);
     let _ = std::fs::remove_dir_all(&state);
 }
 

@@ -9,7 +9,8 @@
 //!
 //! `DIR/VM-UUID.PID-N.prune` (DIR: `$VIRSNAP_ESX_STATE_DIR`, else
 //! `$XDG_STATE_HOME/virsnap/esx`, else `~/.local/state/virsnap/esx`) holds
-//! `pid P`, `delete` and the references, then `mac` and an HMAC-SHA256 of
+//! `server` and the server's URL (and vCenter host), `pid P`, `delete` and
+//! the references, then `mac` and an HMAC-SHA256 of
 //! the server's URL, the VM's UUID and that text under the per-user key
 //! `DIR/intent.key` (32 random bytes, mode 0600, created once), as the
 //! VirtualBox driver signs its intents. A file that is not a regular file
@@ -92,7 +93,9 @@ fn key_for_writing(dir: &Path) -> Result<hmac::Key> {
     let mut bytes = [0u8; KEY_BYTES];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| Error::internal(ESX, "cannot generate the intent signing key: no system randomness"))?;
-    let tmp = dir.join(format!("{KEY_FILE}.virsnap-tmp-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{KEY_FILE}.virsnap-tmp-{}-{n}", std::process::id()));
     let sys = |e: &std::io::Error| Error::system(ESX, format!("cannot create {}", path.display()), e);
     let linked = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(&tmp)?;
@@ -126,7 +129,8 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }
 
-/// The prune journal of one running prune; removed by [`Intent::done`].
+/// The prune journal of one running prune; removed by [`Intent::done`]
+/// (also when the prune fails: an error is reported, not rolled forward).
 #[derive(Debug)]
 pub(super) struct Intent {
     path: PathBuf,
@@ -141,7 +145,7 @@ impl Intent {
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = dir.join(format!("{vm}.{}-{n}{SUFFIX}", std::process::id()));
-        let mut body = format!("pid {}\ndelete", std::process::id());
+        let mut body = format!("server {server}\npid {}\ndelete", std::process::id());
         for t in targets {
             body.push(' ');
             body.push_str(&t.value);
@@ -170,6 +174,7 @@ fn remove(path: &Path) -> Result<()> {
 /// Parses a verified body: owner pid and the references to delete.
 fn parse(body: &str) -> Option<(i32, Vec<String>)> {
     let mut lines = body.lines();
+    lines.next()?.strip_prefix("server ")?;
     let pid = lines.next()?.strip_prefix("pid ")?.parse().ok()?;
     let refs: Vec<String> = lines.next()?.strip_prefix("delete")?.split_whitespace().map(str::to_owned).collect();
     let ok = |r: &String| !r.is_empty() && r.len() <= 256 && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
@@ -203,18 +208,30 @@ pub(super) fn recover(drv: &EsxDriver) -> Vec<Uuid> {
                 continue;
             }
         };
-        let Ok(text) = String::from_utf8(raw) else { continue };
-        let Ok(key) = read_key(&dir) else { continue };
-        let Some(trimmed) = text.strip_suffix('\n') else { continue };
-        let (body, last) = match trimmed.rfind('\n') {
-            Some(i) => (&text[..=i], &trimmed[i + 1..]),
-            None => continue,
+        let refuse = |why: &str| eprintln!("virsnap: ignoring ESX prune journal {}: {why}", path.display());
+        let Ok(text) = String::from_utf8(raw) else {
+            refuse("it is not UTF-8 text");
+            continue;
         };
-        let Some(mac) = last.strip_prefix("mac ").and_then(unhex) else { continue };
-        // Another server's journal (or not ours): not for this connection.
-        if hmac::verify(&key, signed_text(&server, &vm, body).as_bytes(), &mac).is_err() {
+        // Another server's (or vCenter host's) journal: not for this connection.
+        if text.lines().next() != Some(format!("server {server}").as_str()) {
             continue;
         }
+        let key = match read_key(&dir) {
+            Ok(k) => k,
+            Err(why) => {
+                refuse(&format!("no usable signing key {}: {why}", dir.join(KEY_FILE).display()));
+                continue;
+            }
+        };
+        let verified = text.strip_suffix('\n').and_then(|t| t.rfind('\n').map(|i| (&text[..=i], &t[i + 1..]))).and_then(|(body, last)| {
+            let mac = last.strip_prefix("mac ").and_then(unhex)?;
+            hmac::verify(&key, signed_text(&server, &vm, body).as_bytes(), &mac).is_ok().then_some(body)
+        });
+        let Some(body) = verified else {
+            refuse("its signature does not verify (not written by this user's virsnap for this server and VM)");
+            continue;
+        };
         let Some((pid, refs)) = parse(body) else {
             eprintln!("virsnap: ignoring ESX prune journal {}: malformed", path.display());
             continue;

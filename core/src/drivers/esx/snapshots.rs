@@ -246,14 +246,24 @@ impl EsxDriver {
             return Ok(());
         }
         let intent = super::journal::Intent::begin(&self.server_id(), &dom.uuid, &targets)?;
-        for (target, name) in targets.iter().zip(names) {
+        let deleted = targets.iter().zip(names).try_for_each(|(target, name)| {
             let body = format!("{}{}", target.this(), el("removeChildren", "false"));
             if let Err(f) = self.run_task("RemoveSnapshot_Task", &body, "snapshot-delete")? {
                 return Err(Error::internal(ESX, format!("Could not delete snapshot '{name}': {}", f.describe())));
             }
             crate::store::crash_point("esx-prune-delete");
+            Ok(())
+        });
+        match deleted {
+            Ok(()) => intent.done(),
+            // The failure is the caller's answer; the journal must not finish it later.
+            Err(e) => {
+                if let Err(r) = intent.done() {
+                    eprintln!("virsnap: {}", r.message);
+                }
+                Err(e)
+            }
         }
-        intent.done()
     }
 
     pub(super) fn snap_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
