@@ -54,6 +54,7 @@ use crate::uuid::Uuid;
 pub mod auth;
 pub mod http;
 pub mod inventory;
+mod journal;
 pub mod props;
 pub mod session;
 mod snapshots;
@@ -117,7 +118,11 @@ pub(crate) fn open(req: &OpenRequest, uri: &ParsedUri) -> Option<Result<Arc<dyn 
     if scheme != "esx" && scheme != "vpx" {
         return None;
     }
-    Some(EsxDriver::open(req, uri).map(|d| Arc::new(d) as Arc<dyn Driver>))
+    Some(EsxDriver::open(req, uri).map(|d| {
+        // Finish the prunes a killed process left part-way on this server.
+        journal::recover(&d);
+        Arc::new(d) as Arc<dyn Driver>
+    }))
 }
 
 impl EsxDriver {
@@ -195,6 +200,15 @@ impl EsxDriver {
             progress: Mutex::new(None),
             task_timeout,
         })
+    }
+
+    /// What a prune journal is bound to: the server's URL and, on vCenter,
+    /// the host the URI's path selects.
+    fn server_id(&self) -> String {
+        match &self.host {
+            Some(h) => format!("{} {}", self.session.url(), h.value),
+            None => self.session.url().to_owned(),
+        }
     }
 
     fn remember(&self, vms: &[Vm]) {
@@ -468,6 +482,10 @@ impl Driver for EsxDriver {
 
     fn snapshot_delete(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<()> {
         self.snap_delete(dom, name, flags)
+    }
+
+    fn snapshot_delete_set(&self, dom: &DomainRef, names: &[String]) -> Result<()> {
+        self.snap_delete_set(dom, names)
     }
 
     fn snapshot_rename(&self, dom: &DomainRef, name: &str, new_name: &str, flags: u32) -> Result<()> {

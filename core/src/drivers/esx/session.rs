@@ -183,6 +183,12 @@ impl Session {
     }
 
     /// SOAP round trips made so far.
+    /// The server's SDK URL. Since 0.2.
+    pub fn url(&self) -> &str {
+        self.transport.url()
+    }
+
+    /// Requests sent so far.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
     }

@@ -231,6 +231,41 @@ impl EsxDriver {
         Ok(())
     }
 
+    /// A prune's deletions (default delete of each of `names`, in order)
+    /// under one intent journal (see `journal`): the targets are recorded
+    /// before the first deletion, so a process killed between two leaves
+    /// the rest to the next open. Since 0.2.
+    pub(super) fn snap_delete_set(&self, dom: &DomainRef, names: &[String]) -> Result<()> {
+        let t = self.read_tree(dom)?;
+        let mut targets = Vec::with_capacity(names.len());
+        for n in names {
+            let i = self.find(&t, n)?;
+            targets.push(t.nodes[i].moref.clone());
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let intent = super::journal::Intent::begin(&self.server_id(), &dom.uuid, &targets)?;
+        let deleted = targets.iter().zip(names).try_for_each(|(target, name)| {
+            let body = format!("{}{}", target.this(), el("removeChildren", "false"));
+            if let Err(f) = self.run_task("RemoveSnapshot_Task", &body, "snapshot-delete")? {
+                return Err(Error::internal(ESX, format!("Could not delete snapshot '{name}': {}", f.describe())));
+            }
+            crate::store::crash_point("esx-prune-delete");
+            Ok(())
+        });
+        match deleted {
+            Ok(()) => intent.done(),
+            // The failure is the caller's answer; the journal must not finish it later.
+            Err(e) => {
+                if let Err(r) = intent.done() {
+                    eprintln!("virsnap: {}", r.message);
+                }
+                Err(e)
+            }
+        }
+    }
+
     pub(super) fn snap_delete_all(&self, dom: &DomainRef, flags: u32) -> Result<usize> {
         check_flags(flags, 0, ESX, "esxDomainSnapshotDeleteAll")?;
         let m = self.vm_ref(dom)?;
