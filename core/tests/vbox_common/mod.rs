@@ -143,7 +143,7 @@ pub fn vbm_in(root: &Path, args: &[&str]) -> (i32, String, String) {
             .output()
             .unwrap();
         let r: (i32, String, String) = (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into());
-        if r.0 != 0 && r.2.contains("Failed to create the VirtualBox object") && attempt < 4 {
+        if r.0 != 0 && r.2.contains("Failed to create the VirtualBox object") && attempt < 10 {
             std::thread::sleep(std::time::Duration::from_millis(500 * attempt));
             attempt += 1;
             continue;

@@ -199,7 +199,7 @@ impl Runner for CommandRunner {
         loop {
             let out = self.run_once(args, progress.clone())?;
             attempt += 1;
-            if !no_server(&out) || attempt >= 4 {
+            if !no_server(&out) || attempt >= 8 {
                 return Ok(out);
             }
             std::thread::sleep(Duration::from_millis(500 * attempt));
