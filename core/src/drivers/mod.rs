@@ -491,7 +491,9 @@ pub trait Driver: Send + Sync {
 fn current_or_none<D: Driver + ?Sized>(drv: &D, dom: &DomainRef) -> Result<Option<String>> {
     match drv.snapshot_current(dom, 0) {
         Ok(c) => Ok(c),
-        Err(e) if e.code == ErrorCode::NoSupport => Ok(None),
+        // A driver (the remote one: libvirt's daemon) may report "no
+        // current snapshot" as an error rather than `None`.
+        Err(e) if matches!(e.code, ErrorCode::NoSupport | ErrorCode::NoDomainSnapshot) => Ok(None),
         Err(e) => Err(e),
     }
 }
